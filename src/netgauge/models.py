@@ -1,0 +1,100 @@
+"""Frozen value types that flow from probes to stores: Target, Sample, ProbeResult."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEVICE_METRICS = "device_metrics"
+DEVICE_STATUS = "device_status"
+MEASUREMENTS = (DEVICE_METRICS, DEVICE_STATUS)
+
+
+def now_ns() -> int:
+    """Current wall-clock time in UTC nanoseconds since the epoch."""
+    return time.time_ns()
+
+
+class TargetType(enum.StrEnum):
+    """What a target is: a destination to probe or a device to poll."""
+
+    DESTINATION = "destination"
+    DEVICE = "device"
+
+
+class ProbeStatus(enum.StrEnum):
+    """Outcome of one probe of one target."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A destination or device as the probes see it."""
+
+    name: str
+    address: str
+    type: TargetType = TargetType.DESTINATION
+    site: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One stored value, in the spec's schema.
+
+    ``device_metrics``: tags device_id + metric_name, field ``value``.
+    ``device_status``: tag device_id, field ``status`` (1 up, 0 down); metric_name is "status".
+    """
+
+    measurement: str
+    device_id: str
+    metric_name: str
+    value: float
+    ts_ns: int
+
+    def __post_init__(self) -> None:
+        if self.measurement not in MEASUREMENTS:
+            raise ValueError(f"unknown measurement {self.measurement!r}")
+        if not self.device_id or not self.metric_name:
+            raise ValueError("device_id and metric_name must be non-empty")
+        if self.value != self.value:  # NaN never reaches a store: absent is absent, not NaN
+            raise ValueError(f"NaN value for {self.device_id}/{self.metric_name}")
+        if self.ts_ns <= 0:
+            raise ValueError("ts_ns must be positive UTC nanoseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The one result shape of every probe: failures of the target are data, not exceptions."""
+
+    target: str
+    kind: str
+    ts_ns: int
+    status: ProbeStatus
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def up(self) -> bool:
+        """True when the target answered."""
+        return self.status is ProbeStatus.OK
+
+    def to_samples(self) -> list[Sample]:
+        """Metrics as ``device_metrics`` samples named ``<kind>_<metric>`` plus one status sample.
+
+        Metrics whose value is None (no reply) are absent, not zero.
+        """
+        samples = [
+            Sample(DEVICE_METRICS, self.target, f"{self.kind}_{name}", float(value), self.ts_ns)
+            for name, value in self.metrics.items()
+            if value is not None
+        ]
+        samples.append(
+            Sample(DEVICE_STATUS, self.target, "status", 1.0 if self.up else 0.0, self.ts_ns)
+        )
+        return samples

@@ -1,0 +1,56 @@
+"""The one probe interface. Every probe is a module in this package, registered by kind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from netgauge.models import ProbeResult, Target
+from netgauge.plugins import Registry
+
+
+class ProbeParams(BaseModel):
+    """Base of every probe's parameter model: strict, unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """Measures one target. A target that fails is a result (status/error), never an exception."""
+
+    kind: ClassVar[str]
+    params_model: ClassVar[type[ProbeParams]]
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        """Probe ``target`` once with validated ``params``."""
+        ...
+
+
+@runtime_checkable
+class BatchProbe(Probe, Protocol):
+    """A probe that measures many targets in one pass (one socket, paced sends)."""
+
+    async def run_batch(self, targets: Sequence[Target], params: Any) -> list[ProbeResult]:
+        """Probe all ``targets``; one result per target, in order."""
+        ...
+
+    def batch_duration(self, n_targets: int, params: Any) -> float:
+        """Seconds a batch of this size is expected to take (used for the runner's deadline)."""
+        ...
+
+
+PROBES: Registry[type[Probe]] = Registry("probe kind")
+
+
+def register_probe(cls: type[Probe]) -> type[Probe]:
+    """Class decorator: add a probe class to the registry under its ``kind``."""
+    PROBES.register(cls.kind, cls)
+    return cls
+
+
+def load_builtin_probes() -> None:
+    """Import the built-in probe modules so that they register themselves (idempotent)."""
+    from netgauge.probes import icmp, tcp  # noqa: F401
