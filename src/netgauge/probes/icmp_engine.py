@@ -1,0 +1,289 @@
+"""The asyncio ICMP engine: one socket per address family serving every target in flight.
+
+How it scales to thousands of targets without a task or socket per target:
+
+* Receiving: each socket is non-blocking and watched with ``loop.add_reader``; the callback
+  drains it and matches replies to the table of packets in flight by
+  (family, address, sequence), after checking the identifier is ours.
+* Sending: ``send_batch`` is one coroutine walking a heap of (due time, target) entries.
+  It keeps ``pace`` between any two sends and ``interval`` between two sends to the same
+  target, and yields to the loop regularly so replies are read while a burst goes out.
+* Timing: monotonic nanoseconds at send and at read; a reply later than ``timeout`` is
+  recorded but counted lost by the statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import heapq
+import time
+from dataclasses import dataclass, field
+
+from netgauge.probes.icmp_packet import build_echo_request, parse_echo_reply, payload_of
+from netgauge.probes.icmp_socket import (
+    IcmpSocket,
+    SocketMode,
+    is_family_unsupported,
+    open_icmp_socket,
+)
+
+_YIELD_EVERY = 32  # sends between two trips through the loop when pacing is 0
+_READS_PER_WAKEUP = 4096  # bound each reader callback so sending is never starved
+_ENOBUFS_RETRIES = 200  # x 1 ms: the qdisc is full, wait a little for it to drain
+
+_PendingKey = tuple[int, str, int]  # family, address (no scope), sequence
+
+
+@dataclass(slots=True)
+class TargetRun:
+    """One target's packets within a batch: send times, RTTs, and a send error if any."""
+
+    address: str
+    family: int
+    count: int
+    rtt_ns: list[int | None] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    sent: int = 0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.rtt_ns = [None] * self.count
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """How one batch paces its packets (all durations in nanoseconds)."""
+
+    count: int
+    interval_ns: int
+    pace_ns: int
+    timeout_ns: int
+    size: int
+
+
+class _Batch:
+    """Book-keeping of one ``send_batch`` call: what is still awaited, and when it is done."""
+
+    def __init__(self, runs: list[TargetRun], loop: asyncio.AbstractEventLoop) -> None:
+        self.runs = runs
+        self.outstanding = 0
+        self.all_sent = False
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def settle_one(self) -> None:
+        self.outstanding -= 1
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.all_sent and self.outstanding <= 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+@dataclass(slots=True)
+class _InFlight:
+    batch: _Batch
+    run: TargetRun
+    index: int
+    sent_ns: int
+
+
+def strip_scope(address: str) -> str:
+    """``fe80::1%eth0`` -> ``fe80::1``: replies are reported without the zone."""
+    return address.split("%", 1)[0]
+
+
+class IcmpEngine:
+    """Sockets (one per family, opened on first use) and the table of packets in flight."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        mode: SocketMode = SocketMode.AUTO,
+        *,
+        ttl: int | None = None,
+        tos: int | None = None,
+    ) -> None:
+        self._loop = loop
+        self._mode = mode
+        self._ttl = ttl
+        self._tos = tos
+        self._sockets: dict[int, IcmpSocket] = {}
+        self._unsupported: dict[int, str] = {}
+        self._pending: dict[_PendingKey, _InFlight] = {}
+        self._next_seq: dict[int, int] = {}
+
+    def socket_mode(self, family: int) -> SocketMode | None:
+        """The mode of the open socket for ``family`` (None before first use)."""
+        icmp = self._sockets.get(family)
+        return icmp.mode if icmp else None
+
+    def close(self) -> None:
+        """Stop watching and close every socket; packets still in flight are forgotten."""
+        for icmp in self._sockets.values():
+            self._loop.remove_reader(icmp.sock.fileno())
+            icmp.sock.close()
+        self._sockets.clear()
+        self._pending.clear()
+
+    def ensure_socket(self, family: int) -> IcmpSocket | None:
+        """The socket for ``family``; None when the family is unavailable on this host.
+
+        Raises ProbeSetupError when ICMP sockets are not permitted at all.
+        """
+        if family in self._sockets:
+            return self._sockets[family]
+        if family in self._unsupported:
+            return None
+        try:
+            icmp = open_icmp_socket(family, self._mode, ttl=self._ttl, tos=self._tos)
+        except OSError as exc:
+            if not is_family_unsupported(exc):
+                raise
+            self._unsupported[family] = f"address family unavailable: {exc.strerror}"
+            return None
+        self._sockets[family] = icmp
+        self._loop.add_reader(icmp.sock.fileno(), self._on_readable, icmp)
+        return icmp
+
+    async def send_batch(self, runs: list[TargetRun], schedule: Schedule) -> None:
+        """Send ``schedule.count`` echoes to every run and wait for replies or timeouts."""
+        batch = _Batch(runs, self._loop)
+        self._mark_unsupported(runs)
+        try:
+            last_send_ns = await self._send_all(batch, schedule)
+            batch.all_sent = True
+            batch.check_done()
+            await self._wait_replies(batch, last_send_ns + schedule.timeout_ns)
+        finally:
+            self._forget(batch)
+
+    def _mark_unsupported(self, runs: list[TargetRun]) -> None:
+        for run in runs:
+            if self.ensure_socket(run.family) is None:
+                run.error = self._unsupported[run.family]
+
+    async def _send_all(self, batch: _Batch, schedule: Schedule) -> int:
+        """The one scheduler loop: a heap of (due, target index, packet index)."""
+        payload = payload_of(schedule.size)
+        start = time.monotonic_ns()
+        heap = [(start, i, 0) for i, run in enumerate(batch.runs) if run.error is None]
+        heapq.heapify(heap)
+        next_allowed = last_send = start
+        since_yield = 0
+        while heap:
+            due, i, k = heapq.heappop(heap)
+            delay = max(due, next_allowed) - time.monotonic_ns()
+            if delay > 0:
+                await asyncio.sleep(delay / 1e9)
+                since_yield = 0
+            elif since_yield >= _YIELD_EVERY:
+                await asyncio.sleep(0)  # let the reader drain replies during a burst
+                since_yield = 0
+            run = batch.runs[i]
+            last_send = await self._send_one(batch, run, k, payload)
+            since_yield += 1
+            next_allowed = last_send + schedule.pace_ns
+            if run.error is None and k + 1 < schedule.count:
+                heapq.heappush(heap, (last_send + schedule.interval_ns, i, k + 1))
+        return last_send
+
+    async def _send_one(self, batch: _Batch, run: TargetRun, k: int, payload: bytes) -> int:
+        """Send packet ``k`` of ``run``; a failure becomes ``run.error``. Returns send time."""
+        icmp = self._sockets[run.family]
+        seq = self._allocate_seq(run.family, strip_scope(run.address))
+        packet = build_echo_request(run.family, icmp.ident, seq, payload)
+        for _attempt in range(_ENOBUFS_RETRIES):
+            sent_ns = time.monotonic_ns()
+            try:
+                icmp.sock.sendto(packet, (run.address, 0))
+            except BlockingIOError:
+                await self._writable(icmp)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    await asyncio.sleep(0.001)
+                    continue
+                run.error = f"send failed: {exc.strerror or exc}"
+                return sent_ns
+            self._register(batch, run, k, seq, sent_ns)
+            return sent_ns
+        run.error = "send failed: socket buffer stayed full"
+        return time.monotonic_ns()
+
+    def _register(self, batch: _Batch, run: TargetRun, k: int, seq: int, sent_ns: int) -> None:
+        run.seqs.append(seq)
+        run.sent += 1
+        batch.outstanding += 1
+        key = (run.family, strip_scope(run.address), seq)
+        self._pending[key] = _InFlight(batch, run, k, sent_ns)
+
+    async def _writable(self, icmp: IcmpSocket) -> None:
+        """Wait until the socket's send buffer has room again."""
+        fd = icmp.sock.fileno()
+        ready: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self._loop.add_writer(fd, wake)
+        try:
+            await ready
+        finally:
+            self._loop.remove_writer(fd)
+
+    def _allocate_seq(self, family: int, address: str) -> int:
+        """Next 16-bit sequence number not already in flight to ``address``."""
+        seq = self._next_seq.get(family, 0)
+        for _ in range(0x10000):  # bounded: at most every sequence number is busy
+            seq = (seq + 1) & 0xFFFF
+            if (family, address, seq) not in self._pending:
+                break
+        self._next_seq[family] = seq
+        return seq
+
+    async def _wait_replies(self, batch: _Batch, deadline_ns: int) -> None:
+        remaining = (deadline_ns - time.monotonic_ns()) / 1e9
+        if batch.done.done() or remaining <= 0:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(batch.done), remaining)
+        except TimeoutError:
+            pass  # the packets still awaited are lost
+
+    def _forget(self, batch: _Batch) -> None:
+        """Drop this batch's unanswered packets from the in-flight table."""
+        for run in batch.runs:
+            address = strip_scope(run.address)
+            for seq in run.seqs:
+                key = (run.family, address, seq)
+                entry = self._pending.get(key)
+                if entry is not None and entry.batch is batch:
+                    del self._pending[key]
+        if not batch.done.done():
+            batch.done.cancel()
+
+    def _on_readable(self, icmp: IcmpSocket) -> None:
+        """Reader callback: drain the socket, match each echo reply to its packet."""
+        for _ in range(_READS_PER_WAKEUP):
+            try:
+                data, source = icmp.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                # A datagram ICMP socket reports a received ICMP error (e.g. unreachable)
+                # as a socket error; it names no packet, so the packet simply times out.
+                continue
+            self._match(icmp, data, source[0], time.monotonic_ns())
+
+    def _match(self, icmp: IcmpSocket, data: bytes, source: str, now_ns: int) -> None:
+        reply = parse_echo_reply(icmp.family, data, ip_header=icmp.ip_header)
+        if reply is None or reply.ident != icmp.ident:
+            return  # someone else's traffic (raw sockets see all echo replies of the host)
+        entry = self._pending.pop((icmp.family, strip_scope(source), reply.seq), None)
+        if entry is None:
+            return  # duplicate, or a reply to a batch that already finished
+        # Late replies are stored too: the statistics count RTT > timeout as lost.
+        entry.run.rtt_ns[entry.index] = now_ns - entry.sent_ns
+        entry.batch.settle_one()

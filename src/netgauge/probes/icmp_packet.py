@@ -1,0 +1,75 @@
+"""ICMP/ICMPv6 echo packets: build requests, parse replies, Internet checksum (RFC 1071).
+
+Pure functions over bytes, no sockets, so they are unit-tested without a network.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import NamedTuple
+
+ICMP_ECHO_REPLY = 0
+ICMP_ECHO_REQUEST = 8
+ICMPV6_ECHO_REQUEST = 128
+ICMPV6_ECHO_REPLY = 129
+
+_HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
+HEADER_LEN = _HEADER.size
+
+
+class EchoReply(NamedTuple):
+    """Identifier and sequence number of a parsed echo reply."""
+
+    ident: int
+    seq: int
+
+
+def checksum(data: bytes) -> int:
+    """The 16-bit one's complement Internet checksum of ``data`` (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\x00"
+    words: tuple[int, ...] = struct.unpack(f"!{len(data) // 2}H", data)
+    total = sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def payload_of(size: int) -> bytes:
+    """A deterministic payload of ``size`` bytes (a recognisable pattern, like ping's)."""
+    return bytes(i & 0xFF for i in range(size))
+
+
+def build_echo_request(family: int, ident: int, seq: int, payload: bytes) -> bytes:
+    """An echo request for ``family`` (AF_INET or AF_INET6).
+
+    ICMPv4 carries its checksum here. ICMPv6 leaves it 0: its checksum covers a pseudo
+    header with the source address, which only the kernel knows, and the kernel fills it
+    in on both raw and datagram ICMPv6 sockets.
+    """
+    ident &= 0xFFFF
+    seq &= 0xFFFF
+    if family == socket.AF_INET6:
+        return _HEADER.pack(ICMPV6_ECHO_REQUEST, 0, 0, ident, seq) + payload
+    unsummed = _HEADER.pack(ICMP_ECHO_REQUEST, 0, 0, ident, seq) + payload
+    return _HEADER.pack(ICMP_ECHO_REQUEST, 0, checksum(unsummed), ident, seq) + payload
+
+
+def parse_echo_reply(family: int, data: bytes, *, ip_header: bool) -> EchoReply | None:
+    """(ident, seq) of an echo reply, or None for anything else (requests, errors, junk).
+
+    ``ip_header`` is True for raw IPv4 sockets, which deliver the IP header too; raw IPv6
+    and all datagram ICMP sockets deliver the ICMP message alone.
+    """
+    if ip_header:
+        if len(data) < 20 or data[0] >> 4 != 4:
+            return None
+        data = data[(data[0] & 0x0F) * 4 :]
+    if len(data) < HEADER_LEN:
+        return None
+    icmp_type, code, _sum, ident, seq = _HEADER.unpack_from(data)
+    wanted = ICMPV6_ECHO_REPLY if family == socket.AF_INET6 else ICMP_ECHO_REPLY
+    if icmp_type != wanted or code != 0:
+        return None
+    return EchoReply(ident, seq)

@@ -1,0 +1,110 @@
+"""Turning what the user typed into an IP address, before any packet is sent.
+
+IP literals are used as they are. Names are checked against the hostname syntax of
+RFC 1123 first, so that junk such as ``not a host!!`` or ``999.1.1.1`` is refused without a
+DNS query, and names under ``.invalid`` are refused without one too (RFC 6761 section 6.4).
+Everything else goes to ``getaddrinfo`` through the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+
+from netgauge.errors import TargetResolutionError
+from netgauge.models import Target
+
+Lookup = Callable[[str], Awaitable[list[str]]]
+"""Name -> IP address strings (first preferred); injected by tests instead of DNS."""
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_RESOLVE_CONCURRENCY = 64  # name lookups in flight at once (the resolver is shared)
+
+
+def parse_ip_literal(text: str) -> str | None:
+    """The canonical form of an IPv4/IPv6 literal (``[v6]`` and ``%zone`` allowed), else None."""
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    address, _, zone = candidate.partition("%")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if zone and parsed.version == 6:
+        return f"{parsed.compressed}%{zone}"
+    return None if zone else parsed.compressed
+
+
+def is_hostname(text: str) -> bool:
+    """True when ``text`` is a syntactically valid DNS host name (RFC 1123)."""
+    name = text[:-1] if text.endswith(".") else text
+    if not name or len(name) > 253:
+        return False
+    labels = name.split(".")
+    # An all-numeric last label is a mistyped IPv4 address (e.g. 999.1.1.1), not a name.
+    return all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+
+
+async def system_lookup(name: str) -> list[str]:
+    """Addresses of ``name`` from the system resolver (getaddrinfo via the running loop)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(name, None, type=socket.SOCK_DGRAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolve_address(name: str, *, lookup: Lookup = system_lookup) -> str:
+    """The IP address to probe for ``name``; raises TargetResolutionError if there is none."""
+    literal = parse_ip_literal(name)
+    if literal is not None:
+        return literal
+    if not is_hostname(name):
+        raise TargetResolutionError(f"{name!r} is neither an IP address nor a valid host name")
+    if name.rstrip(".").lower().endswith(".invalid") or name.lower() == "invalid":
+        raise TargetResolutionError(f"{name!r} cannot be resolved (the .invalid domain never is)")
+    try:
+        addresses = await lookup(name)
+    except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+        raise TargetResolutionError(f"{name!r} cannot be resolved: {exc}") from exc
+    for address in addresses:
+        literal = parse_ip_literal(address)
+        if literal is not None:
+            return literal
+    raise TargetResolutionError(f"{name!r} cannot be resolved: no address")
+
+
+async def resolve_targets(names: Sequence[str], *, lookup: Lookup = system_lookup) -> list[Target]:
+    """One Target per name (name kept, address resolved), in order; the first failure raises.
+
+    Literals cost nothing; every name's syntax is checked before the first query, and names
+    are looked up by a few workers (not a task per name) so thousands of them neither
+    create thousands of tasks nor flood the resolver.
+    """
+    results: list[Target | None] = [None] * len(names)
+    to_lookup: list[int] = []
+    for i, name in enumerate(names):
+        literal = parse_ip_literal(name)
+        if literal is not None:
+            results[i] = Target(name=name, address=literal)
+        elif not is_hostname(name):
+            raise TargetResolutionError(f"{name!r} is neither an IP address nor a valid host name")
+        else:
+            to_lookup.append(i)
+    work = iter(to_lookup)
+
+    async def worker() -> None:
+        for i in work:  # one shared iterator: each index is taken by exactly one worker
+            results[i] = Target(
+                name=names[i], address=await resolve_address(names[i], lookup=lookup)
+            )
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(_RESOLVE_CONCURRENCY, len(to_lookup))):
+                group.create_task(worker())
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None  # report the first bad name, not a group
+    return [target for target in results if target is not None]

@@ -1,0 +1,77 @@
+"""Pure statistics of one target's echo replies: loss, RTT min/avg/max/mdev, jitter.
+
+Definitions (the metric names in ``ProbeResult.metrics`` are stable):
+
+* ``sent``: echo requests handed to the kernel without error.
+* ``received``: replies that arrived within the per-packet timeout. A reply that arrives
+  after its timeout is *lost* (as with ping -W), so it never counts here.
+* ``loss_pct``: ``100 * (sent - received) / sent``; 100.0 when nothing could be sent.
+* ``rtt_min_ms`` / ``rtt_avg_ms`` / ``rtt_max_ms``: over the received replies.
+* ``rtt_mdev_ms``: population standard deviation exactly as Linux ``ping`` reports it,
+  ``sqrt(mean(rtt^2) - mean(rtt)^2)``.
+* ``jitter_ms``: mean absolute difference of consecutive *received* RTTs taken in send
+  order (lost packets are skipped, not counted as zero); None with fewer than 2 replies.
+
+Every RTT metric is None when no reply arrived: absent, never zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+METRIC_NAMES = (
+    "sent",
+    "received",
+    "loss_pct",
+    "rtt_min_ms",
+    "rtt_avg_ms",
+    "rtt_max_ms",
+    "rtt_mdev_ms",
+    "jitter_ms",
+)
+
+
+def on_time_rtts(rtts_ns: Sequence[int | None], timeout_ns: int) -> list[float]:
+    """RTTs in ms of replies that arrived within ``timeout_ns``, in send order (late = lost)."""
+    return [rtt / 1e6 for rtt in rtts_ns if rtt is not None and rtt <= timeout_ns]
+
+
+def loss_pct(sent: int, received: int) -> float:
+    """Percentage of sent packets without an on-time reply; 100.0 when nothing was sent."""
+    if sent <= 0:
+        return 100.0
+    return 100.0 * (sent - received) / sent
+
+
+def mdev(rtts: Sequence[float]) -> float | None:
+    """Population standard deviation as Linux ping: sqrt(mean(x^2) - mean(x)^2)."""
+    if not rtts:
+        return None
+    mean = sum(rtts) / len(rtts)
+    mean_sq = sum(r * r for r in rtts) / len(rtts)
+    # Rounding can make the difference a hair negative for identical samples.
+    return math.sqrt(max(0.0, mean_sq - mean * mean))
+
+
+def jitter(rtts: Sequence[float]) -> float | None:
+    """Mean absolute difference of consecutive received RTTs; None for fewer than 2."""
+    if len(rtts) < 2:
+        return None
+    diffs = [abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)]
+    return sum(diffs) / len(diffs)
+
+
+def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
+    """All metrics of one target from the count sent and the on-time RTTs (ms, send order)."""
+    received = len(rtts)
+    return {
+        "sent": float(sent),
+        "received": float(received),
+        "loss_pct": loss_pct(sent, received),
+        "rtt_min_ms": min(rtts) if rtts else None,
+        "rtt_avg_ms": sum(rtts) / received if rtts else None,
+        "rtt_max_ms": max(rtts) if rtts else None,
+        "rtt_mdev_ms": mdev(rtts),
+        "jitter_ms": jitter(rtts),
+    }
