@@ -1,0 +1,151 @@
+"""``netgauge probe icmp``: a one-shot ping of many targets, printed like fping's summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from netgauge.cli.app import probe_app
+from netgauge.errors import ProbeSetupError, TargetResolutionError
+from netgauge.models import ProbeResult, ProbeStatus, Target
+from netgauge.probes.icmp import IcmpParams, IcmpProbe, resolve_targets
+
+EXIT_ALL_ANSWERED = 0
+EXIT_SOME_SILENT = 1
+EXIT_BAD_INPUT = 2
+
+# Parameter name -> the flag the user typed, so validation errors speak the CLI's language.
+_FLAGS = {
+    "count": "--count",
+    "interval": "--interval",
+    "timeout": "--timeout",
+    "pace_ms": "--pace",
+    "size": "--size",
+}
+_RTT_COLUMNS = ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "jitter_ms")
+_HEADER = ("target", "address", "sent", "recv", "loss%", "min", "avg", "max", "mdev", "jitter")
+
+
+@probe_app.command("icmp")
+def icmp_command(
+    targets: Annotated[
+        list[str], typer.Argument(metavar="TARGET...", help="IP addresses or host names.")
+    ],
+    # Numbers are taken as text and validated by IcmpParams so that every bad value gets
+    # the same one-line error and exit code 2 (instead of click's multi-line usage box).
+    count: Annotated[
+        str | None, typer.Option("--count", "-c", metavar="N", help="Packets per target [5].")
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(metavar="S", help="Seconds between packets to one target [1.0]."),
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option(metavar="S", help="Seconds to wait for each reply [1.0].")
+    ] = None,
+    pace: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MS", help="Milliseconds between packets to different targets; 0 = max [10]."
+        ),
+    ] = None,
+    size: Annotated[str | None, typer.Option(metavar="BYTES", help="Payload bytes [56].")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per target per line.")
+    ] = False,
+) -> None:
+    """Ping TARGETs and print sent, received, loss and RTT min/avg/max/mdev and jitter.
+
+    Exit status: 0 all answered, 1 some did not, 2 bad input or no ICMP socket permitted.
+    """
+    raw = {"count": count, "interval": interval, "timeout": timeout, "pace_ms": pace}
+    raw["size"] = size
+    params = _params({name: value for name, value in raw.items() if value is not None})
+    try:
+        resolved, results = asyncio.run(_probe(targets, params))
+    except (TargetResolutionError, ProbeSetupError) as exc:
+        _fail(str(exc))
+    typer.echo(_render_json(resolved, results) if as_json else _render_table(resolved, results))
+    all_up = all(result.status is ProbeStatus.OK for result in results)
+    raise typer.Exit(EXIT_ALL_ANSWERED if all_up else EXIT_SOME_SILENT)
+
+
+def _params(raw: dict[str, str]) -> IcmpParams:
+    """IcmpParams from the flags' text; the first problem exits 2 with a one-line message."""
+    try:
+        return IcmpParams.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        _fail(f"invalid {_FLAGS.get(name, name)} {raw.get(name)!r}: {first['msg']}")
+
+
+async def _probe(
+    names: Sequence[str], params: IcmpParams
+) -> tuple[list[Target], list[ProbeResult]]:
+    """Resolve every name first (nothing is sent if one is bad), then probe them all."""
+    resolved = await resolve_targets(names)
+    return resolved, await IcmpProbe().run_batch(resolved, params)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"netgauge probe icmp: error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _row_json(target: Target, result: ProbeResult) -> dict[str, Any]:
+    metrics = result.metrics
+    row: dict[str, Any] = {"target": target.name, "address": target.address}
+    row["status"] = result.status.value
+    row["sent"] = int(metrics.get("sent") or 0)
+    row["received"] = int(metrics.get("received") or 0)
+    row["loss_pct"] = metrics.get("loss_pct")
+    row.update({name: metrics.get(name) for name in _RTT_COLUMNS})
+    row["error"] = result.error
+    return row
+
+
+def _render_json(targets: Sequence[Target], results: Sequence[ProbeResult]) -> str:
+    """One compact JSON object per target per line (null where there was no reply)."""
+    return "\n".join(
+        json.dumps(_row_json(t, r), separators=(",", ":"))
+        for t, r in zip(targets, results, strict=True)
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _row_text(target: Target, result: ProbeResult) -> tuple[str, ...]:
+    metrics = result.metrics
+    loss = metrics.get("loss_pct")
+    return (
+        target.name,
+        target.address,
+        str(int(metrics.get("sent") or 0)),
+        str(int(metrics.get("received") or 0)),
+        "-" if loss is None else f"{loss:.1f}%",
+        *(_ms(metrics.get(name)) for name in _RTT_COLUMNS),
+    )
+
+
+def _render_table(targets: Sequence[Target], results: Sequence[ProbeResult]) -> str:
+    """An aligned plain-text table (RTTs in ms), with failed targets' errors below it."""
+    rows = [_HEADER, *(_row_text(t, r) for t, r in zip(targets, results, strict=True))]
+    widths = [max(len(row[col]) for row in rows) for col in range(len(_HEADER))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if col < 2 else cell.rjust(width)
+            for col, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    lines[0] += "   (rtt in ms)"
+    errors = [f"{t.name}: {r.error}" for t, r in zip(targets, results, strict=True) if r.error]
+    return "\n".join(lines + ([""] + errors if errors else []))
