@@ -3,7 +3,8 @@
     NetgaugeError
     ├── ConfigError              bad YAML/settings; carries every problem with its path and line
     ├── InventoryError           inventory rule broken (unknown site, duplicate name, ...)
-    │   └── NotFoundError        an entity asked for by name/id does not exist
+    │   ├── NotFoundError        an entity asked for by name/id does not exist
+    │   └── ConflictError        the name is taken / the entity is still in use
     ├── ProbeSetupError          a probe cannot run at all here (e.g. no ICMP socket permitted)
     ├── TargetResolutionError    a target address cannot be parsed or resolved
     └── StorageError             a store could not take or give data
@@ -53,6 +54,10 @@ class InventoryError(NetgaugeError):
 
 class NotFoundError(InventoryError):
     """The entity asked for does not exist."""
+
+
+class ConflictError(InventoryError):
+    """The name is taken or the entity is still in use."""
 
 
 class ProbeSetupError(NetgaugeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -51,6 +52,10 @@ def register_probe(cls: type[Probe]) -> type[Probe]:
     return cls
 
 
+BUILTIN_PROBES = ("icmp", "tcp")
+
+
 def load_builtin_probes() -> None:
     """Import the built-in probe modules so that they register themselves (idempotent)."""
-    from netgauge.probes import icmp, tcp  # noqa: F401
+    for name in BUILTIN_PROBES:
+        importlib.import_module(f"netgauge.probes.{name}")

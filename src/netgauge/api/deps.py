@@ -1,0 +1,25 @@
+"""Shared dependencies of the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from netgauge.inventory import Inventory
+from netgauge.service import Service
+
+
+def get_service(request: Request) -> Service:
+    """The process's Service (set on app.state by create_app)."""
+    service: Service = request.app.state.service
+    return service
+
+
+def get_inventory(request: Request) -> Inventory:
+    """The inventory of the running service."""
+    return get_service(request).inventory
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+InventoryDep = Annotated[Inventory, Depends(get_inventory)]

@@ -1,0 +1,170 @@
+"""Request and response bodies (XCreate / XUpdate / XPublic per resource)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from netgauge.config.model import (
+    NAME_PATTERN,
+    JobConfig,
+    SelectorConfig,
+    TargetConfig,
+    WindowConfig,
+)
+from netgauge.models import TargetType
+
+TargetCreate = TargetConfig
+JobCreate = JobConfig
+
+
+class TargetUpdate(BaseModel):
+    """Fields to change on a target; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = None
+    type: TargetType | None = None
+    site: str | None = None
+    tags: list[str] | None = None
+    credentials: str | None = None
+    description: str | None = None
+
+
+class TargetPublic(BaseModel):
+    """A target as the API returns it."""
+
+    name: str
+    address: str
+    type: str
+    site: str | None
+    tags: list[str]
+    credentials: str | None
+    description: str
+    source: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobUpdate(BaseModel):
+    """Fields to change on a job; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str | None = None
+    params: dict[str, Any] | None = None
+    targets: list[str] | None = None
+    selector: SelectorConfig | None = None
+    interval: float | str | None = None
+    timeout: float | str | None = None
+    concurrency: int | None = None
+    window: WindowConfig | None = None
+    enabled: bool | None = None
+
+
+class JobPublic(BaseModel):
+    """A job as the API returns it."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    params: dict[str, Any]
+    targets: list[str]
+    selector: dict[str, Any] | None
+    interval: float
+    timeout: float | None
+    concurrency: int
+    window: dict[str, Any] | None
+    enabled: bool
+    source: str
+    next_run: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobRunPublic(BaseModel):
+    """One recorded run."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    job_name: str
+    trigger: str
+    scheduled_at: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    targets_ok: int
+    targets_failed: int
+    error: str | None
+
+
+class PageOf(BaseModel):
+    """A page of items and the total that matched."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[Any]
+
+
+class RunNowResponse(BaseModel):
+    """What run-now did."""
+
+    job: str
+    started: bool
+
+
+class PointPublic(BaseModel):
+    """One point of a series; ``ts`` is UTC nanoseconds."""
+
+    ts: int
+    time: datetime
+    value: float
+    min: float
+    max: float
+    count: int
+
+
+class SeriesResponse(BaseModel):
+    """Points of one series."""
+
+    target: str
+    metric: str
+    start: datetime
+    end: datetime
+    step: float | None
+    agg: str
+    points: list[PointPublic]
+
+
+class CheckStatus(BaseModel):
+    """The newest result of one check kind on a target."""
+
+    kind: str
+    status: str
+    time: datetime
+    error: str | None
+    metrics: dict[str, float | None]
+
+
+class TargetStatus(BaseModel):
+    """Current state of one target."""
+
+    target: str
+    state: str
+    since: datetime | None
+    last_check: datetime | None
+    checks: list[CheckStatus]
+
+
+class ChangePublic(BaseModel):
+    """One recorded inventory change."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    entity_type: str
+    entity_name: str
+    action: str
+    changes: dict[str, Any]
+    actor: str

@@ -1,0 +1,80 @@
+"""``netgauge serve``: run the scheduler, the stores and the API in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from netgauge.cli.app import app
+from netgauge.config import ConfigFile, Settings, load_config, load_settings
+from netgauge.errors import ConfigError, NetgaugeError
+
+
+def _free_port(host: str) -> int:
+    # the default config needs the real port up front (it TCP-checks netgauge itself)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(config: Path | None, cli: dict[str, object]) -> tuple[Settings, ConfigFile | None, str]:
+    if config is None:
+        return load_settings({}, cli), None, "<defaults>"
+    loaded = load_config(config)
+    return load_settings(loaded.config.settings, cli), loaded.config, str(config)
+
+
+@app.command("serve")
+def serve(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file; without it netgauge watches this host.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Directory of the SQLite files [default: ./netgauge-data].")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [default: 8470; 0 = any free].")] = None,
+) -> None:
+    """Run netgauge: probes on schedule, embedded storage, REST API (Ctrl-C stops cleanly)."""
+    try:
+        settings, cfg, source = _settings(config, {"data_dir": data_dir, "host": host, "port": port})
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        typer.echo(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
+    _run(settings, cfg, source)
+
+
+def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
+    # imported here so that `netgauge probe ...` starts without loading the web stack
+    import uvicorn
+
+    from netgauge.api import create_app
+    from netgauge.config.defaults import default_config
+    from netgauge.logs import configure_logging
+    from netgauge.service import Service
+
+    if settings.port == 0:
+        settings = settings.model_copy(update={"port": _free_port(settings.host)})
+    configure_logging(settings.log_level, settings.log_format)
+    service = Service(settings, cfg or default_config(settings.port), source)
+    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    typer.echo(f"netgauge serving on http://{url_host}:{settings.port}/ (API docs at /docs)")
+    typer.echo(f"data directory: {settings.data_dir.resolve()}")
+    typer.echo(f"configuration: {source}")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host=settings.host, port=settings.port,
+                       log_config=None, access_log=False, lifespan="on")
+    )
+    try:
+        asyncio.run(server.serve())
+    except NetgaugeError as exc:
+        typer.echo(f"netgauge: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not server.started:
+        raise typer.Exit(1)

@@ -1,0 +1,193 @@
+"""Load the YAML file and validate it, reporting every problem with its YAML path and line."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from netgauge.config.model import ConfigFile
+from netgauge.config.settings import Settings
+from netgauge.errors import ConfigError, ConfigProblem
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration plus where it came from."""
+
+    config: ConfigFile
+    source: str
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``("jobs", 2, "interval")`` → ``jobs[2].interval``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _walk_lines(node: Any, loc: Loc, lines: dict[Loc, int]) -> None:
+    """Record the 1-based line of every mapping key and sequence item under ``node``."""
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            lines[(*loc, str(key))] = node.lc.key(key)[0] + 1
+            _walk_lines(value, (*loc, str(key)), lines)
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            lines[(*loc, index)] = node.lc.item(index)[0] + 1
+            _walk_lines(value, (*loc, index), lines)
+
+
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    """The line of ``loc`` or of its nearest ancestor present in the file."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers → plain dicts/lists (pydantic wants plain types)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+class _Problems:
+    """Collects problems located by YAML path."""
+
+    def __init__(self, source: str, lines: dict[Loc, int]) -> None:
+        self.source, self.lines, self.items = source, lines, list[ConfigProblem]()
+
+    def add(self, loc: Loc, message: str) -> None:
+        line = _line_of(loc, self.lines)
+        self.items.append(ConfigProblem(format_path(loc), message, line, self.source))
+
+    def add_validation(self, exc: ValidationError, prefix: Loc = ()) -> None:
+        for err in exc.errors():
+            loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+            message = err["msg"].removeprefix("Value error, ")
+            self.add(loc, message)
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the tried type names ("str", "int", "function-after[...]") into union locs
+    return isinstance(part, str) and (part in {"str", "int", "float"} or "[" in part)
+
+
+def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """YAML text → plain data and a line map; syntax errors become a ConfigError with the line."""
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError([ConfigProblem("<yaml>", str(exc.problem or exc), line, source)]) from exc
+    if doc is None:
+        doc = CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise ConfigError([ConfigProblem("<root>", "the file must be a mapping", 1, source)])
+    lines: dict[Loc, int] = {}
+    _walk_lines(doc, (), lines)
+    return _plain(doc), lines
+
+
+def load_config_text(text: str, source: str = "<config>") -> LoadedConfig:
+    """Validate YAML ``text``; raise ConfigError listing every problem with path and line."""
+    data, lines = parse_yaml(text, source)
+    problems = _Problems(source, lines)
+    try:
+        config = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        problems.add_validation(exc)
+        raise ConfigError(problems.items) from None
+    _check_settings(config, problems)
+    _check_references(config, problems)
+    _check_job_params(config, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    return LoadedConfig(config, source)
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate the YAML file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("<file>", f"cannot read: {exc.strerror}", None, str(path))])
+    return load_config_text(text, str(path))
+
+
+def _check_settings(config: ConfigFile, problems: _Problems) -> None:
+    """The ``settings:`` section is validated by the Settings model (env overrides apply later)."""
+    try:
+        Settings.model_validate(config.settings)
+    except ValidationError as exc:
+        problems.add_validation(exc, ("settings",))
+
+
+def _duplicates(names: Iterable[str]) -> set[str]:
+    return {name for name, n in Counter(names).items() if n > 1}
+
+
+def _check_unique(section: str, names: list[str], problems: _Problems) -> None:
+    dupes = _duplicates(names)
+    for index, name in enumerate(names):
+        if name in dupes:
+            problems.add((section, index, "name"), f"duplicate {section[:-1]} name {name!r}")
+
+
+def _check_references(config: ConfigFile, problems: _Problems) -> None:
+    """Names are unique per section and every reference points at something declared."""
+    sites = [s.name for s in config.sites]
+    creds = [c.name for c in config.credentials]
+    targets = [t.name for t in config.targets]
+    for section, names in (("sites", sites), ("credentials", creds), ("targets", targets)):
+        _check_unique(section, names, problems)
+    _check_unique("jobs", [j.name for j in config.jobs], problems)
+    for i, target in enumerate(config.targets):
+        if target.site is not None and target.site not in sites:
+            problems.add(("targets", i, "site"), f"unknown site {target.site!r}")
+        if target.credentials is not None and target.credentials not in creds:
+            problems.add(("targets", i, "credentials"), f"unknown credentials {target.credentials!r}")
+    for i, job in enumerate(config.jobs):
+        for j, name in enumerate(job.targets):
+            if name not in targets:
+                problems.add(("jobs", i, "targets", j), f"unknown target {name!r}")
+        if job.selector is not None and job.selector.site is not None:
+            if job.selector.site not in sites:
+                problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
+
+
+def _check_job_params(config: ConfigFile, problems: _Problems) -> None:
+    """Each job's kind is a registered probe and its params validate against that probe."""
+    from netgauge.probes.base import PROBES, load_builtin_probes
+
+    load_builtin_probes()
+    for i, job in enumerate(config.jobs):
+        if job.kind not in PROBES:
+            known = ", ".join(PROBES.names())
+            problems.add(("jobs", i, "kind"), f"unknown check kind {job.kind!r} (known: {known})")
+            continue
+        try:
+            PROBES.get(job.kind).params_model.model_validate(job.params)
+        except ValidationError as exc:
+            problems.add_validation(exc, ("jobs", i, "params"))
+
+
+def iter_problems(exc: ConfigError) -> Iterator[str]:
+    """One printable line per problem."""
+    for problem in exc.problems:
+        yield str(problem)

@@ -1,0 +1,199 @@
+"""Pydantic models of the YAML configuration file (validation only; no I/O here)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from netgauge.models import TargetType
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
+
+
+class StrictModel(BaseModel):
+    """Base: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like ``"30s"``, ``"5m"``, ``"250ms"``, ``"1h"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m or a number of seconds")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (examples: 30, 30s, 5m, 250ms, 1h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def check_address(value: str) -> str:
+    """An IP literal or a syntactically valid host name (resolution happens at probe time)."""
+    value = value.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is neither an IP address nor a valid host name")
+    return value
+
+
+class SiteConfig(StrictModel):
+    """A place targets belong to."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    timezone: str = "UTC"
+
+
+class CredentialConfig(StrictModel):
+    """A credentials *reference*: names of environment variables or secret files, never secrets."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["snmp", "ssh", "winrm", "http", "token"]
+    env: dict[str, str] = Field(
+        default_factory=dict, description="field → environment variable holding the secret"
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict, description="field → path of a file holding the secret"
+    )
+    username: str | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, var in value.items():
+            if not _ENV_NAME.match(var):
+                raise ValueError(
+                    f"env.{key}: {var!r} is not an environment variable name; "
+                    "put secrets in the environment, not in the config file"
+                )
+        return value
+
+
+class TargetConfig(StrictModel):
+    """A destination to probe or a device to poll."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    address: str
+    type: TargetType = TargetType.DESTINATION
+    site: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    credentials: str | None = None
+    description: str = ""
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return check_address(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not re.match(NAME_PATTERN, tag):
+                raise ValueError(f"tag {tag!r} must match {NAME_PATTERN}")
+        return sorted(set(value))
+
+
+class WindowConfig(StrictModel):
+    """When a job may run: local wall times in ``timezone``; end <= start crosses midnight."""
+
+    start_time: time | None = None
+    end_time: time | None = None
+    days: list[str | int] | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str | int] | None) -> list[str | int] | None:
+        if value is not None:
+            from netgauge.scheduler.window import parse_days
+
+            parse_days(value)
+        return value
+
+
+class SelectorConfig(StrictModel):
+    """Targets chosen by attributes: all listed tags must match (and the site, if given)."""
+
+    tags: list[str] = Field(default_factory=list)
+    site: str | None = None
+    type: TargetType | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SelectorConfig:
+        if not self.tags and self.site is None and self.type is None:
+            raise ValueError("a selector needs at least one of tags, site, type")
+        return self
+
+
+class JobConfig(StrictModel):
+    """A check kind + parameters + targets + an interval + an optional window."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    targets: list[str] = Field(default_factory=list)
+    selector: SelectorConfig | None = None
+    interval: float = Field(60.0, description="seconds, or a duration string like 5m")
+    timeout: float | None = Field(None, description="per-check timeout; default from settings")
+    concurrency: int = Field(64, ge=1, le=100_000, description="checks of this job in flight")
+    window: WindowConfig | None = None
+    enabled: bool = True
+
+    @field_validator("interval", "timeout", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if not 1.0 <= value <= 7 * 86400:
+            raise ValueError("interval must be between 1s and 7d")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 3600:
+            raise ValueError("timeout must be between 0 and 1h")
+        return value
+
+    @model_validator(mode="after")
+    def _has_targets(self) -> JobConfig:
+        if not self.targets and self.selector is None:
+            raise ValueError("a job needs `targets` (names) or a `selector` (tags/site/type)")
+        return self
+
+
+class ConfigFile(StrictModel):
+    """The whole YAML file."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+    sites: list[SiteConfig] = Field(default_factory=list)
+    credentials: list[CredentialConfig] = Field(default_factory=list)
+    targets: list[TargetConfig] = Field(default_factory=list)
+    jobs: list[JobConfig] = Field(default_factory=list)

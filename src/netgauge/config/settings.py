@@ -1,0 +1,93 @@
+"""Process settings: defaults < YAML ``settings:`` section < ``NETGAUGE_*`` environment variables."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# The YAML file's ``settings:`` section, handed to the source below for one load_settings call.
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("netgauge_file_settings", default={})
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values from the YAML file: below the environment, above the defaults."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: __call__ returns the whole mapping at once."""
+        return _FILE_VALUES.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get())
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class Settings(BaseSettings):
+    """Everything about the process itself (not the inventory). Env: ``NETGAUGE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NETGAUGE_", extra="forbid")
+
+    data_dir: Path = Field(Path("netgauge-data"), description="Where the SQLite files live.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8470, ge=0, le=65535, description="HTTP port (0 = pick a free one).")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the inventory database; default "
+        "sqlite:///<data_dir>/inventory.db. PostgreSQL: postgresql+psycopg://user@host/db "
+        "(the password from NETGAUGE_DATABASE_PASSWORD or NETGAUGE_DATABASE_PASSWORD_FILE).",
+    )
+    database_password: str | None = Field(None, repr=False)
+    database_password_file: Path | None = None
+    log_level: LogLevel = "info"
+    log_format: Literal["json", "console"] = "json"
+    max_concurrency: int = Field(256, ge=1, le=100_000, description="Checks in flight, global.")
+    default_timeout_s: float = Field(10.0, gt=0, le=3600)
+    write_batch_size: int = Field(5000, ge=1, le=1_000_000)
+    write_flush_interval_s: float = Field(1.0, gt=0, le=300)
+    shutdown_grace_s: float = Field(30.0, ge=0, le=600)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: command-line flags > NETGAUGE_* environment > YAML file > defaults."""
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+    def inventory_url(self) -> str:
+        """The inventory database URL with the secret filled in from env/file, never from YAML."""
+        if self.database_url is None:
+            return f"sqlite:///{(self.data_dir / 'inventory.db').resolve()}"
+        password = self.database_password
+        if password is None and self.database_password_file is not None:
+            password = self.database_password_file.read_text().strip()
+        if password is None:
+            return self.database_url
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url).set(password=password)
+        return url.render_as_string(hide_password=False)
+
+    def metrics_path(self) -> Path:
+        """The embedded time-series file (separate from the inventory)."""
+        return self.data_dir / "metrics.db"
+
+
+def load_settings(
+    file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None
+) -> Settings:
+    """Settings with flags > ``NETGAUGE_*`` environment > the YAML ``settings:`` section."""
+    token = _FILE_VALUES.set(dict(file_values or {}))
+    try:
+        return Settings(**{k: v for k, v in (cli_values or {}).items() if v is not None})
+    finally:
+        _FILE_VALUES.reset(token)

@@ -1,0 +1,436 @@
+"""Inventory repository: every read and write of sites, targets, jobs, runs and the change log.
+
+All writes record what changed (field → [old, new]) in ``inventory_changes`` with the actor.
+Input is the same pydantic models the YAML file uses, so the API and the file obey one set of rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from netgauge.config.model import CredentialConfig, JobConfig, SiteConfig, TargetConfig
+from netgauge.errors import ConflictError, InventoryError, NotFoundError
+from netgauge.inventory.db import session_factory
+from netgauge.inventory.tables import (
+    Credential,
+    InventoryChange,
+    JobRow,
+    JobRun,
+    Site,
+    TargetRow,
+    TargetTag,
+    utcnow,
+)
+from netgauge.models import Target, TargetType
+
+RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing plus the total count."""
+
+    items: list[Any]
+    total: int
+
+
+@dataclass(frozen=True)
+class TargetFilter:
+    """Search and filters for the target list (all optional, combined with AND)."""
+
+    q: str | None = None  # substring of name or address, case-insensitive
+    tag: str | None = None
+    site: str | None = None
+    type: TargetType | None = None
+    names: Sequence[str] | None = None
+
+
+def target_fields(row: TargetRow) -> dict[str, Any]:
+    """The user-visible fields of a target, as JSON values (what the change log diffs)."""
+    return {
+        "address": row.address,
+        "type": row.type,
+        "site": row.site.name if row.site else None,
+        "tags": row.tags,
+        "credentials": row.credentials,
+        "description": row.description,
+    }
+
+
+def job_config(row: JobRow) -> JobConfig:
+    """A stored job as the validated config model."""
+    return JobConfig.model_validate(
+        {
+            "name": row.name,
+            "kind": row.kind,
+            "params": row.params,
+            "targets": row.target_names,
+            "selector": row.selector,
+            "interval": row.interval_s,
+            "timeout": row.timeout_s,
+            "concurrency": row.concurrency,
+            "window": row.window,
+            "enabled": row.enabled,
+        }
+    )
+
+
+def job_fields(row: JobRow) -> dict[str, Any]:
+    """The user-visible fields of a job, as JSON values."""
+    return job_config(row).model_dump(mode="json", exclude={"name"})
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
+
+
+class Inventory:
+    """The inventory store (SQLite or PostgreSQL through SQLAlchemy)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commit on success, roll back on error, integrity errors translated."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except IntegrityError as exc:
+                session.rollback()
+                raise ConflictError(f"conflicts with existing data: {exc.orig}") from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    # -- change log -----------------------------------------------------------------------
+    @staticmethod
+    def _log(s: Session, kind: str, name: str, action: str, changes: dict[str, Any], actor: str) -> None:
+        if action != "update" or changes:
+            s.add(InventoryChange(entity_type=kind, entity_name=name, action=action,
+                                  changes=changes, actor=actor))
+
+    def list_changes(
+        self, entity_type: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[InventoryChange]:
+        """Newest changes first, optionally for one entity."""
+        stmt = select(InventoryChange).order_by(InventoryChange.id.desc()).limit(limit)
+        if entity_type:
+            stmt = stmt.where(InventoryChange.entity_type == entity_type)
+        if name:
+            stmt = stmt.where(InventoryChange.entity_name == name)
+        with self.session() as s:
+            return list(s.scalars(stmt))
+
+    # -- generic helpers ------------------------------------------------------------------
+    @staticmethod
+    def _get(s: Session, model: type[RowT], name: str) -> RowT:
+        row = s.scalars(select(model).where(model.name == name)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"{model.__tablename__[:-1]} {name!r} not found")
+        return row
+
+    @staticmethod
+    def _find(s: Session, model: type[RowT], name: str) -> RowT | None:
+        return s.scalars(select(model).where(model.name == name)).one_or_none()
+
+    # -- sites ------------------------------------------------------------------------------
+    def list_sites(self) -> list[Site]:
+        """All sites by name."""
+        with self.session() as s:
+            return list(s.scalars(select(Site).order_by(Site.name)))
+
+    def put_site(self, cfg: SiteConfig, actor: str, source: str = "api") -> Site:
+        """Create or update a site."""
+        with self.session() as s:
+            return self._put_site(s, cfg, actor, source)
+
+    def _put_site(self, s: Session, cfg: SiteConfig, actor: str, source: str) -> Site:
+        row = self._find(s, Site, cfg.name)
+        new = {"description": cfg.description, "timezone": cfg.timezone}
+        if row is None:
+            row = Site(name=cfg.name, source=source, **new)
+            s.add(row)
+            self._log(s, "site", cfg.name, "create", _diff({}, new), actor)
+        else:
+            old = {"description": row.description, "timezone": row.timezone}
+            row.description, row.timezone, row.source = cfg.description, cfg.timezone, source
+            self._log(s, "site", cfg.name, "update", _diff(old, new), actor)
+        s.flush()
+        return row
+
+    def delete_site(self, name: str, actor: str) -> None:
+        """Delete a site that no target uses."""
+        with self.session() as s:
+            row = self._get(s, Site, name)
+            used = s.scalar(select(func.count()).where(TargetRow.site_id == row.id))
+            if used:
+                raise ConflictError(f"site {name!r} is used by {used} target(s)")
+            s.delete(row)
+            self._log(s, "site", name, "delete", {}, actor)
+
+    # -- credentials references -----------------------------------------------------------------
+    def put_credential(self, cfg: CredentialConfig, actor: str, source: str = "api") -> Credential:
+        """Create or update a credentials reference."""
+        with self.session() as s:
+            return self._put_credential(s, cfg, actor, source)
+
+    def _put_credential(self, s: Session, cfg: CredentialConfig, actor: str, source: str) -> Credential:
+        new = cfg.model_dump(mode="json", exclude={"name"})
+        row = self._find(s, Credential, cfg.name)
+        if row is None:
+            row = Credential(name=cfg.name, source=source, **new)
+            s.add(row)
+            self._log(s, "credentials", cfg.name, "create", _diff({}, new), actor)
+        else:
+            old = {"kind": row.kind, "env": row.env, "files": row.files, "username": row.username}
+            row.kind, row.env, row.files = cfg.kind, dict(cfg.env), dict(cfg.files)
+            row.username, row.source = cfg.username, source
+            self._log(s, "credentials", cfg.name, "update", _diff(old, new), actor)
+        s.flush()
+        return row
+
+    def list_credentials(self) -> list[Credential]:
+        """All credentials references by name."""
+        with self.session() as s:
+            return list(s.scalars(select(Credential).order_by(Credential.name)))
+
+    # -- targets ----------------------------------------------------------------------------
+    def _target_query(self, f: TargetFilter) -> Select[tuple[TargetRow]]:
+        stmt = select(TargetRow)
+        if f.q:
+            like = f"%{f.q.lower()}%"
+            stmt = stmt.where(
+                or_(func.lower(TargetRow.name).like(like), func.lower(TargetRow.address).like(like))
+            )
+        if f.tag:
+            has_tag = select(TargetTag.target_id).where(TargetTag.tag == f.tag)
+            stmt = stmt.where(TargetRow.id.in_(has_tag))
+        if f.site:
+            stmt = stmt.join(Site, TargetRow.site_id == Site.id).where(Site.name == f.site)
+        if f.type:
+            stmt = stmt.where(TargetRow.type == f.type.value)
+        if f.names is not None:
+            stmt = stmt.where(TargetRow.name.in_(list(f.names)))
+        return stmt
+
+    def list_targets(self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0) -> Page:
+        """Targets matching ``f``, ordered by name, one page."""
+        stmt = self._target_query(f or TargetFilter())
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = s.scalars(stmt.order_by(TargetRow.name).limit(limit).offset(offset)).unique()
+            return Page(list(rows), total)
+
+    def get_target(self, name: str) -> TargetRow:
+        """One target by name."""
+        with self.session() as s:
+            return self._get(s, TargetRow, name)
+
+    def put_target(
+        self, cfg: TargetConfig, actor: str, source: str = "api", *, create_only: bool = False
+    ) -> TargetRow:
+        """Create or update a target (``create_only``: fail if the name exists)."""
+        with self.session() as s:
+            return self._put_target(s, cfg, actor, source, create_only)
+
+    def _put_target(
+        self, s: Session, cfg: TargetConfig, actor: str, source: str, create_only: bool = False
+    ) -> TargetRow:
+        site = self._get(s, Site, cfg.site) if cfg.site else None
+        if cfg.credentials and self._find(s, Credential, cfg.credentials) is None:
+            raise InventoryError(f"credentials: unknown credentials {cfg.credentials!r}")
+        row = self._find(s, TargetRow, cfg.name)
+        old = target_fields(row) if row else {}
+        if row is not None and create_only:
+            raise ConflictError(f"name: a target named {cfg.name!r} already exists")
+        if row is None:
+            row = TargetRow(name=cfg.name)
+            s.add(row)
+        row.address, row.type, row.site = cfg.address, cfg.type.value, site
+        row.credentials, row.description, row.source = cfg.credentials, cfg.description, source
+        if sorted(row.tags) != sorted(cfg.tags):
+            row.tag_rows = [TargetTag(tag=t) for t in sorted(set(cfg.tags))]
+        s.flush()
+        action = "update" if old else "create"
+        self._log(s, "target", cfg.name, action, _diff(old, target_fields(row)), actor)
+        return row
+
+    def delete_target(self, name: str, actor: str) -> None:
+        """Delete a target (jobs naming it explicitly must be changed first)."""
+        with self.session() as s:
+            row = self._get(s, TargetRow, name)
+            users = [j.name for j in s.scalars(select(JobRow)) if name in j.target_names]
+            if users:
+                raise ConflictError(f"target {name!r} is used by job(s): {', '.join(users)}")
+            self._log(s, "target", name, "delete", _diff(target_fields(row), {}), actor)
+            s.delete(row)
+
+    # -- jobs --------------------------------------------------------------------------------
+    def list_jobs(self) -> list[JobRow]:
+        """All jobs by name."""
+        with self.session() as s:
+            return list(s.scalars(select(JobRow).order_by(JobRow.name)))
+
+    def get_job(self, name: str) -> JobRow:
+        """One job by name."""
+        with self.session() as s:
+            return self._get(s, JobRow, name)
+
+    def put_job(
+        self, cfg: JobConfig, actor: str, source: str = "api", *, create_only: bool = False
+    ) -> JobRow:
+        """Create or update a job after checking its kind, params and target names."""
+        with self.session() as s:
+            return self._put_job(s, cfg, actor, source, create_only)
+
+    def _put_job(
+        self, s: Session, cfg: JobConfig, actor: str, source: str, create_only: bool = False
+    ) -> JobRow:
+        _check_job(cfg)
+        known = set(s.scalars(select(TargetRow.name).where(TargetRow.name.in_(cfg.targets))))
+        missing = [n for n in cfg.targets if n not in known]
+        if missing:
+            raise InventoryError(f"targets: unknown target(s) {', '.join(map(repr, missing))}")
+        row = self._find(s, JobRow, cfg.name)
+        if row is not None and create_only:
+            raise ConflictError(f"name: a job named {cfg.name!r} already exists")
+        old = job_fields(row) if row else {}
+        if row is None:
+            row = JobRow(name=cfg.name)
+            s.add(row)
+        data = cfg.model_dump(mode="json")
+        row.kind, row.params, row.target_names = cfg.kind, data["params"], list(cfg.targets)
+        row.selector, row.window = data["selector"], data["window"]
+        row.interval_s, row.timeout_s, row.concurrency = cfg.interval, cfg.timeout, cfg.concurrency
+        row.enabled, row.source = cfg.enabled, source
+        s.flush()
+        action = "update" if old else "create"
+        self._log(s, "job", cfg.name, action, _diff(old, job_fields(row)), actor)
+        return row
+
+    def set_job_enabled(self, name: str, enabled: bool, actor: str) -> JobRow:
+        """Enable or disable a job."""
+        with self.session() as s:
+            row = self._get(s, JobRow, name)
+            if row.enabled != enabled:
+                self._log(s, "job", name, "update", {"enabled": [row.enabled, enabled]}, actor)
+                row.enabled = enabled
+            return row
+
+    def delete_job(self, name: str, actor: str) -> None:
+        """Delete a job (its run history stays)."""
+        with self.session() as s:
+            row = self._get(s, JobRow, name)
+            self._log(s, "job", name, "delete", _diff(job_fields(row), {}), actor)
+            s.delete(row)
+
+    def job_targets(self, cfg: JobConfig) -> list[Target]:
+        """The targets a job covers now: its explicit names plus its selector's matches."""
+        with self.session() as s:
+            rows: dict[str, TargetRow] = {}
+            if cfg.targets:
+                stmt = self._target_query(TargetFilter(names=cfg.targets))
+                rows.update((r.name, r) for r in s.scalars(stmt).unique())
+            if cfg.selector is not None:
+                for row in s.scalars(self._selector_query(cfg)).unique():
+                    rows[row.name] = row
+            return [_to_target(rows[n]) for n in sorted(rows)]
+
+    def _selector_query(self, cfg: JobConfig) -> Select[tuple[TargetRow]]:
+        assert cfg.selector is not None
+        sel = cfg.selector
+        stmt = self._target_query(TargetFilter(site=sel.site, type=sel.type))
+        for tag in sel.tags:
+            stmt = stmt.where(TargetRow.id.in_(select(TargetTag.target_id).where(TargetTag.tag == tag)))
+        return stmt
+
+    # -- job runs ------------------------------------------------------------------------------
+    def start_run(self, job: str, scheduled_at: datetime, trigger: str) -> int:
+        """Record that a run started; returns its id."""
+        with self.session() as s:
+            run = JobRun(job_name=job, trigger=trigger, scheduled_at=scheduled_at,
+                         started_at=utcnow(), status="running")
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, ok: int, failed: int, error: str | None) -> None:
+        """Record how a run ended."""
+        with self.session() as s:
+            run = s.get(JobRun, run_id)
+            if run is None:
+                raise NotFoundError(f"job run {run_id} not found")
+            run.status, run.targets_ok, run.targets_failed = status, ok, failed
+            run.error, run.finished_at = error, utcnow()
+
+    def record_skip(self, job: str, scheduled_at: datetime, reason: str, trigger: str) -> None:
+        """Record an occurrence that did not run (previous run still going, ...)."""
+        now = utcnow()
+        with self.session() as s:
+            s.add(JobRun(job_name=job, trigger=trigger, scheduled_at=scheduled_at, started_at=now,
+                         finished_at=now, status="skipped", error=reason))
+
+    def list_runs(
+        self, job: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page:
+        """Runs, newest first."""
+        stmt = select(JobRun)
+        if job:
+            stmt = stmt.where(JobRun.job_name == job)
+        if status:
+            stmt = stmt.where(JobRun.status == status)
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = s.scalars(stmt.order_by(JobRun.id.desc()).limit(limit).offset(offset))
+            return Page(list(rows), total)
+
+    def close_dangling_runs(self) -> int:
+        """Mark runs left 'running' by a crash as failed; returns how many."""
+        with self.session() as s:
+            rows = list(s.scalars(select(JobRun).where(JobRun.status == "running")))
+            for run in rows:
+                run.status, run.finished_at = "failed", utcnow()
+                run.error = "netgauge stopped before the run finished"
+            return len(rows)
+
+    def run_in_session(self, fn: Callable[[Session], Any]) -> Any:
+        """Run ``fn`` inside one transaction (used by the YAML sync)."""
+        with self.session() as s:
+            return fn(s)
+
+
+def _check_job(cfg: JobConfig) -> None:
+    """The kind is a registered probe and the params fit it (API input gets the YAML rules)."""
+    from netgauge.probes.base import PROBES, load_builtin_probes
+
+    load_builtin_probes()
+    if cfg.kind not in PROBES:
+        raise InventoryError(f"kind: unknown check kind {cfg.kind!r} (known: {', '.join(PROBES.names())})")
+    try:
+        PROBES.get(cfg.kind).params_model.model_validate(cfg.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InventoryError(f"params.{loc}: {first['msg']}") from exc
+
+
+def _to_target(row: TargetRow) -> Target:
+    return Target(
+        name=row.name,
+        address=row.address,
+        type=TargetType(row.type),
+        site=row.site.name if row.site else None,
+        tags=tuple(row.tags),
+    )

@@ -1,0 +1,155 @@
+"""SQLAlchemy 2.x models of the inventory. Every change to them goes through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and returns them aware (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Aware current UTC time (the default of every timestamp column)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the inventory."""
+
+
+class Site(Base):
+    """A place targets belong to."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Credential(Base):
+    """A credentials reference: env-var names and file paths, never the secret itself."""
+
+    __tablename__ = "credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    username: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TargetRow(Base):
+    """A destination or device."""
+
+    __tablename__ = "targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    address: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16), default="destination")
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    credentials: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    site: Mapped[Site | None] = relationship(lazy="joined")
+    tag_rows: Mapped[list[TargetTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TargetTag.tag"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        """Tag names, sorted."""
+        return [t.tag for t in self.tag_rows]
+
+
+class TargetTag(Base):
+    """One tag of one target (a table, so tag filters are plain indexed SQL on every backend)."""
+
+    __tablename__ = "target_tags"
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    __table_args__ = (Index("ix_target_tags_tag", "tag"),)
+
+
+class JobRow(Base):
+    """A check kind + params + targets + interval + window."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    target_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    selector: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    interval_s: Mapped[float] = mapped_column(default=60.0)
+    timeout_s: Mapped[float | None] = mapped_column(nullable=True)
+    concurrency: Mapped[int] = mapped_column(default=64)
+    window: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class JobRun(Base):
+    """One run (or skipped occurrence) of a job."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")
+    scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running ok partial failed skipped
+    targets_ok: Mapped[int] = mapped_column(default=0)
+    targets_failed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_job_runs_job_started", "job_name", "started_at"),)
+
+
+class InventoryChange(Base):
+    """Who changed what in the inventory, field by field (old → new)."""
+
+    __tablename__ = "inventory_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_name: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))  # create update delete
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_inventory_changes_entity", "entity_type", "entity_name"),)

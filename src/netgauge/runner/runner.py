@@ -1,0 +1,186 @@
+"""Executes one run of one job: resolve targets, run checks within limits, store, record.
+
+Concurrency is bounded twice: globally (``max_concurrency`` checks in flight in the process)
+and per job (``concurrency``). Starts within a run are spread so that a job over 1,000 targets
+does not fire them in the same millisecond. Each check gets a timeout here, in one place;
+a check that overruns becomes a ``timeout`` result, one that raises (a bug) a ``failed`` one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from netgauge.clock import Clock, SystemClock
+from netgauge.config.model import JobConfig
+from netgauge.inventory.repository import Inventory, job_config
+from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
+from netgauge.probes.base import PROBES, BatchProbe, Probe, load_builtin_probes
+from netgauge.status.tracker import StatusTracker
+from netgauge.storage.writer import BatchWriter
+
+log = structlog.get_logger(__name__)
+
+MAX_SPREAD_GAP_S = 0.002  # at most 2 ms between two target starts of one run
+SPREAD_SHARE = 0.25  # ... and the spread never takes more than a quarter of the interval
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Summary of one run, as recorded in job_runs."""
+
+    status: str
+    targets_ok: int
+    targets_failed: int
+    error: str | None = None
+
+
+def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
+    """ok when every target answered, failed when none did, partial in between."""
+    ok = sum(1 for r in results if r.up)
+    failed = len(results) - ok
+    if not results:
+        return RunOutcome("failed", 0, 0, "the job selects no targets")
+    status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
+    errors = sorted({r.error for r in results if r.error})
+    summary = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+    return RunOutcome(status, ok, failed, summary or None)
+
+
+def spread_gap(n_targets: int, interval_s: float) -> float:
+    """Seconds between consecutive target starts within one run."""
+    if n_targets <= 1:
+        return 0.0
+    return min(MAX_SPREAD_GAP_S, interval_s * SPREAD_SHARE / n_targets)
+
+
+class JobRunner:
+    """Runs jobs on request of the scheduler (or run-now) and records each run."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        writer: BatchWriter,
+        status: StatusTracker,
+        *,
+        max_concurrency: int = 256,
+        default_timeout_s: float = 10.0,
+        clock: Clock | None = None,
+    ) -> None:
+        load_builtin_probes()
+        self.inventory, self.writer, self.status = inventory, writer, status
+        self.default_timeout_s = default_timeout_s
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._clock = clock or SystemClock()
+        self._manual: set[str] = set()
+        self._probes: dict[str, Probe] = {}
+        self.runs_started = 0
+
+    def mark_manual(self, job: str) -> None:
+        """The next run of ``job`` was asked for by a user (recorded as trigger 'manual')."""
+        self._manual.add(job)
+
+    def _trigger(self, job: str) -> str:
+        if job in self._manual:
+            self._manual.discard(job)
+            return "manual"
+        return "schedule"
+
+    async def record_skip(self, job: str, scheduled_at: datetime, reason: str) -> None:
+        """Scheduler callback: an occurrence did not run."""
+        trigger = self._trigger(job)
+        await asyncio.to_thread(self.inventory.record_skip, job, scheduled_at, reason, trigger)
+        log.warning("job.skipped", job=job, scheduled_at=scheduled_at.isoformat(), reason=reason)
+
+    async def execute(self, job_name: str, scheduled_at: datetime) -> RunOutcome:
+        """Scheduler callback: run ``job_name`` once and record it in job_runs."""
+        trigger = self._trigger(job_name)
+        self.runs_started += 1
+        run_id = await asyncio.to_thread(self.inventory.start_run, job_name, scheduled_at, trigger)
+        try:
+            cfg = job_config(await asyncio.to_thread(self.inventory.get_job, job_name))
+            targets = await asyncio.to_thread(self.inventory.job_targets, cfg)
+            results = await self.run_checks(cfg, targets)
+            outcome = outcome_of(results)
+        except Exception as exc:  # a bug or a vanished job: record it, never kill the scheduler
+            log.exception("job.crashed", job=job_name)
+            outcome = RunOutcome("failed", 0, 0, f"{type(exc).__name__}: {exc}")
+        await asyncio.to_thread(
+            self.inventory.finish_run, run_id, outcome.status, outcome.targets_ok,
+            outcome.targets_failed, outcome.error,
+        )
+        return outcome
+
+    async def run_checks(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
+        """Probe every target of ``cfg``, store the samples, update the status."""
+        probe = self._probe(cfg.kind)
+        params = probe.params_model.model_validate(cfg.params)
+        timeout = cfg.timeout or self.default_timeout_s
+        if isinstance(probe, BatchProbe):
+            results = await self._run_batch(probe, targets, params, timeout)
+        else:
+            results = await self._run_each(cfg, probe, targets, params, timeout)
+        for result in results:
+            self.writer.submit(result.to_samples())
+            self.status.update(result)
+        return results
+
+    def _probe(self, kind: str) -> Probe:
+        if kind not in self._probes:
+            self._probes[kind] = PROBES.get(kind)()
+        return self._probes[kind]
+
+    async def _run_each(
+        self, cfg: JobConfig, probe: Probe, targets: Sequence[Target], params: Any, timeout: float
+    ) -> list[ProbeResult]:
+        per_job = asyncio.Semaphore(cfg.concurrency)
+        gap = spread_gap(len(targets), cfg.interval)
+
+        async def one(index: int, target: Target) -> ProbeResult:
+            await self._clock.sleep(index * gap)
+            async with per_job, self._global:
+                return await self._guarded(probe, target, params, timeout)
+
+        return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(targets))))
+
+    async def _guarded(
+        self, probe: Probe, target: Target, params: Any, timeout: float
+    ) -> ProbeResult:
+        ts = now_ns()
+        try:
+            async with asyncio.timeout(timeout):
+                return await probe.run(target, params)
+        except TimeoutError:
+            return _failed(target, probe.kind, ts, ProbeStatus.TIMEOUT,
+                           f"check timed out after {timeout:g}s")
+        except Exception as exc:  # a probe bug must not take the job down with it
+            log.exception("probe.crashed", kind=probe.kind, target=target.name)
+            return _failed(target, probe.kind, ts, ProbeStatus.FAILED,
+                           f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _run_batch(
+        self, probe: BatchProbe, targets: Sequence[Target], params: Any, timeout: float
+    ) -> list[ProbeResult]:
+        if not targets:
+            return []
+        ts = now_ns()
+        deadline = probe.batch_duration(len(targets), params) + timeout
+        try:
+            async with self._global, asyncio.timeout(deadline):
+                return await probe.run_batch(targets, params)
+        except TimeoutError:
+            error = f"batch timed out after {deadline:g}s"
+            return [_failed(t, probe.kind, ts, ProbeStatus.TIMEOUT, error) for t in targets]
+        except Exception as exc:
+            log.exception("probe.crashed", kind=probe.kind, targets=len(targets))
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            return [_failed(t, probe.kind, ts, ProbeStatus.FAILED, error) for t in targets]
+
+
+def _failed(target: Target, kind: str, ts: int, status: ProbeStatus, error: str) -> ProbeResult:
+    return ProbeResult(target.name, kind, ts, status, {}, error)

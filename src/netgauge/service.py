@@ -1,0 +1,137 @@
+"""The running service: inventory + scheduler + runner + writer + stores, started and stopped together.
+
+The API, the CLI and (later) the web console call this object; none talks to a backend directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from netgauge.clock import Clock, SystemClock
+from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
+from netgauge.config.settings import Settings
+from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
+from netgauge.inventory.repository import job_config
+from netgauge.runner import JobRunner
+from netgauge.scheduler.loop import JobSchedule, Scheduler
+from netgauge.scheduler.window import TimeWindow, parse_days
+from netgauge.status import StatusTracker
+from netgauge.storage import BatchWriter, EmbeddedStore
+
+log = structlog.get_logger(__name__)
+
+
+def window_of(cfg: WindowConfig | None) -> TimeWindow | None:
+    """The scheduler's window from the config model."""
+    if cfg is None:
+        return None
+    days = parse_days(cfg.days) if cfg.days is not None else frozenset(range(7))
+    return TimeWindow(start_time=cfg.start_time, end_time=cfg.end_time, days=days,
+                      timezone=cfg.timezone)
+
+
+def schedule_of(cfg: JobConfig) -> JobSchedule:
+    """The scheduler's view of a job."""
+    return JobSchedule(cfg.name, cfg.interval, window_of(cfg.window), cfg.enabled)
+
+
+@dataclass
+class Service:
+    """Owns every long-lived component of one netgauge process."""
+
+    settings: Settings
+    config: ConfigFile
+    config_source: str = "<defaults>"
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        self.started = False
+        self._scheduler_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Migrate, sync the file into the inventory, open the store, start scheduling."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(s.inventory_url())
+        await asyncio.to_thread(migrate, self.engine)
+        self.inventory = Inventory(self.engine)
+        dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
+        report = await asyncio.to_thread(
+            sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
+        )
+        log.info("inventory.synced", source=self.config_source, created=report.created,
+                 updated=report.updated, deleted=report.deleted, dangling_runs=dangling)
+        self.store = EmbeddedStore(s.metrics_path())
+        self.writer = BatchWriter([self.store], batch_size=s.write_batch_size,
+                                  flush_interval_s=s.write_flush_interval_s, clock=self.clock)
+        self.writer.start()
+        self.status = StatusTracker()
+        self.runner = JobRunner(self.inventory, self.writer, self.status,
+                                max_concurrency=s.max_concurrency,
+                                default_timeout_s=s.default_timeout_s, clock=self.clock)
+        self.scheduler = Scheduler(self.runner.execute, self.runner.record_skip, self.clock,
+                                   stop_grace_s=s.shutdown_grace_s)
+        await self.reload_jobs()
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
+        self.started = True
+
+    async def reload_jobs(self) -> None:
+        """Hand the inventory's current jobs to the scheduler (after any job change)."""
+        rows = await asyncio.to_thread(self.inventory.list_jobs)
+        self.scheduler.set_jobs([schedule_of(job_config(r)) for r in rows])
+
+    async def run_now(self, job: str) -> bool:
+        """Run ``job`` at once; False when a run of it is already going."""
+        self.runner.mark_manual(job)
+        started = await self.scheduler.run_now(job)
+        if not started:
+            self.runner._manual.discard(job)
+        return started
+
+    async def stop(self) -> None:
+        """Stop scheduling, let runs finish, flush every pending sample, close everything."""
+        if not self.started:
+            return
+        self.started = False
+        await self.scheduler.stop()
+        if self._scheduler_task is not None:
+            await asyncio.gather(self._scheduler_task, return_exceptions=True)
+        await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
+        await self.store.close()
+        self.engine.dispose()
+        log.info("service.stopped", samples_accepted=self.writer.accepted)
+
+    async def health(self) -> dict[str, Any]:
+        """Scheduler, stores and last write, for /api/v1/health."""
+        sched = self.scheduler.status()
+        store = await self.store.health()
+        pending = self.writer.pending()
+        healthy = self.started and sched.running and store.reachable
+        return {
+            "status": "ok" if healthy else "degraded",
+            "scheduler": {
+                "running": sched.running,
+                "jobs": sched.jobs,
+                "in_flight": sched.in_flight,
+                "runs_started": self.runner.runs_started,
+            },
+            "stores": [
+                {
+                    "name": store.name,
+                    "reachable": store.reachable,
+                    "samples_written": store.samples_written,
+                    "last_write_ns": store.last_write_ns,
+                    "pending": pending.get(store.name, 0),
+                    "dropped": self.writer.dropped().get(store.name, 0),
+                    "error": store.error,
+                }
+            ],
+            "last_write_ns": store.last_write_ns,
+        }
+
+
+__all__ = ["Service", "schedule_of", "window_of"]

@@ -1,0 +1,87 @@
+"""The storage seams: a Sink takes batches of samples, a Query reads series back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from netgauge.models import Sample
+
+Aggregation = Literal["avg", "min", "max", "count"]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One point of a series: raw (count 1) or a step bucket with its summary."""
+
+    ts_ns: int
+    value: float
+    min: float
+    max: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    """The newest value of one series."""
+
+    device_id: str
+    metric_name: str
+    ts_ns: int
+    value: float
+
+
+@dataclass(frozen=True)
+class SinkHealth:
+    """What a sink reports about itself for /api/v1/health."""
+
+    name: str
+    reachable: bool
+    samples_written: int
+    last_write_ns: int | None
+    error: str | None = None
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A place samples are written to. I/O only: batching and retries live in the writer."""
+
+    name: str
+
+    async def write(self, batch: Sequence[Sample]) -> None:
+        """Store ``batch`` (raise RetryableStorageError or PermanentStorageError)."""
+        ...
+
+    async def health(self) -> SinkHealth:
+        """Reachability and counters."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class Query(Protocol):
+    """Reads series back in one shape whichever backend answers."""
+
+    async def points(
+        self,
+        device_id: str,
+        metric_name: str,
+        start_ns: int,
+        end_ns: int,
+        step_s: float | None = None,
+        agg: Aggregation = "avg",
+    ) -> list[Point]:
+        """Samples of one series in [start, end); with ``step_s``, one aggregated point per step."""
+        ...
+
+    async def latest(self, measurement: str, device_id: str | None = None) -> list[LatestValue]:
+        """The newest value of every series of ``measurement`` (optionally of one device)."""
+        ...
+
+    async def series(self, device_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(measurement, device_id, metric_name) of every known series."""
+        ...

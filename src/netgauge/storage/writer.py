@@ -1,0 +1,140 @@
+"""The one batching writer in front of every sink: flush by size or by age, never per sample.
+
+Accepted samples stay in memory until a sink has taken them: a failed write keeps the batch
+and retries it at the next flush (with backoff), so nothing accepted is dropped while the
+process runs; a clean stop flushes everything. (The on-disk spool that also survives a crash
+belongs to the storage issue.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from netgauge.clock import Clock, SystemClock
+from netgauge.errors import PermanentStorageError, StorageError
+from netgauge.models import Sample
+from netgauge.storage.base import Sink
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class SinkState:
+    """Per-sink bookkeeping: what is queued and how writes went."""
+
+    sink: Sink
+    pending: deque[Sample]
+    failures: int = 0
+    dropped: int = 0
+    last_error: str | None = None
+    retry_at: float = 0.0
+
+
+class BatchWriter:
+    """Collects samples and writes them to every sink in batches."""
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        *,
+        batch_size: int = 5000,
+        flush_interval_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._states = [SinkState(s, deque()) for s in sinks]
+        self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
+        self.max_backoff_s = max_backoff_s
+        self._clock = clock or SystemClock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.accepted = 0
+
+    def submit(self, samples: Iterable[Sample]) -> None:
+        """Queue samples for every sink; wakes the flusher when a batch is full."""
+        batch = list(samples)
+        if self._closing:
+            raise StorageError("writer is closed; samples not accepted")
+        for state in self._states:
+            state.pending.extend(batch)
+        self.accepted += len(batch)
+        if any(len(s.pending) >= self.batch_size for s in self._states):
+            self._wake.set()
+
+    def start(self) -> None:
+        """Run the periodic flusher in the background."""
+        self._task = asyncio.create_task(self._loop(), name="netgauge-writer")
+
+    async def _loop(self) -> None:
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self, *, force: bool = False) -> None:
+        """Write what is pending to each sink whose backoff has passed (``force``: all now)."""
+        for state in self._states:
+            if force or self._clock.monotonic() >= state.retry_at:
+                await self._drain(state)
+
+    async def _drain(self, state: SinkState) -> None:
+        while state.pending:
+            batch = [state.pending[i] for i in range(min(self.batch_size, len(state.pending)))]
+            try:
+                await state.sink.write(batch)
+            except PermanentStorageError as exc:
+                # the data itself was refused: retrying cannot help; drop it, count it, say it
+                state.dropped += len(batch)
+                log.error("storage.batch_refused", sink=state.sink.name, samples=len(batch),
+                          error=str(exc), first=repr(batch[0]))
+            except StorageError as exc:
+                self._failed(state, exc)
+                return
+            for _ in batch:
+                state.pending.popleft()
+            self._recovered(state)
+
+    def _failed(self, state: SinkState, exc: Exception) -> None:
+        if state.failures == 0:  # log transitions, not every retry
+            log.error("storage.write_failed", sink=state.sink.name, error=str(exc))
+        state.failures += 1
+        state.last_error = str(exc)
+        backoff = min(self.max_backoff_s, self.flush_interval_s * 2 ** min(state.failures, 16))
+        state.retry_at = self._clock.monotonic() + backoff
+
+    def _recovered(self, state: SinkState) -> None:
+        if state.failures:
+            log.info("storage.write_recovered", sink=state.sink.name, after_failures=state.failures)
+        state.failures, state.last_error, state.retry_at = 0, None, 0.0
+
+    def pending(self) -> dict[str, int]:
+        """Samples waiting per sink."""
+        return {s.sink.name: len(s.pending) for s in self._states}
+
+    def dropped(self) -> dict[str, int]:
+        """Samples refused per sink."""
+        return {s.sink.name: s.dropped for s in self._states}
+
+    async def close(self, timeout_s: float = 30.0) -> None:
+        """Stop accepting, flush everything (bounded by ``timeout_s``), stop the flusher."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while any(s.pending for s in self._states):
+                    await self.flush(force=True)
+                    if any(s.pending for s in self._states):
+                        await self._clock.sleep(0.5)
+        except TimeoutError:
+            log.error("storage.unflushed_at_shutdown", pending=self.pending())

@@ -1,0 +1,102 @@
+"""Shared fixtures: temporary settings, a real PostgreSQL server, inventory engines."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netgauge.config.settings import Settings
+from netgauge.inventory import Inventory, make_engine, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at a fresh data directory."""
+    return Settings(data_dir=tmp_path / "data", port=0)
+
+
+def _pg_bin() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return str(Path(found[-1]).parent) if found else shutil.which("initdb") and str(
+        Path(shutil.which("initdb") or "").parent
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian package postgresql), stopped after."""
+    if os.environ.get("NETGAUGE_TEST_PG_URL"):
+        yield os.environ["NETGAUGE_TEST_PG_URL"]
+        return
+    pg_bin = _pg_bin()
+    if not pg_bin:
+        pytest.skip("needs a PostgreSQL server: Debian package postgresql")
+    base = Path(tempfile.mkdtemp(prefix="netgauge-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres system user
+        if shutil.which("runuser") is None:
+            pytest.skip("needs runuser (Debian package util-linux) to run PostgreSQL as root")
+        shutil.chown(base, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run([*run_as, f"{pg_bin}/initdb", "-D", str(data), "-A", "trust", "-U", "netgauge",
+                    "--no-sync"], check=True, capture_output=True)
+    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} -c fsync=off"
+    subprocess.run([*run_as, f"{pg_bin}/pg_ctl", "-D", str(data), "-o", opts, "-l",
+                    str(base / "log"), "-w", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([f"{pg_bin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "netgauge", "netgauge_test"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://netgauge@127.0.0.1:{port}/netgauge_test"
+    finally:
+        subprocess.run([*run_as, f"{pg_bin}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def inventory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inventory]:
+    """A migrated, empty inventory on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'inventory.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    if request.param == "postgresql":
+        from sqlalchemy import text
+
+        with engine.begin() as conn:  # each test starts from an empty schema
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrate(engine)
+    yield Inventory(engine)
+    engine.dispose()

@@ -1,0 +1,103 @@
+"""Config validation: every rule reports the YAML path and line, exactly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netgauge.config import load_config, load_config_text, load_settings
+from netgauge.config.model import parse_duration
+from netgauge.errors import ConfigError
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "config"
+INVALID = sorted(FIXTURES.glob("invalid-*.yaml"))
+
+
+def expected(path: Path) -> str:
+    """The first line of each invalid fixture says what the loader must print (minus the file)."""
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), path
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_each_invalid_file_reports_path_and_line(path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    printed = [str(p).removeprefix(f"{path}:") for p in info.value.problems]
+    assert expected(path) in printed, printed
+
+
+def test_valid_file_loads_everything() -> None:
+    cfg = load_config(FIXTURES / "valid-full.yaml").config
+    assert [t.name for t in cfg.targets] == ["gw", "v6"]
+    assert cfg.jobs[0].interval == 30.0
+    assert cfg.jobs[0].window is not None and cfg.jobs[0].window.days == ["fri", "sat"]
+    assert cfg.settings == {"port": 9999, "log_level": "debug"}
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    text = "targets:\n  - {name: a, address: 127.0.0.1, site: x}\n  - {name: b, address: '::1', site: y}\n"
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, "f.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        "f.yaml:2: targets[0].site: unknown site 'x'",
+        "f.yaml:3: targets[1].site: unknown site 'y'",
+    ]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_empty_file_is_an_empty_config() -> None:
+    assert load_config_text("", "empty.yaml").config.targets == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("250ms", 0.25), ("1h", 3600.0)]
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_environment_overrides_file_and_flags_override_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NETGAUGE_PORT", "9100")
+    monkeypatch.setenv("NETGAUGE_LOG_LEVEL", "debug")
+    s = load_settings({"port": 9000, "log_level": "error", "max_concurrency": 7}, {"port": 9200})
+    assert (s.port, s.log_level, s.max_concurrency) == (9200, "debug", 7)
+
+
+def test_database_password_comes_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("NETGAUGE_DATABASE_PASSWORD_FILE", str(secret))
+    s = load_settings({"database_url": "postgresql+psycopg://ng@db.invalid/ng"})
+    assert s.inventory_url() == "postgresql+psycopg://ng:s3cret@db.invalid/ng"
+    assert "s3cret" not in repr(s)
+
+
+def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
+    from netgauge.cli import _load_commands, app
+
+    _load_commands()
+    runner = CliRunner()
+    ok = runner.invoke(app, ["check-config", str(FIXTURES / "valid-full.yaml")])
+    assert ok.exit_code == 0 and "OK (1 sites, 2 targets" in ok.output
+    bad_path = FIXTURES / "invalid-unknown-target.yaml"
+    bad = runner.invoke(app, ["check-config", str(bad_path)])
+    assert bad.exit_code == 2
+    assert f"{bad_path}:{expected(bad_path)}" in bad.output
+
+
+def test_example_config_in_the_repo_is_valid() -> None:
+    root = Path(__file__).resolve().parents[3]
+    cfg = load_config(root / "examples" / "netgauge.yaml").config
+    assert cfg.jobs and cfg.targets
+    assert os.environ.get("NETGAUGE_CRED_LAB_SNMP_COMMUNITY") is None  # only a reference
