@@ -1,0 +1,303 @@
+"""Build and tear down lab hosts in Linux network namespaces (needs root and iproute2).
+
+Layout of one lab (names unique per process and lab)::
+
+    root namespace                               namespace ngl-<pid>-<n>
+    ngl<pid>x<n>  198.18.B.1/32  <-- veth -->   eth0  198.18.B.2/32 + one /32 per host
+                  fd5e:6e67::B:1/128                  fd5e:6e67::B:2/128 + one /128 per host
+    route 198.18.B.0/20 via 198.18.B.2 onlink         default dev eth0
+    route fd5e:6e67::B:0/112 via ...::B:2 onlink      forwarding off
+
+Only 198.18.0.0/15 (RFC 2544) and fd5e:6e67::/64 are ever used. Each lab claims one /20
+(and the matching /112) by adding its root route: the kernel refuses a second identical
+route, so two labs (two test runs) can never take the same block. Routing the block to
+the namespace *via one gateway* keeps the root neighbour table at one entry however many
+hosts there are (the default gc_thresh3 is only 1024).
+
+Host kinds:
+* answering: an address assigned in the namespace (added in bulk with ``ip -batch``);
+* silent: an address routed into the namespace but not assigned there (forwarding is off,
+  so the namespace drops it without a word);
+* lossy: an answering host whose echo requests iptables drops with a probability;
+* unreachable: an address with an ``unreachable`` route in the root namespace, so sending
+  to it fails at once with EHOSTUNREACH and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+LAB_V4 = ipaddress.IPv4Network("198.18.0.0/15")
+LAB_V6 = ipaddress.IPv6Network("fd5e:6e67::/64")
+_BLOCK_V4 = 20  # 32 blocks of 4096 addresses in the /15
+_BLOCK_V6 = 112
+_FIRST_HOST = 16  # offsets below are the veth ends and spare
+_COMMAND_TIMEOUT = 30.0
+_READY_TIMEOUT = 5.0
+NAME_PREFIX = "ngl-"
+_counter = itertools.count(1)
+
+
+class LabError(RuntimeError):
+    """The lab could not be built (a command failed or a resource is exhausted)."""
+
+
+def missing_requirement(*, iptables: bool = False) -> str | None:
+    """A one-line reason why a lab cannot run here, or None when it can."""
+    if os.geteuid() != 0:
+        return "needs root for network namespaces"
+    if shutil.which("ip") is None:
+        return "needs the ip command (Debian package iproute2)"
+    if iptables and (shutil.which("iptables") is None or shutil.which("ip6tables") is None):
+        return "needs iptables (Debian package iptables)"
+    return None
+
+
+def run(*args: str, stdin: str | None = None) -> str:
+    """Run a command (bounded by a timeout); LabError with its stderr if it fails."""
+    try:
+        done = subprocess.run(
+            args, input=stdin, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LabError(f"{' '.join(args[:6])}: {exc}") from exc
+    if done.returncode != 0:
+        raise LabError(f"{' '.join(args[:8])}: {done.stderr.strip() or done.returncode}")
+    return done.stdout
+
+
+def host_interface_for(namespace: str) -> str:
+    """The root-side veth name of a lab namespace (at most 15 characters)."""
+    match = re.fullmatch(rf"{NAME_PREFIX}(\d+)-(\d+)", namespace)
+    if not match:
+        raise LabError(f"{namespace!r} is not a lab namespace name")
+    return f"ngl{match.group(1)}x{match.group(2)}"
+
+
+def lab_namespaces() -> list[str]:
+    """Names of every lab namespace that exists now (from any process)."""
+    out = run("ip", "netns", "list")
+    names = (line.split()[0] for line in out.splitlines() if line.strip())
+    return [name for name in names if name.startswith(NAME_PREFIX)]
+
+
+class Lab:
+    """A namespace of lab hosts; a context manager that always removes what it made."""
+
+    def __init__(self, *, ipv6: bool = True) -> None:
+        self.name = f"{NAME_PREFIX}{os.getpid()}-{next(_counter)}"
+        self.host_if = host_interface_for(self.name)
+        self.ipv6 = ipv6
+        self.block4: ipaddress.IPv4Network | None = None
+        self.block6: ipaddress.IPv6Network | None = None
+        self._next_offset = {4: _FIRST_HOST, 6: _FIRST_HOST}
+        self._unreachable: list[str] = []  # root-namespace routes not tied to the veth
+
+    def __enter__(self) -> Lab:
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    # -- building -------------------------------------------------------------------------
+
+    def up(self) -> None:
+        """Create the namespace, the veth pair, the routes, and wait until the link is up."""
+        run("ip", "netns", "add", self.name)
+        run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", "eth0",
+            "netns", self.name)  # fmt: skip
+        self._ns_sysctls()
+        if self.ipv6:  # no duplicate address detection: addresses usable at once
+            run("sysctl", "-qw", f"net.ipv6.conf.{self.host_if}.accept_dad=0")
+        run("ip", "link", "set", self.host_if, "up")
+        run("ip", "-n", self.name, "link", "set", "lo", "up")
+        run("ip", "-n", self.name, "link", "set", "eth0", "up")
+        self._claim_block()
+        self._address_veth_ends()
+        self._wait_link_up()
+
+    def _ns_sysctls(self) -> None:
+        settings = ["net.ipv4.ip_forward=0"]  # so unassigned ("silent") addresses are dropped
+        if self.ipv6:
+            settings += [
+                "net.ipv6.conf.all.forwarding=0",
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.eth0.accept_dad=0",
+            ]
+        run("ip", "netns", "exec", self.name, "sysctl", "-qw", *settings)
+
+    def _claim_block(self) -> None:
+        """Take the first free /20 (and /112) by adding its route: EEXIST means taken."""
+        blocks4 = list(LAB_V4.subnets(new_prefix=_BLOCK_V4))
+        for index, block4 in enumerate(blocks4):
+            gateway4 = str(block4[2])
+            try:
+                run("ip", "route", "add", str(block4), "via", gateway4, "dev", self.host_if,
+                    "onlink")  # fmt: skip
+            except LabError as exc:
+                if "exists" in str(exc):
+                    continue
+                raise
+            self.block4 = block4
+            if self.ipv6:
+                self.block6 = self._claim_block6(index)
+            return
+        raise LabError(
+            f"no free /{_BLOCK_V4} left in {LAB_V4} (stale labs? python -m tests.lab down)"
+        )
+
+    def _claim_block6(self, index: int) -> ipaddress.IPv6Network:
+        block6 = ipaddress.IPv6Network((int(LAB_V6.network_address) + (index << 16), _BLOCK_V6))
+        run("ip", "-6", "route", "add", str(block6), "via", str(block6[2]), "dev",
+            self.host_if, "onlink")  # fmt: skip
+        return block6
+
+    def _address_veth_ends(self) -> None:
+        assert self.block4 is not None
+        run("ip", "addr", "add", f"{self.block4[1]}/32", "dev", self.host_if)
+        run("ip", "-n", self.name, "addr", "add", f"{self.block4[2]}/32", "dev", "eth0")
+        run("ip", "-n", self.name, "route", "add", "default", "dev", "eth0")
+        # Replies to the root side leave with the lab source address, never a host address.
+        run("ip", "route", "replace", str(self.block4), "via", str(self.block4[2]), "dev",
+            self.host_if, "onlink", "src", str(self.block4[1]))  # fmt: skip
+        if self.block6 is None:
+            return
+        run("ip", "-6", "addr", "add", f"{self.block6[1]}/128", "dev", self.host_if, "nodad")
+        run("ip", "-n", self.name, "-6", "addr", "add", f"{self.block6[2]}/128", "dev", "eth0",
+            "nodad")  # fmt: skip
+        run("ip", "-n", self.name, "-6", "route", "add", "default", "dev", "eth0")
+
+    def _wait_link_up(self) -> None:
+        """Poll (bounded) until both veth ends report carrier, instead of sleeping blindly."""
+        operstate = Path(f"/sys/class/net/{self.host_if}/operstate")
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if operstate.read_text().strip() == "up":
+                return
+            time.sleep(0.01)
+        raise LabError(f"{self.host_if} did not come up within {_READY_TIMEOUT} s")
+
+    # -- hosts ----------------------------------------------------------------------------
+
+    def _allocate(self, family: int, n: int) -> list[str]:
+        block: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+        block = self.block4 if family == 4 else self.block6
+        if block is None:
+            raise LabError(f"IPv{family} is not enabled in lab {self.name}")
+        start = self._next_offset[family]
+        if start + n >= block.num_addresses:
+            raise LabError(f"lab {self.name}: {n} more IPv{family} hosts do not fit in {block}")
+        self._next_offset[family] = start + n
+        return [str(block[offset]) for offset in range(start, start + n)]
+
+    def add_hosts(self, n: int, family: int = 4) -> list[str]:
+        """``n`` answering hosts (addresses assigned in the namespace, added in one batch)."""
+        addresses = self._allocate(family, n)
+        prefix = 32 if family == 4 else 128
+        extra = "" if family == 4 else " nodad"
+        lines = "".join(f"address add {a}/{prefix} dev eth0{extra}\n" for a in addresses)
+        run("ip", "-n", self.name, "-batch", "-", stdin=lines)
+        return addresses
+
+    def add_silent_host(self, family: int = 4) -> str:
+        """An address routed into the namespace but assigned nowhere: it never answers."""
+        return self._allocate(family, 1)[0]
+
+    def add_lossy_host(self, probability: float, family: int = 4) -> str:
+        """An answering host whose echo requests iptables drops with ``probability``."""
+        if not 0.0 < probability <= 1.0:
+            raise LabError(f"loss probability {probability} is not in (0, 1]")
+        address = self.add_hosts(1, family)[0]
+        if family == 4:
+            match = ["iptables", "-p", "icmp", "--icmp-type", "echo-request"]
+        else:  # ICMPv6 neighbour discovery must pass, only echo requests are dropped
+            match = ["ip6tables", "-p", "ipv6-icmp", "--icmpv6-type", "echo-request"]
+        statistic = ["-m", "statistic", "--mode", "random", "--probability", f"{probability}"]
+        if probability >= 1.0:
+            statistic = []
+        run("ip", "netns", "exec", self.name, match[0], "-w", "5", "-A", "INPUT", "-d", address,
+            *match[1:], *statistic, "-j", "DROP")  # fmt: skip
+        return address
+
+    def add_unreachable_host(self, family: int = 4) -> str:
+        """An address whose root route is ``unreachable``: sends fail with EHOSTUNREACH."""
+        address = self._allocate(family, 1)[0]
+        prefix = 32 if family == 4 else 128
+        run("ip", f"-{family}", "route", "add", "unreachable", f"{address}/{prefix}")
+        self._unreachable.append(f"{address}/{prefix}")
+        return address
+
+    # -- tearing down ---------------------------------------------------------------------
+
+    def down(self) -> None:
+        """Remove the namespace, the veth pair and with them the routes (idempotent)."""
+        while self._unreachable:  # these routes have no device, so they would outlive it
+            _delete_route(self._unreachable.pop())
+        destroy(self.name)
+
+
+def _delete_route(prefix: str) -> None:
+    family = "-6" if ":" in prefix else "-4"
+    try:
+        run("ip", family, "route", "del", "unreachable", prefix)
+    except LabError:
+        pass  # already gone
+
+
+def stale_unreachable_routes() -> list[str]:
+    """``unreachable`` routes inside the lab ranges (left by a lab that crashed)."""
+    found = []
+    for family, network in (("-4", LAB_V4), ("-6", LAB_V6)):
+        for line in run("ip", family, "route", "show", "type", "unreachable").splitlines():
+            prefix = line.split()[1] if line.startswith("unreachable") else line.split()[0]
+            if ipaddress.ip_network(prefix, strict=False).subnet_of(network):  # type: ignore[arg-type]
+                found.append(prefix)
+    return found
+
+
+def destroy(namespace: str) -> None:
+    """Delete a lab namespace and its root-side veth; missing pieces are not an error.
+
+    Deleting the namespace destroys its veth end, which destroys the pair; the routes and
+    addresses on the root end go with the device. The explicit link delete covers a
+    namespace that was never created but whose veth was.
+    """
+    host_if = host_interface_for(namespace)
+    for command in (("ip", "netns", "del", namespace), ("ip", "link", "del", host_if)):
+        try:
+            run(*command)
+        except LabError:
+            pass  # already gone
+    if Path(f"/sys/class/net/{host_if}").exists() or namespace in lab_namespaces():
+        raise LabError(f"lab {namespace} could not be removed completely")
+
+
+def destroy_all(names: Sequence[str] | None = None) -> list[str]:
+    """Destroy the given lab namespaces, or every one that exists; returns their names."""
+    targets = list(names) if names else lab_namespaces()
+    if not names:
+        for prefix in stale_unreachable_routes():
+            _delete_route(prefix)
+    for name in targets:
+        destroy(name)
+    return targets
