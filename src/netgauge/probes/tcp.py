@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import time
 from typing import ClassVar
 
@@ -39,7 +40,8 @@ class TcpProbe:
             return self._failed(target, ts, ProbeStatus.TIMEOUT, "connect timed out", refused=0.0)
         except OSError as exc:
             refused = 1.0 if exc.errno == errno.ECONNREFUSED else 0.0
-            detail = exc.strerror or str(exc)
+            # asyncio puts "Connect call failed (addr)" in strerror; the errno text is clearer
+            detail = os.strerror(exc.errno) if exc.errno else str(exc)
             return self._failed(target, ts, ProbeStatus.FAILED, f"connect: {detail}", refused)
         connect_ms = (time.perf_counter() - start) * 1000.0
         writer.close()

@@ -71,6 +71,7 @@ class JobRunner:
         max_concurrency: int = 256,
         default_timeout_s: float = 10.0,
         clock: Clock | None = None,
+        probes: dict[str, Probe] | None = None,
     ) -> None:
         load_builtin_probes()
         self.inventory, self.writer, self.status = inventory, writer, status
@@ -78,7 +79,7 @@ class JobRunner:
         self._global = asyncio.Semaphore(max_concurrency)
         self._clock = clock or SystemClock()
         self._manual: set[str] = set()
-        self._probes: dict[str, Probe] = {}
+        self._probes: dict[str, Probe] = dict(probes or {})  # injected ones win over the registry
         self.runs_started = 0
 
     def mark_manual(self, job: str) -> None:

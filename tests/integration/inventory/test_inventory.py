@@ -1,0 +1,130 @@
+"""The inventory on SQLite and on a real PostgreSQL server: sync, CRUD, filters, runs, changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from netgauge.config import load_config_text
+from netgauge.config.model import JobConfig, TargetConfig
+from netgauge.errors import ConflictError, InventoryError, NotFoundError
+from netgauge.inventory import Inventory, TargetFilter, sync_inventory
+from netgauge.models import TargetType
+
+FILE_V1 = """
+sites: [{name: hq}, {name: branch}]
+targets:
+  - {name: gw, address: 127.0.0.1, site: hq, tags: [core, lab]}
+  - {name: v6, address: "::1", site: branch, tags: [core]}
+  - {name: web, address: localhost, type: device, tags: [lab]}
+jobs:
+  - {name: ping-core, kind: icmp, selector: {tags: [core]}, interval: 30s}
+  - {name: tcp-web, kind: tcp, params: {port: 80}, targets: [web], interval: 1m}
+"""
+
+FILE_V2 = """
+sites: [{name: hq}]
+targets:
+  - {name: gw, address: 127.0.0.2, site: hq, tags: [core]}
+jobs:
+  - {name: ping-core, kind: icmp, selector: {tags: [core]}, interval: 1m}
+"""
+
+
+def sync(inv: Inventory, text: str):  # type: ignore[no-untyped-def]
+    return sync_inventory(inv, load_config_text(text, "test.yaml").config, "yaml:test.yaml")
+
+
+def test_sync_creates_then_is_idempotent(inventory: Inventory) -> None:
+    first = sync(inventory, FILE_V1)
+    assert (first.created, first.updated, first.deleted) == (7, 0, 0)
+    again = sync(inventory, FILE_V1)
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+    assert inventory.list_targets().total == 3
+
+
+def test_sync_updates_and_removes_with_the_change_recorded(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+    report = sync(inventory, FILE_V2)
+    assert (report.created, report.updated, report.deleted) == (0, 2, 4)
+    names = [t.name for t in inventory.list_targets().items]
+    assert names == ["gw"]
+    change = inventory.list_changes("target", "gw")[0]
+    assert change.action == "update" and change.actor == "yaml:test.yaml"
+    assert change.changes == {"address": ["127.0.0.1", "127.0.0.2"], "tags": [["core", "lab"], ["core"]]}
+    deleted = {(c.entity_type, c.entity_name) for c in inventory.list_changes() if c.action == "delete"}
+    assert deleted == {("target", "v6"), ("target", "web"), ("job", "tcp-web"), ("site", "branch")}
+
+
+def test_api_created_targets_survive_a_sync(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+    inventory.put_target(TargetConfig(name="extra", address="127.0.0.9"), "api")
+    sync(inventory, FILE_V2)
+    assert inventory.get_target("extra").source == "api"
+
+
+def test_filters_search_tag_site_type(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+
+    def names(**kw: object) -> list[str]:
+        return [t.name for t in inventory.list_targets(TargetFilter(**kw)).items]  # type: ignore[arg-type]
+
+    assert names(tag="lab") == ["gw", "web"]
+    assert names(site="branch") == ["v6"]
+    assert names(type=TargetType.DEVICE) == ["web"]
+    assert names(q="127.0") == ["gw"]
+    assert names(q="W") == ["gw", "web"]  # case-insensitive, name or address
+    assert names(tag="core", site="hq") == ["gw"]
+    page = inventory.list_targets(None, limit=2, offset=1)
+    assert page.total == 3 and [t.name for t in page.items] == ["v6", "web"]
+
+
+def test_job_targets_from_names_and_selector(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+    job = JobConfig(name="j", kind="icmp", targets=["web"], selector={"tags": ["core"], "site": "hq"})  # type: ignore[arg-type]
+    assert [t.name for t in inventory.job_targets(job)] == ["gw", "web"]
+
+
+def test_crud_rules(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+    with pytest.raises(ConflictError, match="already exists"):
+        inventory.put_target(TargetConfig(name="gw", address="127.0.0.3"), "api", create_only=True)
+    with pytest.raises(NotFoundError):
+        inventory.put_target(TargetConfig(name="x", address="127.0.0.3", site="mars"), "api")
+    with pytest.raises(ConflictError, match="used by job"):
+        inventory.delete_target("web", "api")
+    with pytest.raises(InventoryError, match="targets: unknown target"):
+        inventory.put_job(JobConfig(name="j2", kind="tcp", params={"port": 1}, targets=["ghost"]), "api")
+    with pytest.raises(InventoryError, match=r"params.port"):
+        inventory.put_job(JobConfig(name="j3", kind="tcp", params={"port": 0}, targets=["gw"]), "api")
+    with pytest.raises(ConflictError, match="used by 1 target"):
+        inventory.delete_site("branch", "api")
+    inventory.delete_job("tcp-web", "api")
+    inventory.delete_target("web", "api")
+    with pytest.raises(NotFoundError):
+        inventory.get_target("web")
+
+
+def test_runs_are_recorded(inventory: Inventory) -> None:
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    run = inventory.start_run("ping", at, "schedule")
+    inventory.record_skip("ping", at, "previous run still running", "schedule")
+    inventory.finish_run(run, "partial", 3, 1, "gw: timeout")
+    runs = inventory.list_runs("ping").items
+    assert [(r.status, r.targets_ok, r.targets_failed) for r in runs] == [("skipped", 0, 0), ("partial", 3, 1)]
+    assert runs[1].scheduled_at == at and runs[1].finished_at is not None
+    assert inventory.list_runs(status="skipped").total == 1
+
+
+def test_dangling_runs_are_closed_at_start(inventory: Inventory) -> None:
+    inventory.start_run("ping", datetime(2026, 1, 1, tzinfo=UTC), "schedule")
+    assert inventory.close_dangling_runs() == 1
+    assert inventory.list_runs().items[0].status == "failed"
+
+
+def test_enable_disable_is_recorded(inventory: Inventory) -> None:
+    sync(inventory, FILE_V1)
+    inventory.set_job_enabled("ping-core", False, "api")
+    assert inventory.get_job("ping-core").enabled is False
+    assert inventory.list_changes("job", "ping-core")[0].changes == {"enabled": [True, False]}

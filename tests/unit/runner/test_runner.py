@@ -1,0 +1,194 @@
+"""The runner: limits, spreading, timeouts, crashes as data, runs recorded, samples stored."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from netgauge.config import load_config_text
+from netgauge.config.model import JobConfig
+from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
+from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
+from netgauge.probes.base import ProbeParams
+from netgauge.runner.runner import JobRunner, outcome_of, spread_gap
+from netgauge.status import StatusTracker
+from netgauge.storage import BatchWriter, EmbeddedStore
+
+
+class NoParams(ProbeParams):
+    pass
+
+
+class ScriptedProbe:
+    """Answers per target name: 'ok', 'down', 'hang', 'boom'; tracks concurrency."""
+
+    kind: ClassVar[str] = "scripted"
+    params_model: ClassVar[type[ProbeParams]] = NoParams
+
+    def __init__(self, script: dict[str, str], release: asyncio.Event | None = None) -> None:
+        self.script, self.release = script, release
+        self.in_flight = self.max_in_flight = 0
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            action = self.script.get(target.name, "ok")
+            if self.release is not None:
+                await self.release.wait()
+            if action == "hang":
+                await asyncio.Event().wait()
+            if action == "boom":
+                raise RuntimeError("probe bug")
+            status = ProbeStatus.OK if action == "ok" else ProbeStatus.FAILED
+            error = None if action == "ok" else "no answer"
+            return ProbeResult(target.name, self.kind, now_ns(), status, {"x": 1.0}, error)
+        finally:
+            self.in_flight -= 1
+
+
+class RecordingClock:
+    """Records the sleeps the runner asks for instead of waiting."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def targets(n: int) -> list[Target]:
+    return [Target(f"t{i:04d}", "127.0.0.1") for i in range(n)]
+
+
+@pytest.fixture
+def parts(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'inv.db'}")
+    migrate(engine)
+    store = EmbeddedStore(tmp_path / "m.db")
+    writer = BatchWriter([store], batch_size=1000, flush_interval_s=3600)
+    yield Inventory(engine), store, writer
+    engine.dispose()
+
+
+def job(**kw: Any) -> JobConfig:
+    return JobConfig.model_validate({"name": "j", "kind": "scripted", "targets": ["x"], **kw})
+
+
+def runner_with(parts: Any, probe: Any, clock: Any = None, **kw: Any) -> JobRunner:
+    inv, _, writer = parts
+    return JobRunner(inv, writer, StatusTracker(), clock=clock, probes={"scripted": probe}, **kw)
+
+
+async def test_timeout_and_crash_become_results(parts: Any) -> None:
+    probe = ScriptedProbe({"t0001": "hang", "t0002": "boom", "t0003": "down"})
+    runner = runner_with(parts, probe)
+    results = await runner.run_checks(job(timeout=0.2), targets(4))
+    got = [(r.target, r.status.value) for r in results]
+    assert got == [("t0000", "ok"), ("t0001", "timeout"), ("t0002", "failed"), ("t0003", "failed")]
+    assert results[1].error == "check timed out after 0.2s"
+    assert results[2].error == "internal error: RuntimeError: probe bug"
+    out = outcome_of(results)
+    assert (out.status, out.targets_ok, out.targets_failed) == ("partial", 1, 3)
+
+
+async def test_per_job_and_global_concurrency_are_bounded(parts: Any) -> None:
+    release = asyncio.Event()
+    probe = ScriptedProbe({}, release)
+    runner = runner_with(parts, probe, max_concurrency=50)
+    task = asyncio.create_task(runner.run_checks(job(concurrency=7), targets(40)))
+    while probe.in_flight < 7:
+        await asyncio.sleep(0)
+    for _ in range(50):  # give any extra task every chance to start
+        await asyncio.sleep(0)
+    assert probe.in_flight == 7
+    release.set()
+    assert len(await task) == 40 and probe.max_in_flight == 7
+
+    probe2 = ScriptedProbe({}, asyncio.Event())
+    runner2 = runner_with(parts, probe2, max_concurrency=3)
+    task2 = asyncio.create_task(runner2.run_checks(job(concurrency=100), targets(20)))
+    while probe2.in_flight < 3:
+        await asyncio.sleep(0)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert probe2.in_flight == 3
+    assert probe2.release is not None
+    probe2.release.set()
+    await task2
+
+
+async def test_starts_of_a_large_run_are_spread(parts: Any) -> None:
+    clock = RecordingClock()
+    runner = runner_with(parts, ScriptedProbe({}), clock=clock)
+    await runner.run_checks(job(interval=60), targets(1000))
+    offsets = sorted(clock.sleeps)
+    assert len(set(offsets)) == 1000  # no two targets share a start instant
+    assert offsets[1] - offsets[0] == pytest.approx(spread_gap(1000, 60))
+    assert offsets[-1] <= 60 * 0.25
+
+
+def test_spread_gap_bounds() -> None:
+    assert spread_gap(1, 60) == 0.0
+    assert spread_gap(1000, 60) == 0.002  # capped at 2 ms apart
+    assert spread_gap(1000, 1) == pytest.approx(0.25 / 1000)  # never more than 1/4 interval
+
+
+async def test_results_become_samples_and_status(parts: Any) -> None:
+    inv, store, writer = parts
+    status = StatusTracker()
+    runner = JobRunner(inv, writer, status, probes={"scripted": ScriptedProbe({"t0001": "down"})})
+    await runner.run_checks(job(), targets(2))
+    await writer.flush(force=True)
+    latest = {v.device_id: v.value for v in await store.latest("device_status")}
+    assert latest == {"t0000": 1.0, "t0001": 0.0}
+    assert [v.metric_name for v in await store.latest("device_metrics", "t0000")] == ["scripted_x"]
+    assert status.get("t0000").state == "up" and status.get("t0001").state == "down"  # type: ignore[union-attr]
+
+
+async def test_execute_records_the_run_against_real_tcp(parts: Any) -> None:
+    inv, store, writer = parts
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    open_port = listener.getsockname()[1]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]  # bound, not listening: connects are refused
+    text = f"""
+targets: [{{name: a, address: 127.0.0.1}}]
+jobs:
+  - {{name: open, kind: tcp, params: {{port: {open_port}}}, targets: [a]}}
+  - {{name: closed, kind: tcp, params: {{port: {closed_port}}}, targets: [a]}}
+"""
+    sync_inventory(inv, load_config_text(text).config, "yaml:t")
+    runner = JobRunner(inv, writer, StatusTracker())
+    at = datetime.now(UTC)
+    assert (await runner.execute("open", at)).status == "ok"
+    runner.mark_manual("closed")
+    bad = await runner.execute("closed", at)
+    assert (bad.status, bad.targets_failed) == ("failed", 1)
+    assert bad.error is not None and "refused" in bad.error.lower()
+    runs = {r.job_name: r for r in inv.list_runs().items}
+    assert runs["open"].status == "ok" and runs["open"].trigger == "schedule"
+    assert runs["closed"].status == "failed" and runs["closed"].trigger == "manual"
+    missing = await runner.execute("no-such-job", at)
+    assert missing.status == "failed" and "not found" in (missing.error or "")
+    listener.close()
+    closed.close()
+
+
+def _sequence(rs: Sequence[ProbeResult]) -> list[str]:
+    return [r.status.value for r in rs]

@@ -1,0 +1,102 @@
+"""The batching writer: batches by size and age, keeps what a failing sink did not take."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
+from netgauge.models import DEVICE_METRICS, Sample
+from netgauge.storage.base import SinkHealth
+from netgauge.storage.writer import BatchWriter
+
+
+def samples(n: int, start: int = 1) -> list[Sample]:
+    return [Sample(DEVICE_METRICS, "gw", "m", float(i), i) for i in range(start, start + n)]
+
+
+class RecordingSink:
+    """A fake sink that records batches and can be told to fail."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.batches: list[list[Sample]] = []
+        self.fail_with: Exception | None = None
+        self.written = asyncio.Event()
+
+    async def write(self, batch: Sequence[Sample]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.batches.append(list(batch))
+        self.written.set()
+
+    async def health(self) -> SinkHealth:
+        return SinkHealth(self.name, True, sum(map(len, self.batches)), None)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_flushes_in_batches_of_the_configured_size() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=100, flush_interval_s=3600)
+    writer.submit(samples(250))
+    await writer.flush(force=True)
+    assert [len(b) for b in sink.batches] == [100, 100, 50]
+
+
+async def test_full_batch_wakes_the_flusher_before_the_interval() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=10, flush_interval_s=3600)
+    writer.start()
+    writer.submit(samples(10))
+    await asyncio.wait_for(sink.written.wait(), 5)
+    assert len(sink.batches[0]) == 10
+    await writer.close()
+
+
+async def test_age_flushes_a_partial_batch() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=1000, flush_interval_s=0.05)
+    writer.start()
+    writer.submit(samples(3))
+    await asyncio.wait_for(sink.written.wait(), 5)
+    assert len(sink.batches[0]) == 3
+    await writer.close()
+
+
+async def test_retryable_failure_keeps_samples_until_the_sink_returns() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=50, flush_interval_s=3600)
+    sink.fail_with = RetryableStorageError("down")
+    writer.submit(samples(120))
+    await writer.flush(force=True)
+    assert writer.pending() == {"fake": 120} and sink.batches == []
+    sink.fail_with = None
+    await writer.flush(force=True)
+    got = [s.ts_ns for b in sink.batches for s in b]
+    assert got == list(range(1, 121))  # all of them, in order, once
+    assert writer.pending() == {"fake": 0}
+
+
+async def test_permanent_failure_drops_and_counts_the_batch() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=10, flush_interval_s=3600)
+    sink.fail_with = PermanentStorageError("bad data")
+    writer.submit(samples(10))
+    await writer.flush(force=True)
+    assert writer.dropped() == {"fake": 10} and writer.pending() == {"fake": 0}
+
+
+async def test_close_flushes_everything_and_then_refuses() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=7, flush_interval_s=3600)
+    writer.start()
+    writer.submit(samples(20))
+    await writer.close()
+    assert sum(map(len, sink.batches)) == 20
+    with pytest.raises(StorageError):
+        writer.submit(samples(1))
