@@ -7,8 +7,8 @@ Definitions (the metric names in ``ProbeResult.metrics`` are stable):
   after its timeout is *lost* (as with ping -W), so it never counts here.
 * ``loss_pct``: ``100 * (sent - received) / sent``; 100.0 when nothing could be sent.
 * ``rtt_min_ms`` / ``rtt_avg_ms`` / ``rtt_max_ms``: over the received replies.
-* ``rtt_mdev_ms``: population standard deviation exactly as Linux ``ping`` reports it,
-  ``sqrt(mean(rtt^2) - mean(rtt)^2)``.
+* ``rtt_mdev_ms``: population standard deviation as Linux ``ping`` reports it,
+  ``sqrt(mean(rtt^2) - mean(rtt)^2)`` (computed in the numerically stable equivalent form).
 * ``jitter_ms``: mean absolute difference of consecutive *received* RTTs taken in send
   order (lost packets are skipped, not counted as zero); None with fewer than 2 replies.
 
@@ -45,13 +45,15 @@ def loss_pct(sent: int, received: int) -> float:
 
 
 def mdev(rtts: Sequence[float]) -> float | None:
-    """Population standard deviation as Linux ping: sqrt(mean(x^2) - mean(x)^2)."""
+    """Population standard deviation as Linux ping: sqrt(mean(x^2) - mean(x)^2).
+
+    Computed as sqrt(mean((x - mean)^2)), the same quantity, because the textbook form
+    loses every significant digit to cancellation when the RTTs are nearly equal.
+    """
     if not rtts:
         return None
     mean = sum(rtts) / len(rtts)
-    mean_sq = sum(r * r for r in rtts) / len(rtts)
-    # Rounding can make the difference a hair negative for identical samples.
-    return math.sqrt(max(0.0, mean_sq - mean * mean))
+    return math.sqrt(sum((r - mean) ** 2 for r in rtts) / len(rtts))
 
 
 def jitter(rtts: Sequence[float]) -> float | None:
