@@ -30,6 +30,7 @@ from netgauge.probes.icmp_socket import (
 
 _YIELD_EVERY = 32  # sends between two trips through the loop when pacing is 0
 _READS_PER_WAKEUP = 4096  # bound each reader callback so sending is never starved
+_CATCH_UP_NS = 2_000_000  # how far the send plan may lag the clock (see next_on_timeline)
 _ENOBUFS_RETRIES = 200  # x 1 ms: the qdisc is full, wait a little for it to drain
 
 _PendingKey = tuple[int, str, int]  # family, address (no scope), sequence
@@ -86,6 +87,20 @@ class _InFlight:
     run: TargetRun
     index: int
     sent_ns: int
+
+
+def next_on_timeline(planned_ns: int, actual_ns: int, step_ns: int) -> int:
+    """When the next send is due: one step after the *planned* time, not the actual one.
+
+    asyncio timers wake up to a millisecond late (epoll has millisecond resolution), so
+    stepping from the actual time would stretch every gap: 1,000 sends paced 1 ms apart
+    would take 1.3 s, and a 0.1 ms pace would become 1 ms. Stepping from the plan catches
+    up on the following sends instead; nothing is ever sent before its planned time. The
+    plan may lag the clock by at most 2 ms, so a stall (GC, a busy loop) restarts the plan
+    from now rather than turning into a burst, and two packets to one target are never
+    closer than ``interval - 2 ms``.
+    """
+    return max(planned_ns, actual_ns - _CATCH_UP_NS) + step_ns
 
 
 def strip_scope(address: str) -> str:
@@ -173,7 +188,8 @@ class IcmpEngine:
         since_yield = 0
         while heap:
             due, i, k = heapq.heappop(heap)
-            delay = max(due, next_allowed) - time.monotonic_ns()
+            planned = max(due, next_allowed)
+            delay = planned - time.monotonic_ns()
             if delay > 0:
                 await asyncio.sleep(delay / 1e9)
                 since_yield = 0
@@ -183,9 +199,10 @@ class IcmpEngine:
             run = batch.runs[i]
             last_send = await self._send_one(batch, run, k, payload)
             since_yield += 1
-            next_allowed = last_send + schedule.pace_ns
+            next_allowed = next_on_timeline(planned, last_send, schedule.pace_ns)
             if run.error is None and k + 1 < schedule.count:
-                heapq.heappush(heap, (last_send + schedule.interval_ns, i, k + 1))
+                next_due = next_on_timeline(planned, last_send, schedule.interval_ns)
+                heapq.heappush(heap, (next_due, i, k + 1))
         return last_send
 
     async def _send_one(self, batch: _Batch, run: TargetRun, k: int, payload: bytes) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,24 @@ async def test_concurrent_runs_share_one_socket() -> None:
     assert all(r.status is ProbeStatus.OK for r in results)
     assert watch.new_fds <= 2  # 50 runs in flight, one socket between them
     assert watch.open_fds() == watch.fds_before  # closed once the last run ended
+
+
+@pytest.mark.privileged
+async def test_pace_spreads_sends_across_targets() -> None:
+    targets = [Target(name=f"t{i}", address=f"127.0.2.{i}") for i in range(1, 51)]
+    params = IcmpParams(count=1, timeout=0.5, pace_ms=4, socket_mode="raw")
+    started = time.perf_counter()
+    results = await IcmpProbe().run_batch(targets, params)
+    elapsed = time.perf_counter() - started
+    assert all(r.status is ProbeStatus.OK for r in results)
+    assert 49 * 0.004 <= elapsed < 49 * 0.004 + 0.3  # 49 gaps of 4 ms, then the last reply
+
+
+@pytest.mark.privileged
+async def test_interval_spaces_packets_to_one_target() -> None:
+    params = IcmpParams(count=4, interval=0.05, timeout=0.5, socket_mode="raw")
+    started = time.perf_counter()
+    result = await IcmpProbe().run(Target(name="lo", address="127.0.0.1"), params)
+    elapsed = time.perf_counter() - started
+    assert result.metrics["received"] == 4
+    assert 3 * 0.05 - 0.006 <= elapsed < 3 * 0.05 + 0.3  # 3 intervals (2 ms catch-up each)
