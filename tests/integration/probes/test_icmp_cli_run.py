@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from tests.integration.probes.conftest import LabHosts
 
 pytestmark = [pytest.mark.network]
 
+NOBODY = 65534
 FAST = ["--count", "2", "--interval", "0.02", "--timeout", "0.3", "--pace", "0"]
 JSON_KEYS = {
     "target",
@@ -82,3 +86,27 @@ def test_thousands_of_targets_on_the_command_line(netgauge_cli: list[str]) -> No
     assert done.returncode == 0, done.stderr[-500:]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["address"] for row in rows] == addresses
+
+
+def _nobody_may_ping() -> bool:
+    low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ping_group_range").read_text().split())
+    return low <= NOBODY <= high
+
+
+@pytest.mark.privileged
+def test_no_icmp_socket_permitted_exits_2_naming_both_remedies(netgauge_cli: list[str]) -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (Debian package util-linux) to drop privileges")
+    if _nobody_may_ping():
+        pytest.skip("net.ipv4.ping_group_range lets everyone open ICMP sockets here")
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    done = subprocess.run(
+        [*as_nobody, *netgauge_cli, "probe", "icmp", "127.0.0.1", "--count", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if "ModuleNotFoundError" in done.stderr or "Permission denied: '" in done.stderr:
+        pytest.skip("the virtualenv is not readable by user nobody")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "CAP_NET_RAW" in done.stderr and "ping_group_range" in done.stderr
