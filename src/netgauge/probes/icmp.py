@@ -25,7 +25,7 @@ from netgauge.errors import TargetResolutionError
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.icmp_engine import IcmpEngine, Schedule, TargetRun
-from netgauge.probes.icmp_resolve import resolve_address, resolve_targets
+from netgauge.probes.icmp_resolve import resolve_address, resolve_each, resolve_targets
 from netgauge.probes.icmp_socket import ENV_SOCKET_MODE, SocketMode
 from netgauge.probes.icmp_stats import METRIC_NAMES, on_time_rtts, summarize
 
@@ -148,14 +148,13 @@ async def _prepare_runs(
     """A TargetRun per resolvable target; resolution failures by index (they are data)."""
     runs: list[TargetRun | None] = []
     failures: dict[int, str] = {}
-    for i, target in enumerate(targets):
-        try:
-            address = await resolve_address(target.address)
-        except TargetResolutionError as exc:
+    addresses = await resolve_each([target.address for target in targets])
+    for i, address in enumerate(addresses):
+        if isinstance(address, TargetResolutionError):
             runs.append(None)
-            failures[i] = str(exc)
-            continue
-        runs.append(TargetRun(address=address, family=_family(address), count=count))
+            failures[i] = str(address)
+        else:
+            runs.append(TargetRun(address=address, family=_family(address), count=count))
     return runs, failures
 
 

@@ -76,35 +76,46 @@ async def resolve_address(name: str, *, lookup: Lookup = system_lookup) -> str:
     raise TargetResolutionError(f"{name!r} cannot be resolved: no address")
 
 
-async def resolve_targets(names: Sequence[str], *, lookup: Lookup = system_lookup) -> list[Target]:
-    """One Target per name (name kept, address resolved), in order; the first failure raises.
+async def resolve_each(
+    names: Sequence[str], *, lookup: Lookup = system_lookup
+) -> list[str | TargetResolutionError]:
+    """The address of every name, or its resolution error, in order (never raises).
 
-    Literals cost nothing; every name's syntax is checked before the first query, and names
-    are looked up by a few workers (not a task per name) so thousands of them neither
-    create thousands of tasks nor flood the resolver.
+    Literals cost nothing; names are looked up by a few workers (not a task per name), so
+    thousands of them neither create thousands of tasks nor flood the resolver.
     """
-    results: list[Target | None] = [None] * len(names)
+    results: list[str | TargetResolutionError] = []
     to_lookup: list[int] = []
     for i, name in enumerate(names):
-        literal = parse_ip_literal(name)
-        if literal is not None:
-            results[i] = Target(name=name, address=literal)
-        elif not is_hostname(name):
-            raise TargetResolutionError(f"{name!r} is neither an IP address nor a valid host name")
-        else:
+        results.append(parse_ip_literal(name) or "")
+        if not results[i]:
             to_lookup.append(i)
     work = iter(to_lookup)
 
     async def worker() -> None:
         for i in work:  # one shared iterator: each index is taken by exactly one worker
-            results[i] = Target(
-                name=names[i], address=await resolve_address(names[i], lookup=lookup)
-            )
+            try:
+                results[i] = await resolve_address(names[i], lookup=lookup)
+            except TargetResolutionError as exc:
+                results[i] = exc
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(_RESOLVE_CONCURRENCY, len(to_lookup))):
-                group.create_task(worker())
-    except ExceptionGroup as failures:
-        raise failures.exceptions[0] from None  # report the first bad name, not a group
-    return [target for target in results if target is not None]
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(_RESOLVE_CONCURRENCY, len(to_lookup))):
+            group.create_task(worker())
+    return results
+
+
+async def resolve_targets(names: Sequence[str], *, lookup: Lookup = system_lookup) -> list[Target]:
+    """One Target per name (name kept, address resolved), in order; the first failure raises.
+
+    Every name's syntax is checked before the first query, so a typo costs no DNS traffic.
+    """
+    for name in names:
+        if parse_ip_literal(name) is None and not is_hostname(name):
+            raise TargetResolutionError(f"{name!r} is neither an IP address nor a valid host name")
+    targets = []
+    for name, address in zip(names, await resolve_each(names, lookup=lookup), strict=True):
+        if isinstance(address, TargetResolutionError):
+            raise address
+        targets.append(Target(name=name, address=address))
+    return targets

@@ -7,11 +7,13 @@ import socket
 import pytest
 
 from netgauge.errors import TargetResolutionError
-from netgauge.models import Target
+from netgauge.models import ProbeStatus, Target
+from netgauge.probes.icmp import IcmpProbe
 from netgauge.probes.icmp_resolve import (
     is_hostname,
     parse_ip_literal,
     resolve_address,
+    resolve_each,
     resolve_targets,
 )
 
@@ -113,3 +115,19 @@ async def test_thousands_of_literals_resolve_at_once() -> None:
     names = [f"127.0.{i // 256}.{i % 256}" for i in range(10_000)]
     targets = await resolve_targets(names, lookup=no_lookup)
     assert [t.address for t in targets] == names
+
+
+async def test_resolve_each_reports_failures_in_place() -> None:
+    lookup = FakeResolver({"a.lab": ["198.18.0.20"]})
+    results = await resolve_each(["a.lab", "a b", "127.0.0.1", "gone.lab"], lookup=lookup)
+    assert results[0] == "198.18.0.20" and results[2] == "127.0.0.1"
+    assert isinstance(results[1], TargetResolutionError)
+    assert isinstance(results[3], TargetResolutionError) and "gone.lab" in str(results[3])
+
+
+async def test_probe_reports_an_unresolvable_target_as_a_failed_result() -> None:
+    # Probing starts no socket when no target resolves: nothing is sent.
+    results = await IcmpProbe().run_batch([Target(name="t", address="x.invalid")], {"count": 1})
+    assert results[0].status is ProbeStatus.FAILED
+    assert results[0].error is not None and "x.invalid" in results[0].error
+    assert results[0].metrics["sent"] == 0
