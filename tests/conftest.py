@@ -47,8 +47,10 @@ def settings(tmp_path: Path) -> Settings:
 
 def _pg_bin() -> str | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return str(Path(found[-1]).parent) if found else shutil.which("initdb") and str(
-        Path(shutil.which("initdb") or "").parent
+    return (
+        str(Path(found[-1]).parent)
+        if found
+        else shutil.which("initdb") and str(Path(shutil.which("initdb") or "").parent)
     )
 
 
@@ -69,18 +71,62 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(base, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", free_port()
-    subprocess.run([*run_as, f"{pg_bin}/initdb", "-D", str(data), "-A", "trust", "-U", "netgauge",
-                    "--no-sync"], check=True, capture_output=True)
-    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} -c fsync=off"
-    subprocess.run([*run_as, f"{pg_bin}/pg_ctl", "-D", str(data), "-o", opts, "-l",
-                    str(base / "log"), "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run_as,
+            f"{pg_bin}/initdb",
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "netgauge",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+        "-c fsync=off"
+    )
+    subprocess.run(
+        [
+            *run_as,
+            f"{pg_bin}/pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
-        subprocess.run([f"{pg_bin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U",
-                        "netgauge", "netgauge_test"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                f"{pg_bin}/createdb",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "netgauge",
+                "netgauge_test",
+            ],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg://netgauge@127.0.0.1:{port}/netgauge_test"
     finally:
-        subprocess.run([*run_as, f"{pg_bin}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*run_as, f"{pg_bin}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

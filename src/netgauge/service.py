@@ -1,4 +1,4 @@
-"""The running service: inventory + scheduler + runner + writer + stores, started and stopped together.
+"""The running service: inventory, scheduler, runner, writer and stores, started/stopped together.
 
 The API, the CLI and (later) the web console call this object; none talks to a backend directly.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -14,6 +15,7 @@ import structlog
 from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
 from netgauge.config.settings import Settings
+from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
 from netgauge.runner import JobRunner
@@ -30,8 +32,9 @@ def window_of(cfg: WindowConfig | None) -> TimeWindow | None:
     if cfg is None:
         return None
     days = parse_days(cfg.days) if cfg.days is not None else frozenset(range(7))
-    return TimeWindow(start_time=cfg.start_time, end_time=cfg.end_time, days=days,
-                      timezone=cfg.timezone)
+    return TimeWindow(
+        start_time=cfg.start_time, end_time=cfg.end_time, days=days, timezone=cfg.timezone
+    )
 
 
 def schedule_of(cfg: JobConfig) -> JobSchedule:
@@ -63,21 +66,40 @@ class Service:
         report = await asyncio.to_thread(
             sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
         )
-        log.info("inventory.synced", source=self.config_source, created=report.created,
-                 updated=report.updated, deleted=report.deleted, dangling_runs=dangling)
+        log.info(
+            "inventory.synced",
+            source=self.config_source,
+            created=report.created,
+            updated=report.updated,
+            deleted=report.deleted,
+            dangling_runs=dangling,
+        )
         self.store = EmbeddedStore(s.metrics_path())
-        self.writer = BatchWriter([self.store], batch_size=s.write_batch_size,
-                                  flush_interval_s=s.write_flush_interval_s, clock=self.clock)
+        self.writer = BatchWriter(
+            [self.store],
+            batch_size=s.write_batch_size,
+            flush_interval_s=s.write_flush_interval_s,
+            clock=self.clock,
+        )
         self.writer.start()
         self.status = StatusTracker()
-        self.runner = JobRunner(self.inventory, self.writer, self.status,
-                                max_concurrency=s.max_concurrency,
-                                default_timeout_s=s.default_timeout_s, clock=self.clock)
-        self.scheduler = Scheduler(self.runner.execute, self.runner.record_skip, self.clock,
-                                   stop_grace_s=s.shutdown_grace_s)
+        self.runner = JobRunner(
+            self.inventory,
+            self.writer,
+            self.status,
+            max_concurrency=s.max_concurrency,
+            default_timeout_s=s.default_timeout_s,
+            clock=self.clock,
+        )
+        self.scheduler = Scheduler(
+            self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s
+        )
         await self.reload_jobs()
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self.started = True
+
+    async def _execute(self, job: str, scheduled_at: datetime) -> None:
+        await self.runner.execute(job, scheduled_at)
 
     async def reload_jobs(self) -> None:
         """Hand the inventory's current jobs to the scheduler (after any job change)."""
@@ -87,10 +109,18 @@ class Service:
     async def run_now(self, job: str) -> bool:
         """Run ``job`` at once; False when a run of it is already going."""
         self.runner.mark_manual(job)
-        started = await self.scheduler.run_now(job)
+        try:
+            started = await self.scheduler.run_now(job)
+        except KeyError:
+            self.runner.unmark_manual(job)
+            raise NotFoundError(f"job {job!r} not found") from None
         if not started:
-            self.runner._manual.discard(job)
+            self.runner.unmark_manual(job)
         return started
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """Next scheduled run per job name."""
+        return {j.name: j.next_due for j in self.scheduler.status().jobs}
 
     async def stop(self) -> None:
         """Stop scheduling, let runs finish, flush every pending sample, close everything."""
@@ -115,8 +145,8 @@ class Service:
             "status": "ok" if healthy else "degraded",
             "scheduler": {
                 "running": sched.running,
-                "jobs": sched.jobs,
-                "in_flight": sched.in_flight,
+                "jobs": sched.job_count,
+                "in_flight": list(sched.in_flight),
                 "runs_started": self.runner.runs_started,
             },
             "stores": [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -29,6 +31,22 @@ def _error(status_code: int, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_code)
 
 
+def _validation_response(raw: Sequence[Any]) -> JSONResponse:
+    """pydantic/FastAPI errors → 422 whose ``detail`` and ``field`` name the first bad field."""
+    errors = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]),
+            "msg": str(e["msg"]).removeprefix("Value error, "),
+        }
+        for e in raw
+    ]
+    first = errors[0] if errors else {"field": "", "msg": "invalid request"}
+    return JSONResponse(
+        {"detail": f"{first['field']}: {first['msg']}", "field": first["field"], "errors": errors},
+        status_code=422,
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def not_found(_: Request, exc: Exception) -> JSONResponse:
         return _error(404, exc)
@@ -40,15 +58,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(422, exc)
 
     async def invalid_model(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
-        ]
-        first = errors[0] if errors else {"field": "", "msg": str(exc)}
-        return JSONResponse(
-            {"detail": f"{first['field']}: {first['msg']}", "field": first["field"], "errors": errors},
-            status_code=422,
-        )
+        assert isinstance(exc, ValidationError | RequestValidationError)
+        return _validation_response(exc.errors())
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         # a bug: logged with the stack, answered without leaking internals
@@ -60,6 +71,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InventoryError, invalid)
     app.add_exception_handler(NetgaugeError, invalid)
     app.add_exception_handler(ValidationError, invalid_model)
+    app.add_exception_handler(RequestValidationError, invalid_model)
     app.add_exception_handler(ValueError, invalid)
     app.add_exception_handler(Exception, internal)
 
@@ -77,8 +89,12 @@ def create_app(service: Service, *, manage_lifecycle: bool = True) -> FastAPI:
             if manage_lifecycle:
                 await service.stop()
 
-    app = FastAPI(title="netgauge", version=__version__, lifespan=lifespan,
-                  description="Network and device monitoring API.")
+    app = FastAPI(
+        title="netgauge",
+        version=__version__,
+        lifespan=lifespan,
+        description="Network and device monitoring API.",
+    )
     app.state.service = service
     _install_error_handlers(app)
     for module in (health, targets, jobs, runs, metrics, status, changes, sites):

@@ -23,7 +23,9 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _settings(config: Path | None, cli: dict[str, object]) -> tuple[Settings, ConfigFile | None, str]:
+def _settings(
+    config: Path | None, cli: dict[str, object]
+) -> tuple[Settings, ConfigFile | None, str]:
     if config is None:
         return load_settings({}, cli), None, "<defaults>"
     loaded = load_config(config)
@@ -32,20 +34,33 @@ def _settings(config: Path | None, cli: dict[str, object]) -> tuple[Settings, Co
 
 @app.command("serve")
 def serve(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file; without it netgauge watches this host.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Directory of the SQLite files [default: ./netgauge-data].")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="YAML config file; without it netgauge watches this host."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Directory of the SQLite files [default: ./netgauge-data].")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Listen address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port [default: 8470; 0 = any free].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port [default: 8470; 0 = any free].")
+    ] = None,
 ) -> None:
     """Run netgauge: probes on schedule, embedded storage, REST API (Ctrl-C stops cleanly)."""
     try:
-        settings, cfg, source = _settings(config, {"data_dir": data_dir, "host": host, "port": port})
+        settings, cfg, source = _settings(
+            config, {"data_dir": data_dir, "host": host, "port": port}
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(2) from None
     except ValidationError as exc:
-        typer.echo(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True)
+        typer.echo(
+            f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True
+        )
         raise typer.Exit(2) from None
     _run(settings, cfg, source)
 
@@ -68,8 +83,14 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     typer.echo(f"data directory: {settings.data_dir.resolve()}")
     typer.echo(f"configuration: {source}")
     server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host=settings.host, port=settings.port,
-                       log_config=None, access_log=False, lifespan="on")
+        uvicorn.Config(
+            create_app(service),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
     )
     try:
         asyncio.run(server.serve())

@@ -126,7 +126,9 @@ def load_config(path: Path) -> LoadedConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigProblem("<file>", f"cannot read: {exc.strerror}", None, str(path))])
+        raise ConfigError(
+            [ConfigProblem("<file>", f"cannot read: {exc.strerror}", None, str(path))]
+        ) from None
     return load_config_text(text, str(path))
 
 
@@ -161,7 +163,9 @@ def _check_references(config: ConfigFile, problems: _Problems) -> None:
         if target.site is not None and target.site not in sites:
             problems.add(("targets", i, "site"), f"unknown site {target.site!r}")
         if target.credentials is not None and target.credentials not in creds:
-            problems.add(("targets", i, "credentials"), f"unknown credentials {target.credentials!r}")
+            problems.add(
+                ("targets", i, "credentials"), f"unknown credentials {target.credentials!r}"
+            )
     for i, job in enumerate(config.jobs):
         for j, name in enumerate(job.targets):
             if name not in targets:

@@ -1,4 +1,4 @@
-"""Process settings: defaults < YAML ``settings:`` section < ``NETGAUGE_*`` environment variables."""
+"""Process settings: defaults < YAML ``settings:`` < ``NETGAUGE_*`` environment < CLI flags."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # The YAML file's ``settings:`` section, handed to the source below for one load_settings call.
-_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("netgauge_file_settings", default={})
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("netgauge_file_settings", default=None)
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -19,10 +19,11 @@ class _FileSource(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """Unused: __call__ returns the whole mapping at once."""
-        return _FILE_VALUES.get().get(field_name), field_name, False
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_VALUES.get())
+        return dict(_FILE_VALUES.get() or {})
+
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 

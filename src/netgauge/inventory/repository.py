@@ -116,10 +116,15 @@ class Inventory:
 
     # -- change log -----------------------------------------------------------------------
     @staticmethod
-    def _log(s: Session, kind: str, name: str, action: str, changes: dict[str, Any], actor: str) -> None:
+    def _log(
+        s: Session, kind: str, name: str, action: str, changes: dict[str, Any], actor: str
+    ) -> None:
         if action != "update" or changes:
-            s.add(InventoryChange(entity_type=kind, entity_name=name, action=action,
-                                  changes=changes, actor=actor))
+            s.add(
+                InventoryChange(
+                    entity_type=kind, entity_name=name, action=action, changes=changes, actor=actor
+                )
+            )
 
     def list_changes(
         self, entity_type: str | None = None, name: str | None = None, limit: int = 100
@@ -186,7 +191,9 @@ class Inventory:
         with self.session() as s:
             return self._put_credential(s, cfg, actor, source)
 
-    def _put_credential(self, s: Session, cfg: CredentialConfig, actor: str, source: str) -> Credential:
+    def _put_credential(
+        self, s: Session, cfg: CredentialConfig, actor: str, source: str
+    ) -> Credential:
         new = cfg.model_dump(mode="json", exclude={"name"})
         row = self._find(s, Credential, cfg.name)
         if row is None:
@@ -207,7 +214,7 @@ class Inventory:
             return list(s.scalars(select(Credential).order_by(Credential.name)))
 
     # -- targets ----------------------------------------------------------------------------
-    def _target_query(self, f: TargetFilter) -> Select[tuple[TargetRow]]:
+    def _target_query(self, f: TargetFilter) -> Select[TargetRow]:
         stmt = select(TargetRow)
         if f.q:
             like = f"%{f.q.lower()}%"
@@ -225,7 +232,9 @@ class Inventory:
             stmt = stmt.where(TargetRow.name.in_(list(f.names)))
         return stmt
 
-    def list_targets(self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0) -> Page:
+    def list_targets(
+        self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> Page:
         """Targets matching ``f``, ordered by name, one page."""
         stmt = self._target_query(f or TargetFilter())
         with self.session() as s:
@@ -248,7 +257,9 @@ class Inventory:
     def _put_target(
         self, s: Session, cfg: TargetConfig, actor: str, source: str, create_only: bool = False
     ) -> TargetRow:
-        site = self._get(s, Site, cfg.site) if cfg.site else None
+        site = self._find(s, Site, cfg.site) if cfg.site else None
+        if cfg.site and site is None:
+            raise InventoryError(f"site: unknown site {cfg.site!r}")
         if cfg.credentials and self._find(s, Credential, cfg.credentials) is None:
             raise InventoryError(f"credentials: unknown credentials {cfg.credentials!r}")
         row = self._find(s, TargetRow, cfg.name)
@@ -348,20 +359,27 @@ class Inventory:
                     rows[row.name] = row
             return [_to_target(rows[n]) for n in sorted(rows)]
 
-    def _selector_query(self, cfg: JobConfig) -> Select[tuple[TargetRow]]:
+    def _selector_query(self, cfg: JobConfig) -> Select[TargetRow]:
         assert cfg.selector is not None
         sel = cfg.selector
         stmt = self._target_query(TargetFilter(site=sel.site, type=sel.type))
         for tag in sel.tags:
-            stmt = stmt.where(TargetRow.id.in_(select(TargetTag.target_id).where(TargetTag.tag == tag)))
+            stmt = stmt.where(
+                TargetRow.id.in_(select(TargetTag.target_id).where(TargetTag.tag == tag))
+            )
         return stmt
 
     # -- job runs ------------------------------------------------------------------------------
     def start_run(self, job: str, scheduled_at: datetime, trigger: str) -> int:
         """Record that a run started; returns its id."""
         with self.session() as s:
-            run = JobRun(job_name=job, trigger=trigger, scheduled_at=scheduled_at,
-                         started_at=utcnow(), status="running")
+            run = JobRun(
+                job_name=job,
+                trigger=trigger,
+                scheduled_at=scheduled_at,
+                started_at=utcnow(),
+                status="running",
+            )
             s.add(run)
             s.flush()
             return run.id
@@ -379,8 +397,17 @@ class Inventory:
         """Record an occurrence that did not run (previous run still going, ...)."""
         now = utcnow()
         with self.session() as s:
-            s.add(JobRun(job_name=job, trigger=trigger, scheduled_at=scheduled_at, started_at=now,
-                         finished_at=now, status="skipped", error=reason))
+            s.add(
+                JobRun(
+                    job_name=job,
+                    trigger=trigger,
+                    scheduled_at=scheduled_at,
+                    started_at=now,
+                    finished_at=now,
+                    status="skipped",
+                    error=reason,
+                )
+            )
 
     def list_runs(
         self, job: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
@@ -417,7 +444,9 @@ def _check_job(cfg: JobConfig) -> None:
 
     load_builtin_probes()
     if cfg.kind not in PROBES:
-        raise InventoryError(f"kind: unknown check kind {cfg.kind!r} (known: {', '.join(PROBES.names())})")
+        raise InventoryError(
+            f"kind: unknown check kind {cfg.kind!r} (known: {', '.join(PROBES.names())})"
+        )
     try:
         PROBES.get(cfg.kind).params_model.model_validate(cfg.params)
     except ValidationError as exc:

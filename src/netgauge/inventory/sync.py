@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from netgauge.config.model import ConfigFile
 from netgauge.errors import InventoryError
-from netgauge.inventory.repository import Inventory, job_fields, target_fields
+from netgauge.inventory.repository import Inventory, RowT, job_fields, target_fields
 from netgauge.inventory.tables import Credential, InventoryChange, JobRow, Site, TargetRow
 
 YAML_SOURCE = "yaml"
@@ -58,7 +58,9 @@ def _remove_undeclared(inv: Inventory, s: Session, config: ConfigFile, actor: st
     """Delete file-owned entities the file no longer declares (jobs first: they name targets)."""
     keep_jobs = {j.name for j in config.jobs}
     for job in _owned(s, JobRow, keep_jobs):
-        inv._log(s, "job", job.name, "delete", {k: [v, None] for k, v in job_fields(job).items()}, actor)
+        inv._log(
+            s, "job", job.name, "delete", {k: [v, None] for k, v in job_fields(job).items()}, actor
+        )
         s.delete(job)
     s.flush()
     keep_targets = {t.name for t in config.targets}
@@ -73,17 +75,16 @@ def _remove_undeclared(inv: Inventory, s: Session, config: ConfigFile, actor: st
         inv._log(s, "target", target.name, "delete", fields, actor)
         s.delete(target)
     s.flush()
-    for model, kind, keep in (
-        (Credential, "credentials", {c.name for c in config.credentials}),
-        (Site, "site", {s_.name for s_ in config.sites}),
-    ):
-        for row in _owned(s, model, keep):
-            inv._log(s, kind, row.name, "delete", {}, actor)
-            s.delete(row)
+    for cred in _owned(s, Credential, {c.name for c in config.credentials}):
+        inv._log(s, "credentials", cred.name, "delete", {}, actor)
+        s.delete(cred)
+    for site in _owned(s, Site, {site.name for site in config.sites}):
+        inv._log(s, "site", site.name, "delete", {}, actor)
+        s.delete(site)
     s.flush()
 
 
-def _owned(s: Session, model: type[JobRow | TargetRow | Credential | Site], keep: set[str]) -> list:  # type: ignore[type-arg]
+def _owned(s: Session, model: type[RowT], keep: set[str]) -> list[RowT]:
     """Rows the file owns but no longer declares."""
     stmt = select(model).where(model.source == YAML_SOURCE)
     return [row for row in s.scalars(stmt) if row.name not in keep]

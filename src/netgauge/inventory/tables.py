@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.x models of the inventory. Every change to them goes through an Alembic migration."""
+"""SQLAlchemy 2.x models of the inventory; every change to them needs an Alembic migration."""
 
 from __future__ import annotations
 

@@ -86,6 +86,10 @@ class JobRunner:
         """The next run of ``job`` was asked for by a user (recorded as trigger 'manual')."""
         self._manual.add(job)
 
+    def unmark_manual(self, job: str) -> None:
+        """Withdraw a manual request that did not start."""
+        self._manual.discard(job)
+
     def _trigger(self, job: str) -> str:
         if job in self._manual:
             self._manual.discard(job)
@@ -112,8 +116,12 @@ class JobRunner:
             log.exception("job.crashed", job=job_name)
             outcome = RunOutcome("failed", 0, 0, f"{type(exc).__name__}: {exc}")
         await asyncio.to_thread(
-            self.inventory.finish_run, run_id, outcome.status, outcome.targets_ok,
-            outcome.targets_failed, outcome.error,
+            self.inventory.finish_run,
+            run_id,
+            outcome.status,
+            outcome.targets_ok,
+            outcome.targets_failed,
+            outcome.error,
         )
         return outcome
 
@@ -157,12 +165,18 @@ class JobRunner:
             async with asyncio.timeout(timeout):
                 return await probe.run(target, params)
         except TimeoutError:
-            return _failed(target, probe.kind, ts, ProbeStatus.TIMEOUT,
-                           f"check timed out after {timeout:g}s")
+            return _failed(
+                target, probe.kind, ts, ProbeStatus.TIMEOUT, f"check timed out after {timeout:g}s"
+            )
         except Exception as exc:  # a probe bug must not take the job down with it
             log.exception("probe.crashed", kind=probe.kind, target=target.name)
-            return _failed(target, probe.kind, ts, ProbeStatus.FAILED,
-                           f"internal error: {type(exc).__name__}: {exc}")
+            return _failed(
+                target,
+                probe.kind,
+                ts,
+                ProbeStatus.FAILED,
+                f"internal error: {type(exc).__name__}: {exc}",
+            )
 
     async def _run_batch(
         self, probe: BatchProbe, targets: Sequence[Target], params: Any, timeout: float

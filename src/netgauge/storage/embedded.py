@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError
 from netgauge.models import Sample
@@ -101,17 +102,27 @@ class EmbeddedStore:
         key = (s.measurement, s.device_id, s.metric_name)
         sid = self._series.get(key)
         if sid is None:
-            self._w.execute("INSERT OR IGNORE INTO series (measurement, device_id, metric_name) "
-                            "VALUES (?, ?, ?)", key)
-            row = self._w.execute("SELECT id FROM series WHERE measurement = ? AND device_id = ? "
-                                  "AND metric_name = ?", key).fetchone()
+            self._w.execute(
+                "INSERT OR IGNORE INTO series (measurement, device_id, metric_name) "
+                "VALUES (?, ?, ?)",
+                key,
+            )
+            row = self._w.execute(
+                "SELECT id FROM series WHERE measurement = ? AND device_id = ? AND metric_name = ?",
+                key,
+            ).fetchone()
             sid = self._series[key] = int(row[0])
         return sid
 
     async def health(self) -> SinkHealth:
         """The file is local: reachable unless the last write failed."""
-        return SinkHealth(self.name, self._last_error is None, self.samples_written,
-                          self.last_write_ns, self._last_error)
+        return SinkHealth(
+            self.name,
+            self._last_error is None,
+            self.samples_written,
+            self.last_write_ns,
+            self._last_error,
+        )
 
     async def close(self) -> None:
         """Close both connections."""
@@ -120,7 +131,7 @@ class EmbeddedStore:
             self._r.close()
 
     # -- reading -----------------------------------------------------------------------------
-    def _read(self, sql: str, args: Sequence[object]) -> list[tuple[object, ...]]:
+    def _read(self, sql: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._rlock:
             return self._r.execute(sql, args).fetchall()
 
@@ -136,28 +147,36 @@ class EmbeddedStore:
         """Raw samples, or per-step buckets (ts = bucket start) with min/max/count."""
         sid_sql = "SELECT id FROM series WHERE device_id = ? AND metric_name = ?"
         if step_s is None:
-            sql = (f"SELECT ts, value, value, value, 1 FROM samples WHERE series_id IN ({sid_sql}) "
-                   "AND ts >= ? AND ts < ? ORDER BY ts")
+            sql = (
+                f"SELECT ts, value, value, value, 1 FROM samples WHERE series_id IN ({sid_sql}) "
+                "AND ts >= ? AND ts < ? ORDER BY ts"
+            )
             args: list[object] = [device_id, metric_name, start_ns, end_ns]
         else:
             step_ns = max(1, int(step_s * 1e9))
-            sql = (f"SELECT (ts - ?) / ? * ? + ? AS bucket, {_AGG_SQL[agg]}, min(value), "
-                   f"max(value), count(*) FROM samples WHERE series_id IN ({sid_sql}) "
-                   "AND ts >= ? AND ts < ? GROUP BY bucket ORDER BY bucket")
+            sql = (
+                f"SELECT (ts - ?) / ? * ? + ? AS bucket, {_AGG_SQL[agg]}, min(value), "
+                f"max(value), count(*) FROM samples WHERE series_id IN ({sid_sql}) "
+                "AND ts >= ? AND ts < ? GROUP BY bucket ORDER BY bucket"
+            )
             args = [start_ns, step_ns, step_ns, start_ns, device_id, metric_name, start_ns, end_ns]
         rows = await asyncio.to_thread(self._read, sql, args)
-        return [Point(int(r[0]), float(r[1]), float(r[2]), float(r[3]), int(r[4])) for r in rows]  # type: ignore[arg-type]
+        return [Point(int(r[0]), float(r[1]), float(r[2]), float(r[3]), int(r[4])) for r in rows]
 
     async def latest(self, measurement: str, device_id: str | None = None) -> list[LatestValue]:
         """Newest value per series of ``measurement``."""
-        sql = ("SELECT s.device_id, s.metric_name, l.ts, l.value FROM latest l "
-               "JOIN series s ON s.id = l.series_id WHERE s.measurement = ?")
+        sql = (
+            "SELECT s.device_id, s.metric_name, l.ts, l.value FROM latest l "
+            "JOIN series s ON s.id = l.series_id WHERE s.measurement = ?"
+        )
         args: list[object] = [measurement]
         if device_id is not None:
             sql += " AND s.device_id = ?"
             args.append(device_id)
-        rows = await asyncio.to_thread(self._read, sql + " ORDER BY s.device_id, s.metric_name", args)
-        return [LatestValue(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]  # type: ignore[call-overload]
+        rows = await asyncio.to_thread(
+            self._read, sql + " ORDER BY s.device_id, s.metric_name", args
+        )
+        return [LatestValue(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
     async def series(self, device_id: str | None = None) -> list[tuple[str, str, str]]:
         """Every known series, optionally of one device."""
@@ -170,7 +189,7 @@ class EmbeddedStore:
     async def count(self) -> int:
         """Number of stored samples (for tests and health)."""
         rows = await asyncio.to_thread(self._read, "SELECT count(*) FROM samples", [])
-        return int(rows[0][0])  # type: ignore[call-overload]
+        return int(rows[0][0])
 
 
 def _translate(exc: sqlite3.Error) -> Exception:

@@ -94,8 +94,13 @@ class BatchWriter:
             except PermanentStorageError as exc:
                 # the data itself was refused: retrying cannot help; drop it, count it, say it
                 state.dropped += len(batch)
-                log.error("storage.batch_refused", sink=state.sink.name, samples=len(batch),
-                          error=str(exc), first=repr(batch[0]))
+                log.error(
+                    "storage.batch_refused",
+                    sink=state.sink.name,
+                    samples=len(batch),
+                    error=str(exc),
+                    first=repr(batch[0]),
+                )
             except StorageError as exc:
                 self._failed(state, exc)
                 return

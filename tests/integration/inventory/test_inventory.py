@@ -52,8 +52,13 @@ def test_sync_updates_and_removes_with_the_change_recorded(inventory: Inventory)
     assert names == ["gw"]
     change = inventory.list_changes("target", "gw")[0]
     assert change.action == "update" and change.actor == "yaml:test.yaml"
-    assert change.changes == {"address": ["127.0.0.1", "127.0.0.2"], "tags": [["core", "lab"], ["core"]]}
-    deleted = {(c.entity_type, c.entity_name) for c in inventory.list_changes() if c.action == "delete"}
+    assert change.changes == {
+        "address": ["127.0.0.1", "127.0.0.2"],
+        "tags": [["core", "lab"], ["core"]],
+    }
+    deleted = {
+        (c.entity_type, c.entity_name) for c in inventory.list_changes() if c.action == "delete"
+    }
     assert deleted == {("target", "v6"), ("target", "web"), ("job", "tcp-web"), ("site", "branch")}
 
 
@@ -82,7 +87,9 @@ def test_filters_search_tag_site_type(inventory: Inventory) -> None:
 
 def test_job_targets_from_names_and_selector(inventory: Inventory) -> None:
     sync(inventory, FILE_V1)
-    job = JobConfig(name="j", kind="icmp", targets=["web"], selector={"tags": ["core"], "site": "hq"})  # type: ignore[arg-type]
+    job = JobConfig(
+        name="j", kind="icmp", targets=["web"], selector={"tags": ["core"], "site": "hq"}
+    )  # type: ignore[arg-type]
     assert [t.name for t in inventory.job_targets(job)] == ["gw", "web"]
 
 
@@ -90,14 +97,18 @@ def test_crud_rules(inventory: Inventory) -> None:
     sync(inventory, FILE_V1)
     with pytest.raises(ConflictError, match="already exists"):
         inventory.put_target(TargetConfig(name="gw", address="127.0.0.3"), "api", create_only=True)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(InventoryError, match="site: unknown site 'mars'"):
         inventory.put_target(TargetConfig(name="x", address="127.0.0.3", site="mars"), "api")
     with pytest.raises(ConflictError, match="used by job"):
         inventory.delete_target("web", "api")
     with pytest.raises(InventoryError, match="targets: unknown target"):
-        inventory.put_job(JobConfig(name="j2", kind="tcp", params={"port": 1}, targets=["ghost"]), "api")
+        inventory.put_job(
+            JobConfig(name="j2", kind="tcp", params={"port": 1}, targets=["ghost"]), "api"
+        )
     with pytest.raises(InventoryError, match=r"params.port"):
-        inventory.put_job(JobConfig(name="j3", kind="tcp", params={"port": 0}, targets=["gw"]), "api")
+        inventory.put_job(
+            JobConfig(name="j3", kind="tcp", params={"port": 0}, targets=["gw"]), "api"
+        )
     with pytest.raises(ConflictError, match="used by 1 target"):
         inventory.delete_site("branch", "api")
     inventory.delete_job("tcp-web", "api")
@@ -112,7 +123,10 @@ def test_runs_are_recorded(inventory: Inventory) -> None:
     inventory.record_skip("ping", at, "previous run still running", "schedule")
     inventory.finish_run(run, "partial", 3, 1, "gw: timeout")
     runs = inventory.list_runs("ping").items
-    assert [(r.status, r.targets_ok, r.targets_failed) for r in runs] == [("skipped", 0, 0), ("partial", 3, 1)]
+    assert [(r.status, r.targets_ok, r.targets_failed) for r in runs] == [
+        ("skipped", 0, 0),
+        ("partial", 3, 1),
+    ]
     assert runs[1].scheduled_at == at and runs[1].finished_at is not None
     assert inventory.list_runs(status="skipped").total == 1
 

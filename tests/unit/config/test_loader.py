@@ -40,7 +40,10 @@ def test_valid_file_loads_everything() -> None:
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    text = "targets:\n  - {name: a, address: 127.0.0.1, site: x}\n  - {name: b, address: '::1', site: y}\n"
+    text = (
+        "targets:\n  - {name: a, address: 127.0.0.1, site: x}\n"
+        "  - {name: b, address: '::1', site: y}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config_text(text, "f.yaml")
     assert [str(p) for p in info.value.problems] == [
@@ -74,7 +77,9 @@ def test_environment_overrides_file_and_flags_override_environment(
     assert (s.port, s.log_level, s.max_concurrency) == (9200, "debug", 7)
 
 
-def test_database_password_comes_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_password_comes_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3cret\n")
     monkeypatch.setenv("NETGAUGE_DATABASE_PASSWORD_FILE", str(secret))

@@ -65,5 +65,9 @@ async def test_data_survives_reopen_and_uses_without_rowid(tmp_path: Path) -> No
     assert await again.count() == 1000
     assert len(await again.series()) == 7
     await again.close()
-    ddl = sqlite3.connect(path).execute("SELECT sql FROM sqlite_master WHERE name='samples'").fetchone()[0]
+    ddl = (
+        sqlite3.connect(path)
+        .execute("SELECT sql FROM sqlite_master WHERE name='samples'")
+        .fetchone()[0]
+    )
     assert "WITHOUT ROWID" in ddl and "PRIMARY KEY (series_id, ts)" in ddl

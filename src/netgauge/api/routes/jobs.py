@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from netgauge.api.deps import InventoryDep, ServiceDep
-from netgauge.api.schemas import JobCreate, JobPublic, JobRunPublic, JobUpdate, PageOf, RunNowResponse
+from netgauge.api.schemas import (
+    JobCreate,
+    JobPublic,
+    JobRunPublic,
+    JobUpdate,
+    PageOf,
+    RunNowResponse,
+)
 from netgauge.config.model import JobConfig
 from netgauge.errors import ConflictError, InventoryError
 from netgauge.inventory.repository import job_config, job_fields
@@ -22,8 +29,12 @@ ACTOR = "api"
 def public(row: JobRow, service: Service) -> JobPublic:
     """Row → API shape, with the next scheduled run."""
     return JobPublic(
-        name=row.name, source=row.source, created_at=row.created_at, updated_at=row.updated_at,
-        next_run=service.scheduler.status().next_due.get(row.name), **job_fields(row),
+        name=row.name,
+        source=row.source,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        next_run=service.next_runs().get(row.name),
+        **job_fields(row),
     )
 
 
@@ -48,7 +59,9 @@ async def get_job(name: str, service: ServiceDep, inv: InventoryDep) -> JobPubli
 
 
 @router.put("/{name}")
-async def replace_job(name: str, body: JobCreate, service: ServiceDep, inv: InventoryDep) -> JobPublic:
+async def replace_job(
+    name: str, body: JobCreate, service: ServiceDep, inv: InventoryDep
+) -> JobPublic:
     """Create or replace a job; the name in the body must match the path."""
     if body.name != name:
         raise InventoryError(f"name: body name {body.name!r} differs from the path {name!r}")
@@ -58,7 +71,9 @@ async def replace_job(name: str, body: JobCreate, service: ServiceDep, inv: Inve
 
 
 @router.patch("/{name}")
-async def patch_job(name: str, body: JobUpdate, service: ServiceDep, inv: InventoryDep) -> JobPublic:
+async def patch_job(
+    name: str, body: JobUpdate, service: ServiceDep, inv: InventoryDep
+) -> JobPublic:
     """Change some fields of a job."""
     current = job_config(await asyncio.to_thread(inv.get_job, name)).model_dump(mode="json")
     cfg = JobConfig.model_validate({**current, **body.model_dump(exclude_unset=True, mode="json")})
@@ -106,7 +121,9 @@ async def run_now(name: str, service: ServiceDep, inv: InventoryDep) -> RunNowRe
 async def job_runs(
     name: str,
     inv: InventoryDep,
-    status_: Annotated[str | None, Query(alias="status", pattern="^(running|ok|partial|failed|skipped)$")] = None,
+    status_: Annotated[
+        str | None, Query(alias="status", pattern="^(running|ok|partial|failed|skipped)$")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageOf:

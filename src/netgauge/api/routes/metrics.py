@@ -42,8 +42,12 @@ def _step_seconds(step: str | None) -> float | None:
 async def query_metrics(
     service: ServiceDep,
     target: Annotated[str, Query(min_length=1, max_length=128)],
-    metric: Annotated[str, Query(min_length=1, max_length=128, description="e.g. icmp_rtt_avg_ms, status")],
-    from_: Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: to - 1h")] = None,
+    metric: Annotated[
+        str, Query(min_length=1, max_length=128, description="e.g. icmp_rtt_avg_ms, status")
+    ],
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="ISO 8601; default: to - 1h")
+    ] = None,
     to: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
     step: Annotated[str | None, Query(description="bucket size: 60, 30s, 5m, 1h")] = None,
     agg: Literal["avg", "min", "max", "count"] = "avg",
@@ -60,9 +64,23 @@ async def query_metrics(
     start_ns, end_ns = int(start.timestamp() * 1e9), int(end.timestamp() * 1e9)
     points = await service.store.points(target, metric, start_ns, end_ns, step_s, agg)
     return SeriesResponse(
-        target=target, metric=metric, start=start, end=end, step=step_s, agg=agg,
-        points=[PointPublic(ts=p.ts_ns, time=ns_to_dt(p.ts_ns), value=p.value, min=p.min,
-                            max=p.max, count=p.count) for p in points],
+        target=target,
+        metric=metric,
+        start=start,
+        end=end,
+        step=step_s,
+        agg=agg,
+        points=[
+            PointPublic(
+                ts=p.ts_ns,
+                time=ns_to_dt(p.ts_ns),
+                value=p.value,
+                min=p.min,
+                max=p.max,
+                count=p.count,
+            )
+            for p in points
+        ],
     )
 
 

@@ -16,14 +16,21 @@ router = APIRouter(prefix="/status", tags=["status"])
 def public(st: TargetState) -> TargetStatus:
     """Tracker state → API shape."""
     checks = [
-        CheckStatus(kind=r.kind, status=r.status.value, time=ns_to_dt(r.ts_ns), error=r.error,
-                    metrics=dict(r.metrics))
+        CheckStatus(
+            kind=r.kind,
+            status=r.status.value,
+            time=ns_to_dt(r.ts_ns),
+            error=r.error,
+            metrics=dict(r.metrics),
+        )
         for r in sorted(st.checks.values(), key=lambda r: r.kind)
     ]
     return TargetStatus(
-        target=st.target, state=st.state,
+        target=st.target,
+        state=st.state,
         since=ns_to_dt(st.since_ns) if st.since_ns else None,
-        last_check=ns_to_dt(st.last_ns) if st.last_ns else None, checks=checks,
+        last_check=ns_to_dt(st.last_ns) if st.last_ns else None,
+        checks=checks,
     )
 
 

@@ -25,8 +25,12 @@ def public(row: TargetRow, service: Service) -> TargetPublic:
     """Row → API shape, with the live state."""
     state = service.status.get(row.name)
     return TargetPublic(
-        name=row.name, source=row.source, status=state.state if state else "unknown",
-        created_at=row.created_at, updated_at=row.updated_at, **target_fields(row),
+        name=row.name,
+        source=row.source,
+        status=state.state if state else "unknown",
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        **target_fields(row),
     )
 
 
@@ -50,8 +54,9 @@ async def list_targets(
         return PageOf(total=page.total, limit=limit, offset=offset, items=items)
     everything = await asyncio.to_thread(inv.list_targets, f, 1_000_000, 0)
     matching = [p for p in (public(r, service) for r in everything.items) if p.status == state]
-    return PageOf(total=len(matching), limit=limit, offset=offset,
-                  items=matching[offset : offset + limit])
+    return PageOf(
+        total=len(matching), limit=limit, offset=offset, items=matching[offset : offset + limit]
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -1,0 +1,225 @@
+"""The REST API over a real service (SQLite, scheduler, runner, loopback TCP checks)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from netgauge.api import create_app
+from netgauge.config import load_config_text
+from netgauge.config.settings import Settings
+from netgauge.service import Service
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield int(sock.getsockname()[1])
+    sock.close()
+
+
+@pytest.fixture
+def client(settings: Settings, listener: int) -> Iterator[TestClient]:
+    text = f"""
+sites: [{{name: hq}}]
+targets:
+  - {{name: gw, address: 127.0.0.1, site: hq, tags: [core]}}
+  - {{name: v6, address: "::1", tags: [core]}}
+jobs:
+  - {{name: tcp-gw, kind: tcp, params: {{port: {listener}}}, targets: [gw], interval: 1h,
+     enabled: false}}
+"""
+    service = Service(settings, load_config_text(text, "api-test.yaml").config, "api-test.yaml")
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        yield c
+
+
+def field_of(response: Any) -> str:
+    return str(response.json()["field"])
+
+
+def test_health(client: TestClient) -> None:
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok" and body["scheduler"]["running"] is True
+    assert body["scheduler"]["jobs"] == 1 and body["stores"][0]["name"] == "embedded"
+
+
+def test_root_leads_to_docs(client: TestClient) -> None:
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/docs"
+    assert client.get("/openapi.json").json()["info"]["title"] == "netgauge"
+
+
+def test_target_crud_and_filters(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/targets", json={"name": "web", "address": "127.0.0.5", "tags": ["lab"]}
+    )
+    assert r.status_code == 201 and r.json()["source"] == "api" and r.json()["status"] == "unknown"
+    assert (
+        client.post("/api/v1/targets", json={"name": "web", "address": "127.0.0.6"}).status_code
+        == 409
+    )
+    listing = client.get("/api/v1/targets", params={"tag": "core"}).json()
+    assert listing["total"] == 2 and [t["name"] for t in listing["items"]] == ["gw", "v6"]
+    assert client.get("/api/v1/targets", params={"site": "hq"}).json()["total"] == 1
+    assert client.get("/api/v1/targets", params={"q": "WE"}).json()["items"][0]["name"] == "web"
+    assert client.get("/api/v1/targets", params={"state": "unknown"}).json()["total"] == 3
+    page = client.get("/api/v1/targets", params={"limit": 1, "offset": 1}).json()
+    assert page["total"] == 3 and [t["name"] for t in page["items"]] == ["v6"]
+    patched = client.patch("/api/v1/targets/web", json={"tags": ["lab", "edge"]}).json()
+    assert patched["tags"] == ["edge", "lab"] and patched["address"] == "127.0.0.5"
+    assert (
+        client.put("/api/v1/targets/web", json={"name": "web", "address": "::1"}).json()["tags"]
+        == []
+    )
+    assert client.delete("/api/v1/targets/web").status_code == 204
+    assert client.get("/api/v1/targets/web").status_code == 404
+    changes = client.get("/api/v1/changes", params={"entity_type": "target", "name": "web"}).json()
+    assert [c["action"] for c in changes] == ["delete", "update", "update", "create"]
+    assert all(c["actor"] == "api" for c in changes)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("post", "/api/v1/targets", {"name": "x", "address": "no such!"}, 422, "body.address"),
+        (
+            "post",
+            "/api/v1/targets",
+            {"name": "x", "address": "127.0.0.1", "site": "mars"},
+            422,
+            "site",
+        ),
+        (
+            "post",
+            "/api/v1/targets",
+            {"name": "x", "address": "127.0.0.1", "colour": 1},
+            422,
+            "body.colour",
+        ),
+        ("post", "/api/v1/targets", {"name": 5, "address": "127.0.0.1"}, 422, "body.name"),
+        ("put", "/api/v1/targets/gw", {"name": "other", "address": "127.0.0.1"}, 422, "name"),
+        ("patch", "/api/v1/targets/gw", {"address": "bad address!"}, 422, "address"),
+        ("post", "/api/v1/jobs", {"name": "j", "kind": "smoke", "targets": ["gw"]}, 422, "kind"),
+        (
+            "post",
+            "/api/v1/jobs",
+            {"name": "j", "kind": "tcp", "params": {"port": 0}, "targets": ["gw"]},
+            422,
+            "params.port",
+        ),
+        (
+            "post",
+            "/api/v1/jobs",
+            {"name": "j", "kind": "tcp", "params": {"port": 1}, "targets": ["ghost"]},
+            422,
+            "targets",
+        ),
+        (
+            "post",
+            "/api/v1/jobs",
+            {"name": "j", "kind": "tcp", "targets": ["gw"], "interval": "soon"},
+            422,
+            "body.interval",
+        ),
+        ("delete", "/api/v1/targets/gw", None, 409, None),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_field(
+    client: TestClient, method: str, path: str, body: Any, status: int, field: str | None
+) -> None:
+    r = client.request(method.upper(), path, json=body)
+    assert r.status_code == status, r.text
+    if field is not None:
+        assert field_of(r) == field, r.json()
+
+
+def test_malformed_json_and_bad_queries_are_4xx(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/targets", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert client.get("/api/v1/targets", params={"limit": 0}).status_code == 422
+    assert client.get("/api/v1/targets", params={"state": "sideways"}).status_code == 422
+    q = {"target": "gw", "metric": "status", "step": "fast"}
+    r = client.get("/api/v1/metrics", params=q)
+    assert r.status_code == 422 and field_of(r) == "step"
+    q = {
+        "target": "gw",
+        "metric": "status",
+        "from": "2026-01-02T00:00:00Z",
+        "to": "2026-01-01T00:00:00Z",
+    }
+    assert field_of(client.get("/api/v1/metrics", params=q)) == "from"
+    assert client.get("/api/v1/metrics", params={"target": "gw"}).status_code == 422
+    assert client.post("/api/v1/jobs/nope/run").status_code == 404
+
+
+def test_job_lifecycle_run_now_and_data(client: TestClient) -> None:
+    job = client.get("/api/v1/jobs/tcp-gw").json()
+    assert job["enabled"] is False and job["next_run"] is None
+    assert client.post("/api/v1/jobs/tcp-gw/enable").json()["next_run"] is not None
+    assert client.post("/api/v1/jobs/tcp-gw/disable").json()["enabled"] is False
+    r = client.post("/api/v1/jobs/tcp-gw/run")
+    assert r.status_code == 202 and r.json() == {"job": "tcp-gw", "started": True}
+
+    def finished() -> Any:
+        runs = client.get("/api/v1/jobs/tcp-gw/runs").json()["items"]
+        return runs if runs and runs[0]["status"] != "running" else None
+
+    runs = wait_for(finished, what="the manual run to finish")
+    assert (runs[0]["status"], runs[0]["trigger"], runs[0]["targets_ok"]) == ("ok", "manual", 1)
+    status = client.get("/api/v1/status/gw").json()
+    assert status["state"] == "up" and status["checks"][0]["kind"] == "tcp"
+    assert client.get("/api/v1/targets", params={"state": "up"}).json()["items"][0]["name"] == "gw"
+
+    def stored() -> Any:
+        pts = client.get(
+            "/api/v1/metrics", params={"target": "gw", "metric": "tcp_connect_ms"}
+        ).json()
+        return pts["points"] or None
+
+    points = wait_for(stored, what="the sample to reach the store")
+    assert points[0]["value"] > 0 and points[0]["count"] == 1
+    series = client.get("/api/v1/metrics/series", params={"target": "gw"}).json()
+    assert {"measurement": "device_status", "target": "gw", "metric": "status"} in series
+
+
+def test_job_crud_via_api(client: TestClient) -> None:
+    body = {
+        "name": "ping-core",
+        "kind": "icmp",
+        "params": {"count": 2},
+        "selector": {"tags": ["core"]},
+        "interval": "5m",
+        "window": {"start_time": "22:00", "end_time": "06:00", "days": ["sat"]},
+    }
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["interval"] == 300.0 and r.json()["window"]["start_time"] == "22:00:00"
+    assert client.get("/api/v1/health").json()["scheduler"]["jobs"] == 2
+    assert client.patch("/api/v1/jobs/ping-core", json={"interval": 60}).json()["interval"] == 60.0
+    assert client.delete("/api/v1/jobs/ping-core").status_code == 204
+    assert client.get("/api/v1/health").json()["scheduler"]["jobs"] == 1
+
+
+def test_no_route_answers_500_to_odd_path_values(client: TestClient) -> None:
+    odd = ["%00", "x" * 300, "..", "ü", "1;DROP TABLE targets"]
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if "{" not in path:
+            continue
+        for method in getattr(route, "methods", set()) - {"HEAD"}:
+            for value in odd:
+                url = path.replace("{name}", value).replace("{target}", value)
+                r = client.request(method, url, json={})
+                assert r.status_code < 500, (method, url, r.status_code, r.text)
+    assert time.monotonic() > 0

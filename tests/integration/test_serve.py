@@ -1,0 +1,152 @@
+"""`netgauge serve` as a user runs it: a subprocess, the default config, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+DEFAULT_INTERVAL_S = 30.0  # the default config's job interval (netgauge.config.defaults)
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], port: int, data: Path) -> None:
+        self.proc, self.port, self.data = proc, port, data
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.http.get(path, params=params).json()
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.http.get("/api/v1/health").status_code == 200)
+        except httpx.TransportError:
+            assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
+            return False
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    started: list[Served] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Served:
+        port = free_port()
+        data = tmp_path / "data"
+        cmd = [
+            sys.executable,
+            "-m",
+            "netgauge",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            *args,
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=tmp_path,
+        )
+        served = Served(proc, port, data)
+        started.append(served)
+        wait_for(served.healthy, timeout=30, what="netgauge serve to answer /api/v1/health")
+        return served
+
+    yield start
+    for served in started:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait(10)
+
+
+@pytest.mark.network
+def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
+    s = serve()
+    assert s.get("/api/v1/health")["scheduler"]["jobs"] == 2
+    jobs = {j["name"]: j for j in s.get("/api/v1/jobs")}
+    assert set(jobs) == {"ping-localhost", "netgauge-api-tcp"}
+    assert jobs["netgauge-api-tcp"]["params"]["port"] == s.port  # it checks itself
+
+    def points(metric: str) -> Any:
+        return s.get("/api/v1/metrics", target="localhost", metric=metric)["points"] or None
+
+    rtt = wait_for(
+        lambda: points("icmp_rtt_avg_ms"),
+        timeout=DEFAULT_INTERVAL_S + 10,
+        what="the first ICMP sample",
+    )
+    connect = wait_for(
+        lambda: points("tcp_connect_ms"),
+        timeout=DEFAULT_INTERVAL_S + 10,
+        what="the first TCP sample",
+    )
+    assert 0 < rtt[0]["value"] < 1000 and 0 < connect[0]["value"] < 1000
+    state = s.get("/api/v1/status/localhost")
+    assert state["state"] == "up" and {c["kind"] for c in state["checks"]} == {"icmp", "tcp"}
+
+
+@pytest.mark.network
+def test_sigterm_flushes_every_accepted_sample(serve: Any, tmp_path: Path) -> None:
+    # a flush interval far beyond the test: samples stay pending until the shutdown flush
+    s = serve(env={"NETGAUGE_WRITE_FLUSH_INTERVAL_S": "300", "NETGAUGE_LOG_FORMAT": "json"})
+    assert s.http.post("/api/v1/jobs/netgauge-api-tcp/run").status_code == 202
+    wait_for(lambda: s.get("/api/v1/health")["stores"][0]["pending"] > 0, what="pending samples")
+    s.proc.send_signal(signal.SIGTERM)
+    _, err = s.proc.communicate(timeout=60)
+    # uvicorn re-raises the signal after its graceful shutdown: 0 or -SIGTERM both mean clean
+    assert s.proc.returncode in (0, -signal.SIGTERM), err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    stopped = [e for e in events if e.get("event") == "service.stopped"]
+    assert stopped, err
+    accepted = stopped[0]["samples_accepted"]
+    stored = (
+        sqlite3.connect(s.data / "metrics.db").execute("SELECT count(*) FROM samples").fetchone()[0]
+    )
+    assert accepted > 0 and stored == accepted
+
+
+def test_bad_config_file_exits_2_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("targets:\n  - name: a\n    address: 127.0.0.1\n    colour: red\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "netgauge", "serve", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2
+    assert f"{bad}:4: targets[0].colour: Extra inputs are not permitted" in r.stderr
+    assert not (tmp_path / "netgauge-data").exists()  # nothing created on a refused start
+
+
+def test_help_lists_the_commands() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "netgauge", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0
+    for command in ("serve", "check-config", "probe"):
+        assert command in r.stdout
+    for sub in (["serve"], ["check-config"], ["probe", "icmp"]):
+        h = subprocess.run(
+            [sys.executable, "-m", "netgauge", *sub, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert h.returncode == 0 and "Usage" in h.stdout
