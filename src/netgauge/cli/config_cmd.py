@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from netgauge.cli.app import app
-from netgauge.config import load_config
-from netgauge.errors import ConfigError
 
 
 @app.command("check-config")
@@ -17,6 +15,10 @@ def check_config(
     file: Annotated[Path, typer.Argument(help="The YAML configuration file.")],
 ) -> None:
     """Validate a configuration file; exit 2 listing each problem as FILE:LINE: PATH: message."""
+    # imported here: `netgauge probe ...` should not pay for the config stack at start-up
+    from netgauge.config import load_config
+    from netgauge.errors import ConfigError
+
     try:
         loaded = load_config(file)
     except ConfigError as exc:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from netgauge.cli.app import app
-from netgauge.config import ConfigFile, Settings, load_config, load_settings
 from netgauge.errors import ConfigError, NetgaugeError
+
+if TYPE_CHECKING:  # the config and web stacks load only when `serve` runs
+    from netgauge.config import ConfigFile, Settings
 
 
 def _free_port(host: str) -> int:
@@ -26,6 +28,8 @@ def _free_port(host: str) -> int:
 def _settings(
     config: Path | None, cli: dict[str, object]
 ) -> tuple[Settings, ConfigFile | None, str]:
+    from netgauge.config import load_config, load_settings
+
     if config is None:
         return load_settings({}, cli), None, "<defaults>"
     loaded = load_config(config)
