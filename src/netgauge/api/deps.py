@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from netgauge.inventory import Inventory
 from netgauge.service import Service
@@ -23,3 +23,8 @@ def get_inventory(request: Request) -> Inventory:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 InventoryDep = Annotated[Inventory, Depends(get_inventory)]
+
+# Query parameters shared by the listing routes.
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Offset = Annotated[int, Query(ge=0, description="items to skip")]
+RunStatus = Annotated[str | None, Query(pattern="^(running|ok|partial|failed|skipped)$")]

@@ -38,40 +38,38 @@ class Base(DeclarativeBase):
     """Declarative base of the inventory."""
 
 
-class Site(Base):
-    """A place targets belong to."""
+class NamedEntity:
+    """Columns every named inventory entity has: who owns it (yaml/api) and when it changed."""
 
-    __tablename__ = "sites"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     source: Mapped[str] = mapped_column(String(16), default="api")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Credential(Base):
+class Site(NamedEntity, Base):
+    """A place targets belong to."""
+
+    __tablename__ = "sites"
+    description: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class Credential(NamedEntity, Base):
     """A credentials reference: env-var names and file paths, never the secret itself."""
 
     __tablename__ = "credentials"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     username: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    source: Mapped[str] = mapped_column(String(16), default="api")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
-class TargetRow(Base):
+class TargetRow(NamedEntity, Base):
     """A destination or device."""
 
     __tablename__ = "targets"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
     address: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(16), default="destination")
     site_id: Mapped[int | None] = mapped_column(
@@ -79,9 +77,6 @@ class TargetRow(Base):
     )
     credentials: Mapped[str | None] = mapped_column(String(128), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(16), default="api")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     site: Mapped[Site | None] = relationship(lazy="joined")
     tag_rows: Mapped[list[TargetTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TargetTag.tag"
@@ -104,12 +99,10 @@ class TargetTag(Base):
     __table_args__ = (Index("ix_target_tags_tag", "tag"),)
 
 
-class JobRow(Base):
+class JobRow(NamedEntity, Base):
     """A check kind + params + targets + interval + window."""
 
     __tablename__ = "jobs"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     target_names: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -119,9 +112,6 @@ class JobRow(Base):
     concurrency: Mapped[int] = mapped_column(default=64)
     window: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     enabled: Mapped[bool] = mapped_column(default=True)
-    source: Mapped[str] = mapped_column(String(16), default="api")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class JobRun(Base):

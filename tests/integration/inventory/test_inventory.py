@@ -142,3 +142,14 @@ def test_enable_disable_is_recorded(inventory: Inventory) -> None:
     inventory.set_job_enabled("ping-core", False, "api")
     assert inventory.get_job("ping-core").enabled is False
     assert inventory.list_changes("job", "ping-core")[0].changes == {"enabled": [True, False]}
+
+
+def test_migrations_match_the_models(inventory: Inventory) -> None:
+    """A model change without its Alembic migration fails here, on SQLite and PostgreSQL."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from netgauge.inventory.tables import Base
+
+    with inventory.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

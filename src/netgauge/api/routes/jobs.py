@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
-from netgauge.api.deps import InventoryDep, ServiceDep
+from netgauge.api.deps import InventoryDep, Limit, Offset, RunStatus, ServiceDep
+from netgauge.api.routes.runs import runs_page
 from netgauge.api.schemas import (
     JobCreate,
     JobPublic,
-    JobRunPublic,
     JobUpdate,
     PageOf,
     RunNowResponse,
@@ -121,13 +120,9 @@ async def run_now(name: str, service: ServiceDep, inv: InventoryDep) -> RunNowRe
 async def job_runs(
     name: str,
     inv: InventoryDep,
-    status_: Annotated[
-        str | None, Query(alias="status", pattern="^(running|ok|partial|failed|skipped)$")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    status: RunStatus = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> PageOf:
     """Runs of one job, newest first."""
-    page = await asyncio.to_thread(inv.list_runs, name, status_, limit, offset)
-    items = [JobRunPublic.model_validate(r) for r in page.items]
-    return PageOf(total=page.total, limit=limit, offset=offset, items=items)
+    return await runs_page(inv, name, status, limit, offset)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from netgauge.api.deps import InventoryDep, ServiceDep
+from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
 from netgauge.config.model import NAME_PATTERN, TargetConfig
 from netgauge.inventory import TargetFilter
@@ -43,8 +43,8 @@ async def list_targets(
     site: Annotated[str | None, Query(max_length=128)] = None,
     type: TargetType | None = None,
     state: StateFilter = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> PageOf:
     """Targets by name; ``state`` filters on the live up/down state."""
     f = TargetFilter(q=q, tag=tag, site=site, type=type)
