@@ -18,6 +18,7 @@ import structlog
 
 from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import JobConfig
+from netgauge.errors import ProbeSetupError
 from netgauge.inventory.repository import Inventory, job_config
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import PROBES, BatchProbe, Probe, load_builtin_probes
@@ -81,6 +82,7 @@ class JobRunner:
         self._manual: set[str] = set()
         self._probes: dict[str, Probe] = dict(probes or {})  # injected ones win over the registry
         self.runs_started = 0
+        self._setup_failed: set[str] = set()  # kinds whose ProbeSetupError was logged
 
     def mark_manual(self, job: str) -> None:
         """The next run of ``job`` was asked for by a user (recorded as trigger 'manual')."""
@@ -169,14 +171,7 @@ class JobRunner:
                 target, probe.kind, ts, ProbeStatus.TIMEOUT, f"check timed out after {timeout:g}s"
             )
         except Exception as exc:  # a probe bug must not take the job down with it
-            log.exception("probe.crashed", kind=probe.kind, target=target.name)
-            return _failed(
-                target,
-                probe.kind,
-                ts,
-                ProbeStatus.FAILED,
-                f"internal error: {type(exc).__name__}: {exc}",
-            )
+            return _failed(target, probe.kind, ts, ProbeStatus.FAILED, self._explain(probe, exc))
 
     async def _run_batch(
         self, probe: BatchProbe, targets: Sequence[Target], params: Any, timeout: float
@@ -191,10 +186,20 @@ class JobRunner:
         except TimeoutError:
             error = f"batch timed out after {deadline:g}s"
             return [_failed(t, probe.kind, ts, ProbeStatus.TIMEOUT, error) for t in targets]
-        except Exception as exc:
-            log.exception("probe.crashed", kind=probe.kind, targets=len(targets))
-            error = f"internal error: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # one crash fails this batch, never the scheduler
+            error = self._explain(probe, exc)
             return [_failed(t, probe.kind, ts, ProbeStatus.FAILED, error) for t in targets]
+
+    def _explain(self, probe: Probe, exc: Exception) -> str:
+        """The error text of a check that raised; logged once per kind for setup errors."""
+        if isinstance(exc, ProbeSetupError):
+            # the machine cannot run this probe (permissions): say so once, not every interval
+            if probe.kind not in self._setup_failed:
+                self._setup_failed.add(probe.kind)
+                log.error("probe.cannot_run", kind=probe.kind, error=str(exc))
+            return f"cannot run {probe.kind} probes here: {exc}"
+        log.exception("probe.crashed", kind=probe.kind)
+        return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _failed(target: Target, kind: str, ts: int, status: ProbeStatus, error: str) -> ProbeResult:

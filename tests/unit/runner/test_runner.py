@@ -192,3 +192,31 @@ jobs:
 
 def _sequence(rs: Sequence[ProbeResult]) -> list[str]:
     return [r.status.value for r in rs]
+
+
+class UnprivilegedBatchProbe:
+    """A batch probe on a machine that permits no socket for it."""
+
+    kind: ClassVar[str] = "scripted"
+    params_model: ClassVar[type[ProbeParams]] = NoParams
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        raise AssertionError("the runner must use run_batch")
+
+    async def run_batch(self, targets: Sequence[Target], params: Any) -> list[ProbeResult]:
+        from netgauge.errors import ProbeSetupError
+
+        raise ProbeSetupError("no ICMP socket: run as root or set net.ipv4.ping_group_range")
+
+    def batch_duration(self, n_targets: int, params: Any) -> float:
+        return 1.0
+
+
+async def test_a_probe_that_cannot_run_here_fails_its_targets_with_the_reason(parts: Any) -> None:
+    runner = runner_with(parts, UnprivilegedBatchProbe())
+    results = await runner.run_checks(job(), targets(3))
+    assert [r.status.value for r in results] == ["failed"] * 3
+    assert results[0].error == (
+        "cannot run scripted probes here: no ICMP socket: run as root or set "
+        "net.ipv4.ping_group_range"
+    )
