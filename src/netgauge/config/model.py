@@ -111,7 +111,7 @@ class WindowConfig(StrictModel):
 
     start_time: time | None = None
     end_time: time | None = None
-    days: list[str | int] | None = None
+    days: list[str | int] | str | None = None  # a list, or one word like "weekdays"
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -129,7 +129,7 @@ class WindowConfig(StrictModel):
 
     @field_validator("days")
     @classmethod
-    def _days(cls, value: list[str | int] | None) -> list[str | int] | None:
+    def _days(cls, value: list[str | int] | str | None) -> list[str | int] | str | None:
         if value is not None:
             from netgauge.scheduler.window import parse_days
 

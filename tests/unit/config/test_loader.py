@@ -106,3 +106,14 @@ def test_example_config_in_the_repo_is_valid() -> None:
     cfg = load_config(root / "examples" / "netgauge.yaml").config
     assert cfg.jobs and cfg.targets
     assert os.environ.get("NETGAUGE_CRED_LAB_SNMP_COMMUNITY") is None  # only a reference
+
+
+def test_window_days_may_be_one_word() -> None:
+    from netgauge.service import window_of
+
+    text = (
+        "targets: [{name: a, address: 127.0.0.1}]\n"
+        "jobs: [{name: j, kind: icmp, targets: [a], window: {days: weekdays}}]\n"
+    )
+    window = window_of(load_config_text(text).config.jobs[0].window)
+    assert window is not None and window.days == frozenset(range(5))
