@@ -150,3 +150,25 @@ def test_help_lists_the_commands() -> None:
             timeout=60,
         )
         assert h.returncode == 0 and "Usage" in h.stdout
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "netgauge", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"netgauge: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(choose another with --port/--host or NETGAUGE_PORT/NETGAUGE_HOST)"
+    ]
+    assert not (tmp_path / "netgauge-data").exists()

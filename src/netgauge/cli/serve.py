@@ -17,11 +17,24 @@ if TYPE_CHECKING:  # the config and web stacks load only when `serve` runs
     from netgauge.config import ConfigFile, Settings
 
 
-def _free_port(host: str) -> int:
-    # the default config needs the real port up front (it TCP-checks netgauge itself)
+def _claim_port(host: str, port: int) -> int:
+    """The port to serve on (a free one for 0), checked before anything starts.
+
+    The default config needs the real port up front (it TCP-checks netgauge itself), and a
+    port already in use should be one clear line, not a half-started service.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            typer.echo(
+                f"netgauge: cannot listen on {host}:{port}: {exc.strerror} "
+                "(choose another with --port/--host or NETGAUGE_PORT/NETGAUGE_HOST)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
         return int(sock.getsockname()[1])
 
 
@@ -78,8 +91,7 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     from netgauge.logs import configure_logging
     from netgauge.service import Service
 
-    if settings.port == 0:
-        settings = settings.model_copy(update={"port": _free_port(settings.host)})
+    settings = settings.model_copy(update={"port": _claim_port(settings.host, settings.port)})
     configure_logging(settings.log_level, settings.log_format)
     service = Service(settings, cfg or default_config(settings.port), source)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
