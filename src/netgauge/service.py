@@ -53,6 +53,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.started = False
+        self.start_error: str | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -104,7 +105,13 @@ class Service:
     async def reload_jobs(self) -> None:
         """Hand the inventory's current jobs to the scheduler (after any job change)."""
         rows = await asyncio.to_thread(self.inventory.list_jobs)
-        self.scheduler.set_jobs([schedule_of(job_config(r)) for r in rows])
+        schedules = []
+        for row in rows:
+            try:
+                schedules.append(schedule_of(job_config(row)))
+            except ValueError as exc:  # one bad stored job must not stop the others
+                log.error("job.invalid", job=row.name, error=str(exc))
+        self.scheduler.set_jobs(schedules)
 
     async def run_now(self, job: str) -> bool:
         """Run ``job`` at once; False when a run of it is already going."""

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.mark.network
 def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
+    up_ns = time.time_ns()
     s = serve()
     assert s.get("/api/v1/health")["scheduler"]["jobs"] == 2
     jobs = {j["name"]: j for j in s.get("/api/v1/jobs")}
@@ -96,6 +98,9 @@ def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
         what="the first TCP sample",
     )
     assert 0 < rtt[0]["value"] < 1000 and 0 < connect[0]["value"] < 1000
+    # the first samples were taken within one interval of the server coming up
+    for first in (rtt[0], connect[0]):
+        assert first["ts"] - up_ns <= DEFAULT_INTERVAL_S * 1e9
     state = s.get("/api/v1/status/localhost")
     assert state["state"] == "up" and {c["kind"] for c in state["checks"]} == {"icmp", "tcp"}
 
@@ -172,3 +177,20 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         "(choose another with --port/--host or NETGAUGE_PORT/NETGAUGE_HOST)"
     ]
     assert not (tmp_path / "netgauge-data").exists()
+
+
+def test_a_start_failure_is_one_clear_line(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("a file where the data directory should be")
+    r = subprocess.run(
+        [sys.executable, "-m", "netgauge", "serve", "--port", "0", "--data-dir", str(not_a_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"netgauge: cannot start: FileExistsError: [Errno 17] File exists: '{not_a_dir}'"
+    )
+    assert "serving on" not in r.stdout  # announced only once the service is up

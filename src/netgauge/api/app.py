@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -76,13 +76,26 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal)
 
 
-def create_app(service: Service, *, manage_lifecycle: bool = True) -> FastAPI:
+def create_app(
+    service: Service,
+    *,
+    manage_lifecycle: bool = True,
+    on_started: Callable[[], None] | None = None,
+) -> FastAPI:
     """The API over ``service``; with ``manage_lifecycle`` the app starts and stops it."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
-            await service.start()
+            try:
+                await service.start()
+            except Exception as exc:
+                # kept for the CLI, which turns it into one clear line and an exit status
+                service.start_error = f"{type(exc).__name__}: {exc}"
+                log.error("service.start_failed", error=service.start_error)
+                raise
+        if on_started is not None:
+            on_started()
         try:
             yield
         finally:

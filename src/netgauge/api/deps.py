@@ -26,5 +26,5 @@ InventoryDep = Annotated[Inventory, Depends(get_inventory)]
 
 # Query parameters shared by the listing routes.
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
+Offset = Annotated[int, Query(ge=0, le=100_000_000, description="items to skip")]
 RunStatus = Annotated[str | None, Query(pattern="^(running|ok|partial|failed|skipped)$")]

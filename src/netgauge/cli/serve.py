@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from netgauge.cli.app import app
-from netgauge.errors import ConfigError, NetgaugeError
+from netgauge.errors import ConfigError
 
 if TYPE_CHECKING:  # the config and web stacks load only when `serve` runs
     from netgauge.config import ConfigFile, Settings
@@ -95,12 +95,15 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     configure_logging(settings.log_level, settings.log_format)
     service = Service(settings, cfg or default_config(settings.port), source)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    typer.echo(f"netgauge serving on http://{url_host}:{settings.port}/ (API docs at /docs)")
-    typer.echo(f"data directory: {settings.data_dir.resolve()}")
-    typer.echo(f"configuration: {source}")
+
+    def announce() -> None:
+        typer.echo(f"netgauge serving on http://{url_host}:{settings.port}/ (API docs at /docs)")
+        typer.echo(f"data directory: {settings.data_dir.resolve()}")
+        typer.echo(f"configuration: {source}")
+
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(service),
+            create_app(service, on_started=announce),
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -110,8 +113,11 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     )
     try:
         asyncio.run(server.serve())
-    except NetgaugeError as exc:
-        typer.echo(f"netgauge: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except SystemExit:  # uvicorn exits 3 when the lifespan start fails; we say why below
+        if service.start_error is None:
+            raise
+    if service.start_error is not None:
+        typer.echo(f"netgauge: cannot start: {service.start_error}", err=True)
+        raise typer.Exit(1)
     if not server.started:
         raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from netgauge.config.model import ConfigFile
 from netgauge.config.settings import Settings
@@ -40,12 +40,21 @@ def _walk_lines(node: Any, loc: Loc, lines: dict[Loc, int]) -> None:
     """Record the 1-based line of every mapping key and sequence item under ``node``."""
     if isinstance(node, CommentedMap):
         for key, value in node.items():
-            lines[(*loc, str(key))] = node.lc.key(key)[0] + 1
+            _record(lines, (*loc, str(key)), node.lc.key, key)
             _walk_lines(value, (*loc, str(key)), lines)
     elif isinstance(node, CommentedSeq):
         for index, value in enumerate(node):
-            lines[(*loc, index)] = node.lc.item(index)[0] + 1
+            _record(lines, (*loc, index), node.lc.item, index)
             _walk_lines(value, (*loc, index), lines)
+
+
+def _record(lines: dict[Loc, int], loc: Loc, position: Callable[[Any], Any], at: Any) -> None:
+    # keys pulled in by a merge (<<: *anchor) or under a tag carry no position of their own:
+    # such a problem is reported at the nearest ancestor's line instead
+    try:
+        lines[loc] = int(position(at)[0]) + 1
+    except (KeyError, TypeError, IndexError, AttributeError):
+        pass
 
 
 def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -95,6 +104,8 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Loc, int]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError([ConfigProblem("<yaml>", str(exc.problem or exc), line, source)]) from exc
+    except YAMLError as exc:
+        raise ConfigError([ConfigProblem("<yaml>", str(exc), None, source)]) from exc
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
@@ -125,6 +136,9 @@ def load_config(path: Path) -> LoadedConfig:
     """Read and validate the YAML file at ``path``."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+        raise ConfigError([ConfigProblem("<file>", problem, None, str(path))]) from None
     except OSError as exc:
         raise ConfigError(
             [ConfigProblem("<file>", f"cannot read: {exc.strerror}", None, str(path))]
@@ -132,12 +146,38 @@ def load_config(path: Path) -> LoadedConfig:
     return load_config_text(text, str(path))
 
 
+SECRET_SETTINGS = ("database_password",)
+
+
 def _check_settings(config: ConfigFile, problems: _Problems) -> None:
-    """The ``settings:`` section is validated by the Settings model (env overrides apply later)."""
+    """The ``settings:`` section is validated by the Settings model; secrets are refused."""
     try:
         Settings.model_validate(config.settings)
     except ValidationError as exc:
         problems.add_validation(exc, ("settings",))
+    for key in SECRET_SETTINGS:
+        if key in config.settings:
+            env = f"NETGAUGE_{key.upper()}"
+            problems.add(
+                ("settings", key), f"secrets never go in the file: set {env} or {env}_FILE"
+            )
+    url = config.settings.get("database_url")
+    if isinstance(url, str) and _url_has_password(url):
+        problems.add(
+            ("settings", "database_url"),
+            "the URL holds a password: remove it and set NETGAUGE_DATABASE_PASSWORD "
+            "or NETGAUGE_DATABASE_PASSWORD_FILE",
+        )
+
+
+def _url_has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password is not None
+    except ArgumentError:
+        return False  # an unparseable URL is reported when the database is opened
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:

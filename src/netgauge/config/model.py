@@ -18,6 +18,19 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, No
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
+def check_timezone(value: str) -> str:
+    """An IANA time zone name that zoneinfo knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+        ) from None
+    return value
+
+
 class StrictModel(BaseModel):
     """Base: unknown keys are errors, values are immutable."""
 
@@ -39,6 +52,8 @@ def parse_duration(value: Any) -> float:
 def check_address(value: str) -> str:
     """An IP literal or a syntactically valid host name (resolution happens at probe time)."""
     value = value.strip()
+    if "%" in value:
+        return _check_zoned(value)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -48,12 +63,29 @@ def check_address(value: str) -> str:
     return value
 
 
+def _check_zoned(value: str) -> str:
+    """``fe80::1%eth0``: a zone id is meaningful on IPv6 link-local addresses only."""
+    address, _, zone = value.partition("%")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.version != 6 or not parsed.is_link_local or not zone:
+        raise ValueError(f"{value!r}: a %zone id goes only with IPv6 link-local (fe80::/10)")
+    return f"{parsed.compressed}%{zone}"
+
+
 class SiteConfig(StrictModel):
     """A place targets belong to."""
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
 
 
 class CredentialConfig(StrictModel):
@@ -117,14 +149,13 @@ class WindowConfig(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        return check_timezone(value)
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
-            ) from None
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _wall_time(cls, value: time | None) -> time | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("must be a wall time without a zone; the zone is `timezone`")
         return value
 
     @field_validator("days")
@@ -182,6 +213,14 @@ class JobConfig(StrictModel):
     def _timeout(cls, value: float | None) -> float | None:
         if value is not None and not 0 < value <= 3600:
             raise ValueError("timeout must be between 0 and 1h")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_targets(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"target(s) listed twice: {', '.join(repeated)}")
         return value
 
     @model_validator(mode="after")

@@ -175,6 +175,11 @@ class Inventory:
         s.flush()
         return row
 
+    def get_site(self, name: str) -> Site:
+        """One site by name."""
+        with self.session() as s:
+            return self._get(s, Site, name)
+
     def delete_site(self, name: str, actor: str) -> None:
         """Delete a site that no target uses."""
         with self.session() as s:
@@ -217,9 +222,12 @@ class Inventory:
     def _target_query(self, f: TargetFilter) -> Select[TargetRow]:
         stmt = select(TargetRow)
         if f.q:
-            like = f"%{f.q.lower()}%"
+            like = f"%{_escape_like(f.q.lower())}%"
             stmt = stmt.where(
-                or_(func.lower(TargetRow.name).like(like), func.lower(TargetRow.address).like(like))
+                or_(
+                    func.lower(TargetRow.name).like(like, escape="\\"),
+                    func.lower(TargetRow.address).like(like, escape="\\"),
+                )
             )
         if f.tag:
             has_tag = select(TargetTag.target_id).where(TargetTag.tag == f.tag)
@@ -310,6 +318,9 @@ class Inventory:
         self, s: Session, cfg: JobConfig, actor: str, source: str, create_only: bool = False
     ) -> JobRow:
         _check_job(cfg)
+        if cfg.selector is not None and cfg.selector.site is not None:
+            if self._find(s, Site, cfg.selector.site) is None:
+                raise InventoryError(f"selector.site: unknown site {cfg.selector.site!r}")
         known = set(s.scalars(select(TargetRow.name).where(TargetRow.name.in_(cfg.targets))))
         missing = [n for n in cfg.targets if n not in known]
         if missing:
@@ -436,6 +447,11 @@ class Inventory:
         """Run ``fn`` inside one transaction (used by the YAML sync)."""
         with self.session() as s:
             return fn(s)
+
+
+def _escape_like(text: str) -> str:
+    """``q`` is a plain substring: LIKE's wildcards in it match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _check_job(cfg: JobConfig) -> None:

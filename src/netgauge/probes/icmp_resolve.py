@@ -25,7 +25,7 @@ _RESOLVE_CONCURRENCY = 64  # name lookups in flight at once (the resolver is sha
 
 
 def parse_ip_literal(text: str) -> str | None:
-    """The canonical form of an IPv4/IPv6 literal (``[v6]`` and ``%zone`` allowed), else None."""
+    """The canonical form of an IPv4/IPv6 literal (``[v6]``, ``fe80::…%zone``), else None."""
     candidate = text.strip()
     if candidate.startswith("[") and candidate.endswith("]"):
         candidate = candidate[1:-1]
@@ -34,8 +34,8 @@ def parse_ip_literal(text: str) -> str | None:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return None
-    if zone and parsed.version == 6:
-        return f"{parsed.compressed}%{zone}"
+    if zone and parsed.version == 6 and parsed.is_link_local:
+        return f"{parsed.compressed}%{zone}"  # a zone means something only on link-local
     return None if zone else parsed.compressed
 
 

@@ -117,3 +117,11 @@ def test_window_days_may_be_one_word() -> None:
     )
     window = window_of(load_config_text(text).config.jobs[0].window)
     assert window is not None and window.days == frozenset(range(5))
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("targets: []\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: <file>: not UTF-8 text (byte 17: invalid continuation byte)"

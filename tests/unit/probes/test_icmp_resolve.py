@@ -50,7 +50,9 @@ def test_ip_literals_are_canonical(text: str, canonical: str) -> None:
     assert parse_ip_literal(text) == canonical
 
 
-@pytest.mark.parametrize("text", ["999.1.1.1", "1.2.3", "a b", "127.0.0.1%eth0", "::1::2"])
+@pytest.mark.parametrize(
+    "text", ["999.1.1.1", "1.2.3", "a b", "127.0.0.1%eth0", "::1::2", "::1%lo", "fd00::1%eth0"]
+)
 def test_non_literals(text: str) -> None:
     assert parse_ip_literal(text) is None
 

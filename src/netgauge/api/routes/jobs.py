@@ -124,5 +124,6 @@ async def job_runs(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> PageOf:
-    """Runs of one job, newest first."""
+    """Runs of one job, newest first (404 for a job that does not exist)."""
+    await asyncio.to_thread(inv.get_job, name)
     return await runs_page(inv, name, status, limit, offset)

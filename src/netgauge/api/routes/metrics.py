@@ -16,14 +16,22 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
 MAX_POINTS = 100_000
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_NS = 2**63 - 1  # samples are int64 nanoseconds: up to 2262-04-11
+
+
 def ns_to_dt(ns: int) -> datetime:
     """UTC nanoseconds → aware datetime (microsecond precision)."""
-    return datetime.fromtimestamp(ns / 1e9, UTC)
+    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
-def _aware(value: datetime) -> datetime:
-    # a time without a zone is taken as UTC (documented), never as the server's local time
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+def dt_to_ns(value: datetime, field: str) -> int:
+    """Aware or naive (= UTC) datetime → UTC nanoseconds, exactly; 422 outside 1970..2262."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    ns = (aware - EPOCH) // timedelta(microseconds=1) * 1000
+    if not 0 <= ns <= LAST_NS:
+        raise InventoryError(f"{field}: must lie between 1970-01-01 and 2262-04-11 (UTC)")
+    return ns
 
 
 def _step_seconds(step: str | None) -> float | None:
@@ -53,15 +61,15 @@ async def query_metrics(
     agg: Literal["avg", "min", "max", "count"] = "avg",
 ) -> SeriesResponse:
     """Points of ``metric`` for ``target`` in [from, to); one per ``step`` when given."""
-    end = _aware(to) if to else datetime.now(UTC)
-    start = _aware(from_) if from_ else end - timedelta(hours=1)
-    if start >= end:
+    given_start = dt_to_ns(from_, "from") if from_ else None
+    end_ns = dt_to_ns(to or datetime.now(UTC), "to")
+    start_ns = given_start if given_start is not None else max(0, end_ns - 3600 * 10**9)
+    if start_ns >= end_ns:
         raise InventoryError("from: must be before `to`")
     step_s = _step_seconds(step)
-    span_s = (end - start).total_seconds()
-    if step_s is not None and span_s / step_s > MAX_POINTS:
+    if step_s is not None and (end_ns - start_ns) / 1e9 / step_s > MAX_POINTS:
         raise InventoryError(f"step: too small for the range (more than {MAX_POINTS} points)")
-    start_ns, end_ns = int(start.timestamp() * 1e9), int(end.timestamp() * 1e9)
+    start, end = ns_to_dt(start_ns), ns_to_dt(end_ns)
     points = await service.store.points(target, metric, start_ns, end_ns, step_s, agg)
     return SeriesResponse(
         target=target,

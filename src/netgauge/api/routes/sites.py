@@ -19,6 +19,13 @@ async def list_sites(inv: InventoryDep) -> list[SiteConfig]:
     return [SiteConfig(name=r.name, description=r.description, timezone=r.timezone) for r in rows]
 
 
+@router.get("/{name}")
+async def get_site(name: str, inv: InventoryDep) -> SiteConfig:
+    """One site."""
+    row = await asyncio.to_thread(inv.get_site, name)
+    return SiteConfig(name=row.name, description=row.description, timezone=row.timezone)
+
+
 @router.put("/{name}")
 async def put_site(name: str, body: SiteConfig, inv: InventoryDep) -> SiteConfig:
     """Create or update a site."""
