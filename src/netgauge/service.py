@@ -112,6 +112,8 @@ class Service:
             except ValueError as exc:  # one bad stored job must not stop the others
                 log.error("job.invalid", job=row.name, error=str(exc))
         self.scheduler.set_jobs(schedules)
+        for gone in set(self.status.jobs()) - {row.name for row in rows}:
+            self.status.forget_job(gone)
 
     async def run_now(self, job: str) -> bool:
         """Run ``job`` at once; False when a run of it is already going."""

@@ -138,8 +138,9 @@ class SeriesResponse(BaseModel):
 
 
 class CheckStatus(BaseModel):
-    """The newest result of one check kind on a target."""
+    """The newest result of one job on a target."""
 
+    job: str
     kind: str
     status: str
     time: datetime

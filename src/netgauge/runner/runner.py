@@ -138,7 +138,8 @@ class JobRunner:
             results = await self._run_each(cfg, probe, targets, params, timeout)
         for result in results:
             self.writer.submit(result.to_samples())
-            self.status.update(result)
+            self.status.update(cfg.name, result)
+        self.status.covered(cfg.name, (t.name for t in targets))
         return results
 
     def _probe(self, kind: str) -> Probe:

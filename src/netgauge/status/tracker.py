@@ -1,11 +1,14 @@
-"""Keeps the newest result per (target, check kind) and derives one state per target.
+"""Keeps the newest result per (target, job) and derives one state per target.
 
-A target is ``up`` when every check kind that covers it answered last time, ``down`` when none
-did, ``degraded`` when some did. Transitions are logged once, not on every repeat.
+A target is ``up`` when every job that covers it got an answer last time, ``down`` when none
+did, ``degraded`` when some did. When a job stops covering a target (its selector no longer
+matches, the job was deleted), that job's last result is dropped, so it cannot hold a stale
+state. Transitions are logged once, not on every repeat.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -17,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class TargetState:
-    """Current state of one target."""
+    """Current state of one target; ``checks`` maps job name → its newest result."""
 
     target: str
     state: str = "unknown"
@@ -31,18 +34,35 @@ class StatusTracker:
 
     def __init__(self) -> None:
         self._states: dict[str, TargetState] = {}
+        self._covered: dict[str, set[str]] = {}  # job → targets of its last run
 
-    def update(self, result: ProbeResult) -> TargetState:
-        """Fold one result in; log when the target's state changes."""
+    def update(self, job: str, result: ProbeResult) -> TargetState:
+        """Fold one result of ``job`` in; log when the target's state changes."""
         st = self._states.setdefault(result.target, TargetState(result.target))
-        st.checks[result.kind] = result
+        st.checks[job] = result
         st.last_ns = max(st.last_ns, result.ts_ns)
-        new = _derive(st.checks.values())
-        if new != st.state:
-            event = "target.up" if new == "up" else "target.state_changed"
-            log.info(event, target=st.target, old=st.state, new=new, error=result.error)
-            st.state, st.since_ns = new, result.ts_ns
+        self._settle(st, result.ts_ns, result.error)
         return st
+
+    def covered(self, job: str, targets: Iterable[str]) -> None:
+        """``job`` now covers exactly ``targets``: drop its results on the others."""
+        now = set(targets)
+        for name in self._covered.get(job, set()) - now:
+            self._drop(name, job)
+        self._covered[job] = now
+
+    def forget_job(self, job: str) -> None:
+        """A deleted job: its results no longer count anywhere."""
+        self.covered(job, ())
+        self._covered.pop(job, None)
+
+    def forget(self, target: str) -> None:
+        """Drop a removed target."""
+        self._states.pop(target, None)
+
+    def jobs(self) -> list[str]:
+        """Jobs whose results are held."""
+        return sorted(self._covered)
 
     def get(self, target: str) -> TargetState | None:
         """State of one target, if it has been checked."""
@@ -52,15 +72,23 @@ class StatusTracker:
         """Every checked target, by name."""
         return [self._states[k] for k in sorted(self._states)]
 
-    def forget(self, target: str) -> None:
-        """Drop a removed target."""
-        self._states.pop(target, None)
+    def _drop(self, target: str, job: str) -> None:
+        st = self._states.get(target)
+        if st is not None and st.checks.pop(job, None) is not None:
+            self._settle(st, st.last_ns, None)
+
+    def _settle(self, st: TargetState, ts_ns: int, error: str | None) -> None:
+        new = _derive(r.up for r in st.checks.values())
+        if new != st.state:
+            event = "target.up" if new == "up" else "target.state_changed"
+            log.info(event, target=st.target, old=st.state, new=new, error=error)
+            st.state, st.since_ns = new, ts_ns
 
 
-def _derive(results: object) -> str:
-    ups = [r.up for r in results]  # type: ignore[attr-defined]
-    if not ups:
+def _derive(ups: Iterable[bool]) -> str:
+    seen = list(ups)
+    if not seen:
         return "unknown"
-    if all(ups):
+    if all(seen):
         return "up"
-    return "down" if not any(ups) else "degraded"
+    return "down" if not any(seen) else "degraded"

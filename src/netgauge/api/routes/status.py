@@ -17,13 +17,14 @@ def public(st: TargetState) -> TargetStatus:
     """Tracker state → API shape."""
     checks = [
         CheckStatus(
+            job=job,
             kind=r.kind,
             status=r.status.value,
             time=ns_to_dt(r.ts_ns),
             error=r.error,
             metrics=dict(r.metrics),
         )
-        for r in sorted(st.checks.values(), key=lambda r: r.kind)
+        for job, r in sorted(st.checks.items())
     ]
     return TargetStatus(
         target=st.target,
