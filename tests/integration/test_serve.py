@@ -21,6 +21,12 @@ from tests.conftest import free_port, wait_for
 DEFAULT_INTERVAL_S = 30.0  # the default config's job interval (netgauge.config.defaults)
 
 
+def netgauge(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the netgauge CLI once, as a user would, and capture what it says."""
+    cmd = [sys.executable, "-m", "netgauge", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
 class Served:
     def __init__(self, proc: subprocess.Popen[str], port: int, data: Path) -> None:
         self.proc, self.port, self.data = proc, port, data
@@ -128,32 +134,19 @@ def test_sigterm_flushes_every_accepted_sample(serve: Any, tmp_path: Path) -> No
 def test_bad_config_file_exits_2_naming_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets:\n  - name: a\n    address: 127.0.0.1\n    colour: red\n")
-    r = subprocess.run(
-        [sys.executable, "-m", "netgauge", "serve", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    r = netgauge("serve", "--config", str(bad), cwd=tmp_path)
     assert r.returncode == 2
     assert f"{bad}:4: targets[0].colour: Extra inputs are not permitted" in r.stderr
     assert not (tmp_path / "netgauge-data").exists()  # nothing created on a refused start
 
 
 def test_help_lists_the_commands() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "netgauge", "--help"], capture_output=True, text=True, timeout=60
-    )
+    r = netgauge("--help")
     assert r.returncode == 0
     for command in ("serve", "check-config", "probe"):
         assert command in r.stdout
     for sub in (["serve"], ["check-config"], ["probe", "icmp"]):
-        h = subprocess.run(
-            [sys.executable, "-m", "netgauge", *sub, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        h = netgauge(*sub, "--help")
         assert h.returncode == 0 and "Usage" in h.stdout
 
 
@@ -164,13 +157,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = subprocess.run(
-            [sys.executable, "-m", "netgauge", "serve", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
+        r = netgauge("serve", "--port", str(port), cwd=tmp_path)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
         f"netgauge: cannot listen on 127.0.0.1:{port}: Address already in use "
@@ -182,13 +169,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
 def test_a_start_failure_is_one_clear_line(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("a file where the data directory should be")
-    r = subprocess.run(
-        [sys.executable, "-m", "netgauge", "serve", "--port", "0", "--data-dir", str(not_a_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    r = netgauge("serve", "--port", "0", "--data-dir", str(not_a_dir), cwd=tmp_path)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == (
         f"netgauge: cannot start: FileExistsError: [Errno 17] File exists: '{not_a_dir}'"
