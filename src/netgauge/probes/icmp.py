@@ -26,7 +26,7 @@ from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.icmp_engine import IcmpEngine, Schedule, TargetRun
 from netgauge.probes.icmp_resolve import resolve_address, resolve_each, resolve_targets
-from netgauge.probes.icmp_socket import ENV_SOCKET_MODE, SocketMode
+from netgauge.probes.icmp_socket import ENV_SOCKET_MODE, SocketMode, SocketOpener, open_icmp_socket
 from netgauge.probes.icmp_stats import METRIC_NAMES, on_time_rtts, summarize
 
 __all__ = [
@@ -86,7 +86,9 @@ class IcmpProbe:
     kind: ClassVar[str] = "icmp"
     params_model: ClassVar[type[ProbeParams]] = IcmpParams
 
-    def __init__(self) -> None:
+    def __init__(self, *, opener: SocketOpener = open_icmp_socket) -> None:
+        # ``opener`` opens the sockets; tests inject fakes (the I/O edge), nothing else does.
+        self._opener = opener
         # One engine (hence one socket per family) per loop and socket options, shared by
         # every batch in flight and closed when the last one finishes.
         self._engines: dict[_EngineKey, tuple[IcmpEngine, int]] = {}
@@ -127,7 +129,9 @@ class IcmpProbe:
         loop = asyncio.get_running_loop()
         key: _EngineKey = (loop, params.socket_mode, params.ttl, params.tos)
         engine, users = self._engines.get(key) or (
-            IcmpEngine(loop, params.socket_mode, ttl=params.ttl, tos=params.tos),
+            IcmpEngine(
+                loop, params.socket_mode, ttl=params.ttl, tos=params.tos, opener=self._opener
+            ),
             0,
         )
         self._engines[key] = (engine, users + 1)

@@ -24,6 +24,7 @@ from netgauge.probes.icmp_packet import build_echo_request, parse_echo_reply, pa
 from netgauge.probes.icmp_socket import (
     IcmpSocket,
     SocketMode,
+    SocketOpener,
     is_family_unsupported,
     open_icmp_socket,
 )
@@ -118,8 +119,10 @@ class IcmpEngine:
         *,
         ttl: int | None = None,
         tos: int | None = None,
+        opener: SocketOpener = open_icmp_socket,
     ) -> None:
         self._loop = loop
+        self._opener = opener
         self._mode = mode
         self._ttl = ttl
         self._tos = tos
@@ -132,6 +135,11 @@ class IcmpEngine:
         """The mode of the open socket for ``family`` (None before first use)."""
         icmp = self._sockets.get(family)
         return icmp.mode if icmp else None
+
+    @property
+    def in_flight(self) -> int:
+        """Packets sent and still awaited (answered or timed-out ones are not counted)."""
+        return len(self._pending)
 
     def close(self) -> None:
         """Stop watching and close every socket; packets still in flight are forgotten."""
@@ -151,7 +159,7 @@ class IcmpEngine:
         if family in self._unsupported:
             return None
         try:
-            icmp = open_icmp_socket(family, self._mode, ttl=self._ttl, tos=self._tos)
+            icmp = self._opener(family, self._mode, ttl=self._ttl, tos=self._tos)
         except OSError as exc:
             if not is_family_unsupported(exc):
                 raise

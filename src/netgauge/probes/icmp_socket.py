@@ -17,6 +17,7 @@ import random
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 from netgauge.errors import ProbeSetupError
 
@@ -61,6 +62,14 @@ class IcmpSocket:
     def ip_header(self) -> bool:
         """True when received data starts with the IP header (raw IPv4 only)."""
         return self.mode is SocketMode.RAW and self.family == socket.AF_INET
+
+
+class SocketOpener(Protocol):
+    """Opens the ICMP socket of one family: :func:`open_icmp_socket`, or a fake in tests."""
+
+    def __call__(
+        self, family: int, mode: SocketMode, *, ttl: int | None = None, tos: int | None = None
+    ) -> IcmpSocket: ...
 
 
 def resolve_mode(mode: SocketMode) -> SocketMode:
