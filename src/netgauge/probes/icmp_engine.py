@@ -130,6 +130,9 @@ class IcmpEngine:
         self._unsupported: dict[int, str] = {}
         self._pending: dict[_PendingKey, _InFlight] = {}
         self._next_seq: dict[int, int] = {}
+        # Sends waiting for room in a socket's buffer, by descriptor: one writer callback
+        # per socket wakes them all (a second add_writer would replace the first callback).
+        self._write_waiters: dict[int, list[asyncio.Future[None]]] = {}
 
     def socket_mode(self, family: int) -> SocketMode | None:
         """The mode of the open socket for ``family`` (None before first use)."""
@@ -144,7 +147,10 @@ class IcmpEngine:
     def close(self) -> None:
         """Stop watching and close every socket; packets still in flight are forgotten."""
         for icmp in self._sockets.values():
-            self._loop.remove_reader(icmp.sock.fileno())
+            fd = icmp.sock.fileno()
+            self._loop.remove_reader(fd)
+            if self._write_waiters.pop(fd, None) is not None:
+                self._loop.remove_writer(fd)
             icmp.sock.close()
         self._sockets.clear()
         self._pending.clear()
@@ -244,19 +250,29 @@ class IcmpEngine:
         self._pending[key] = _InFlight(batch, run, k, sent_ns)
 
     async def _writable(self, icmp: IcmpSocket) -> None:
-        """Wait until the socket's send buffer has room again."""
+        """Wait until the socket's send buffer has room again (any number of waiters)."""
         fd = icmp.sock.fileno()
         ready: asyncio.Future[None] = self._loop.create_future()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        self._loop.add_writer(fd, wake)
+        waiters = self._write_waiters.setdefault(fd, [])
+        if not waiters:
+            self._loop.add_writer(fd, self._on_writable, fd)
+        waiters.append(ready)
         try:
             await ready
         finally:
-            self._loop.remove_writer(fd)
+            # Cancelled before the wake-up: leave the others waiting, unwatch if none is left.
+            if ready in waiters:
+                waiters.remove(ready)
+                if not waiters and self._write_waiters.get(fd) is waiters:
+                    del self._write_waiters[fd]
+                    self._loop.remove_writer(fd)
+
+    def _on_writable(self, fd: int) -> None:
+        """Writer callback: wake every send waiting on ``fd`` and stop watching it."""
+        self._loop.remove_writer(fd)
+        for ready in self._write_waiters.pop(fd, []):
+            if not ready.done():
+                ready.set_result(None)
 
     def _allocate_seq(self, family: int, address: str) -> int:
         """Next 16-bit sequence number not already in flight to ``address``."""
