@@ -174,15 +174,21 @@ def _result(
     params: IcmpParams,
     started: int,
 ) -> ProbeResult:
-    """The ProbeResult of one target: OK if any on-time reply, else FAILED or TIMEOUT."""
+    """The ProbeResult of one target: OK if any on-time reply, else FAILED or TIMEOUT.
+
+    Send errors are kept in ``error`` even when the status is OK (some replies arrived):
+    ``2 of 5 sends failed: No route to host``. FAILED means nothing arrived and something
+    went wrong on our side; TIMEOUT means every packet went out and none was answered.
+    """
     if run is None:
         metrics = summarize(0, [])
         return ProbeResult(target.name, "icmp", started, ProbeStatus.FAILED, metrics, failure)
     rtts = on_time_rtts(run.rtt_ns, round(params.timeout * 1e9))
     metrics = summarize(run.sent, rtts)
+    problem = run.problem()
     if rtts:
-        return ProbeResult(target.name, "icmp", started, ProbeStatus.OK, metrics)
-    if run.error is not None:
-        return ProbeResult(target.name, "icmp", started, ProbeStatus.FAILED, metrics, run.error)
+        return ProbeResult(target.name, "icmp", started, ProbeStatus.OK, metrics, problem)
+    if problem is not None:
+        return ProbeResult(target.name, "icmp", started, ProbeStatus.FAILED, metrics, problem)
     error = f"no echo reply within {params.timeout:g} s ({run.sent} sent)"
     return ProbeResult(target.name, "icmp", started, ProbeStatus.TIMEOUT, metrics, error)

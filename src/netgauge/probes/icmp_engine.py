@@ -39,7 +39,13 @@ _PendingKey = tuple[int, str, int]  # family, address (no scope), sequence
 
 @dataclass(slots=True)
 class TargetRun:
-    """One target's packets within a batch: send times, RTTs, and a send error if any."""
+    """One target's packets within a batch: RTTs, sends, and what went wrong if anything.
+
+    ``sent`` counts every packet the engine tried to send, including those the kernel
+    refused (``failed`` of them, like ping's "errors"): a refused packet is a lost packet.
+    A send error does not stop the target; its remaining packets go out on schedule.
+    ``error`` is set only when nothing could be tried at all (no socket for the family).
+    """
 
     address: str
     family: int
@@ -47,10 +53,27 @@ class TargetRun:
     rtt_ns: list[int | None] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
     sent: int = 0
+    failed: int = 0
+    send_error: str | None = None  # the first send error's text
     error: str | None = None
 
     def __post_init__(self) -> None:
         self.rtt_ns = [None] * self.count
+
+    def record_send_failure(self, text: str) -> None:
+        """Count one packet the kernel refused (sent and lost)."""
+        self.sent += 1
+        self.failed += 1
+        if self.send_error is None:
+            self.send_error = text
+
+    def problem(self) -> str | None:
+        """One line on what went wrong (``2 of 5 sends failed: No route to host``), or None."""
+        if self.error is not None:
+            return self.error
+        if self.failed:
+            return f"{self.failed} of {self.sent} sends failed: {self.send_error}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +237,13 @@ class IcmpEngine:
             last_send = await self._send_one(batch, run, k, payload)
             since_yield += 1
             next_allowed = next_on_timeline(planned, last_send, schedule.pace_ns)
-            if run.error is None and k + 1 < schedule.count:
+            if k + 1 < schedule.count:  # a failed send does not stop the target
                 next_due = next_on_timeline(planned, last_send, schedule.interval_ns)
                 heapq.heappush(heap, (next_due, i, k + 1))
         return last_send
 
     async def _send_one(self, batch: _Batch, run: TargetRun, k: int, payload: bytes) -> int:
-        """Send packet ``k`` of ``run``; a failure becomes ``run.error``. Returns send time."""
+        """Send packet ``k`` of ``run``; a refused one is counted lost. Returns the send time."""
         icmp = self._sockets[run.family]
         seq = self._allocate_seq(run.family, strip_scope(run.address))
         packet = build_echo_request(run.family, icmp.ident, seq, payload)
@@ -235,11 +258,11 @@ class IcmpEngine:
                 if exc.errno == errno.ENOBUFS:
                     await asyncio.sleep(0.001)
                     continue
-                run.error = f"send failed: {exc.strerror or exc}"
+                run.record_send_failure(exc.strerror or str(exc))
                 return sent_ns
             self._register(batch, run, k, seq, sent_ns)
             return sent_ns
-        run.error = "send failed: socket buffer stayed full"
+        run.record_send_failure("socket buffer stayed full")
         return time.monotonic_ns()
 
     def _register(self, batch: _Batch, run: TargetRun, k: int, seq: int, sent_ns: int) -> None:

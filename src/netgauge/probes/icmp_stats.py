@@ -2,7 +2,9 @@
 
 Definitions (the metric names in ``ProbeResult.metrics`` are stable):
 
-* ``sent``: echo requests handed to the kernel without error.
+* ``sent``: echo requests the probe tried to send, *including* those the kernel refused
+  (e.g. EHOSTUNREACH): like ping's "errors", a refused request is a lost one. The result's
+  ``error`` says how many were refused and why.
 * ``received``: replies that arrived within the per-packet timeout. A reply that arrives
   after its timeout is *lost* (as with ping -W), so it never counts here.
 * ``loss_pct``: ``100 * (sent - received) / sent``; 100.0 when nothing could be sent.

@@ -45,8 +45,10 @@ async def test_silent_host_is_a_timeout_without_rtt(lab_hosts: LabHosts) -> None
 async def test_unreachable_host_is_a_failure_with_the_send_error(lab_hosts: LabHosts) -> None:
     result = await IcmpProbe().run(Target(name="unr", address=lab_hosts.unreachable4), QUICK)
     assert result.status is ProbeStatus.FAILED
-    assert result.error is not None and "send failed" in result.error
-    assert result.metrics["sent"] == 0 and result.metrics["loss_pct"] == 100.0
+    # Every send is refused (EHOSTUNREACH): each one counts as sent and lost, like ping.
+    assert result.error == "5 of 5 sends failed: No route to host"
+    assert result.metrics["sent"] == 5 and result.metrics["received"] == 0
+    assert result.metrics["loss_pct"] == 100.0
 
 
 async def test_random_loss_shows_as_partial_loss(lab_hosts: LabHosts) -> None:

@@ -7,9 +7,10 @@ import errno
 import socket
 from collections.abc import Callable
 
+from netgauge.cli.probe import _render_json, _render_table
 from netgauge.models import ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe
-from tests.unit.probes.fake_icmp import FakeOpener, send_error
+from tests.unit.probes.fake_icmp import ANSWER, FakeOpener, Outcome, send_error
 
 FAST = {"interval": 0.001, "timeout": 1.0, "pace_ms": 0}
 NO_ROUTE = send_error(errno.EHOSTUNREACH)
@@ -42,3 +43,54 @@ async def test_two_batches_waiting_on_a_full_send_buffer_both_resume() -> None:
         results = await asyncio.gather(*runs)
     assert [r.status for r in results] == [ProbeStatus.OK, ProbeStatus.OK]
     assert [r.metrics["received"] for r in results] == [1, 1]
+
+
+def failing(*bad: int) -> FakeOpener:
+    """Sends number ``bad`` (from 0) to any address fail with EHOSTUNREACH, others answer."""
+
+    def outcome(_address: str, n: int) -> Outcome:
+        return NO_ROUTE if n in bad else ANSWER
+
+    return FakeOpener(outcome)
+
+
+async def test_a_send_error_midway_is_counted_lost_and_reported() -> None:
+    opener = failing(2, 3)  # packets 3 and 4 of 5
+    target = Target(name="t", address="127.0.0.1")
+    result = await IcmpProbe(opener=opener).run(target, IcmpParams(count=5, **FAST))
+    assert opener.socks[socket.AF_INET].requests == {"127.0.0.1": 5}  # the rest still went
+    assert result.status is ProbeStatus.OK
+    m = result.metrics
+    assert (m["sent"], m["received"], m["loss_pct"]) == (5, 3, 40.0)
+    assert result.error == "2 of 5 sends failed: No route to host"
+    table = _render_table([target], [result])
+    assert table.splitlines()[1].split()[2:5] == ["5", "3", "40.0%"]
+    assert table.splitlines()[-1] == "t: 2 of 5 sends failed: No route to host"
+    assert '"sent":5,"received":3,"loss_pct":40.0' in _render_json([target], [result])
+
+
+async def test_a_send_error_every_time_is_a_failure_with_every_packet_lost() -> None:
+    opener = failing(0, 1, 2, 3)
+    result = await IcmpProbe(opener=opener).run(
+        Target(name="t", address="127.0.0.1"), IcmpParams(count=4, **FAST)
+    )
+    assert result.status is ProbeStatus.FAILED
+    assert (result.metrics["sent"], result.metrics["received"]) == (4, 0)
+    assert result.metrics["loss_pct"] == 100.0 and result.metrics["rtt_avg_ms"] is None
+    assert result.error == "4 of 4 sends failed: No route to host"
+
+
+async def test_a_failing_target_does_not_disturb_the_others() -> None:
+    def outcome(address: str, n: int) -> Outcome:
+        return send_error(errno.EPERM) if address == "127.0.0.2" and n == 0 else ANSWER
+
+    targets = [Target(name=a, address=a) for a in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    results = await IcmpProbe(opener=FakeOpener(outcome)).run_batch(
+        targets, IcmpParams(count=3, **FAST)
+    )
+    assert [r.metrics["received"] for r in results] == [3, 2, 3]
+    assert [r.error for r in results] == [
+        None,
+        "1 of 3 sends failed: Operation not permitted",
+        None,
+    ]
