@@ -9,7 +9,10 @@ How it scales to thousands of targets without a task or socket per target:
   It keeps ``pace`` between any two sends and ``interval`` between two sends to the same
   target, and yields to the loop regularly so replies are read while a burst goes out.
 * Timing: monotonic nanoseconds at send and at read; a reply later than ``timeout`` is
-  recorded but counted lost by the statistics.
+  lost (as with ping -W).
+* Memory: a packet leaves the in-flight table when its reply arrives or when its timeout
+  passes (send time + timeout; a later reply is ignored, it would count as lost anyway).
+  So the table holds what can be in flight within one timeout, not targets x count.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import errno
 import heapq
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from netgauge.probes.icmp_packet import build_echo_request, parse_echo_reply, payload_of
@@ -51,7 +55,6 @@ class TargetRun:
     family: int
     count: int
     rtt_ns: list[int | None] = field(default_factory=list)
-    seqs: list[int] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
     send_error: str | None = None  # the first send error's text
@@ -90,11 +93,18 @@ class Schedule:
 class _Batch:
     """Book-keeping of one ``send_batch`` call: what is still awaited, and when it is done."""
 
-    def __init__(self, runs: list[TargetRun], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, runs: list[TargetRun], timeout_ns: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.runs = runs
+        self.timeout_ns = timeout_ns
         self.outstanding = 0
         self.all_sent = False
         self.done: asyncio.Future[None] = loop.create_future()
+        # (expiry, key, entry) in send order, which is expiry order: one timeout per batch.
+        # Answered entries stay here until their expiry; they are skipped then.
+        self.expiries: deque[tuple[int, _PendingKey, _InFlight]] = deque()
+        self.timer: asyncio.TimerHandle | None = None
 
     def settle_one(self) -> None:
         self.outstanding -= 1
@@ -200,7 +210,7 @@ class IcmpEngine:
 
     async def send_batch(self, runs: list[TargetRun], schedule: Schedule) -> None:
         """Send ``schedule.count`` echoes to every run and wait for replies or timeouts."""
-        batch = _Batch(runs, self._loop)
+        batch = _Batch(runs, schedule.timeout_ns, self._loop)
         self._mark_unsupported(runs)
         try:
             last_send_ns = await self._send_all(batch, schedule)
@@ -245,6 +255,7 @@ class IcmpEngine:
     async def _send_one(self, batch: _Batch, run: TargetRun, k: int, payload: bytes) -> int:
         """Send packet ``k`` of ``run``; a refused one is counted lost. Returns the send time."""
         icmp = self._sockets[run.family]
+        self._expire(batch)  # before allocating: frees sequence numbers, bounds the table
         seq = self._allocate_seq(run.family, strip_scope(run.address))
         packet = build_echo_request(run.family, icmp.ident, seq, payload)
         for _attempt in range(_ENOBUFS_RETRIES):
@@ -266,11 +277,34 @@ class IcmpEngine:
         return time.monotonic_ns()
 
     def _register(self, batch: _Batch, run: TargetRun, k: int, seq: int, sent_ns: int) -> None:
-        run.seqs.append(seq)
         run.sent += 1
         batch.outstanding += 1
         key = (run.family, strip_scope(run.address), seq)
-        self._pending[key] = _InFlight(batch, run, k, sent_ns)
+        entry = _InFlight(batch, run, k, sent_ns)
+        self._pending[key] = entry
+        batch.expiries.append((sent_ns + batch.timeout_ns, key, entry))
+        self._arm(batch)
+
+    def _expire(self, batch: _Batch) -> None:
+        """Drop the batch's packets whose timeout has passed: they are lost."""
+        now = time.monotonic_ns()
+        expiries = batch.expiries
+        while expiries and expiries[0][0] <= now:
+            _expiry, key, entry = expiries.popleft()
+            if self._pending.get(key) is entry:  # not answered (nor its key reused)
+                del self._pending[key]
+                batch.settle_one()
+
+    def _arm(self, batch: _Batch) -> None:
+        """Make sure a timer will expire the batch's oldest packet when its timeout passes."""
+        if batch.timer is None and batch.expiries:
+            delay_ns = batch.expiries[0][0] - time.monotonic_ns()
+            batch.timer = self._loop.call_later(max(delay_ns, 0) / 1e9, self._on_timer, batch)
+
+    def _on_timer(self, batch: _Batch) -> None:
+        batch.timer = None
+        self._expire(batch)
+        self._arm(batch)
 
     async def _writable(self, icmp: IcmpSocket) -> None:
         """Wait until the socket's send buffer has room again (any number of waiters)."""
@@ -318,13 +352,13 @@ class IcmpEngine:
 
     def _forget(self, batch: _Batch) -> None:
         """Drop this batch's unanswered packets from the in-flight table."""
-        for run in batch.runs:
-            address = strip_scope(run.address)
-            for seq in run.seqs:
-                key = (run.family, address, seq)
-                entry = self._pending.get(key)
-                if entry is not None and entry.batch is batch:
-                    del self._pending[key]
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+        for _expiry, key, entry in batch.expiries:
+            if self._pending.get(key) is entry:
+                del self._pending[key]
+        batch.expiries.clear()
         if not batch.done.done():
             batch.done.cancel()
 
@@ -348,6 +382,7 @@ class IcmpEngine:
         entry = self._pending.pop((icmp.family, strip_scope(source), reply.seq), None)
         if entry is None:
             return  # duplicate, or a reply to a batch that already finished
-        # Late replies are stored too: the statistics count RTT > timeout as lost.
+        # A reply after the timeout but before the expiry ran is stored; the statistics
+        # count RTT > timeout as lost.
         entry.run.rtt_ns[entry.index] = now_ns - entry.sent_ns
         entry.batch.settle_one()

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from netgauge.cli.probe import _render_json, _render_table
 from netgauge.models import ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe
-from tests.unit.probes.fake_icmp import ANSWER, FakeOpener, Outcome, send_error
+from netgauge.probes.icmp_engine import IcmpEngine, TargetRun
+from tests.unit.probes.fake_icmp import ANSWER, SILENT, FakeOpener, Outcome, send_error
 
 FAST = {"interval": 0.001, "timeout": 1.0, "pace_ms": 0}
 NO_ROUTE = send_error(errno.EHOSTUNREACH)
@@ -94,3 +95,28 @@ async def test_a_failing_target_does_not_disturb_the_others() -> None:
         "1 of 3 sends failed: Operation not permitted",
         None,
     ]
+
+
+async def test_unanswered_packets_leave_the_in_flight_table_when_they_time_out() -> None:
+    opener = FakeOpener(lambda _address, _n: SILENT)
+    engine = IcmpEngine(asyncio.get_running_loop(), opener=opener)
+    engine.ensure_socket(socket.AF_INET)
+    sizes: list[int] = []
+    opener.socks[socket.AF_INET].on_send = lambda: sizes.append(engine.in_flight)
+    targets, count = 20, 30
+    runs = [
+        TargetRun(address=f"127.0.0.{i + 1}", family=socket.AF_INET, count=count)
+        for i in range(targets)
+    ]
+    params = IcmpParams(count=count, interval=0.01, timeout=0.015, pace_ms=0)
+    try:
+        await engine.send_batch(runs, params.schedule())
+    finally:
+        engine.close()
+    assert len(sizes) == targets * count
+    assert all(run.sent == count and run.rtt_ns == [None] * count for run in runs)
+    # Sends to one target are >= interval - 2 ms = 8 ms apart, so at most 2 of its packets
+    # are younger than the 15 ms timeout when the next one goes: 40 in all. (A slow machine
+    # only spreads the sends further.) Without expiry the table grew to 599.
+    assert max(sizes) <= 2 * targets
+    assert engine.in_flight == 0
