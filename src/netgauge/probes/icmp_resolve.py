@@ -4,6 +4,11 @@ IP literals are used as they are. Names are checked against the hostname syntax 
 RFC 1123 first, so that junk such as ``not a host!!`` or ``999.1.1.1`` is refused without a
 DNS query, and names under ``.invalid`` are refused without one too (RFC 6761 section 6.4).
 Everything else goes to ``getaddrinfo`` through the event loop.
+
+An IPv4-mapped IPv6 address (``::ffff:127.0.0.1``, typed or returned by the resolver) is
+turned into the IPv4 address it maps (``127.0.0.1``): it is probed over IPv4, because an
+echo request sent to it on an ICMPv6 socket never gets its reply back. The target keeps
+the name as given; its address (what the CLI prints in the address column) is the IPv4 one.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ _RESOLVE_CONCURRENCY = 64  # name lookups in flight at once (the resolver is sha
 
 
 def parse_ip_literal(text: str) -> str | None:
-    """The canonical form of an IPv4/IPv6 literal (``[v6]``, ``fe80::…%zone``), else None."""
+    """The canonical form of an IPv4/IPv6 literal (``[v6]``, ``fe80::…%zone``), else None.
+
+    IPv4-mapped IPv6 becomes plain IPv4: ``::ffff:127.0.0.1`` -> ``127.0.0.1``.
+    """
     candidate = text.strip()
     if candidate.startswith("[") and candidate.endswith("]"):
         candidate = candidate[1:-1]
@@ -34,6 +42,8 @@ def parse_ip_literal(text: str) -> str | None:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return None if zone else str(parsed.ipv4_mapped)
     if zone and parsed.version == 6 and parsed.is_link_local:
         return f"{parsed.compressed}%{zone}"  # a zone means something only on link-local
     return None if zone else parsed.compressed

@@ -56,6 +56,15 @@ async def test_loopback_answers(socket_mode: SocketMode, address: str) -> None:
 
 
 @pytest.mark.parametrize("socket_mode", MODES, indirect=True)
+async def test_ipv4_mapped_ipv6_is_probed_over_ipv4(socket_mode: SocketMode) -> None:
+    # ::ffff:127.0.0.1 sent on the IPv6 socket never gets an echo reply back to it.
+    params = IcmpParams(count=2, socket_mode=socket_mode, **FAST)
+    result = await IcmpProbe().run(Target(name="m", address="::ffff:127.0.0.1"), params)
+    assert result.status is ProbeStatus.OK, result.error
+    assert result.metrics["received"] == 2
+
+
+@pytest.mark.parametrize("socket_mode", MODES, indirect=True)
 async def test_forced_mode_opens_that_kind_of_socket(socket_mode: SocketMode) -> None:
     engine = IcmpEngine(asyncio.get_running_loop(), socket_mode)
     try:

@@ -44,6 +44,10 @@ class FakeResolver:
         ("[::1]", "::1"),
         ("FD5E:6E67:0:0::0010", "fd5e:6e67::10"),
         ("fe80::1%eth0", "fe80::1%eth0"),
+        # IPv4-mapped IPv6 is probed (and reported) as the IPv4 address it maps.
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("[::FFFF:7f00:2]", "127.0.0.2"),
+        ("0:0:0:0:0:ffff:198.18.0.1", "198.18.0.1"),
     ],
 )
 def test_ip_literals_are_canonical(text: str, canonical: str) -> None:
@@ -133,3 +137,10 @@ async def test_probe_reports_an_unresolvable_target_as_a_failed_result() -> None
     assert results[0].status is ProbeStatus.FAILED
     assert results[0].error is not None and "x.invalid" in results[0].error
     assert results[0].metrics["sent"] == 0
+
+
+async def test_an_ipv4_mapped_target_is_resolved_to_ipv4() -> None:
+    mapped = FakeResolver({"mapped.example": ["::ffff:192.0.2.7"]})
+    assert await resolve_address("mapped.example", lookup=mapped) == "192.0.2.7"
+    targets = await resolve_targets(["::ffff:127.0.0.1"], lookup=no_lookup)
+    assert targets == [Target(name="::ffff:127.0.0.1", address="127.0.0.1")]
