@@ -1,4 +1,4 @@
-"""When jobs run: intervals aligned to the clock, time windows, no overlap (no I/O)."""
+"""When jobs run: clock-aligned intervals, cadences anchored at window openings, no overlap."""
 
 from netgauge.scheduler.loop import (
     SKIP_STILL_RUNNING,
@@ -9,7 +9,7 @@ from netgauge.scheduler.loop import (
     Scheduler,
     SchedulerStatus,
 )
-from netgauge.scheduler.timing import SEARCH_DAYS, next_due, phase_offset, search_horizon
+from netgauge.scheduler.timing import SEARCH_DAYS, next_due, opening_offset, phase_offset
 from netgauge.scheduler.window import TimeWindow, parse_days
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
     "SchedulerStatus",
     "TimeWindow",
     "next_due",
+    "opening_offset",
     "parse_days",
     "phase_offset",
-    "search_horizon",
 ]

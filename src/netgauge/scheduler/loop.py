@@ -1,4 +1,4 @@
-"""The Scheduler: fires each job on its clock-aligned cadence, inside its window, never overlapping.
+"""The Scheduler: fires each job on its cadence (see :mod:`.timing`), never overlapping.
 
 It decides *when*; ``execute(name, scheduled_at)`` (the runner) decides *how*. Each run is its
 own task; at most one run per job name is in flight. A run that comes due while the previous
@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from netgauge.clock import Clock
-from netgauge.scheduler.timing import next_due, search_horizon
+from netgauge.scheduler.timing import next_due
 from netgauge.scheduler.window import TimeWindow
 
 __all__ = [
@@ -44,7 +44,7 @@ _ONE_US = dt.timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class JobSchedule:
-    """When one job runs: every ``interval_s`` seconds, inside ``window`` if given, if enabled."""
+    """When one job runs: every ``interval_s`` s, from each opening of ``window`` if given."""
 
     name: str
     interval_s: float
@@ -65,7 +65,7 @@ class JobStatus:
     name: str
     enabled: bool
     interval_s: float
-    next_due: dt.datetime | None  # None: disabled, or no tick inside its window for now
+    next_due: dt.datetime | None  # None: disabled, or its window has no days
     last_started: dt.datetime | None
     running: bool
 
@@ -84,9 +84,6 @@ class SchedulerStatus:
 class _JobState:
     schedule: JobSchedule
     next_due: dt.datetime | None = None
-    # Set when next_due found no tick in the search horizon: search again from then on,
-    # because a long interval can drift into the window later.
-    recheck_at: dt.datetime | None = None
     last_due: dt.datetime | None = None  # last occurrence handled; never handled twice
     last_started: dt.datetime | None = None
 
@@ -213,17 +210,12 @@ class Scheduler:
 
     def _reschedule(self, state: _JobState, after: dt.datetime) -> None:
         job = state.schedule
-        state.next_due = state.recheck_at = None
-        if not job.enabled:
-            return
-        state.next_due = next_due(job.name, job.interval_s, after, job.window)
-        if state.next_due is None:
-            state.recheck_at = after + search_horizon(job.interval_s)
+        state.next_due = None
+        if job.enabled:
+            state.next_due = next_due(job.name, job.interval_s, after, job.window)
 
     def _fire_due(self, now: dt.datetime) -> None:
         for state in self._jobs.values():
-            if state.recheck_at is not None and state.recheck_at <= now:
-                self._reschedule(state, now)
             due = state.next_due
             if due is None or due > now:
                 continue
@@ -267,10 +259,7 @@ class Scheduler:
         task.add_done_callback(self._background.discard)
 
     def _earliest_wake(self) -> dt.datetime | None:
-        times = [
-            t for s in self._jobs.values() for t in (s.next_due, s.recheck_at) if t is not None
-        ]
-        return min(times, default=None)
+        return min((s.next_due for s in self._jobs.values() if s.next_due), default=None)
 
     async def _sleep_until(self, when: dt.datetime | None) -> None:
         """Sleep on the clock until ``when`` (forever if None), or until woken by a change."""

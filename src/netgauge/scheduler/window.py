@@ -10,11 +10,20 @@ Semantics (all comparisons are made on *local wall time* in the window's ``timez
   whose start falls in the gap opens at the first instant after the gap. A window lying
   entirely inside the gap does not open that day.
 * DST fold (fall back): a repeated wall time is inside the window both times it occurs.
+
+An *occurrence* is the part of the window that belongs to one opening day ``D``: every instant
+whose local wall time lies in ``[D start_time, end)``. :meth:`TimeWindow.occurrence_spans` gives
+it as UTC stretches: usually one; none when it lies entirely inside a DST gap; two when a
+boundary sits in a repeated (fall-back) hour, e.g. 02:10-02:50 on the fall-back night is inside
+from 02:10 to 02:50 on both sides of the jump. Occurrences of different days never share an
+instant. The scheduler anchors the cadence of windowed jobs at each occurrence's first instant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,6 +129,21 @@ class TimeWindow:
         candidates = (c for c in self._entry_points(after) if c >= after and self.contains(c))
         return min(candidates, default=None)
 
+    def occurrence_spans(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        """The occurrence opening on local ``day`` as sorted, disjoint UTC ``[start, end)`` spans.
+
+        Empty when ``day`` is not listed or the whole occurrence falls into a DST gap; its
+        opening is the first span's start (after the gap if start_time lies in one).
+        """
+        if day.weekday() not in self.days:
+            return ()
+        return _occurrence_spans(self, day)
+
+    def local_date(self, at: dt.datetime) -> dt.date:
+        """The calendar date of the aware instant ``at`` in the window's timezone."""
+        _require_aware(at)
+        return at.astimezone(self._zone()).date()
+
     @property
     def _start(self) -> dt.time:
         return self.start_time if self.start_time is not None else _MIDNIGHT
@@ -144,6 +168,40 @@ class TimeWindow:
                 for fold in (0, 1):
                     yield wall.replace(tzinfo=zone, fold=fold).astimezone(dt.UTC)
         yield from _transitions(zone, after, after + dt.timedelta(days=_SEARCH_DAYS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _occurrence_spans(
+    window: TimeWindow, day: dt.date
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """UTC spans of the instants whose wall time lies in the occurrence of ``day`` (cached)."""
+    zone = window._zone()
+    opens = dt.datetime.combine(day, window._start)
+    if window.end_time is None:
+        closes = dt.datetime.combine(day + _ONE_DAY, _MIDNIGHT)
+    elif window.crosses_midnight:
+        closes = dt.datetime.combine(day + _ONE_DAY, window.end_time)
+    else:
+        closes = dt.datetime.combine(day, window.end_time)
+    # Membership only changes where wall time crosses `opens` or `closes`: at one of their two
+    # fold readings, or at an offset transition between those readings (a jump over them).
+    # Outside the readings the wall time is before `opens` or after `closes`.
+    readings = {
+        wall.replace(tzinfo=zone, fold=fold).astimezone(dt.UTC)
+        for wall in (opens, closes)
+        for fold in (0, 1)
+    }
+    first, last = min(readings), max(readings)
+    jumps = _transitions(zone, first - dt.timedelta(microseconds=1), last)
+    points = sorted(readings | {jump for jump in jumps if jump < last})
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for begin, end in itertools.pairwise(points):
+        if opens <= begin.astimezone(zone).replace(tzinfo=None) < closes:  # constant until `end`
+            if spans and spans[-1][1] == begin:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((begin, end))
+    return tuple(spans)
 
 
 def _transitions(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:

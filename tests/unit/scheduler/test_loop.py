@@ -15,6 +15,7 @@ from netgauge.scheduler import (
     Scheduler,
     TimeWindow,
     next_due,
+    opening_offset,
 )
 from tests.fakes import FakeClock
 from tests.unit.scheduler.conftest import START, Recorder
@@ -186,12 +187,14 @@ async def test_unchanged_upsert_keeps_the_pending_due_time(
     job = JobSchedule("job", 10)
     running.upsert(job)
     due = running.status().jobs[0].next_due
-    await clock.advance_to(due)  # type: ignore[arg-type]
+    assert due is not None
+    await clock.advance_to(due)
     running.upsert(job)  # same instant as the run: must not fire that occurrence twice
-    running.upsert(dataclasses.replace(job, window=TimeWindow()))  # changed, same grid
+    windowed = dataclasses.replace(job, window=TimeWindow())  # changed: re-planned from `due`
+    running.upsert(windowed)
     await clock.advance(0)
     assert recorder.due_times("job") == [due]
-    assert running.status().jobs[0].next_due == due + timedelta(seconds=10)  # type: ignore[operator]
+    assert running.status().jobs[0].next_due == next_due("job", 10, due, windowed.window)
 
 
 async def test_readded_job_cannot_overlap_its_old_run(
@@ -279,16 +282,15 @@ async def test_run_twice_is_an_error(running: Scheduler) -> None:
         await running.run()
 
 
-async def test_job_without_tick_in_search_horizon_is_rechecked_later(
+async def test_daily_windowed_job_runs_at_every_opening(
     running: Scheduler, clock: FakeClock, recorder: Recorder
 ) -> None:
-    # Interval 25 h: the tick's time of day moves 1 h per run, so a 1-hour window placed
-    # 12 h after the first tick is first hit by tick 12, beyond next_due's search horizon.
-    interval = 25 * 3600
-    first = ticks("drifter", interval, 1)[0]
-    opens = (first + timedelta(hours=11, minutes=30)).time()
-    closes = (first + timedelta(hours=12, minutes=30)).time()
-    running.upsert(JobSchedule("drifter", interval, TimeWindow(opens, closes)))
-    assert running.status().jobs[0].next_due is None
-    await clock.advance_to(first + timedelta(seconds=12 * interval))
-    assert recorder.due_times("drifter") == [first + timedelta(seconds=12 * interval)]
+    # Under the old epoch-aligned grid a daily tick almost never fell into a 1-hour window.
+    window = TimeWindow(time(9, 0), time(10, 0))
+    running.upsert(JobSchedule("daily", 86_400, window))
+    await clock.advance(3 * 86_400)
+    offset = timedelta(seconds=opening_offset("daily", 86_400, 3600))
+    expected = [START + timedelta(days=d, hours=9) + offset for d in range(3)]
+    assert recorder.due_times("daily") == expected
+    assert [started for *_, started in recorder.runs] == expected  # on time
+    assert running.status().jobs[0].next_due == expected[-1] + timedelta(days=1)

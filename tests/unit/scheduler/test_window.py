@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -182,6 +182,39 @@ def test_next_open_brute_force_agrees_on_a_dst_week() -> None:
 
 
 # --- validation
+
+
+# --- occurrence_spans
+
+
+def test_occurrence_spans_plain_and_across_midnight() -> None:
+    assert FRIDAY_NIGHT.occurrence_spans(date(2024, 1, 5)) == (
+        (utc(2024, 1, 5, 22, 0), utc(2024, 1, 6, 6, 0)),
+    )
+    assert FRIDAY_NIGHT.occurrence_spans(date(2024, 1, 6)) == ()  # Saturday is not listed
+
+
+def test_occurrence_spans_dst_gap_and_fold() -> None:
+    day = TimeWindow(time(2, 30), time(3, 30), timezone="Europe/Berlin")
+    assert day.occurrence_spans(date(2024, 3, 31)) == (
+        (utc(2024, 3, 31, 1, 0), utc(2024, 3, 31, 1, 30)),
+    )
+    inside_gap = TimeWindow(time(2, 0), time(2, 30), timezone="Europe/Berlin")
+    assert inside_gap.occurrence_spans(date(2024, 3, 31)) == ()
+    repeated = TimeWindow(time(2, 10), time(2, 50), timezone="Europe/Berlin")
+    assert repeated.occurrence_spans(date(2024, 10, 27)) == (
+        (utc(2024, 10, 27, 0, 10), utc(2024, 10, 27, 0, 50)),  # CEST
+        (utc(2024, 10, 27, 1, 10), utc(2024, 10, 27, 1, 50)),  # CET
+    )
+
+
+def test_occurrence_spans_of_neighbouring_days_never_overlap() -> None:
+    window = TimeWindow(time(2, 30), time(2, 30), timezone="Europe/Berlin")  # 24 h from 02:30
+    spans = [s for d in range(24, 30) for s in window.occurrence_spans(date(2024, 10, d))]
+    edges = sorted(spans)
+    assert all(a[1] <= b[0] for a, b in zip(edges, edges[1:], strict=False))
+    covered = sum((end - begin for begin, end in spans), timedelta())
+    assert covered == utc(2024, 10, 30, 1, 30) - utc(2024, 10, 24, 0, 30)  # no hole either
 
 
 def test_naive_datetimes_are_rejected() -> None:
