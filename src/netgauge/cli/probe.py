@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, Protocol, cast
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperCommand
 
 from netgauge.cli.app import probe_app
 from netgauge.errors import ProbeSetupError, TargetResolutionError
@@ -31,7 +32,35 @@ _RTT_COLUMNS = ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "jitter
 _HEADER = ("target", "address", "sent", "recv", "loss%", "min", "avg", "max", "mdev", "jitter")
 
 
-@probe_app.command("icmp")
+class _Formattable(Protocol):
+    """What the usage error offers: click's one-line message."""
+
+    def format_message(self) -> str: ...
+
+
+# click's UsageError (missing argument, unknown option, ...). typer >= 0.2x ships its own
+# copy of click, so the class is taken from typer's public BadParameter, which derives from it.
+_USAGE_ERROR: type[Exception] = next(
+    base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"
+)
+
+
+class _OneLineUsageErrors(TyperCommand):
+    """Usage errors (missing TARGET, unknown option...) as one line on stderr, exit 2.
+
+    click raises them while parsing the arguments; left alone they reach the top-level app,
+    which prints a multi-line usage box. ``--help`` is not an error (click prints the help
+    and exits 0 from the same place), so it is untouched.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _USAGE_ERROR as exc:
+            _fail(cast(_Formattable, exc).format_message())
+
+
+@probe_app.command("icmp", cls=_OneLineUsageErrors)
 def icmp_command(
     targets: Annotated[
         list[str], typer.Argument(metavar="TARGET...", help="IP addresses or host names.")

@@ -110,3 +110,12 @@ def test_no_icmp_socket_permitted_exits_2_naming_both_remedies(netgauge_cli: lis
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert "CAP_NET_RAW" in done.stderr and "ping_group_range" in done.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["127.0.0.1", "--no-such-flag"]])
+def test_usage_errors_exit_2_with_one_line(netgauge_cli: list[str], args: list[str]) -> None:
+    done = netgauge(netgauge_cli, *args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("netgauge probe icmp: error: ")
+    assert done.stderr.count("\n") == 1

@@ -49,3 +49,26 @@ def test_no_usable_socket_is_exit_2_with_the_setup_message(
     code, out, err = invoke("127.0.0.1", "--count", "1")
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and ENV_SOCKET_MODE in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "Missing argument 'TARGET...'"),
+        (["127.0.0.1", "--bogus"], "No such option: --bogus"),
+        (["127.0.0.1", "--count"], "'--count' requires an argument"),
+        (["--json=yes", "127.0.0.1"], "--json"),
+    ],
+)
+def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
+    code, out, err = invoke(*args)
+    assert (code, out) == (2, "")
+    assert err.startswith("netgauge probe icmp: error: ") and err.count("\n") == 1
+    assert needle in err
+    assert "╭" not in err and "Usage:" not in err  # no click/rich box
+
+
+def test_help_still_shows_the_options() -> None:
+    code, out, err = invoke("--help")
+    assert code == 0 and err == ""
+    assert "TARGET..." in out and "--count" in out and "--pace" in out
