@@ -4,6 +4,17 @@ It decides *when*; ``execute(name, scheduled_at)`` (the runner) decides *how*. E
 own task; at most one run per job name is in flight. A run that comes due while the previous
 one is still going is not queued: it is reported through ``on_skip`` with
 :data:`SKIP_STILL_RUNNING`. The only I/O is the injected clock.
+
+Late and overdue: a tick missed while the loop was stalled fires once, late, and the cadence
+then resumes from the present; missed ticks are never replayed.
+
+Wall-clock steps (NTP step, manual change, VM suspend, where monotonic time stops): the loop
+never sleeps more than ``max_sleep_s`` of clock time, and each pass compares how far wall and
+monotonic time moved since the last one. A difference over 1 s is a step, and every job is
+re-planned from the new wall time: after a step forward at most one overdue tick fires, at
+once; after a step back the cadence resumes from now instead of waiting for the wall clock to
+catch up. A tick already handled is not fired again unless the clock went back by at least an
+interval (then the same wall times come round again, for real).
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ Execute = Callable[[str, dt.datetime], Awaitable[None]]
 OnSkip = Callable[[str, dt.datetime, str], Awaitable[None]]
 
 _ONE_US = dt.timedelta(microseconds=1)
+# Wall time moving this much more or less than monotonic time between two passes is a step.
+_STEP_THRESHOLD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,11 +111,16 @@ class Scheduler:
         clock: Clock,
         *,
         stop_grace_s: float = 30.0,
+        max_sleep_s: float = 5.0,
     ) -> None:
+        if not (math.isfinite(max_sleep_s) and max_sleep_s > 0):
+            raise ValueError(f"max_sleep_s must be > 0, got {max_sleep_s!r}")
         self._execute = execute
         self._on_skip = on_skip
         self._clock = clock
         self._stop_grace_s = stop_grace_s
+        self._max_sleep_s = max_sleep_s  # how often wall time is re-read: bounds step latency
+        self._last_pass: tuple[dt.datetime, float] | None = None  # (wall, monotonic)
         self._jobs: dict[str, _JobState] = {}
         # Keyed by name, not by _JobState, so a job removed and re-added while its run is
         # still going cannot start a second, overlapping run.
@@ -167,7 +185,9 @@ class Scheduler:
         try:
             while not self._stopping:
                 self._wake.clear()  # before looking at the state, so no change is missed
-                self._fire_due(self._clock.now())
+                now = self._clock.now()
+                self._check_clock_step(now)
+                self._fire_due(now)
                 await self._sleep_until(self._earliest_wake())
         finally:
             self._running = False
@@ -202,11 +222,30 @@ class Scheduler:
         self._reschedule(state, self._resume_point(state))
 
     def _resume_point(self, state: _JobState) -> dt.datetime:
-        """Search from here: a tick due exactly now still counts, one already handled does not."""
+        """Search from here: a tick due exactly now still counts, one already handled does not.
+
+        Unless the wall clock went back by an interval or more: skipping the handled ticks then
+        would leave the job idle until wall time catches up, so its cadence resumes from now.
+        """
         point = self._clock.now() - _ONE_US
-        if state.last_due is not None and state.last_due > point:
-            return state.last_due
+        last = state.last_due
+        if last is not None and point < last < point + _seconds(state.schedule.interval_s):
+            return last
         return point
+
+    def _check_clock_step(self, now: dt.datetime) -> None:
+        """Re-plan every job if wall time stepped since the last pass (module docstring)."""
+        mono = self._clock.monotonic()
+        last, self._last_pass = self._last_pass, (now, mono)
+        if last is None:
+            return
+        step = (now - last[0]).total_seconds() - (mono - last[1])
+        if abs(step) <= _STEP_THRESHOLD_S:
+            return
+        log.warning("wall clock stepped, re-planning jobs", step_s=round(step, 3))
+        for state in self._jobs.values():
+            if state.next_due is None or state.next_due > now:  # overdue ones fire once
+                self._reschedule(state, self._resume_point(state))
 
     def _reschedule(self, state: _JobState, after: dt.datetime) -> None:
         job = state.schedule
@@ -262,11 +301,14 @@ class Scheduler:
         return min((s.next_due for s in self._jobs.values() if s.next_due), default=None)
 
     async def _sleep_until(self, when: dt.datetime | None) -> None:
-        """Sleep on the clock until ``when`` (forever if None), or until woken by a change."""
-        waiters: set[asyncio.Task[Any]] = {asyncio.create_task(self._wake.wait())}
+        """Sleep on the clock until ``when``, a change, or max_sleep_s, whichever comes first."""
+        delay = self._max_sleep_s
         if when is not None:
-            delay = (when - self._clock.now()).total_seconds()
-            waiters.add(asyncio.create_task(self._clock.sleep(max(0.0, delay))))
+            delay = min(delay, max(0.0, (when - self._clock.now()).total_seconds()))
+        waiters: set[asyncio.Task[Any]] = {
+            asyncio.create_task(self._wake.wait()),
+            asyncio.create_task(self._clock.sleep(delay)),
+        }
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -300,3 +342,7 @@ class Scheduler:
             last_started=state.last_started,
             running=job.name in self._in_flight,
         )
+
+
+def _seconds(seconds: float) -> dt.timedelta:
+    return dt.timedelta(seconds=seconds)

@@ -78,3 +78,22 @@ def test_bad_inputs_are_rejected() -> None:
 async def test_advance_backwards_is_rejected() -> None:
     with pytest.raises(ValueError, match="backwards"):
         await FakeClock().advance(-1)
+
+
+async def test_sleepers_keep_their_monotonic_duration_across_set_now() -> None:
+    clock = FakeClock(START)
+    woke: list[datetime] = []
+
+    async def sleeper() -> None:
+        await clock.sleep(5)
+        woke.append(clock.now())
+
+    task = asyncio.create_task(sleeper())
+    await clock.advance(1)
+    clock.set_now(START - timedelta(hours=1))  # step back: still 4 s to go, not 1 h + 4 s
+    assert clock.next_wake() == START - timedelta(hours=1) + timedelta(seconds=4)
+    await clock.advance(3.999)
+    assert woke == []
+    await clock.advance(0.001)
+    assert woke == [START - timedelta(hours=1) + timedelta(seconds=4)]
+    await task

@@ -48,7 +48,8 @@ async def test_loop_sleeps_instead_of_busy_waiting(running: Scheduler, clock: Fa
     await clock.settle()
     before = clock.sleep_calls
     await clock.advance(600)
-    assert clock.sleep_calls - before <= 11  # one sleep per run, plus the current one
+    # one sleep per run, one per max_sleep_s (5 s) to re-read wall time, plus the current one
+    assert clock.sleep_calls - before <= 10 + 600 / 5 + 1
     assert clock.sleepers == 1
 
 
@@ -190,11 +191,12 @@ async def test_unchanged_upsert_keeps_the_pending_due_time(
     assert due is not None
     await clock.advance_to(due)
     running.upsert(job)  # same instant as the run: must not fire that occurrence twice
-    windowed = dataclasses.replace(job, window=TimeWindow())  # changed: re-planned from `due`
-    running.upsert(windowed)
+    # Changed, and `due` is on the new grid too: a 24 h window whose first tick is `due`.
+    opens = (due - timedelta(seconds=opening_offset("job", 10, 86_400))).time()
+    running.upsert(dataclasses.replace(job, window=TimeWindow(opens, opens)))
     await clock.advance(0)
     assert recorder.due_times("job") == [due]
-    assert running.status().jobs[0].next_due == next_due("job", 10, due, windowed.window)
+    assert running.status().jobs[0].next_due == due + timedelta(seconds=10)
 
 
 async def test_readded_job_cannot_overlap_its_old_run(
@@ -283,9 +285,12 @@ async def test_run_twice_is_an_error(running: Scheduler) -> None:
 
 
 async def test_daily_windowed_job_runs_at_every_opening(
-    running: Scheduler, clock: FakeClock, recorder: Recorder
+    clock: FakeClock, recorder: Recorder
 ) -> None:
     # Under the old epoch-aligned grid a daily tick almost never fell into a 1-hour window.
+    # Hourly wake-ups instead of every 5 s keep three fake days fast; the timing is the same.
+    running = Scheduler(recorder.execute, recorder.on_skip, clock, max_sleep_s=3600)
+    loop = asyncio.create_task(running.run())
     window = TimeWindow(time(9, 0), time(10, 0))
     running.upsert(JobSchedule("daily", 86_400, window))
     await clock.advance(3 * 86_400)
@@ -294,3 +299,82 @@ async def test_daily_windowed_job_runs_at_every_opening(
     assert recorder.due_times("daily") == expected
     assert [started for *_, started in recorder.runs] == expected  # on time
     assert running.status().jobs[0].next_due == expected[-1] + timedelta(days=1)
+    await running.stop()
+    await loop
+
+
+# --- wall-clock steps (NTP, manual change, VM suspend): FakeClock.set_now moves wall time only
+
+
+async def test_step_back_resumes_the_cadence_from_the_new_time(
+    running: Scheduler, clock: FakeClock, recorder: Recorder
+) -> None:
+    running.upsert(JobSchedule("job", 60))
+    await clock.advance_to(ticks("job", 60, 1)[0] + timedelta(seconds=10))
+    assert len(recorder.runs) == 1
+    stepped = clock.now() - timedelta(hours=1)
+    with structlog.testing.capture_logs() as logs:
+        clock.set_now(stepped)
+        await clock.advance(185)  # the old code waited an hour of wall time here
+    assert recorder.due_times("job")[1:] == ticks("job", 60, 3, after=stepped)
+    assert all(due == started for _, due, started in recorder.runs)  # on time, no backlog
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "wall clock stepped, re-planning jobs"
+    ]
+
+
+async def test_step_forward_does_not_oversleep_the_next_tick(
+    running: Scheduler, clock: FakeClock, recorder: Recorder
+) -> None:
+    running.upsert(JobSchedule("hourly", 3600))
+    first, second = ticks("hourly", 3600, 2)
+    await clock.advance_to(first)
+    clock.set_now(first + timedelta(minutes=50))  # the loop had planned to sleep 60 min
+    await clock.advance(10 * 60)
+    assert recorder.due_times("hourly") == [first, second]
+    assert recorder.runs[-1][2] == second  # not 50 minutes late
+
+
+async def test_step_forward_past_a_tick_fires_it_once_promptly_then_keeps_cadence(
+    running: Scheduler, clock: FakeClock, recorder: Recorder
+) -> None:
+    running.upsert(JobSchedule("job", 60))
+    first, missed = ticks("job", 60, 2)
+    await clock.advance_to(first)
+    stepped = first + timedelta(hours=1)  # like a VM resumed after an hour's suspend
+    clock.set_now(stepped)
+    await clock.advance(5)
+    assert recorder.due_times("job") == [first, missed]  # one overdue tick, not sixty
+    assert recorder.runs[-1][2] <= stepped + timedelta(seconds=5)
+    await clock.advance(180)
+    later = ticks("job", 60, 3, after=recorder.runs[1][2])
+    assert recorder.due_times("job")[2:] == later
+    assert all(due == started for _, due, started in recorder.runs[2:])
+
+
+async def test_small_step_back_does_not_fire_a_handled_tick_again(
+    running: Scheduler, clock: FakeClock, recorder: Recorder
+) -> None:
+    running.upsert(JobSchedule("job", 60))
+    first, second, third = ticks("job", 60, 3)
+    await clock.advance_to(first + timedelta(seconds=10))
+    clock.set_now(first - timedelta(seconds=20))  # back 30 s: `first` comes round again
+    await clock.advance(150)
+    assert recorder.due_times("job") == [first, second, third]
+
+
+async def test_step_back_does_not_run_a_daily_windowed_job_twice(
+    running: Scheduler, clock: FakeClock, recorder: Recorder
+) -> None:
+    running.upsert(JobSchedule("daily", 86_400, TimeWindow(time(9, 0), time(10, 0))))
+    await clock.advance_to(START + timedelta(hours=9, minutes=30))
+    assert len(recorder.runs) == 1
+    clock.set_now(START + timedelta(hours=8, minutes=30))  # back 1 h, before today's opening
+    await clock.advance(2 * 3600)
+    assert len(recorder.runs) == 1
+    assert running.status().jobs[0].next_due == recorder.runs[0][1] + timedelta(days=1)
+
+
+def test_max_sleep_must_be_positive(clock: FakeClock, recorder: Recorder) -> None:
+    with pytest.raises(ValueError, match="max_sleep_s"):
+        Scheduler(recorder.execute, recorder.on_skip, clock, max_sleep_s=0)

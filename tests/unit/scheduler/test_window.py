@@ -12,8 +12,8 @@ from netgauge.scheduler import TimeWindow, parse_days
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # 2024-01-05 is a Friday.
