@@ -12,8 +12,10 @@ from netgauge.scheduler import TimeWindow, parse_days
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
 # 2024-01-05 is a Friday.
