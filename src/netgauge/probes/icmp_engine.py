@@ -55,6 +55,7 @@ class TargetRun:
     family: int
     count: int
     rtt_ns: list[int | None] = field(default_factory=list)
+    sent_ns: list[int] = field(default_factory=list)  # monotonic send time of each packet
     sent: int = 0
     failed: int = 0
     send_error: str | None = None  # the first send error's text
@@ -63,8 +64,9 @@ class TargetRun:
     def __post_init__(self) -> None:
         self.rtt_ns = [None] * self.count
 
-    def record_send_failure(self, text: str) -> None:
+    def record_send_failure(self, text: str, sent_ns: int) -> None:
         """Count one packet the kernel refused (sent and lost)."""
+        self.sent_ns.append(sent_ns)
         self.sent += 1
         self.failed += 1
         if self.send_error is None:
@@ -269,14 +271,16 @@ class IcmpEngine:
                 if exc.errno == errno.ENOBUFS:
                     await asyncio.sleep(0.001)
                     continue
-                run.record_send_failure(exc.strerror or str(exc))
+                run.record_send_failure(exc.strerror or str(exc), sent_ns)
                 return sent_ns
             self._register(batch, run, k, seq, sent_ns)
             return sent_ns
-        run.record_send_failure("socket buffer stayed full")
-        return time.monotonic_ns()
+        sent_ns = time.monotonic_ns()
+        run.record_send_failure("socket buffer stayed full", sent_ns)
+        return sent_ns
 
     def _register(self, batch: _Batch, run: TargetRun, k: int, seq: int, sent_ns: int) -> None:
+        run.sent_ns.append(sent_ns)
         run.sent += 1
         batch.outstanding += 1
         key = (run.family, strip_scope(run.address), seq)

@@ -12,7 +12,7 @@ import pytest
 
 from netgauge.models import ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe, SocketMode
-from netgauge.probes.icmp_engine import IcmpEngine
+from netgauge.probes.icmp_engine import IcmpEngine, TargetRun
 from tests.integration.probes.conftest import ipv6_loopback_missing
 
 pytestmark = [pytest.mark.network]
@@ -147,22 +147,51 @@ async def test_concurrent_runs_share_one_socket() -> None:
     assert watch.open_fds() == watch.fds_before  # closed once the last run ended
 
 
+# Timing checks: the lower bounds follow from the send plan and cannot fail on a slow
+# machine (it only spreads sends further); there is no upper bound on wall time, which a
+# loaded CI machine could exceed. The spacing is checked on the engine's own send times:
+# two sends are never closer than the step minus the 2 ms catch-up (see next_on_timeline).
+CATCH_UP_S = 0.002
+TIMER_SLACK_S = 0.00001  # asyncio may wake a clock resolution (1 ns) early; float rounding
+
+
+def gaps_s(times_ns: list[int]) -> list[float]:
+    ordered = sorted(times_ns)
+    return [(b - a) / 1e9 for a, b in zip(ordered, ordered[1:], strict=False)]
+
+
+async def probe_runs(targets: list[Target], params: IcmpParams) -> tuple[float, list[TargetRun]]:
+    """Run a batch on an engine of our own: (wall seconds, the runs with their send times)."""
+    runs = [
+        TargetRun(address=t.address, family=socket.AF_INET, count=params.count) for t in targets
+    ]
+    engine = IcmpEngine(asyncio.get_running_loop(), params.socket_mode)
+    started = time.perf_counter()
+    try:
+        await engine.send_batch(runs, params.schedule())
+    finally:
+        engine.close()
+    return time.perf_counter() - started, runs
+
+
 @pytest.mark.privileged
 async def test_pace_spreads_sends_across_targets() -> None:
     targets = [Target(name=f"t{i}", address=f"127.0.2.{i}") for i in range(1, 51)]
     params = IcmpParams(count=1, timeout=0.5, pace_ms=4, socket_mode="raw")
-    started = time.perf_counter()
-    results = await IcmpProbe().run_batch(targets, params)
-    elapsed = time.perf_counter() - started
-    assert all(r.status is ProbeStatus.OK for r in results)
-    assert 49 * 0.004 <= elapsed < 49 * 0.004 + 0.3  # 49 gaps of 4 ms, then the last reply
+    elapsed, runs = await probe_runs(targets, params)
+    assert all(run.rtt_ns[0] is not None for run in runs)
+    assert elapsed >= 49 * 0.004  # 49 gaps of 4 ms at least
+    sends = [t for run in runs for t in run.sent_ns]
+    assert len(sends) == 50
+    assert min(gaps_s(sends)) >= 0.004 - CATCH_UP_S - TIMER_SLACK_S  # never a burst
 
 
 @pytest.mark.privileged
 async def test_interval_spaces_packets_to_one_target() -> None:
     params = IcmpParams(count=4, interval=0.05, timeout=0.5, socket_mode="raw")
-    started = time.perf_counter()
-    result = await IcmpProbe().run(Target(name="lo", address="127.0.0.1"), params)
-    elapsed = time.perf_counter() - started
-    assert result.metrics["received"] == 4
-    assert 3 * 0.05 - 0.006 <= elapsed < 3 * 0.05 + 0.3  # 3 intervals (2 ms catch-up each)
+    elapsed, (run,) = await probe_runs([Target(name="lo", address="127.0.0.1")], params)
+    assert sum(rtt is not None for rtt in run.rtt_ns) == 4
+    assert elapsed >= 3 * 0.05 - 3 * CATCH_UP_S  # 3 intervals (2 ms catch-up each at most)
+    gaps = gaps_s(run.sent_ns)
+    assert len(gaps) == 3
+    assert min(gaps) >= 0.05 - CATCH_UP_S - TIMER_SLACK_S
