@@ -11,7 +11,7 @@ from netgauge.cli.probe import _render_json, _render_table
 from netgauge.models import ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe
 from netgauge.probes.icmp_engine import IcmpEngine, TargetRun
-from tests.unit.probes.fake_icmp import ANSWER, SILENT, FakeOpener, Outcome, send_error
+from tests.unit.probes.fake_icmp import ANSWER, SILENT, FakeOpener, FakeSock, Outcome, send_error
 
 FAST = {"interval": 0.001, "timeout": 1.0, "pace_ms": 0}
 NO_ROUTE = send_error(errno.EHOSTUNREACH)
@@ -44,6 +44,33 @@ async def test_two_batches_waiting_on_a_full_send_buffer_both_resume() -> None:
         results = await asyncio.gather(*runs)
     assert [r.status for r in results] == [ProbeStatus.OK, ProbeStatus.OK]
     assert [r.metrics["received"] for r in results] == [1, 1]
+
+
+async def test_a_cancelled_send_leaves_the_other_waiters_waiting() -> None:
+    opener = FakeOpener(blocked=True)
+    loop = asyncio.get_running_loop()
+    engine = IcmpEngine(loop, opener=opener)
+    sock = engine_sock(engine, opener)
+    schedule = IcmpParams(count=1, **FAST).schedule()
+    addresses = ("127.0.0.1", "127.0.0.2")
+    runs = [TargetRun(address=a, family=socket.AF_INET, count=1) for a in addresses]
+    batches = [asyncio.create_task(engine.send_batch([run], schedule)) for run in runs]
+    try:
+        await wait_until(lambda: sock.would_block >= 2, "both sends waiting")
+        batches[0].cancel()  # e.g. the runner's deadline
+        await asyncio.gather(batches[0], return_exceptions=True)
+        sock.unblock()
+        async with asyncio.timeout(5):
+            await batches[1]
+        assert runs[1].rtt_ns[0] is not None and runs[0].sent == 0
+        assert not loop.remove_writer(sock.fileno())  # nobody is watching any more
+    finally:
+        engine.close()
+
+
+def engine_sock(engine: IcmpEngine, opener: FakeOpener) -> FakeSock:
+    engine.ensure_socket(socket.AF_INET)
+    return opener.socks[socket.AF_INET]
 
 
 def failing(*bad: int) -> FakeOpener:
