@@ -385,7 +385,7 @@ class IcmpEngine:
             return  # someone else's traffic (raw sockets see all echo replies of the host)
         entry = self._pending.pop((icmp.family, strip_scope(source), reply.seq), None)
         if entry is None:
-            return  # duplicate, or a reply to a batch that already finished
+            return  # duplicate, expired (timed out), or its batch already finished
         # A reply after the timeout but before the expiry ran is stored; the statistics
         # count RTT > timeout as lost.
         entry.run.rtt_ns[entry.index] = now_ns - entry.sent_ns
