@@ -85,12 +85,12 @@ class ProbeResult:
         return self.status is ProbeStatus.OK
 
     def to_samples(self) -> list[Sample]:
-        """Metrics as ``device_metrics`` samples named ``<kind>_<metric>`` plus one status sample.
+        """Metrics as ``device_metrics`` samples named ``<kind>.<metric>`` plus one status sample.
 
         Metrics whose value is None (no reply) are absent, not zero.
         """
         samples = [
-            Sample(DEVICE_METRICS, self.target, f"{self.kind}_{name}", float(value), self.ts_ns)
+            Sample(DEVICE_METRICS, self.target, f"{self.kind}.{name}", float(value), self.ts_ns)
             for name, value in self.metrics.items()
             if value is not None
         ]

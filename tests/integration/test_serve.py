@@ -94,12 +94,12 @@ def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
         return s.get("/api/v1/metrics", target="localhost", metric=metric)["points"] or None
 
     rtt = wait_for(
-        lambda: points("icmp_rtt_avg_ms"),
+        lambda: points("icmp.rtt_avg_ms"),
         timeout=DEFAULT_INTERVAL_S + 10,
         what="the first ICMP sample",
     )
     connect = wait_for(
-        lambda: points("tcp_connect_ms"),
+        lambda: points("tcp.connect_ms"),
         timeout=DEFAULT_INTERVAL_S + 10,
         what="the first TCP sample",
     )

@@ -229,7 +229,7 @@ def test_job_lifecycle_run_now_and_data(client: TestClient) -> None:
 
     def stored() -> Any:
         pts = client.get(
-            "/api/v1/metrics", params={"target": "gw", "metric": "tcp_connect_ms"}
+            "/api/v1/metrics", params={"target": "gw", "metric": "tcp.connect_ms"}
         ).json()
         return pts["points"] or None
 

@@ -154,7 +154,7 @@ async def test_results_become_samples_and_status(parts: Any) -> None:
     await writer.flush(force=True)
     latest = {v.device_id: v.value for v in await store.latest("device_status")}
     assert latest == {"t0000": 1.0, "t0001": 0.0}
-    assert [v.metric_name for v in await store.latest("device_metrics", "t0000")] == ["scripted_x"]
+    assert [v.metric_name for v in await store.latest("device_metrics", "t0000")] == ["scripted.x"]
     assert status.get("t0000").state == "up" and status.get("t0001").state == "down"  # type: ignore[union-attr]
 
 

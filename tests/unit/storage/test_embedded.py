@@ -11,14 +11,14 @@ from netgauge.storage import EmbeddedStore
 S = 1_000_000_000
 
 
-def metric(ts: int, value: float, device: str = "gw", name: str = "icmp_rtt_avg_ms") -> Sample:
+def metric(ts: int, value: float, device: str = "gw", name: str = "icmp.rtt_avg_ms") -> Sample:
     return Sample(DEVICE_METRICS, device, name, value, ts)
 
 
 async def test_round_trip_raw_points(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "m.db")
     await store.write([metric(10 * S, 1.5), metric(20 * S, 2.5), metric(30 * S, 3.5)])
-    points = await store.points("gw", "icmp_rtt_avg_ms", 10 * S, 30 * S)
+    points = await store.points("gw", "icmp.rtt_avg_ms", 10 * S, 30 * S)
     assert [(p.ts_ns, p.value, p.count) for p in points] == [(10 * S, 1.5, 1), (20 * S, 2.5, 1)]
     await store.close()
 
@@ -27,12 +27,12 @@ async def test_step_aggregation(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "m.db")
     t0 = 1000 * S
     await store.write([metric(t0 + t * S, float(t)) for t in range(0, 120)])
-    points = await store.points("gw", "icmp_rtt_avg_ms", t0, t0 + 120 * S, step_s=60)
+    points = await store.points("gw", "icmp.rtt_avg_ms", t0, t0 + 120 * S, step_s=60)
     assert [(p.ts_ns, p.value, p.min, p.max, p.count) for p in points] == [
         (t0, 29.5, 0.0, 59.0, 60),
         (t0 + 60 * S, 89.5, 60.0, 119.0, 60),
     ]
-    mx = await store.points("gw", "icmp_rtt_avg_ms", t0, t0 + 120 * S, step_s=60, agg="max")
+    mx = await store.points("gw", "icmp.rtt_avg_ms", t0, t0 + 120 * S, step_s=60, agg="max")
     assert [p.value for p in mx] == [59.0, 119.0]
     await store.close()
 
@@ -52,7 +52,7 @@ async def test_duplicate_timestamp_keeps_one_sample(tmp_path: Path) -> None:
     await store.write([metric(5 * S, 1.0)])
     await store.write([metric(5 * S, 2.0)])
     assert await store.count() == 1
-    assert (await store.points("gw", "icmp_rtt_avg_ms", 0, 10 * S))[0].value == 2.0
+    assert (await store.points("gw", "icmp.rtt_avg_ms", 0, 10 * S))[0].value == 2.0
     await store.close()
 
 

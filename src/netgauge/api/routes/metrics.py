@@ -51,7 +51,7 @@ async def query_metrics(
     service: ServiceDep,
     target: Annotated[str, Query(min_length=1, max_length=128)],
     metric: Annotated[
-        str, Query(min_length=1, max_length=128, description="e.g. icmp_rtt_avg_ms, status")
+        str, Query(min_length=1, max_length=128, description="e.g. icmp.rtt_avg_ms, status")
     ],
     from_: Annotated[
         datetime | None, Query(alias="from", description="ISO 8601; default: to - 1h")
