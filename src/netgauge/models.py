@@ -6,6 +6,7 @@ import enum
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 DEVICE_METRICS = "device_metrics"
 DEVICE_STATUS = "device_status"
@@ -78,6 +79,9 @@ class ProbeResult:
     status: ProbeStatus
     metrics: Mapping[str, float | None] = field(default_factory=dict)
     error: str | None = None
+    # non-numeric facts (a traceroute's hops, DNS answers, HTTP redirect chain): JSON values,
+    # shown by the API, not stored as samples
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def up(self) -> bool:

@@ -6,8 +6,15 @@ from netgauge.cli.app import app
 
 
 def _load_commands() -> None:
-    # Importing the command modules registers their commands on ``app``.
-    from netgauge.cli import config_cmd, probe, serve  # noqa: F401
+    """Import every command module of this package: each registers its commands on ``app``."""
+    import importlib
+    import pkgutil
+
+    import netgauge.cli as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in {"app"} and not module.name.startswith("_"):
+            importlib.import_module(f"netgauge.cli.{module.name}")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -52,10 +53,13 @@ def register_probe(cls: type[Probe]) -> type[Probe]:
     return cls
 
 
-BUILTIN_PROBES = ("icmp", "tcp")
-
-
 def load_builtin_probes() -> None:
-    """Import the built-in probe modules so that they register themselves (idempotent)."""
-    for name in BUILTIN_PROBES:
-        importlib.import_module(f"netgauge.probes.{name}")
+    """Import every module of this package so that the probes register themselves (idempotent).
+
+    A new probe is a new module here with a ``@register_probe`` class: no list to edit.
+    """
+    import netgauge.probes as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"netgauge.probes.{module.name}")
