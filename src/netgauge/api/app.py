@@ -14,7 +14,17 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
 from netgauge import __version__
-from netgauge.api.routes import changes, health, jobs, metrics, runs, sites, status, targets
+from netgauge.api.routes import (
+    changes,
+    events,
+    health,
+    jobs,
+    metrics,
+    runs,
+    sites,
+    status,
+    targets,
+)
 from netgauge.errors import ConflictError, InventoryError, NetgaugeError, NotFoundError
 from netgauge.service import Service
 
@@ -110,7 +120,7 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
-    for module in (health, targets, jobs, runs, metrics, status, changes, sites):
+    for module in (health, targets, jobs, runs, metrics, status, changes, sites, events):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

@@ -146,6 +146,7 @@ class CheckStatus(BaseModel):
     time: datetime
     error: str | None
     metrics: dict[str, float | None]
+    details: dict[str, Any] = {}
 
 
 class TargetStatus(BaseModel):
@@ -169,3 +170,31 @@ class ChangePublic(BaseModel):
     action: str
     changes: dict[str, Any]
     actor: str
+
+
+class EventPublic(BaseModel):
+    """Something that happened to a target (``path_change``: data has ``old`` and ``new``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    kind: str
+    target_name: str
+    job_name: str | None
+    data: dict[str, Any]
+
+
+class Round(BaseModel):
+    """Every metric one check stored at one instant (one ICMP burst, one HTTP request…)."""
+
+    ts: int
+    time: datetime
+    metrics: dict[str, float]
+
+
+class RoundsResponse(BaseModel):
+    """Rounds of one check kind on one target, oldest first."""
+
+    target: str
+    kind: str
+    rounds: list[Round]

@@ -22,10 +22,12 @@ from netgauge.errors import ConflictError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
 from netgauge.inventory.tables import (
     Credential,
+    Event,
     InventoryChange,
     JobRow,
     JobRun,
     Site,
+    TargetPath,
     TargetRow,
     TargetTag,
     utcnow,
@@ -442,6 +444,50 @@ class Inventory:
                 run.status, run.finished_at = "failed", utcnow()
                 run.error = "netgauge stopped before the run finished"
             return len(rows)
+
+    # -- paths and events ------------------------------------------------------------------
+    def observe_path(self, job: str, target: str, path: Sequence[str | None]) -> Event | None:
+        """Store the path ``job`` saw to ``target``; a different path than last time is an event.
+
+        Returns the ``path_change`` event (with both paths) or None (first path, or unchanged).
+        """
+        new = list(path)
+        with self.session() as s:
+            row = s.get(TargetPath, (job, target))
+            if row is None:
+                s.add(TargetPath(job_name=job, target_name=target, path=new))
+                return None
+            row.seen_at = utcnow()
+            if row.path == new:
+                return None
+            event = Event(
+                kind="path_change",
+                target_name=target,
+                job_name=job,
+                data={"old": row.path, "new": new},
+            )
+            row.path = new
+            s.add(event)
+            s.flush()
+            return event
+
+    def current_path(self, job: str, target: str) -> list[str | None] | None:
+        """The newest path ``job`` saw to ``target``."""
+        with self.session() as s:
+            row = s.get(TargetPath, (job, target))
+            return None if row is None else list(row.path)
+
+    def list_events(
+        self, target: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Events, newest first."""
+        stmt = select(Event).order_by(Event.id.desc()).limit(limit)
+        if target:
+            stmt = stmt.where(Event.target_name == target)
+        if kind:
+            stmt = stmt.where(Event.kind == kind)
+        with self.session() as s:
+            return list(s.scalars(stmt))
 
     def run_in_session(self, fn: Callable[[Session], Any]) -> Any:
         """Run ``fn`` inside one transaction (used by the YAML sync)."""

@@ -143,3 +143,26 @@ class InventoryChange(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actor: Mapped[str] = mapped_column(String(64))
     __table_args__ = (Index("ix_inventory_changes_entity", "entity_type", "entity_name"),)
+
+
+class TargetPath(Base):
+    """The newest network path a job saw to a target (traceroute hops; None = silent hop)."""
+
+    __tablename__ = "target_paths"
+    job_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    target_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    path: Mapped[list[str | None]] = mapped_column(JSON, default=list)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Event(Base):
+    """Something that happened to a target, e.g. a path change with both paths in ``data``."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    target_name: Mapped[str] = mapped_column(String(128))
+    job_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (Index("ix_events_target_at", "target_name", "at"),)

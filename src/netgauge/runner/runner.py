@@ -140,7 +140,24 @@ class JobRunner:
             self.writer.submit(result.to_samples())
             self.status.update(cfg.name, result)
         self.status.covered(cfg.name, (t.name for t in targets))
+        await self._observe_paths(cfg.name, results)
         return results
+
+    async def _observe_paths(self, job: str, results: Sequence[ProbeResult]) -> None:
+        """Results that carry a network path (traceroute) update it; a change is an event."""
+        for result in results:
+            path = result.details.get("path")
+            if not isinstance(path, list) or not result.up:
+                continue  # a failed trace's partial path is not a new path
+            event = await asyncio.to_thread(self.inventory.observe_path, job, result.target, path)
+            if event is not None:
+                log.warning(
+                    "target.path_changed",
+                    target=result.target,
+                    job=job,
+                    old=event.data["old"],
+                    new=event.data["new"],
+                )
 
     def _probe(self, kind: str) -> Probe:
         if kind not in self._probes:

@@ -85,3 +85,9 @@ class Query(Protocol):
     async def series(self, device_id: str | None = None) -> list[tuple[str, str, str]]:
         """(measurement, device_id, metric_name) of every known series."""
         ...
+
+    async def rounds(
+        self, device_id: str, kind: str, start_ns: int, end_ns: int, limit: int
+    ) -> list[tuple[int, dict[str, float]]]:
+        """Per instant, every ``<kind>.*`` metric of one device (one probe round each)."""
+        ...

@@ -186,6 +186,24 @@ class EmbeddedStore:
         rows = await asyncio.to_thread(self._read, sql + " ORDER BY 2, 3", args)
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
+    async def rounds(
+        self, device_id: str, kind: str, start_ns: int, end_ns: int, limit: int
+    ) -> list[tuple[int, dict[str, float]]]:
+        """Per timestamp, the ``<kind>.*`` metrics of one device: the newest ``limit`` rounds."""
+        sql = (
+            "SELECT p.ts, s.metric_name, p.value FROM samples p "
+            "JOIN series s ON s.id = p.series_id WHERE s.device_id = ? "
+            "AND s.measurement = 'device_metrics' AND s.metric_name >= ? "
+            "AND s.metric_name < ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts"
+        )
+        # `kind.` up to `kind/` (the next character after '.') is exactly the prefix range
+        args = [device_id, f"{kind}.", f"{kind}/", start_ns, end_ns]
+        rows = await asyncio.to_thread(self._read, sql, args)
+        grouped: dict[int, dict[str, float]] = {}
+        for ts, name, value in rows:
+            grouped.setdefault(int(ts), {})[str(name)[len(kind) + 1 :]] = float(value)
+        return list(grouped.items())[-limit:]
+
     async def count(self) -> int:
         """Number of stored samples (for tests and health)."""
         rows = await asyncio.to_thread(self._read, "SELECT count(*) FROM samples", [])

@@ -177,6 +177,15 @@ def test_target_crud_and_filters(client: TestClient) -> None:
         ("get", "/api/v1/metrics?target=gw&metric=status&step=0", None, 422, "step"),
         ("get", "/api/v1/metrics?target=gw&metric=status&from=garbage", None, 422, "query.from"),
         ("get", "/api/v1/jobs/ghost/runs", None, 404, None),
+        ("get", "/api/v1/events?kind=Path-Change", None, 422, "query.kind"),
+        (
+            "get",
+            "/api/v1/metrics/rounds?target=gw&kind=icmp&from=2030-01-01T00:00:00Z"
+            "&to=2029-01-01T00:00:00Z",
+            None,
+            422,
+            "from",
+        ),
     ],
 )
 def test_bad_input_is_a_4xx_naming_the_field(
@@ -235,6 +244,10 @@ def test_job_lifecycle_run_now_and_data(client: TestClient) -> None:
 
     points = wait_for(stored, what="the sample to reach the store")
     assert points[0]["value"] > 0 and points[0]["count"] == 1
+    rounds = client.get("/api/v1/metrics/rounds", params={"target": "gw", "kind": "tcp"}).json()
+    assert rounds["rounds"][0]["metrics"]["refused"] == 0.0
+    assert rounds["rounds"][0]["metrics"]["connect_ms"] == points[0]["value"]
+    assert client.get("/api/v1/events", params={"target": "gw"}).json() == []
     series = client.get("/api/v1/metrics/series", params={"target": "gw"}).json()
     assert {"measurement": "device_status", "target": "gw", "metric": "status"} in series
 

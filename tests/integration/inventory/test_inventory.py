@@ -153,3 +153,17 @@ def test_migrations_match_the_models(inventory: Inventory) -> None:
 
     with inventory.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_a_different_path_is_an_event_with_both_paths(inventory: Inventory) -> None:
+    first = ["198.19.240.1", None, "198.19.240.9"]
+    assert inventory.observe_path("trace", "gw", first) is None  # the first path is no change
+    assert inventory.observe_path("trace", "gw", first) is None  # neither is the same again
+    second = ["198.19.240.1", "198.19.240.5", "198.19.240.9"]
+    event = inventory.observe_path("trace", "gw", second)
+    assert event is not None and event.kind == "path_change"
+    assert event.data == {"old": first, "new": second}
+    assert inventory.current_path("trace", "gw") == second
+    assert inventory.observe_path("trace", "other", first) is None  # per target
+    listed = inventory.list_events(target="gw", kind="path_change")
+    assert [(e.job_name, e.data["new"]) for e in listed] == [("trace", second)]

@@ -220,3 +220,37 @@ async def test_a_probe_that_cannot_run_here_fails_its_targets_with_the_reason(pa
         "cannot run scripted probes here: no ICMP socket: run as root or set "
         "net.ipv4.ping_group_range"
     )
+
+
+class PathProbe:
+    """Reports the next scripted path for every target (like a traceroute)."""
+
+    kind: ClassVar[str] = "scripted"
+    params_model: ClassVar[type[ProbeParams]] = NoParams
+
+    def __init__(self, paths: list[list[str | None]], up: bool = True) -> None:
+        self.paths, self.up = paths, up
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        status = ProbeStatus.OK if self.up else ProbeStatus.FAILED
+        return ProbeResult(
+            target.name, self.kind, now_ns(), status, {}, None, {"path": self.paths.pop(0)}
+        )
+
+
+async def test_path_changes_become_events(parts: Any) -> None:
+    inv = parts[0]
+    a, b = ["198.19.240.1", "198.19.240.9"], ["198.19.240.1", None, "198.19.240.9"]
+    runner = runner_with(parts, PathProbe([a, a, b]))
+    for _ in range(3):
+        await runner.run_checks(job(), targets(1))
+    events = inv.list_events(target="t0000")
+    assert [(e.kind, e.data) for e in events] == [("path_change", {"old": a, "new": b})]
+
+
+async def test_a_failed_trace_does_not_replace_the_path(parts: Any) -> None:
+    inv = parts[0]
+    full, partial = ["198.19.240.1", "198.19.240.9"], ["198.19.240.1", None]
+    await runner_with(parts, PathProbe([full])).run_checks(job(), targets(1))
+    await runner_with(parts, PathProbe([partial], up=False)).run_checks(job(), targets(1))
+    assert inv.current_path("j", "t0000") == full and inv.list_events() == []

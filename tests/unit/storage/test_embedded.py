@@ -71,3 +71,26 @@ async def test_data_survives_reopen_and_uses_without_rowid(tmp_path: Path) -> No
         .fetchone()[0]
     )
     assert "WITHOUT ROWID" in ddl and "PRIMARY KEY (series_id, ts)" in ddl
+
+
+async def test_rounds_group_one_kind_per_instant(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "m.db")
+    t1, t2 = 100 * S, 400 * S
+    await store.write(
+        [
+            metric(t1, 0.0, name="icmp.loss_pct"),
+            metric(t1, 1.5, name="icmp.rtt_median_ms"),
+            metric(t2, 10.0, name="icmp.loss_pct"),
+            metric(t2, 2.5, name="icmp.rtt_median_ms"),
+            metric(t2, 9.0, name="icmpx.other"),  # another kind sharing the prefix letters
+            metric(t2, 7.0, name="tcp.connect_ms"),
+            metric(t2, 3.0, device="other", name="icmp.loss_pct"),
+        ]
+    )
+    got = await store.rounds("gw", "icmp", 0, 1000 * S, limit=10)
+    assert got == [
+        (t1, {"loss_pct": 0.0, "rtt_median_ms": 1.5}),
+        (t2, {"loss_pct": 10.0, "rtt_median_ms": 2.5}),
+    ]
+    assert await store.rounds("gw", "icmp", 0, 1000 * S, limit=1) == [got[1]]
+    await store.close()

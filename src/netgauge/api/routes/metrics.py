@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.schemas import PointPublic, SeriesResponse
+from netgauge.api.schemas import PointPublic, Round, RoundsResponse, SeriesResponse
 from netgauge.config.model import parse_duration
 from netgauge.errors import InventoryError
 
@@ -99,3 +99,27 @@ async def list_series(
     """Every stored series (measurement, target, metric)."""
     rows = await service.store.series(target)
     return [{"measurement": m, "target": d, "metric": n} for m, d, n in rows]
+
+
+@router.get("/rounds")
+async def rounds(
+    service: ServiceDep,
+    target: Annotated[str, Query(min_length=1, max_length=128)],
+    kind: Annotated[str, Query(pattern="^[a-z][a-z0-9_]{0,31}$", description="e.g. icmp")],
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> RoundsResponse:
+    """Each round of one check kind on a target with all its metrics: for an ICMP burst,
+    loss, min/median/percentiles/max — the per-round distribution behind a "smoke" chart."""
+    given_start = dt_to_ns(from_, "from") if from_ else None
+    end_ns = dt_to_ns(to or datetime.now(UTC), "to")
+    start_ns = given_start if given_start is not None else max(0, end_ns - 3600 * 10**9)
+    if start_ns >= end_ns:
+        raise InventoryError("from: must be before `to`")
+    found = await service.store.rounds(target, kind, start_ns, end_ns, limit)
+    return RoundsResponse(
+        target=target,
+        kind=kind,
+        rounds=[Round(ts=ts, time=ns_to_dt(ts), metrics=m) for ts, m in found],
+    )

@@ -23,6 +23,7 @@ def public(st: TargetState) -> TargetStatus:
             time=ns_to_dt(r.ts_ns),
             error=r.error,
             metrics=dict(r.metrics),
+            details=dict(r.details),
         )
         for job, r in sorted(st.checks.items())
     ]
