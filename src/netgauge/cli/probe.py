@@ -15,6 +15,7 @@ from netgauge.cli.app import probe_app
 from netgauge.errors import ProbeSetupError, TargetResolutionError
 from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe, resolve_targets
+from netgauge.probes.icmp_stats import DETAIL_RTTS
 
 EXIT_ALL_ANSWERED = 0
 EXIT_SOME_SILENT = 1
@@ -29,6 +30,8 @@ _FLAGS = {
     "size": "--size",
 }
 _RTT_COLUMNS = ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "jitter_ms")
+# Only in --json (the table stays as narrow as fping's summary).
+_JSON_ONLY = ("rtt_median_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p95_ms", "rtt_p99_ms")
 _HEADER = ("target", "address", "sent", "recv", "loss%", "min", "avg", "max", "mdev", "jitter")
 
 
@@ -135,6 +138,8 @@ def _row_json(target: Target, result: ProbeResult) -> dict[str, Any]:
     row["received"] = int(metrics.get("received") or 0)
     row["loss_pct"] = metrics.get("loss_pct")
     row.update({name: metrics.get(name) for name in _RTT_COLUMNS})
+    row.update({name: metrics.get(name) for name in _JSON_ONLY})
+    row["rtts_ms"] = list(result.details.get(DETAIL_RTTS, []))
     row["error"] = result.error
     return row
 

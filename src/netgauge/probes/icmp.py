@@ -27,7 +27,13 @@ from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.icmp_engine import IcmpEngine, Schedule, TargetRun
 from netgauge.probes.icmp_resolve import resolve_address, resolve_each, resolve_targets
 from netgauge.probes.icmp_socket import ENV_SOCKET_MODE, SocketMode, SocketOpener, open_icmp_socket
-from netgauge.probes.icmp_stats import METRIC_NAMES, on_time_rtts, summarize
+from netgauge.probes.icmp_stats import (
+    DETAIL_RTTS,
+    METRIC_NAMES,
+    on_time_rtts,
+    rtt_distribution,
+    summarize,
+)
 
 __all__ = [
     "ENV_SOCKET_MODE",
@@ -182,13 +188,19 @@ def _result(
     """
     if run is None:
         metrics = summarize(0, [])
-        return ProbeResult(target.name, "icmp", started, ProbeStatus.FAILED, metrics, failure)
+        details: dict[str, Any] = {DETAIL_RTTS: []}
+        return ProbeResult(
+            target.name, "icmp", started, ProbeStatus.FAILED, metrics, failure, details
+        )
     rtts = on_time_rtts(run.rtt_ns, round(params.timeout * 1e9))
     metrics = summarize(run.sent, rtts)
+    details = {DETAIL_RTTS: rtt_distribution(rtts)}
     problem = run.problem()
     if rtts:
-        return ProbeResult(target.name, "icmp", started, ProbeStatus.OK, metrics, problem)
-    if problem is not None:
-        return ProbeResult(target.name, "icmp", started, ProbeStatus.FAILED, metrics, problem)
-    error = f"no echo reply within {params.timeout:g} s ({run.sent} sent)"
-    return ProbeResult(target.name, "icmp", started, ProbeStatus.TIMEOUT, metrics, error)
+        status, error = ProbeStatus.OK, problem
+    elif problem is not None:
+        status, error = ProbeStatus.FAILED, problem
+    else:
+        status = ProbeStatus.TIMEOUT
+        error = f"no echo reply within {params.timeout:g} s ({run.sent} sent)"
+    return ProbeResult(target.name, "icmp", started, status, metrics, error, details)

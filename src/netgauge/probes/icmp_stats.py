@@ -1,4 +1,6 @@
-"""Pure statistics of one target's echo replies: loss, RTT min/avg/max/mdev, jitter.
+"""Pure statistics of one target's echo replies: loss, RTT summary, jitter, percentiles.
+
+One probe run is one *round* (``count`` packets per target); every metric is over that round.
 
 Definitions (the metric names in ``ProbeResult.metrics`` are stable):
 
@@ -9,12 +11,20 @@ Definitions (the metric names in ``ProbeResult.metrics`` are stable):
   after its timeout is *lost* (as with ping -W), so it never counts here.
 * ``loss_pct``: ``100 * (sent - received) / sent``; 100.0 when nothing could be sent.
 * ``rtt_min_ms`` / ``rtt_avg_ms`` / ``rtt_max_ms``: over the received replies.
+* ``rtt_median_ms``: the middle received RTT (mean of the two middle ones for an even count).
+* ``rtt_p50_ms`` / ``rtt_p90_ms`` / ``rtt_p95_ms`` / ``rtt_p99_ms``: percentiles by *linear
+  interpolation between closest ranks*, numpy's default (``method="linear"``): for sorted
+  RTTs x[0..n-1], p-th percentile = x[i] + (x[i+1] - x[i]) * f where i + f = (n - 1) * p / 100.
+  So p50 equals the median, p0 the minimum, p100 the maximum; with one reply all are that RTT.
 * ``rtt_mdev_ms``: population standard deviation as Linux ``ping`` reports it,
   ``sqrt(mean(rtt^2) - mean(rtt)^2)`` (computed in the numerically stable equivalent form).
 * ``jitter_ms``: mean absolute difference of consecutive *received* RTTs taken in send
   order (lost packets are skipped, not counted as zero); None with fewer than 2 replies.
 
 Every RTT metric is None when no reply arrived: absent, never zero.
+
+The round's RTT distribution (sorted received RTTs in ms, for smoke charts) is not a metric:
+``rtt_distribution`` gives it for ``ProbeResult.details["rtts_ms"]``.
 """
 
 from __future__ import annotations
@@ -31,7 +41,15 @@ METRIC_NAMES = (
     "rtt_max_ms",
     "rtt_mdev_ms",
     "jitter_ms",
+    "rtt_median_ms",
+    "rtt_p50_ms",
+    "rtt_p90_ms",
+    "rtt_p95_ms",
+    "rtt_p99_ms",
 )
+PERCENTILES = (50, 90, 95, 99)
+DETAIL_RTTS = "rtts_ms"
+"""Key of ``ProbeResult.details`` holding the round's sorted received RTTs (ms)."""
 
 
 def on_time_rtts(rtts_ns: Sequence[int | None], timeout_ns: int) -> list[float]:
@@ -66,10 +84,26 @@ def jitter(rtts: Sequence[float]) -> float | None:
     return sum(diffs) / len(diffs)
 
 
+def percentile(ordered: Sequence[float], p: float) -> float | None:
+    """The ``p``-th percentile (0..100) of sorted values, linear like numpy's default."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * p / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def rtt_distribution(rtts: Sequence[float]) -> list[float]:
+    """The round's received RTTs (ms) sorted ascending, rounded to the microsecond."""
+    return sorted(round(rtt, 3) for rtt in rtts)
+
+
 def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
     """All metrics of one target from the count sent and the on-time RTTs (ms, send order)."""
     received = len(rtts)
-    return {
+    ordered = sorted(rtts)
+    metrics: dict[str, float | None] = {
         "sent": float(sent),
         "received": float(received),
         "loss_pct": loss_pct(sent, received),
@@ -78,4 +112,8 @@ def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
         "rtt_max_ms": max(rtts) if rtts else None,
         "rtt_mdev_ms": mdev(rtts),
         "jitter_ms": jitter(rtts),
+        "rtt_median_ms": percentile(ordered, 50),
     }
+    for p in PERCENTILES:
+        metrics[f"rtt_p{p}_ms"] = percentile(ordered, p)
+    return metrics

@@ -27,6 +27,12 @@ JSON_KEYS = {
     "rtt_max_ms",
     "rtt_mdev_ms",
     "jitter_ms",
+    "rtt_median_ms",
+    "rtt_p50_ms",
+    "rtt_p90_ms",
+    "rtt_p95_ms",
+    "rtt_p99_ms",
+    "rtts_ms",
 }
 
 

@@ -31,7 +31,7 @@ SILENT = "silent"
 Outcome = str | OSError
 """What happens to one request: ANSWER, SILENT, or the error ``sendto`` raises."""
 
-_REPLY_TYPE = {socket.AF_INET: 0, socket.AF_INET6: 129}
+_REPLY_TYPE: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
 
 
 def send_error(code: int) -> OSError:

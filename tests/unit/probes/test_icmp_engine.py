@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import socket
 from collections.abc import Callable
+
+import pytest
 
 from netgauge.cli.probe import _render_json, _render_table
 from netgauge.models import ProbeStatus, Target
@@ -147,3 +150,27 @@ async def test_unanswered_packets_leave_the_in_flight_table_when_they_time_out()
     # only spreads the sends further.) Without expiry the table grew to 599.
     assert max(sizes) <= 2 * targets
     assert engine.in_flight == 0
+
+
+async def test_a_round_reports_percentiles_and_its_rtt_distribution() -> None:
+    opener = FakeOpener(lambda _a, n: SILENT if n == 1 else ANSWER)
+    target = Target(name="t", address="127.0.0.1")
+    result = await IcmpProbe(opener=opener).run(target, IcmpParams(count=4, **FAST))
+    rtts = result.details["rtts_ms"]
+    assert len(rtts) == 3 and rtts == sorted(rtts)
+    assert result.metrics["rtt_min_ms"] == pytest.approx(rtts[0], abs=1e-3)
+    assert result.metrics["rtt_median_ms"] == pytest.approx(rtts[1], abs=1e-3)
+    assert result.metrics["rtt_p99_ms"] is not None
+    row = json.loads(_render_json([target], [result]))
+    for key in ("rtt_median_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p95_ms", "rtt_p99_ms"):
+        assert row[key] == result.metrics[key]
+    assert row["rtts_ms"] == rtts
+
+
+async def test_a_silent_round_has_an_empty_distribution_and_no_percentiles() -> None:
+    opener = FakeOpener(lambda _a, _n: SILENT)
+    params = IcmpParams(count=2, interval=0.001, timeout=0.05, pace_ms=0)
+    result = await IcmpProbe(opener=opener).run(Target(name="t", address="127.0.0.1"), params)
+    assert result.status is ProbeStatus.TIMEOUT
+    assert result.details["rtts_ms"] == []
+    assert result.metrics["rtt_p95_ms"] is None and result.metrics["rtt_median_ms"] is None

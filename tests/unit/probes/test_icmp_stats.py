@@ -13,6 +13,8 @@ from netgauge.probes.icmp_stats import (
     loss_pct,
     mdev,
     on_time_rtts,
+    percentile,
+    rtt_distribution,
     summarize,
 )
 
@@ -82,3 +84,36 @@ def test_summary_without_replies_has_no_rtt_metrics() -> None:
     metrics = summarize(4, [])
     assert metrics["loss_pct"] == 100.0
     assert all(metrics[name] is None for name in METRIC_NAMES if "ms" in name)
+
+
+def test_percentiles_interpolate_linearly_like_numpys_default() -> None:
+    ordered = [1.0, 2.0, 3.0, 4.0]
+    # (n - 1) * p / 100: p90 -> rank 2.7 -> 3 + 0.7 * (4 - 3)
+    assert percentile(ordered, 90) == pytest.approx(3.7)
+    assert percentile(ordered, 50) == pytest.approx(2.5)
+    assert percentile(ordered, 0) == 1.0 and percentile(ordered, 100) == 4.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) is None
+
+
+def test_percentiles_match_the_statistics_module_inclusive_method() -> None:
+    rtts = [0.3, 9.1, 1.7, 4.4, 2.2, 8.0, 5.5, 0.9, 3.3, 6.6, 7.1]
+    ordered = sorted(rtts)
+    # statistics.quantiles(method="inclusive") is the same linear rule as numpy's default.
+    cuts = statistics.quantiles(rtts, n=100, method="inclusive")
+    for p in (50, 90, 95, 99):
+        assert percentile(ordered, p) == pytest.approx(cuts[p - 1])
+
+
+def test_summary_has_median_and_percentiles() -> None:
+    metrics = summarize(6, [4.0, 1.0, 3.0, 2.0])
+    assert metrics["rtt_median_ms"] == pytest.approx(2.5)
+    assert metrics["rtt_p50_ms"] == pytest.approx(2.5)
+    assert metrics["rtt_p90_ms"] == pytest.approx(3.7)
+    assert metrics["rtt_p95_ms"] == pytest.approx(3.85)
+    assert metrics["rtt_p99_ms"] == pytest.approx(3.97)
+
+
+def test_rtt_distribution_is_sorted_received_rtts() -> None:
+    assert rtt_distribution([3.0, 1.0004, 2.0]) == [1.0, 2.0, 3.0]
+    assert rtt_distribution([]) == []
