@@ -28,6 +28,9 @@ _FLAGS = {
     "timeout": "--timeout",
     "pace_ms": "--pace",
     "size": "--size",
+    "ttl": "--ttl",
+    "tos": "--tos",
+    "source": "--source",
 }
 _RTT_COLUMNS = ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "jitter_ms")
 # Only in --json (the table stays as narrow as fping's summary).
@@ -87,6 +90,17 @@ def icmp_command(
         ),
     ] = None,
     size: Annotated[str | None, typer.Option(metavar="BYTES", help="Payload bytes [56].")] = None,
+    ttl: Annotated[
+        str | None, typer.Option(metavar="N", help="IP TTL / hop limit [system default].")
+    ] = None,
+    tos: Annotated[
+        str | None,
+        typer.Option(metavar="N", help="IP TOS / traffic class; DSCP << 2 (EF = 184) [0]."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", "-S", metavar="ADDR", help="Local address to send from."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per target per line.")
     ] = False,
@@ -95,8 +109,13 @@ def icmp_command(
 
     Exit status: 0 all answered, 1 some did not, 2 bad input or no ICMP socket permitted.
     """
-    raw = {"count": count, "interval": interval, "timeout": timeout, "pace_ms": pace}
-    raw["size"] = size
+    raw: dict[str, str | None] = {
+        "count": count,
+        "interval": interval,
+        "timeout": timeout,
+        "pace_ms": pace,
+    }
+    raw.update({"size": size, "ttl": ttl, "tos": tos, "source": source})
     params = _params({name: value for name, value in raw.items() if value is not None})
     try:
         resolved, results = asyncio.run(_probe(targets, params))

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from netgauge.errors import TargetResolutionError
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
@@ -36,6 +36,8 @@ from netgauge.probes.icmp_stats import (
 )
 
 __all__ = [
+    "DETAIL_RTTS",
+    "DETAIL_TIMESTAMPS",
     "ENV_SOCKET_MODE",
     "METRIC_NAMES",
     "IcmpParams",
@@ -45,6 +47,8 @@ __all__ = [
     "resolve_targets",
 ]
 
+DETAIL_TIMESTAMPS = "timestamps"
+"""Key of ``ProbeResult.details``: where the RTTs came from (kernel, userspace, mixed, None)."""
 _SEND_COST_S = 20e-6  # rough cost of one send when pace is 0, for batch_duration
 
 
@@ -58,10 +62,16 @@ class IcmpParams(ProbeParams):
       10 ms is polite, like fping's default ``-i``; 0 sends as fast as the machine can.
     * ``size``: payload bytes after the 8-byte ICMP header (56, like ping).
     * ``ttl`` / ``tos``: IP TTL (hop limit) and TOS (traffic class); None = system default.
+      DSCP is the upper six bits of TOS: DSCP EF (46) is ``tos=184`` (46 << 2).
+    * ``source``: local address to send from (ping -I); the socket is bound to it. Targets
+      of the other address family then fail (as data), and a non-local address is a
+      setup error.
     * ``socket_mode``: ``auto`` (raw if permitted, else datagram), ``raw`` or ``dgram``. With
       ``auto`` the environment variable ``NETGAUGE_ICMP_SOCKET`` may force one.
     """
 
+    # 5 keeps a one-shot CLI run short; quality jobs (smoke charts, percentiles) should use
+    # 20 per round, SmokePing's default of 20 pings every 5 minutes.
     count: int = Field(default=5, ge=1, le=1000)
     interval: float = Field(default=1.0, ge=0.001, le=3600.0)
     timeout: float = Field(default=1.0, gt=0.0, le=60.0)
@@ -69,7 +79,19 @@ class IcmpParams(ProbeParams):
     size: int = Field(default=56, ge=0, le=65507)
     ttl: int | None = Field(default=None, ge=1, le=255)
     tos: int | None = Field(default=None, ge=0, le=255)
+    source: str | None = None
     socket_mode: SocketMode = SocketMode.AUTO
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_an_address(cls, value: str | None) -> str | None:
+        """An IP address literal (no name: the socket is bound before anything resolves)."""
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
 
     def schedule(self) -> Schedule:
         """The engine's view of these parameters, in nanoseconds."""
@@ -82,7 +104,7 @@ class IcmpParams(ProbeParams):
         )
 
 
-_EngineKey = tuple[asyncio.AbstractEventLoop, SocketMode, int | None, int | None]
+_EngineKey = tuple[asyncio.AbstractEventLoop, SocketMode, int | None, int | None, str | None]
 
 
 @register_probe
@@ -133,10 +155,15 @@ class IcmpProbe:
     @asynccontextmanager
     async def _engine(self, params: IcmpParams) -> AsyncIterator[IcmpEngine]:
         loop = asyncio.get_running_loop()
-        key: _EngineKey = (loop, params.socket_mode, params.ttl, params.tos)
+        key: _EngineKey = (loop, params.socket_mode, params.ttl, params.tos, params.source)
         engine, users = self._engines.get(key) or (
             IcmpEngine(
-                loop, params.socket_mode, ttl=params.ttl, tos=params.tos, opener=self._opener
+                loop,
+                params.socket_mode,
+                ttl=params.ttl,
+                tos=params.tos,
+                source=params.source,
+                opener=self._opener,
             ),
             0,
         )
@@ -188,13 +215,13 @@ def _result(
     """
     if run is None:
         metrics = summarize(0, [])
-        details: dict[str, Any] = {DETAIL_RTTS: []}
+        details: dict[str, Any] = {DETAIL_RTTS: [], DETAIL_TIMESTAMPS: None}
         return ProbeResult(
             target.name, "icmp", started, ProbeStatus.FAILED, metrics, failure, details
         )
     rtts = on_time_rtts(run.rtt_ns, round(params.timeout * 1e9))
     metrics = summarize(run.sent, rtts)
-    details = {DETAIL_RTTS: rtt_distribution(rtts)}
+    details = {DETAIL_RTTS: rtt_distribution(rtts), DETAIL_TIMESTAMPS: run.timestamps()}
     problem = run.problem()
     if rtts:
         status, error = ProbeStatus.OK, problem

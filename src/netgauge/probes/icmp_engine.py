@@ -8,8 +8,15 @@ How it scales to thousands of targets without a task or socket per target:
 * Sending: ``send_batch`` is one coroutine walking a heap of (due time, target) entries.
   It keeps ``pace`` between any two sends and ``interval`` between two sends to the same
   target, and yields to the loop regularly so replies are read while a burst goes out.
-* Timing: monotonic nanoseconds at send and at read; a reply later than ``timeout`` is
-  lost (as with ping -W).
+* Timing: as close to the socket as the OS allows. The send time is read from
+  CLOCK_REALTIME right before ``sendto``; the receive time is the kernel's SO_TIMESTAMPNS
+  stamp (same clock) on the reply, taken when the reply reached the network stack, so a
+  burst of replies waiting in the socket buffer while we are still sending does not
+  inflate their RTTs. Monotonic nanoseconds at send and at read are kept too: they are
+  the fallback when the kernel gives no stamp, and the guard against a wall-clock step
+  during the round: a kernel RTT that is negative or longer than the monotonic one (plus
+  ``STAMP_SLACK_NS``) is discarded for that packet. A reply later than ``timeout`` is lost
+  (as with ping -W).
 * Memory: a packet leaves the in-flight table when its reply arrives or when its timeout
   passes (send time + timeout; a later reply is ignored, it would count as lost anyway).
   So the table holds what can be in flight within one timeout, not targets x count.
@@ -20,16 +27,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import heapq
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from netgauge.probes.icmp_packet import build_echo_request, parse_echo_reply, payload_of
 from netgauge.probes.icmp_socket import (
+    ANCILLARY_BYTES,
     IcmpSocket,
     SocketMode,
     SocketOpener,
     is_family_unsupported,
+    kernel_stamp_ns,
     open_icmp_socket,
 )
 
@@ -39,6 +49,9 @@ _CATCH_UP_NS = 2_000_000  # how far the send plan may lag the clock (see next_on
 _ENOBUFS_RETRIES = 200  # x 1 ms: the qdisc is full, wait a little for it to drain
 
 _PendingKey = tuple[int, str, int]  # family, address (no scope), sequence
+STAMP_SLACK_NS = 1_000_000
+"""How much longer than the monotonic RTT a kernel-stamped RTT may be before it is taken
+for a wall-clock step (the monotonic RTT is an upper bound: the stamp precedes the read)."""
 
 
 @dataclass(slots=True)
@@ -60,6 +73,16 @@ class TargetRun:
     failed: int = 0
     send_error: str | None = None  # the first send error's text
     error: str | None = None
+    kernel_stamped: int = 0  # replies whose RTT comes from the kernel receive stamp
+
+    def timestamps(self) -> str | None:
+        """Where the round's RTTs came from: kernel, userspace, mixed; None without replies."""
+        received = sum(rtt is not None for rtt in self.rtt_ns)
+        if received == 0:
+            return None
+        if self.kernel_stamped == received:
+            return "kernel"
+        return "userspace" if self.kernel_stamped == 0 else "mixed"
 
     def __post_init__(self) -> None:
         self.rtt_ns = [None] * self.count
@@ -122,7 +145,16 @@ class _InFlight:
     batch: _Batch
     run: TargetRun
     index: int
-    sent_ns: int
+    sent_ns: int  # monotonic
+    sent_wall_ns: int  # CLOCK_REALTIME, the clock of the kernel's receive stamps
+
+
+def choose_rtt(mono_rtt_ns: int, kernel_rtt_ns: int | None) -> tuple[int, bool]:
+    """The RTT to keep and whether it is the kernel's: the monotonic one unless the kernel
+    one is plausible (not negative, not longer than the monotonic one plus the slack)."""
+    if kernel_rtt_ns is None or not 0 <= kernel_rtt_ns <= mono_rtt_ns + STAMP_SLACK_NS:
+        return mono_rtt_ns, False
+    return kernel_rtt_ns, True
 
 
 def next_on_timeline(planned_ns: int, actual_ns: int, step_ns: int) -> int:
@@ -154,6 +186,7 @@ class IcmpEngine:
         *,
         ttl: int | None = None,
         tos: int | None = None,
+        source: str | None = None,
         opener: SocketOpener = open_icmp_socket,
     ) -> None:
         self._loop = loop
@@ -161,6 +194,8 @@ class IcmpEngine:
         self._mode = mode
         self._ttl = ttl
         self._tos = tos
+        self._source = source
+        self._source_family = source_family(source)
         self._sockets: dict[int, IcmpSocket] = {}
         self._unsupported: dict[int, str] = {}
         self._pending: dict[_PendingKey, _InFlight] = {}
@@ -199,8 +234,13 @@ class IcmpEngine:
             return self._sockets[family]
         if family in self._unsupported:
             return None
+        if self._source_family not in (None, family):
+            self._unsupported[family] = f"source address {self._source} is of the other family"
+            return None
         try:
-            icmp = self._opener(family, self._mode, ttl=self._ttl, tos=self._tos)
+            icmp = self._opener(
+                family, self._mode, ttl=self._ttl, tos=self._tos, source=self._source
+            )
         except OSError as exc:
             if not is_family_unsupported(exc):
                 raise
@@ -262,6 +302,7 @@ class IcmpEngine:
         packet = build_echo_request(run.family, icmp.ident, seq, payload)
         for _attempt in range(_ENOBUFS_RETRIES):
             sent_ns = time.monotonic_ns()
+            sent_wall_ns = time.time_ns()  # last thing before the syscall: the kernel's clock
             try:
                 icmp.sock.sendto(packet, (run.address, 0))
             except BlockingIOError:
@@ -273,18 +314,21 @@ class IcmpEngine:
                     continue
                 run.record_send_failure(exc.strerror or str(exc), sent_ns)
                 return sent_ns
-            self._register(batch, run, k, seq, sent_ns)
+            self._register(batch, run, k, seq, (sent_ns, sent_wall_ns))
             return sent_ns
         sent_ns = time.monotonic_ns()
         run.record_send_failure("socket buffer stayed full", sent_ns)
         return sent_ns
 
-    def _register(self, batch: _Batch, run: TargetRun, k: int, seq: int, sent_ns: int) -> None:
+    def _register(
+        self, batch: _Batch, run: TargetRun, k: int, seq: int, stamps: tuple[int, int]
+    ) -> None:
+        sent_ns, sent_wall_ns = stamps
         run.sent_ns.append(sent_ns)
         run.sent += 1
         batch.outstanding += 1
         key = (run.family, strip_scope(run.address), seq)
-        entry = _InFlight(batch, run, k, sent_ns)
+        entry = _InFlight(batch, run, k, sent_ns, sent_wall_ns)
         self._pending[key] = entry
         batch.expiries.append((sent_ns + batch.timeout_ns, key, entry))
         self._arm(batch)
@@ -370,16 +414,19 @@ class IcmpEngine:
         """Reader callback: drain the socket, match each echo reply to its packet."""
         for _ in range(_READS_PER_WAKEUP):
             try:
-                data, source = icmp.sock.recvfrom(65535)
+                data, ancdata, _flags, source = icmp.sock.recvmsg(65535, ANCILLARY_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 # A datagram ICMP socket reports a received ICMP error (e.g. unreachable)
                 # as a socket error; it names no packet, so the packet simply times out.
                 continue
-            self._match(icmp, data, source[0], time.monotonic_ns())
+            stamp = kernel_stamp_ns(ancdata) if ancdata else None
+            self._match(icmp, data, source[0], time.monotonic_ns(), stamp)
 
-    def _match(self, icmp: IcmpSocket, data: bytes, source: str, now_ns: int) -> None:
+    def _match(
+        self, icmp: IcmpSocket, data: bytes, source: str, now_ns: int, stamp: int | None = None
+    ) -> None:
         reply = parse_echo_reply(icmp.family, data, ip_header=icmp.ip_header)
         if reply is None or reply.ident != icmp.ident:
             return  # someone else's traffic (raw sockets see all echo replies of the host)
@@ -388,5 +435,15 @@ class IcmpEngine:
             return  # duplicate, expired (timed out), or its batch already finished
         # A reply after the timeout but before the expiry ran is stored; the statistics
         # count RTT > timeout as lost.
-        entry.run.rtt_ns[entry.index] = now_ns - entry.sent_ns
+        kernel_rtt = None if stamp is None else stamp - entry.sent_wall_ns
+        rtt, from_kernel = choose_rtt(now_ns - entry.sent_ns, kernel_rtt)
+        entry.run.rtt_ns[entry.index] = rtt
+        entry.run.kernel_stamped += from_kernel
         entry.batch.settle_one()
+
+
+def source_family(source: str | None) -> int | None:
+    """AF_INET or AF_INET6 for a source address, None for no source."""
+    if source is None:
+        return None
+    return socket.AF_INET6 if ":" in source else socket.AF_INET

@@ -6,6 +6,11 @@
 * SOCK_DGRAM + IPPROTO_ICMP(V6) works for users whose group is inside
   ``net.ipv4.ping_group_range``. The kernel rewrites the identifier to the socket's local
   "port" and delivers only replies carrying it, so we bind first and read that port back.
+* Both kinds ask for kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME nanoseconds
+  as ancillary data of ``recvmsg``): the time the reply reached the network stack, not the
+  time Python got round to reading it. See ``kernel_stamp_ns``.
+* ``source`` binds the socket to one local address (ping -I ADDRESS): replies come back to
+  it, and the kernel picks the route as for any socket bound to that address.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ _ICMP6_FILTER = 1
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 _IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
+SO_TIMESTAMPNS = 35  # == SCM_TIMESTAMPNS (asm-generic); Python's socket module lacks it
+_TIMESPEC = struct.Struct("=qq")  # struct timespec on 64-bit Linux: tv_sec, tv_nsec
+ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
 
 SETUP_HINT = (
     "run as root or grant CAP_NET_RAW (setcap cap_net_raw+ep), or allow unprivileged "
@@ -57,6 +65,7 @@ class IcmpSocket:
     family: int
     mode: SocketMode
     ident: int  # identifier the replies carry (the local port for datagram sockets)
+    kernel_timestamps: bool = False  # SO_TIMESTAMPNS is on: replies carry a receive stamp
 
     @property
     def ip_header(self) -> bool:
@@ -68,7 +77,13 @@ class SocketOpener(Protocol):
     """Opens the ICMP socket of one family: :func:`open_icmp_socket`, or a fake in tests."""
 
     def __call__(
-        self, family: int, mode: SocketMode, *, ttl: int | None = None, tos: int | None = None
+        self,
+        family: int,
+        mode: SocketMode,
+        *,
+        ttl: int | None = None,
+        tos: int | None = None,
+        source: str | None = None,
     ) -> IcmpSocket: ...
 
 
@@ -88,19 +103,24 @@ def resolve_mode(mode: SocketMode) -> SocketMode:
 
 
 def open_icmp_socket(
-    family: int, mode: SocketMode, *, ttl: int | None = None, tos: int | None = None
+    family: int,
+    mode: SocketMode,
+    *,
+    ttl: int | None = None,
+    tos: int | None = None,
+    source: str | None = None,
 ) -> IcmpSocket:
     """Open an ICMP socket for ``family``; auto tries raw, then datagram.
 
-    Raises ProbeSetupError (naming both remedies) when permission is denied, and
-    OSError(EAFNOSUPPORT) when the family itself is unavailable (e.g. IPv6 disabled).
+    Raises ProbeSetupError (naming both remedies) when permission is denied or ``source``
+    is not a local address, and OSError(EAFNOSUPPORT) when the family itself is unavailable.
     """
     mode = resolve_mode(mode)
     order = [SocketMode.RAW, SocketMode.DGRAM] if mode is SocketMode.AUTO else [mode]
     denied: list[str] = []
     for candidate in order:
         try:
-            icmp = _open(family, candidate)
+            icmp = _open(family, candidate, source)
         except PermissionError as exc:
             denied.append(f"{candidate.value}: {exc.strerror or exc}")
             continue
@@ -109,7 +129,7 @@ def open_icmp_socket(
     raise ProbeSetupError(f"cannot open an ICMP socket ({'; '.join(denied)}): {SETUP_HINT}")
 
 
-def _open(family: int, mode: SocketMode) -> IcmpSocket:
+def _open(family: int, mode: SocketMode, source: str | None = None) -> IcmpSocket:
     proto = socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP
     kind = socket.SOCK_RAW if mode is SocketMode.RAW else socket.SOCK_DGRAM
     sock = socket.socket(family, kind, proto)
@@ -117,15 +137,48 @@ def _open(family: int, mode: SocketMode) -> IcmpSocket:
         sock.setblocking(False)
         if mode is SocketMode.RAW:
             _install_echo_reply_filter(sock, family)
+            if source is not None:
+                _bind_source(sock, source)
             ident = random.getrandbits(16)  # random, not the pid: other engines share raw traffic
         else:
-            sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
+            _bind_source(sock, source or ("::" if family == socket.AF_INET6 else "0.0.0.0"))
             ident = sock.getsockname()[1]
         _grow_buffers(sock)
+        stamps = enable_kernel_timestamps(sock)
     except BaseException:
         sock.close()
         raise
-    return IcmpSocket(sock, family, mode, ident)
+    return IcmpSocket(sock, family, mode, ident, kernel_timestamps=stamps)
+
+
+def _bind_source(sock: socket.socket, source: str) -> None:
+    """Bind to ``source`` (port 0); a non-local address is a setup error, not a crash."""
+    try:
+        sock.bind((source, 0))
+    except OSError as exc:
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL, errno.EAFNOSUPPORT):
+            raise ProbeSetupError(
+                f"cannot use source address {source}: {exc.strerror or exc}"
+            ) from exc
+        raise
+
+
+def enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask for SO_TIMESTAMPNS receive stamps; False when the kernel refuses."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def kernel_stamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The SO_TIMESTAMPNS receive time (CLOCK_REALTIME ns) in ``recvmsg`` ancillary data."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return int(seconds * 1_000_000_000 + nanoseconds)
+    return None
 
 
 def _install_echo_reply_filter(sock: socket.socket, family: int) -> None:

@@ -1,8 +1,8 @@
 """A fake ICMP socket for the engine: scripted send outcomes, instant replies, no packets.
 
-The engine only needs ``fileno``/``sendto``/``recvfrom``/``close`` from its socket, and the
+The engine only needs ``fileno``/``sendto``/``recvmsg``/``close`` from its socket, and the
 event loop needs a real file descriptor to watch. So :class:`FakeSock` is a real
-``socket.socket`` (one end of a Unix socket pair) whose ``sendto`` and ``recvfrom`` are
+``socket.socket`` (one end of a Unix socket pair) whose ``sendto`` and ``recvmsg`` are
 replaced:
 
 * ``sendto`` asks :attr:`FakeSock.outcome` what to do with each echo request: answer it,
@@ -11,6 +11,9 @@ replaced:
   is really not writable (its send buffer is full), so ``loop.add_writer`` waits for real.
 * An answer is queued and one byte written from the peer end, so the descriptor becomes
   readable and the engine's reader callback runs as for a real reply.
+* :attr:`FakeSock.stamp` plays the kernel's SO_TIMESTAMPNS: given the wall-clock time
+  (ns) at which ``sendto`` accepted the request, it returns the receive stamp to attach to
+  the reply, or None for no ancillary data (the default, like a kernel without stamps).
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import errno
 import os
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from netgauge.probes.icmp_packet import checksum
-from netgauge.probes.icmp_socket import IcmpSocket, SocketMode
+from netgauge.probes.icmp_socket import SO_TIMESTAMPNS, IcmpSocket, SocketMode
+
+Stamp = Callable[[int], int | None]
+"""Wall-clock ns when the request was accepted -> the reply's kernel receive stamp, or None."""
 
 ANSWER = "answer"
 SILENT = "silent"
@@ -49,7 +56,12 @@ def echo_reply(family: int, request: bytes) -> bytes:
 class FakeSock(socket.socket):
     """One end of a socket pair playing an ICMP datagram socket (see the module doc)."""
 
-    def __init__(self, family: int, outcome: Callable[[str, int], Outcome]) -> None:
+    def __init__(
+        self,
+        family: int,
+        outcome: Callable[[str, int], Outcome],
+        stamp: Stamp = lambda _sent: None,
+    ) -> None:
         here, self.peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         super().__init__(fileno=here.detach())
         self.setblocking(False)
@@ -57,7 +69,8 @@ class FakeSock(socket.socket):
         self.icmp_family = family
         self.outcome = outcome  # (address, n-th request to it, from 0) -> Outcome
         self.requests: dict[str, int] = {}
-        self.replies: deque[tuple[bytes, tuple[str, int]]] = deque()
+        self.stamp = stamp
+        self.replies: deque[tuple[bytes, int | None, tuple[str, int]]] = deque()
         self.would_block = 0  # sendto calls refused with BlockingIOError
         self.blocked = False
         self.on_send: Callable[[], None] | None = None  # runs before each accepted request
@@ -98,13 +111,20 @@ class FakeSock(socket.socket):
         if isinstance(outcome, OSError):
             raise outcome
         if outcome == ANSWER:
-            self.replies.append((echo_reply(self.icmp_family, bytes(data)), (address, 0)))
+            reply = echo_reply(self.icmp_family, bytes(data))
+            self.replies.append((reply, self.stamp(time.time_ns()), (address, 0)))
             self.peer.send(b"r")
         return len(data)
 
-    def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
+    def recvmsg(
+        self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
+    ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
         if self.replies:
-            return self.replies.popleft()
+            reply, stamp, address = self.replies.popleft()
+            if stamp is None:
+                return reply, [], 0, address
+            timespec = struct.pack("=qq", *divmod(stamp, 1_000_000_000))
+            return reply, [(socket.SOL_SOCKET, SO_TIMESTAMPNS, timespec)], 0, address
         try:  # nothing queued: drain the wake-up bytes so the descriptor stops being readable
             while super().recv(4096):
                 pass
@@ -125,15 +145,25 @@ class FakeOpener:
         outcome: Callable[[str, int], Outcome] = lambda _a, _n: ANSWER,
         *,
         blocked: bool = False,
+        stamp: Stamp = lambda _sent: None,
     ) -> None:
         self.outcome = outcome
+        self.stamp = stamp
+        self.options: dict[int, dict[str, Any]] = {}  # family -> options it was opened with
         self.blocked = blocked  # open sockets with a full send buffer (see FakeSock.block)
         self.socks: dict[int, FakeSock] = {}
 
     def __call__(
-        self, family: int, mode: SocketMode, *, ttl: int | None = None, tos: int | None = None
+        self,
+        family: int,
+        mode: SocketMode,
+        *,
+        ttl: int | None = None,
+        tos: int | None = None,
+        source: str | None = None,
     ) -> IcmpSocket:
-        sock = FakeSock(family, self.outcome)
+        self.options[family] = {"ttl": ttl, "tos": tos, "source": source}
+        sock = FakeSock(family, self.outcome, self.stamp)
         if self.blocked:
             sock.block()
         self.socks[family] = sock

@@ -26,6 +26,12 @@ def invoke(*args: str) -> tuple[int, str, str]:
         (["127.0.0.1", "--interval", "0"], "--interval"),
         (["127.0.0.1", "--pace", "-5"], "--pace"),
         (["127.0.0.1", "--timeout", "x"], "--timeout"),
+        (["127.0.0.1", "--ttl", "0"], "--ttl"),
+        (["127.0.0.1", "--tos", "256"], "--tos"),
+        (
+            ["127.0.0.1", "--source", "my-laptop"],
+            "--source 'my-laptop': Value error, 'my-laptop' is not an IP address",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
