@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -428,11 +428,16 @@ class HttpProbe:
 
         ts, timer, outcome = now_ns(), PhaseTimer(), _Outcome()
         url = build_url(target, params)
+        try:  # before the clock starts: loading the CA store is not the target's time
+            transport = _transport(params, timer)
+        except (OSError, ssl.SSLError) as exc:
+            error = f"ca_file {params.ca_file}: {_error_text(exc)}"
+            return self._result(target, ts, (ProbeStatus.FAILED, error), url, timer, outcome, None)
         started = timer.clock()
-        status, error = ProbeStatus.OK, None
+        status, error = ProbeStatus.OK, cast(str | None, None)
         try:
             async with asyncio.timeout(params.timeout):
-                await self._exchange(url, params, timer, outcome)
+                await self._exchange(url, params, transport, timer, outcome)
         except (TimeoutError, httpx.TimeoutException):
             status = ProbeStatus.TIMEOUT
             error = f"timed out after {params.timeout:g}s {timer.doing}"
@@ -444,7 +449,12 @@ class HttpProbe:
         return self._result(target, ts, (status, error), url, timer, outcome, total_ms)
 
     async def _exchange(
-        self, url: str, params: HttpParams, timer: PhaseTimer, outcome: _Outcome
+        self,
+        url: str,
+        params: HttpParams,
+        transport: httpx.AsyncHTTPTransport,
+        timer: PhaseTimer,
+        outcome: _Outcome,
     ) -> None:
         import httpx
 
@@ -452,7 +462,7 @@ class HttpProbe:
 
         headers = {"User-Agent": f"netgauge/{__version__}"}
         async with httpx.AsyncClient(
-            transport=_transport(params, timer), timeout=params.timeout, headers=headers
+            transport=transport, timeout=params.timeout, headers=headers, trust_env=False
         ) as client:
             request = client.build_request(params.method, url)
             while True:  # bounded: every turn adds to the chain, which max_redirects caps
@@ -494,7 +504,7 @@ class HttpProbe:
         url: str,
         timer: PhaseTimer,
         outcome: _Outcome,
-        total_ms: float,
+        total_ms: float | None,
     ) -> ProbeResult:
         metrics: dict[str, float | None] = {
             "status_code": None if outcome.status_code is None else float(outcome.status_code),
