@@ -431,8 +431,8 @@ class HttpProbe:
         try:  # before the clock starts: loading the CA store is not the target's time
             transport = _transport(params, timer)
         except (OSError, ssl.SSLError) as exc:
-            error = f"ca_file {params.ca_file}: {_error_text(exc)}"
-            return self._result(target, ts, (ProbeStatus.FAILED, error), url, timer, outcome, None)
+            failed = (ProbeStatus.FAILED, f"ca_file {params.ca_file}: {_error_text(exc)}")
+            return self._result(target, ts, failed, url, timer, outcome, None)
         started = timer.clock()
         status, error = ProbeStatus.OK, cast(str | None, None)
         try:
