@@ -95,7 +95,7 @@ def dns_command(
     resolv_conf: Annotated[
         str | None,
         typer.Option(
-            metavar="FILE", help="resolv.conf read for SERVER 'system' [/etc/resolv.conf]."
+            metavar="FILE", help="resolv.conf read for SERVER 'system' (default: /etc/resolv.conf)."
         ),
     ] = None,
     timeout: Annotated[
