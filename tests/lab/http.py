@@ -140,6 +140,7 @@ class ServerLoop:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._stops: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.keep: list[socket.socket] = []  # sockets held open until close()
 
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
         """Run ``coro`` in the server loop and wait for its result."""
@@ -209,6 +210,8 @@ class ServerLoop:
         for stop in reversed(self._stops):
             self.call(stop())
         self._stops.clear()
+        for sock in self.keep:
+            sock.close()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
