@@ -53,7 +53,7 @@ def dnsmasq_missing() -> str | None:
     """Why dnsmasq cannot be used here (one line naming the package), or None."""
     if shutil.which("dnsmasq") or Path("/usr/sbin/dnsmasq").exists():
         return None
-    return "needs the Debian package dnsmasq (apt-get install dnsmasq)"
+    return "needs the Debian package dnsmasq-base (apt-get install dnsmasq-base)"
 
 
 def _dnsmasq_binary() -> str:
