@@ -108,7 +108,7 @@ def _errors(results: Sequence[ProbeResult]) -> list[str]:
 def http_command(
     urls: Annotated[list[str], typer.Argument(metavar="URL...", help="http:// or https:// URLs.")],
     timeout: Annotated[
-        str | None, typer.Option(metavar="S", help="Seconds for each whole exchange [10].")
+        str | None, typer.Option(metavar="S", help="Seconds for each whole exchange [8].")
     ] = None,
     expect_status: Annotated[
         list[str] | None,

@@ -72,7 +72,9 @@ class HttpParams(ProbeParams):
     port: int | None = Field(None, ge=1, le=65535)
     path: str = "/"
     method: Literal["GET", "HEAD"] = "GET"
-    timeout: float = Field(10.0, gt=0, le=300, description="seconds for the whole exchange")
+    # below the runner's default job timeout (10 s) so that the probe, which knows the phase,
+    # reports the timeout rather than the runner
+    timeout: float = Field(8.0, gt=0, le=300, description="seconds for the whole exchange")
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=30)
     expect_status: tuple[str, ...] = ("200-399",)

@@ -37,6 +37,9 @@ def closed_port(loop: ServerLoop) -> int:
 
 def start_servers(directory: Path) -> Iterator[Servers]:
     """Every server, yielded while they run; all stopped afterwards, even on failure."""
+    import pytest
+
+    pytest.importorskip("hypercorn", reason="the HTTP test servers need hypercorn (dev)")
     loop = ServerLoop()
     try:
         certificate = make_certificate(directory, days=CERT_DAYS)
