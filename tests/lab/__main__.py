@@ -1,6 +1,11 @@
 """Manual use of the lab (as root).
 
-python -m tests.lab up [--hosts N] [--no-ipv6]   build a lab and leave it running
+python -m tests.lab up [--hosts N] [--no-ipv6] [--block-prefix 16]
+                       [--delay-ms D [--jitter-ms J] [--distribution uniform|normal]
+                        [--seed S] [--max-seconds T]]
+                                                 build a lab and leave it running; with
+                                                 --delay-ms its IPv4 hosts answer from a
+                                                 userspace responder after D +- J ms
 python -m tests.lab list                         lab namespaces that exist
 python -m tests.lab down [NAMESPACE...]          remove the given labs, or all of them
 """
@@ -13,10 +18,17 @@ import sys
 from tests.lab.netns import Lab, LabError, destroy_all, lab_namespaces, missing_requirement
 
 
-def _up(hosts: int, ipv6: bool) -> None:
-    lab = Lab(ipv6=ipv6)
+def _up(args: argparse.Namespace) -> None:
+    ipv6 = not args.no_ipv6
+    lab = Lab(ipv6=ipv6, block_prefix=args.block_prefix)
     lab.__enter__()  # not "with": the lab must outlive this command
+    hosts = args.hosts
     v4 = lab.add_hosts(hosts)
+    if args.delay_ms is not None:
+        lab.start_delay(args.delay_ms, args.jitter_ms, distribution=args.distribution,
+                        seed=args.seed, max_seconds=args.max_seconds, detach=True)  # fmt: skip
+        print(f"IPv4 echo replies after {args.delay_ms} +- {args.jitter_ms} ms "
+              f"({args.distribution}, seed {args.seed}) for {args.max_seconds:g} s")  # fmt: skip
     print(f"namespace {lab.name} (veth {lab.host_if}), block {lab.block4}")
     print(f"answering IPv4: {v4[0]} .. {v4[-1]} ({len(v4)} hosts)")
     print(f"silent IPv4:    {lab.add_silent_host()}")
@@ -33,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="build a lab and leave it running")
     up.add_argument("--hosts", type=int, default=10, help="answering IPv4 hosts [10]")
     up.add_argument("--no-ipv6", action="store_true")
+    up.add_argument("--block-prefix", type=int, default=20, help="size of the block [/20]")
+    up.add_argument("--delay-ms", type=float, help="answer IPv4 pings after this delay")
+    up.add_argument("--jitter-ms", type=float, default=0.0)
+    up.add_argument("--distribution", choices=("uniform", "normal"), default="uniform")
+    up.add_argument("--seed", type=int, default=1)
+    up.add_argument("--max-seconds", type=float, default=3600.0, help="responder lifetime")
     sub.add_parser("list", help="list lab namespaces")
     down = sub.add_parser("down", help="remove labs (all when none named)")
     down.add_argument("namespaces", nargs="*")
@@ -43,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "up":
-            _up(args.hosts, not args.no_ipv6)
+            _up(args)
         elif args.command == "list":
             print("\n".join(lab_namespaces()))
         else:

@@ -21,6 +21,13 @@ Host kinds:
 * lossy: an answering host whose echo requests iptables drops with a probability;
 * unreachable: an address with an ``unreachable`` route in the root namespace, so sending
   to it fails at once with EHOSTUNREACH and nothing leaves the machine.
+* delayed: after ``start_delay`` the namespace's kernel no longer answers pings
+  (``net.ipv4.icmp_echo_ignore_all=1`` there) and a userspace responder (``tests.lab.delay``)
+  answers every IPv4 host of the lab after a seeded delay +- jitter. It is per lab, so use
+  a lab of its own for delayed hosts.
+
+Block size: ``Lab(block_prefix=16)`` claims a /16 (65,520 hosts) instead of a /20 (4,080)
+for benchmarks over more addresses; the /15 holds two /16s or thirty-two /20s.
 """
 
 from __future__ import annotations
@@ -29,8 +36,11 @@ import ipaddress
 import itertools
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +51,8 @@ LAB_V6 = ipaddress.IPv6Network("fd5e:6e67::/64")
 _BLOCK_V4 = 20  # 32 blocks of 4096 addresses in the /15
 _BLOCK_V6 = 112
 _FIRST_HOST = 16  # offsets below are the veth ends and spare
+_STOP_TIMEOUT = 5.0
+_REPO = Path(__file__).resolve().parents[2]
 _COMMAND_TIMEOUT = 30.0
 _READY_TIMEOUT = 5.0
 NAME_PREFIX = "ngl-"
@@ -93,10 +105,14 @@ def lab_namespaces() -> list[str]:
 class Lab:
     """A namespace of lab hosts; a context manager that always removes what it made."""
 
-    def __init__(self, *, ipv6: bool = True) -> None:
+    def __init__(self, *, ipv6: bool = True, block_prefix: int = _BLOCK_V4) -> None:
+        if not LAB_V4.prefixlen <= block_prefix <= 24:
+            raise LabError(f"block prefix /{block_prefix} is not within /{LAB_V4.prefixlen}../24")
         self.name = f"{NAME_PREFIX}{os.getpid()}-{next(_counter)}"
         self.host_if = host_interface_for(self.name)
         self.ipv6 = ipv6
+        self.block_prefix = block_prefix
+        self.responder: subprocess.Popen[str] | None = None
         self.block4: ipaddress.IPv4Network | None = None
         self.block6: ipaddress.IPv6Network | None = None
         self._next_offset = {4: _FIRST_HOST, 6: _FIRST_HOST}
@@ -147,10 +163,17 @@ class Lab:
         run("ip", "netns", "exec", self.name, "sysctl", "-qw", *settings)
 
     def _claim_block(self) -> None:
-        """Take the first free /20 (and /112) by adding its route: EEXIST means taken."""
-        blocks4 = list(LAB_V4.subnets(new_prefix=_BLOCK_V4))
+        """Take the first free block (and /112) by adding its route: EEXIST means taken.
+
+        A block overlapping another lab's (a /16 over a /20) is refused by checking the
+        routes already present first; the route add is still what settles a race.
+        """
+        taken = _lab_routes4()
+        blocks4 = list(LAB_V4.subnets(new_prefix=self.block_prefix))
         for index, block4 in enumerate(blocks4):
             gateway4 = str(block4[2])
+            if any(block4.overlaps(other) for other in taken):
+                continue
             try:
                 run("ip", "route", "add", str(block4), "via", gateway4, "dev", self.host_if,
                     "onlink")  # fmt: skip
@@ -163,7 +186,7 @@ class Lab:
                 self.block6 = self._claim_block6(index)
             return
         raise LabError(
-            f"no free /{_BLOCK_V4} left in {LAB_V4} (stale labs? python -m tests.lab down)"
+            f"no free /{self.block_prefix} left in {LAB_V4} (stale labs? python -m tests.lab down)"
         )
 
     def _claim_block6(self, index: int) -> ipaddress.IPv6Network:
@@ -247,10 +270,62 @@ class Lab:
         self._unreachable.append(f"{address}/{prefix}")
         return address
 
+    def start_delay(
+        self,
+        delay_ms: float,
+        jitter_ms: float = 0.0,
+        *,
+        distribution: str = "uniform",
+        seed: int = 1,
+        max_seconds: float = 600.0,
+        detach: bool = False,
+    ) -> None:
+        """Answer the lab's IPv4 pings from userspace after ``delay_ms`` +- ``jitter_ms``.
+
+        Waits (bounded) until the responder listens. ``detach`` lets it outlive this
+        process (``python -m tests.lab up``); ``down`` stops it in every case.
+        """
+        if self.responder is not None:
+            raise LabError(f"lab {self.name} already has a delay responder")
+        run("ip", "netns", "exec", self.name, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
+        options = {"--delay-ms": delay_ms, "--jitter-ms": jitter_ms, "--seed": seed,
+                   "--distribution": distribution, "--max-seconds": max_seconds}  # fmt: skip
+        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "tests.lab.delay"]
+        command += [str(part) for pair in options.items() for part in pair]
+        self.responder = subprocess.Popen(
+            command, cwd=_REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=detach,
+        )  # fmt: skip
+        self._await_ready(self.responder)
+
+    def _await_ready(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], _READY_TIMEOUT)
+        line = process.stdout.readline().strip() if ready else ""
+        if line != "ready":
+            self.stop_delay()
+            raise LabError(f"delay responder in {self.name} did not start: {line!r}")
+
+    def stop_delay(self) -> None:
+        """Stop the delay responder (if any) and switch kernel echo replies back on."""
+        process, self.responder = self.responder, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(_STOP_TIMEOUT)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
     # -- tearing down ---------------------------------------------------------------------
 
     def down(self) -> None:
         """Remove the namespace, the veth pair and with them the routes (idempotent)."""
+        self.stop_delay()
         while self._unreachable:  # these routes have no device, so they would outlive it
             _delete_route(self._unreachable.pop())
         destroy(self.name)
@@ -283,6 +358,7 @@ def destroy(namespace: str) -> None:
     namespace that was never created but whose veth was.
     """
     host_if = host_interface_for(namespace)
+    _stop_processes_in(namespace)
     for command in (("ip", "netns", "del", namespace), ("ip", "link", "del", host_if)):
         try:
             run(*command)
@@ -290,6 +366,34 @@ def destroy(namespace: str) -> None:
             pass  # already gone
     if Path(f"/sys/class/net/{host_if}").exists() or namespace in lab_namespaces():
         raise LabError(f"lab {namespace} could not be removed completely")
+
+
+def _stop_processes_in(namespace: str) -> None:
+    """End the processes the lab started inside ``namespace`` (delay responders), by pid."""
+    try:
+        pids = [int(pid) for pid in run("ip", "netns", "pids", namespace).split()]
+    except (LabError, ValueError):
+        return  # no such namespace
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + _STOP_TIMEOUT
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if pids:
+            time.sleep(0.01)
+
+
+def _lab_routes4() -> list[ipaddress.IPv4Network]:
+    """Prefixes of the root routes inside the lab range: blocks other labs hold."""
+    found = []
+    for line in run("ip", "-4", "route", "show", "root", str(LAB_V4)).splitlines():
+        prefix = line.split()[0]
+        if "/" in prefix:
+            found.append(ipaddress.IPv4Network(prefix))
+    return found
 
 
 def destroy_all(names: Sequence[str] | None = None) -> list[str]:

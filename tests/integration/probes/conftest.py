@@ -94,6 +94,33 @@ def lab_hosts() -> Iterator[LabHosts]:
         )
 
 
+@dataclass(frozen=True)
+class DelayLab:
+    """A lab of its own whose hosts answer from the userspace responder after a delay."""
+
+    lab: Lab
+    delay_ms: float
+    jitter_ms: float
+    delayed4: str
+    silent4: str
+
+
+DELAY_MS = 20.0
+JITTER_MS = 5.0
+
+
+@pytest.fixture(scope="module")
+def delay_lab() -> Iterator[DelayLab]:
+    """One delayed lab per module (20 ms +- 5 ms uniform, seeded); always torn down."""
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    with Lab(ipv6=False) as lab:
+        delayed4 = lab.add_hosts(1)[0]
+        lab.start_delay(DELAY_MS, JITTER_MS, distribution="uniform", seed=7, max_seconds=300)
+        yield DelayLab(lab, DELAY_MS, JITTER_MS, delayed4, lab.add_silent_host())
+
+
 def _full_cli_imports() -> bool:
     """True when ``netgauge.cli:main`` imports with all its command modules."""
     check = "import netgauge.cli as c; c._load_commands()"
