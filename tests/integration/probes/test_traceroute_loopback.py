@@ -1,0 +1,31 @@
+"""Traceroute to loopback (no root needed for UDP): the destination is the first hop."""
+
+from __future__ import annotations
+
+import pytest
+
+from netgauge.models import ProbeStatus, Target
+from netgauge.probes.traceroute import TracerouteParams, TracerouteProbe
+from tests.integration.probes.conftest import ipv6_loopback_missing
+
+pytestmark = [pytest.mark.network]
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+async def test_udp_to_loopback_is_one_hop(address: str) -> None:
+    if ":" in address and ipv6_loopback_missing():
+        pytest.skip(ipv6_loopback_missing() or "")
+    params = TracerouteParams(mode="udp", timeout=0.5, interval=0.0)  # type: ignore[arg-type]
+    result = await TracerouteProbe().run(Target(address, address), params)
+    assert result.status is ProbeStatus.OK, result.error
+    assert result.details["path"] == [address]
+    assert result.metrics["hops"] == 1.0 and result.metrics["loss_pct"] == 0.0
+
+
+async def test_icmp_to_ipv6_loopback_over_a_datagram_socket(dgram_icmp: None) -> None:
+    if ipv6_loopback_missing():
+        pytest.skip(ipv6_loopback_missing() or "")
+    params = TracerouteParams(mode="icmp", timeout=0.5, interval=0.0)  # type: ignore[arg-type]
+    result = await TracerouteProbe().run(Target("::1", "::1"), params)
+    assert result.status is ProbeStatus.OK, result.error
+    assert result.details["path"] == ["::1"]
