@@ -20,7 +20,7 @@ from netgauge.probes.traceroute_socket import (
     _raw_transport,
     open_transport,
 )
-from tests.lab.routers import R1, R3, RouterChain, missing_requirement
+from tests.lab.routers import RouterChain, missing_requirement
 
 pytestmark = [pytest.mark.privileged, pytest.mark.network]
 
@@ -63,7 +63,7 @@ async def trace(
 
 def check_full_path(result: ProbeResult, chain: RouterChain) -> None:
     assert result.status is ProbeStatus.OK, result.error
-    assert result.details["path"] == [R1, None, R3, chain.dest]
+    assert result.details["path"] == chain.expected_path
     hops = result.details["hops"]
     assert [hop["ttl"] for hop in hops] == [1, 2, 3, 4]
     assert [hop["received"] for hop in hops] == [3, 0, 3, 3]
@@ -101,14 +101,14 @@ async def test_an_unreachable_destination_keeps_the_partial_path(
     result = await trace(chain.unreachable, mode, max_hops=6)
     assert result.status is ProbeStatus.TIMEOUT
     assert result.error == f"{chain.unreachable} not reached within 6 hops"
-    assert result.details["path"] == [R1, None, R3, None, None, None]
+    assert result.details["path"] == [*chain.expected_path[:3], None, None, None]
     assert result.metrics["reached"] == 0.0 and result.metrics["loss_pct"] == 100.0
 
 
 async def test_max_hops_is_respected(chain: RouterChain) -> None:
     result = await trace(chain.dest, "udp", max_hops=2)
     assert result.status is ProbeStatus.TIMEOUT
-    assert result.details["path"] == [R1, None]
+    assert result.details["path"] == chain.expected_path[:2]
     assert result.metrics["hops"] is None
 
 
@@ -116,7 +116,7 @@ def test_cli_exit_codes_and_json(chain: RouterChain) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["probe", "traceroute", chain.dest, "--timeout", "0.5", "--json"])
     assert ok.exit_code == 0, ok.stderr
-    assert json.loads(ok.stdout)["path"] == [R1, None, R3, chain.dest]
+    assert json.loads(ok.stdout)["path"] == chain.expected_path
     args = ["probe", "traceroute", chain.unreachable, "--max-hops", "4", "--timeout", "0.3"]
     lost = runner.invoke(app, args)
     assert lost.exit_code == 1
