@@ -37,7 +37,9 @@ def _fail(message: str) -> NoReturn:
 def traceroute_command(
     target: Annotated[str, typer.Argument(metavar="TARGET", help="IP address or host name.")],
     # Taken as text and validated by TracerouteParams: every bad value is one line, exit 2.
-    mode: Annotated[str | None, typer.Option(metavar="icmp|udp", help="Probe kind [udp].")] = None,
+    mode: Annotated[
+        str | None, typer.Option(metavar="icmp|udp", help="Probe kind (default udp).")
+    ] = None,
     probes: Annotated[str | None, typer.Option(metavar="K", help="Probes per hop [3].")] = None,
     max_hops: Annotated[
         str | None, typer.Option("--max-hops", metavar="N", help="Highest TTL, 1..30 [30].")
