@@ -196,8 +196,8 @@ async def _prepare_runs(
 
 
 def _family(address: str) -> int:
-    version = ipaddress.ip_address(address.split("%", 1)[0]).version
-    return socket.AF_INET6 if version == 6 else socket.AF_INET
+    """The family of a resolved (canonical) address: only IPv6 ones contain a colon."""
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 def _result(

