@@ -20,6 +20,7 @@ from netgauge.api.routes import (
     health,
     jobs,
     metrics,
+    probes,
     runs,
     sites,
     status,
@@ -120,7 +121,7 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
-    for module in (health, targets, jobs, runs, metrics, status, changes, sites, events):
+    for module in (health, targets, jobs, runs, metrics, status, changes, sites, events, probes):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

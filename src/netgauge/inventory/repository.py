@@ -319,7 +319,7 @@ class Inventory:
     def _put_job(
         self, s: Session, cfg: JobConfig, actor: str, source: str, create_only: bool = False
     ) -> JobRow:
-        _check_job(cfg)
+        check_job(cfg)
         if cfg.selector is not None and cfg.selector.site is not None:
             if self._find(s, Site, cfg.selector.site) is None:
                 raise InventoryError(f"selector.site: unknown site {cfg.selector.site!r}")
@@ -500,7 +500,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _check_job(cfg: JobConfig) -> None:
+def check_job(cfg: JobConfig) -> None:
     """The kind is a registered probe and the params fit it (API input gets the YAML rules)."""
     from netgauge.probes.base import PROBES, load_builtin_probes
 

@@ -129,13 +129,7 @@ class JobRunner:
 
     async def run_checks(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
         """Probe every target of ``cfg``, store the samples, update the status."""
-        probe = self._probe(cfg.kind)
-        params = probe.params_model.model_validate(cfg.params)
-        timeout = cfg.timeout or self.default_timeout_s
-        if isinstance(probe, BatchProbe):
-            results = await self._run_batch(probe, targets, params, timeout)
-        else:
-            results = await self._run_each(cfg, probe, targets, params, timeout)
+        results = await self.probe(cfg, targets)
         for result in results:
             self.writer.submit(result.to_samples())
             self.status.update(cfg.name, result)
@@ -158,6 +152,15 @@ class JobRunner:
                     old=event.data["old"],
                     new=event.data["new"],
                 )
+
+    async def probe(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
+        """Probe every target of ``cfg`` within the limits and timeouts; nothing is stored."""
+        probe = self._probe(cfg.kind)
+        params = probe.params_model.model_validate(cfg.params)
+        timeout = cfg.timeout or self.default_timeout_s
+        if isinstance(probe, BatchProbe):
+            return await self._run_batch(probe, targets, params, timeout)
+        return await self._run_each(cfg, probe, targets, params, timeout)
 
     def _probe(self, kind: str) -> Probe:
         if kind not in self._probes:

@@ -316,3 +316,44 @@ def test_no_route_answers_500_to_odd_path_values(client: TestClient) -> None:
                 url = path.replace("{name}", value).replace("{target}", value)
                 r = client.request(method, url, json={})
                 assert r.status_code < 500, (method, url, r.status_code, r.text)
+
+
+def test_probe_once_through_the_api(client: TestClient, listener: int) -> None:
+    kinds = client.get("/api/v1/probes").json()
+    assert {"icmp", "tcp", "http", "dns", "traceroute"} <= set(kinds)
+    r = client.post(
+        "/api/v1/probes/tcp", json={"targets": ["127.0.0.1"], "params": {"port": listener}}
+    )
+    assert r.status_code == 200, r.text
+    [result] = r.json()
+    assert (result["target"], result["status"], result["metrics"]["refused"]) == (
+        "127.0.0.1",
+        "ok",
+        0.0,
+    )
+    # a one-shot probe is not stored and changes no state
+    assert client.get("/api/v1/status").json() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "status", "field"),
+    [
+        ("smoke", {"targets": ["127.0.0.1"]}, 404, "kind"),
+        ("tcp", {"targets": ["127.0.0.1"], "params": {"port": 0}}, 422, "params.port"),
+        ("tcp", {"targets": [], "params": {"port": 1}}, 422, "body.targets"),
+        ("tcp", {"targets": ["not an address!"], "params": {"port": 1}}, 422, "body.targets"),
+        ("tcp", {"targets": ["127.0.0.1"] * 1001, "params": {"port": 1}}, 422, "body.targets"),
+        (
+            "tcp",
+            {"targets": ["127.0.0.1"], "params": {"port": 1}, "timeout": "soon"},
+            422,
+            "timeout",
+        ),
+    ],
+)
+def test_bad_probe_requests_name_the_field(
+    client: TestClient, kind: str, body: Any, status: int, field: str
+) -> None:
+    r = client.post(f"/api/v1/probes/{kind}", json=body)
+    assert r.status_code == status, r.text
+    assert field_of(r) == field
