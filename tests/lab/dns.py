@@ -8,7 +8,8 @@
   records) so that clients retry over TCP; ``silent=True`` reads queries and never answers.
   It counts queries per transport, so tests can see which one a client used.
 
-Nothing here talks to anything but the loopback addresses it binds.
+Nothing here talks to anything but the addresses it binds: loopback, or a lab namespace's
+(``tests.lab.services`` runs both servers as lab hosts).
 """
 
 from __future__ import annotations
@@ -89,11 +90,15 @@ def wait_until_answering(host: str, port: int, name: str, timeout: float = 10.0)
 
 
 class Dnsmasq:
-    """dnsmasq serving :data:`DNSMASQ_RECORDS` on ``host:port``; a context manager."""
+    """dnsmasq serving :data:`DNSMASQ_RECORDS` on ``host:port``; a context manager.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    ``port`` defaults to one free on ``host`` here; give it for a ``host`` that lives in a
+    lab namespace (``tests.lab.services.start_dnsmasq`` runs :meth:`command` there).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, port: int | None = None) -> None:
         self.host = host
-        self.port = free_udp_tcp_port(host)
+        self.port = port or free_udp_tcp_port(host)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:

@@ -3,6 +3,8 @@
 Everything listens on 127.0.0.1 only, on ports the kernel picks, and runs in one background
 event loop (``ServerLoop``) that the fixtures start and stop. ``make_certificate`` writes a
 self-signed certificate with a known expiry (needs ``cryptography``, a dev dependency).
+``tests.lab.services`` runs the same servers as hosts inside a lab namespace, on a lab
+address (``host=``, ``port=``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import ipaddress
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,18 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Certificate:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key, as PEM files."""
+    """A self-signed certificate for 127.0.0.1, localhost (and any extra IPs), its key, as PEM."""
 
     cert: Path
     key: Path
     not_after: dt.datetime
 
 
-def make_certificate(directory: Path, days: int = 30) -> Certificate:
-    """A self-signed certificate valid from an hour ago until exactly ``days`` days from now."""
+def make_certificate(directory: Path, days: int = 30, *, ips: Sequence[str] = ()) -> Certificate:
+    """A self-signed certificate valid from an hour ago until exactly ``days`` days from now.
+
+    ``ips`` are added to the subject alternative names (lab addresses the server listens on).
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -45,7 +50,8 @@ def make_certificate(directory: Path, days: int = 30) -> Certificate:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "netgauge test")])
     alt_names = x509.SubjectAlternativeName(
-        [x509.IPAddress(ipaddress.ip_address(LOOPBACK)), x509.DNSName("localhost")]
+        [x509.IPAddress(ipaddress.ip_address(ip)) for ip in (LOOPBACK, *ips)]
+        + [x509.DNSName("localhost")]
     )
     cert = (
         x509.CertificateBuilder()
@@ -123,11 +129,11 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def listening_socket() -> socket.socket:
-    """A TCP socket listening on 127.0.0.1 on a port the kernel picked."""
+def listening_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    """A TCP socket listening on ``host`` (127.0.0.1) on ``port`` (0: the kernel picks)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, 0))
+    sock.bind((host, port))
     sock.listen(64)
     return sock
 
@@ -146,12 +152,14 @@ class ServerLoop:
         """Run ``coro`` in the server loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def http(self, certificate: Certificate | None = None) -> int:
+    def http(
+        self, certificate: Certificate | None = None, *, host: str = LOOPBACK, port: int = 0
+    ) -> int:
         """Start hypercorn serving ``TestApp`` (TLS with h2+http/1.1 ALPN when given a cert)."""
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
-        sock = listening_socket()
+        sock = listening_socket(host, port)
         port = int(sock.getsockname()[1])
         config = Config()
         config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns (and closes) the socket
@@ -175,7 +183,11 @@ class ServerLoop:
         return port
 
     def tcp(
-        self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+        self,
+        handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
     ) -> int:
         """Start a raw TCP server calling ``handler`` per connection; returns its port."""
 
@@ -192,7 +204,7 @@ class ServerLoop:
                 writer.close()
 
         async def start() -> int:
-            server = await asyncio.start_server(tracked, sock=listening_socket())
+            server = await asyncio.start_server(tracked, sock=listening_socket(host, port))
 
             async def stop() -> None:
                 server.close()

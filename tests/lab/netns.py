@@ -41,6 +41,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,6 +118,7 @@ class Lab:
         self.block6: ipaddress.IPv6Network | None = None
         self._next_offset = {4: _FIRST_HOST, 6: _FIRST_HOST}
         self._unreachable: list[str] = []  # root-namespace routes not tied to the veth
+        self._spawned: list[subprocess.Popen[str]] = []  # services started by spawn()
 
     def __enter__(self) -> Lab:
         try:
@@ -321,14 +323,74 @@ class Lab:
             if stream is not None:
                 stream.close()
 
+    # -- services -------------------------------------------------------------------------
+
+    def spawn(
+        self, *command: str, ready: str | None = "ready", timeout: float = _READY_TIMEOUT
+    ) -> subprocess.Popen[str]:
+        """Run ``command`` inside the namespace (from the repository); ``down`` stops it.
+
+        With ``ready``, waits (bounded by ``timeout``) for that first line on its stdout and
+        raises LabError (with its stderr) when another line, end of output or nothing comes.
+        """
+        errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty child never blocks
+        try:
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.name, *command], cwd=_REPO, text=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+            )  # fmt: skip
+        except OSError as exc:
+            errors.close()
+            raise LabError(f"{' '.join(command[:6])}: {exc}") from exc
+        self._spawned.append(process)
+        line = _first_line(process, timeout) if ready is not None else None
+        if line != ready:
+            self.stop_spawned(process)
+            errors.seek(0)
+            detail = errors.read().strip().splitlines()[-3:]
+            errors.close()
+            raise LabError(f"{command[0]} in {self.name} did not start: {line!r} {detail}")
+        errors.close()  # the child keeps its own descriptor of the (unlinked) file
+        return process
+
+    def stop_spawned(self, process: subprocess.Popen[str] | None = None) -> None:
+        """Stop one process started by ``spawn`` (or all of them), by pid; kill after 5 s."""
+        targets = [process] if process is not None else list(self._spawned)
+        for target in targets:
+            if target in self._spawned:
+                self._spawned.remove(target)
+            _terminate(target)
+
     # -- tearing down ---------------------------------------------------------------------
 
     def down(self) -> None:
         """Remove the namespace, the veth pair and with them the routes (idempotent)."""
+        self.stop_spawned()
         self.stop_delay()
         while self._unreachable:  # these routes have no device, so they would outlive it
             _delete_route(self._unreachable.pop())
         destroy(self.name)
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line of ``process`` (stripped), or "" when none comes in time."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    return process.stdout.readline().strip() if ready else ""
+
+
+def _terminate(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, wait (bounded), SIGKILL if needed, reap, close its pipes."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(_STOP_TIMEOUT)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def _delete_route(prefix: str) -> None:
