@@ -39,6 +39,7 @@ class LabServices:
     web: str
     dnsmasq: str
     slow_dns: str
+    silent: str
     certificate: Certificate
 
 
@@ -63,7 +64,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServices]:
         start_http(lab, web, HTTP, tls_port=HTTPS, cert=certificate.cert, key=certificate.key)
         start_dnsmasq(lab, dnsmasq, DNS)
         start_dns(lab, slow_dns, DNS, delay=DELAY_S)
-        yield LabServices(lab, tcp, web, dnsmasq, slow_dns, certificate)
+        silent = lab.add_silent_host()  # routed into the namespace, assigned nowhere
+        yield LabServices(lab, tcp, web, dnsmasq, slow_dns, silent, certificate)
 
 
 async def test_tcp_banner_of_the_lab_host(services: LabServices) -> None:
@@ -81,6 +83,14 @@ async def test_tcp_send_expect_and_refused_port(services: LabServices) -> None:
     assert echoed.status is ProbeStatus.OK, echoed.error
     refused = await TcpProbe().run(target, TcpParams(port=HTTP, timeout=2))
     assert refused.status is ProbeStatus.FAILED and refused.metrics["refused"] == 1
+
+
+async def test_tcp_to_a_silent_lab_host_times_out(services: LabServices) -> None:
+    result = await TcpProbe().run(
+        Target("lab-silent", services.silent), TcpParams(port=SSH, timeout=0.3)
+    )
+    assert result.status is ProbeStatus.TIMEOUT, result.error
+    assert result.metrics["refused"] == 0 and result.metrics.get("connect_ms") is None
 
 
 async def test_http_of_the_lab_host(services: LabServices) -> None:
