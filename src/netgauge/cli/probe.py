@@ -35,6 +35,7 @@ _FLAGS = {
 _RTT_COLUMNS = ("rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "jitter_ms")
 # Only in --json (the table stays as narrow as fping's summary).
 _JSON_ONLY = ("rtt_median_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p95_ms", "rtt_p99_ms")
+_METRIC_COLUMNS = _RTT_COLUMNS + _JSON_ONLY
 _HEADER = ("target", "address", "sent", "recv", "loss%", "min", "avg", "max", "mdev", "jitter")
 
 
@@ -149,15 +150,22 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+# One encoder for every row: json.dumps with separators would build a new one per call.
+_JSON_LINE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _row_json(target: Target, result: ProbeResult) -> dict[str, Any]:
     metrics = result.metrics
-    row: dict[str, Any] = {"target": target.name, "address": target.address}
-    row["status"] = result.status.value
-    row["sent"] = int(metrics.get("sent") or 0)
-    row["received"] = int(metrics.get("received") or 0)
-    row["loss_pct"] = metrics.get("loss_pct")
-    row.update({name: metrics.get(name) for name in _RTT_COLUMNS})
-    row.update({name: metrics.get(name) for name in _JSON_ONLY})
+    row: dict[str, Any] = {
+        "target": target.name,
+        "address": target.address,
+        "status": result.status.value,
+        "sent": int(metrics.get("sent") or 0),
+        "received": int(metrics.get("received") or 0),
+        "loss_pct": metrics.get("loss_pct"),
+    }
+    for name in _METRIC_COLUMNS:
+        row[name] = metrics.get(name)
     row["rtts_ms"] = list(result.details.get(DETAIL_RTTS, []))
     row["error"] = result.error
     return row
@@ -165,10 +173,7 @@ def _row_json(target: Target, result: ProbeResult) -> dict[str, Any]:
 
 def _render_json(targets: Sequence[Target], results: Sequence[ProbeResult]) -> str:
     """One compact JSON object per target per line (null where there was no reply)."""
-    return "\n".join(
-        json.dumps(_row_json(t, r), separators=(",", ":"))
-        for t, r in zip(targets, results, strict=True)
-    )
+    return "\n".join([_JSON_LINE(_row_json(t, r)) for t, r in zip(targets, results, strict=True)])
 
 
 def _ms(value: float | None) -> str:

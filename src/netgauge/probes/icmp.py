@@ -137,8 +137,9 @@ class IcmpProbe:
         if live:
             async with self._engine(checked) as engine:
                 await engine.send_batch(live, checked.schedule())
+        timeout_ns = round(checked.timeout * 1e9)
         return [
-            _result(target, run, failures.get(i), checked, started)
+            _result(target, run, failures.get(i), checked, started, timeout_ns)
             for i, (target, run) in enumerate(zip(targets, runs, strict=True))
         ]
 
@@ -206,6 +207,7 @@ def _result(
     failure: str | None,
     params: IcmpParams,
     started: int,
+    timeout_ns: int,
 ) -> ProbeResult:
     """The ProbeResult of one target: OK if any on-time reply, else FAILED or TIMEOUT.
 
@@ -219,7 +221,7 @@ def _result(
         return ProbeResult(
             target.name, "icmp", started, ProbeStatus.FAILED, metrics, failure, details
         )
-    rtts = on_time_rtts(run.rtt_ns, round(params.timeout * 1e9))
+    rtts = on_time_rtts(run.rtt_ns, timeout_ns)
     metrics = summarize(run.sent, rtts)
     details = {DETAIL_RTTS: rtt_distribution(rtts), DETAIL_TIMESTAMPS: run.timestamps()}
     problem = run.problem()

@@ -96,24 +96,47 @@ def percentile(ordered: Sequence[float], p: float) -> float | None:
 
 def rtt_distribution(rtts: Sequence[float]) -> list[float]:
     """The round's received RTTs (ms) sorted ascending, rounded to the microsecond."""
-    return sorted(round(rtt, 3) for rtt in rtts)
+    if len(rtts) < 2:  # the common one-packet round: nothing to sort
+        return [round(rtt, 3) for rtt in rtts]
+    return sorted([round(rtt, 3) for rtt in rtts])
+
+
+_NO_RTT: dict[str, float | None] = dict.fromkeys(METRIC_NAMES[3:])
+_PERCENTILE_KEYS = tuple((f"rtt_p{p}_ms", p) for p in PERCENTILES)
 
 
 def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
-    """All metrics of one target from the count sent and the on-time RTTs (ms, send order)."""
+    """All metrics of one target from the count sent and the on-time RTTs (ms, send order).
+
+    Called once per target of a round (10,000 at a time from the CLI), so it sorts once and
+    gives one reply its exact values without the general arithmetic (same results: with
+    one value every spread is 0 and every percentile is that value).
+    """
     received = len(rtts)
-    ordered = sorted(rtts)
     metrics: dict[str, float | None] = {
         "sent": float(sent),
         "received": float(received),
         "loss_pct": loss_pct(sent, received),
-        "rtt_min_ms": min(rtts) if rtts else None,
-        "rtt_avg_ms": sum(rtts) / received if rtts else None,
-        "rtt_max_ms": max(rtts) if rtts else None,
-        "rtt_mdev_ms": mdev(rtts),
-        "jitter_ms": jitter(rtts),
-        "rtt_median_ms": percentile(ordered, 50),
     }
-    for p in PERCENTILES:
-        metrics[f"rtt_p{p}_ms"] = percentile(ordered, p)
+    if received == 0:
+        metrics.update(_NO_RTT)
+    elif received == 1:
+        metrics.update(dict.fromkeys(METRIC_NAMES[3:], rtts[0]))
+        metrics["rtt_mdev_ms"] = 0.0
+        metrics["jitter_ms"] = None
+    else:
+        _summarize_many(metrics, rtts)
     return metrics
+
+
+def _summarize_many(metrics: dict[str, float | None], rtts: Sequence[float]) -> None:
+    """Fill the RTT metrics of two or more replies into ``metrics`` (in METRIC_NAMES order)."""
+    ordered = sorted(rtts)
+    metrics["rtt_min_ms"] = ordered[0]
+    metrics["rtt_avg_ms"] = sum(rtts) / len(rtts)
+    metrics["rtt_max_ms"] = ordered[-1]
+    metrics["rtt_mdev_ms"] = mdev(rtts)
+    metrics["jitter_ms"] = jitter(rtts)
+    metrics["rtt_median_ms"] = percentile(ordered, 50)
+    for name, p in _PERCENTILE_KEYS:
+        metrics[name] = percentile(ordered, p)
