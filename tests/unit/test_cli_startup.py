@@ -1,0 +1,103 @@
+"""CLI start-up: loading the commands imports no heavy optional library, and the direct
+command lines (``probe icmp``) load only their own module yet still list every command
+under ``--help``.
+
+Each check runs in a fresh interpreter: the test process has imported half the package
+(and httpx, sqlalchemy...) already, so its ``sys.modules`` proves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# Optional libraries a command may use when it runs, never when the CLI starts.
+HEAVY = ("httpx", "httpcore", "dns", "sqlalchemy", "alembic", "fastapi", "uvicorn", "hypercorn")
+EVERY_COMMAND = ("check-config", "serve", "probe")
+EVERY_PROBE = ("icmp", "tcp", "http", "dns", "traceroute")
+
+
+def run_python(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (this one's), failing the test on a crash."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def modules_after(load: str) -> set[str]:
+    """Every module imported by ``import netgauge.cli as c`` followed by ``load``."""
+    code = "\n".join(
+        [
+            "import sys, json",
+            "import netgauge.cli as c",
+            load,
+            "print(json.dumps(sorted(sys.modules)))",
+        ]
+    )
+    return set(json.loads(run_python(code).stdout))
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return sorted(name for name in modules if name.split(".")[0] in HEAVY)
+
+
+def test_loading_every_command_imports_no_heavy_optional_module() -> None:
+    modules = modules_after("c._load_commands()")
+    assert "netgauge.cli.probe_http" in modules  # the commands did load
+    assert heavy_in(modules) == []
+
+
+@pytest.mark.parametrize("words", [("probe", "icmp")])
+def test_a_direct_command_line_loads_its_module_alone(words: tuple[str, ...]) -> None:
+    modules = modules_after(f"c._load_commands_for({list(words)!r} + ['127.0.0.1'])")
+    assert "netgauge.cli.probe" in modules
+    loaded = {name for name in modules if name.startswith("netgauge.cli.")}
+    assert loaded <= {"netgauge.cli.app", "netgauge.cli.probe"}
+    assert heavy_in(modules) == []
+
+
+_RESOLVE = """
+import json, sys
+import typer.main
+import netgauge.cli as c
+words, module = tuple(sys.argv[1:-1]), sys.argv[-1]
+__import__(f"netgauge.cli.{module}")
+command = typer.main.get_command(c.app)
+for word in words:
+    command = command.commands.get(word) if hasattr(command, "commands") else None
+print(json.dumps(command is not None))
+"""
+
+
+def test_every_direct_command_is_registered_by_the_module_it_names() -> None:
+    from netgauge.cli import DIRECT_COMMANDS
+
+    assert DIRECT_COMMANDS  # otherwise this test checks nothing
+    for words, module in DIRECT_COMMANDS.items():
+        assert json.loads(run_python(_RESOLVE, *words, module).stdout), (words, module)
+
+
+_MAIN = "import sys\nimport netgauge.cli as c\nsys.argv = ['netgauge', *sys.argv[1:]]\nc.main()"
+
+
+def help_text(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _MAIN, *args, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_help_still_lists_every_command() -> None:
+    top, probe = help_text(), help_text("probe")
+    assert all(name in top for name in EVERY_COMMAND), top
+    assert all(name in probe for name in EVERY_PROBE), probe
+
+
+def test_help_of_a_direct_command_shows_its_options() -> None:
+    assert "--pace" in help_text("probe", "icmp")
