@@ -298,7 +298,8 @@ class IcmpEngine:
         """Send packet ``k`` of ``run``; a refused one is counted lost. Returns the send time."""
         icmp = self._sockets[run.family]
         self._expire(batch)  # before allocating: frees sequence numbers, bounds the table
-        seq = self._allocate_seq(run.family, strip_scope(run.address))
+        key_address = strip_scope(run.address)
+        seq = self._allocate_seq(run.family, key_address)
         packet = build_echo_request(run.family, icmp.ident, seq, payload)
         for _attempt in range(_ENOBUFS_RETRIES):
             sent_ns = time.monotonic_ns()
@@ -314,24 +315,29 @@ class IcmpEngine:
                     continue
                 run.record_send_failure(exc.strerror or str(exc), sent_ns)
                 return sent_ns
-            self._register(batch, run, k, seq, (sent_ns, sent_wall_ns))
+            self._register(batch, run, k, (run.family, key_address, seq), sent_ns, sent_wall_ns)
             return sent_ns
         sent_ns = time.monotonic_ns()
         run.record_send_failure("socket buffer stayed full", sent_ns)
         return sent_ns
 
-    def _register(
-        self, batch: _Batch, run: TargetRun, k: int, seq: int, stamps: tuple[int, int]
+    def _register(  # flat arguments: called once per packet
+        self,
+        batch: _Batch,
+        run: TargetRun,
+        k: int,
+        key: _PendingKey,
+        sent_ns: int,
+        sent_wall_ns: int,
     ) -> None:
-        sent_ns, sent_wall_ns = stamps
         run.sent_ns.append(sent_ns)
         run.sent += 1
         batch.outstanding += 1
-        key = (run.family, strip_scope(run.address), seq)
         entry = _InFlight(batch, run, k, sent_ns, sent_wall_ns)
         self._pending[key] = entry
         batch.expiries.append((sent_ns + batch.timeout_ns, key, entry))
-        self._arm(batch)
+        if batch.timer is None:
+            self._arm(batch)
 
     def _expire(self, batch: _Batch) -> None:
         """Drop the batch's packets whose timeout has passed: they are lost."""
