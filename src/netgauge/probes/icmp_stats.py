@@ -113,6 +113,8 @@ def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
     one value every spread is 0 and every percentile is that value).
     """
     received = len(rtts)
+    if received == 1:
+        return _summarize_one(sent, rtts[0])
     metrics: dict[str, float | None] = {
         "sent": float(sent),
         "received": float(received),
@@ -120,13 +122,28 @@ def summarize(sent: int, rtts: Sequence[float]) -> dict[str, float | None]:
     }
     if received == 0:
         metrics.update(_NO_RTT)
-    elif received == 1:
-        metrics.update(dict.fromkeys(METRIC_NAMES[3:], rtts[0]))
-        metrics["rtt_mdev_ms"] = 0.0
-        metrics["jitter_ms"] = None
     else:
         _summarize_many(metrics, rtts)
     return metrics
+
+
+def _summarize_one(sent: int, rtt: float) -> dict[str, float | None]:
+    """The metrics of a single reply: no spread, and every percentile is that RTT."""
+    return {
+        "sent": float(sent),
+        "received": 1.0,
+        "loss_pct": loss_pct(sent, 1),
+        "rtt_min_ms": rtt,
+        "rtt_avg_ms": rtt,
+        "rtt_max_ms": rtt,
+        "rtt_mdev_ms": 0.0,
+        "jitter_ms": None,
+        "rtt_median_ms": rtt,
+        "rtt_p50_ms": rtt,
+        "rtt_p90_ms": rtt,
+        "rtt_p95_ms": rtt,
+        "rtt_p99_ms": rtt,
+    }
 
 
 def _summarize_many(metrics: dict[str, float | None], rtts: Sequence[float]) -> None:
