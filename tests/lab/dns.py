@@ -14,8 +14,6 @@ Nothing here talks to anything but the addresses it binds: loopback, or a lab na
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -157,39 +155,10 @@ class Dnsmasq:
 
 def make_tls_files(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed certificate for ``host`` and ``dns.lab.test``: (cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.lab.http import make_certificate
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dns.lab.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    san = x509.SubjectAlternativeName(
-        [x509.DNSName("dns.lab.test"), x509.IPAddress(ipaddress.ip_address(host))]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(san, critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "dot-cert.pem", directory / "dot-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    cert = make_certificate(directory, days=1, ips=[host], names=["dns.lab.test"])
+    return cert.cert, cert.key
 
 
 class ScriptedDnsServer:

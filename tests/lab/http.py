@@ -36,10 +36,13 @@ class Certificate:
     not_after: dt.datetime
 
 
-def make_certificate(directory: Path, days: int = 30, *, ips: Sequence[str] = ()) -> Certificate:
+def make_certificate(
+    directory: Path, days: int = 30, *, ips: Sequence[str] = (), names: Sequence[str] = ()
+) -> Certificate:
     """A self-signed certificate valid from an hour ago until exactly ``days`` days from now.
 
-    ``ips`` are added to the subject alternative names (lab addresses the server listens on).
+    ``ips`` and ``names`` are added to the subject alternative names (lab addresses the
+    server listens on, host names a client will check).
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -50,8 +53,8 @@ def make_certificate(directory: Path, days: int = 30, *, ips: Sequence[str] = ()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "netgauge test")])
     alt_names = x509.SubjectAlternativeName(
-        [x509.IPAddress(ipaddress.ip_address(ip)) for ip in (LOOPBACK, *ips)]
-        + [x509.DNSName("localhost")]
+        [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys((LOOPBACK, *ips))]
+        + [x509.DNSName(n) for n in ("localhost", *names)]
     )
     cert = (
         x509.CertificateBuilder()
