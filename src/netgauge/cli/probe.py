@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, NoReturn, Protocol, cast
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
-from typer.core import TyperCommand
 
-from netgauge.cli.app import probe_app
+from netgauge.cli.app import OneLineUsageErrors, fail, probe_app
 from netgauge.errors import ProbeSetupError, TargetResolutionError
 from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe, resolve_targets
@@ -19,7 +18,6 @@ from netgauge.probes.icmp_stats import DETAIL_RTTS
 
 EXIT_ALL_ANSWERED = 0
 EXIT_SOME_SILENT = 1
-EXIT_BAD_INPUT = 2
 
 # Parameter name -> the flag the user typed, so validation errors speak the CLI's language.
 _FLAGS = {
@@ -39,35 +37,7 @@ _METRIC_COLUMNS = _RTT_COLUMNS + _JSON_ONLY
 _HEADER = ("target", "address", "sent", "recv", "loss%", "min", "avg", "max", "mdev", "jitter")
 
 
-class _Formattable(Protocol):
-    """What the usage error offers: click's one-line message."""
-
-    def format_message(self) -> str: ...
-
-
-# click's UsageError (missing argument, unknown option, ...). typer >= 0.2x ships its own
-# copy of click, so the class is taken from typer's public BadParameter, which derives from it.
-_USAGE_ERROR: type[Exception] = next(
-    base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"
-)
-
-
-class _OneLineUsageErrors(TyperCommand):
-    """Usage errors (missing TARGET, unknown option...) as one line on stderr, exit 2.
-
-    click raises them while parsing the arguments; left alone they reach the top-level app,
-    which prints a multi-line usage box. ``--help`` is not an error (click prints the help
-    and exits 0 from the same place), so it is untouched.
-    """
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _USAGE_ERROR as exc:
-            _fail(cast(_Formattable, exc).format_message())
-
-
-@probe_app.command("icmp", cls=_OneLineUsageErrors)
+@probe_app.command("icmp", cls=OneLineUsageErrors)
 def icmp_command(
     targets: Annotated[
         list[str], typer.Argument(metavar="TARGET...", help="IP addresses or host names.")
@@ -146,8 +116,7 @@ async def _probe(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"netgauge probe icmp: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    fail("netgauge probe icmp", message)
 
 
 # Rows are written by hand, one string per row: at 10,000 targets, building a dict and

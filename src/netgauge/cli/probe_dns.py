@@ -10,13 +10,12 @@ import asyncio
 import ipaddress
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
-from typer.core import TyperCommand
 
-from netgauge.cli.app import probe_app
+from netgauge.cli.app import OneLineUsageErrors, fail, probe_app
 from netgauge.models import ProbeResult, ProbeStatus, Target
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 SYSTEM = "system"
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
@@ -40,27 +38,7 @@ _FLAGS = {
 }
 
 
-class _Formattable(Protocol):
-    def format_message(self) -> str: ...
-
-
-# click's UsageError, taken from typer's public BadParameter (typer ships its own click copy)
-_USAGE_ERROR: type[Exception] = next(
-    base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"
-)
-
-
-class _OneLineUsageErrors(TyperCommand):
-    """Usage errors (missing NAME, unknown option...) as one line on stderr, exit 2."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _USAGE_ERROR as exc:
-            _fail(cast(_Formattable, exc).format_message())
-
-
-@probe_app.command("dns", cls=_OneLineUsageErrors)
+@probe_app.command("dns", cls=OneLineUsageErrors)
 def dns_command(
     server: Annotated[
         str,
@@ -153,8 +131,7 @@ async def _probe(target: Target, params: DnsParams) -> ProbeResult:
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"netgauge probe dns: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    fail("netgauge probe dns", message)
 
 
 def _number(value: float | None) -> int | None:

@@ -8,18 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NoReturn, Protocol, cast
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel, ValidationError
-from typer.core import TyperCommand
 
-from netgauge.cli.app import probe_app
+from netgauge.cli.app import OneLineUsageErrors, fail, probe_app
 from netgauge.models import ProbeResult, ProbeStatus, Target
 
 EXIT_ALL_OK = 0
 EXIT_SOME_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 _HTTP_FLAGS = {
     "timeout": "--timeout",
@@ -34,28 +32,8 @@ _HTTP_MS = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms")
 _TCP_HEADER = ("target", "status", "connect", "banner")
 
 
-class _Formattable(Protocol):
-    def format_message(self) -> str: ...
-
-
-_USAGE_ERROR: type[Exception] = next(
-    base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"
-)
-
-
-class _OneLineUsageErrors(TyperCommand):
-    """Usage errors as one line on stderr with exit 2 (``--help`` is untouched)."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _USAGE_ERROR as exc:
-            _fail(str(ctx.command_path), cast(_Formattable, exc).format_message())
-
-
 def _fail(command: str, message: str) -> NoReturn:
-    typer.echo(f"{command}: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    fail(command, message)
 
 
 def _validate(
@@ -104,7 +82,7 @@ def _errors(results: Sequence[ProbeResult]) -> list[str]:
 # --- http --------------------------------------------------------------------------------
 
 
-@probe_app.command("http", cls=_OneLineUsageErrors)
+@probe_app.command("http", cls=OneLineUsageErrors)
 def http_command(
     urls: Annotated[list[str], typer.Argument(metavar="URL...", help="http:// or https:// URLs.")],
     timeout: Annotated[
@@ -212,7 +190,7 @@ def split_host_port(text: str) -> tuple[str, str]:
     return host, port
 
 
-@probe_app.command("tcp", cls=_OneLineUsageErrors)
+@probe_app.command("tcp", cls=OneLineUsageErrors)
 def tcp_command(
     endpoints: Annotated[
         list[str], typer.Argument(metavar="HOST:PORT...", help="e.g. 127.0.0.1:22, [::1]:80.")

@@ -9,8 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from netgauge.cli.app import probe_app
-from netgauge.cli.probe import _OneLineUsageErrors
+from netgauge.cli.app import OneLineUsageErrors, fail, probe_app
 from netgauge.errors import ProbeSetupError, TargetResolutionError
 from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.icmp_resolve import resolve_address
@@ -18,22 +17,16 @@ from netgauge.probes.traceroute import TracerouteParams, TracerouteProbe
 
 EXIT_REACHED = 0
 EXIT_NOT_REACHED = 1
-EXIT_BAD_INPUT = 2
 
 _FLAGS = {"mode": "--mode", "probes": "--probes", "max_hops": "--max-hops", "timeout": "--timeout"}
 _HEADER = ("hop", "address", "sent", "recv", "loss%", "min", "avg", "max")
 
 
-class _TracerouteUsage(_OneLineUsageErrors):
-    """Usage errors as one line on stderr with exit 2 (shared with ``probe icmp``)."""
-
-
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"netgauge probe traceroute: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    fail("netgauge probe traceroute", message)
 
 
-@probe_app.command("traceroute", cls=_TracerouteUsage)
+@probe_app.command("traceroute", cls=OneLineUsageErrors)
 def traceroute_command(
     target: Annotated[str, typer.Argument(metavar="TARGET", help="IP address or host name.")],
     # Taken as text and validated by TracerouteParams: every bad value is one line, exit 2.
