@@ -65,10 +65,17 @@ ng_ensure_venv() {
     want="$(cat "$NG_ROOT/pyproject.toml" | sha256sum | cut -c1-16)$extras"
     stamp="$(cat "$NG_VENV/.netgauge-installed" 2>/dev/null || true)"
     case "$stamp" in
-        "$want" | "${want%"$extras"}[dev]") return 0 ;;  # a dev install also serves the run command
+        "$want" | "${want%"$extras"}[dev]") ;;  # a dev install also serves the run command
+        *)
+            ng_log "installing netgauge$extras into $NG_VENV"
+            "$NG_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+            "$NG_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$NG_ROOT$extras"
+            printf '%s' "$want" >"$NG_VENV/.netgauge-installed"
+            ;;
     esac
-    ng_log "installing netgauge$extras into $NG_VENV"
-    "$NG_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$NG_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$NG_ROOT$extras"
-    printf '%s' "$want" >"$NG_VENV/.netgauge-installed"
+    # The install is editable, so pip compiled none of src/: byte-compile it here, because
+    # where PYTHONDONTWRITEBYTECODE is set (CI images often set it) every start would
+    # compile every module again (50 ms of `netgauge probe icmp`). Only changed files are
+    # rewritten; a stale .pyc is never used (Python checks the source's mtime).
+    "$NG_VENV/bin/python" -m compileall -q "$NG_ROOT/src" >/dev/null
 }

@@ -11,7 +11,10 @@ import pytest
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["probe", "icmp"], "netgauge probe icmp: error: Missing argument 'TARGET...'."),
+        (
+            ["probe", "icmp"],
+            "netgauge probe icmp: error: the following arguments are required: TARGET",
+        ),
         (["probe", "tcp", "--nope", "x"], "netgauge probe tcp: error: No such option: --nope"),
         (["probe", "http"], "netgauge probe http: error: Missing argument 'URL...'."),
         (["probe", "dns"], "netgauge probe dns: error: Missing argument 'SERVER'."),

@@ -60,19 +60,55 @@ def build_echo_request(family: int, ident: int, seq: int, payload: bytes) -> byt
     return _HEADER.pack(ICMP_ECHO_REQUEST, 0, checksum(unsummed), ident, seq) + payload
 
 
+class EchoRequests:
+    """Echo requests of one family, identifier and payload, differing only in sequence.
+
+    ``build_echo_request`` sums the whole packet for each checksum; here the constant part
+    (type, identifier, payload) is summed once and each request adds its sequence number:
+    the one's complement sum is a sum of 16-bit words modulo 0xFFFF, so it splits. Same
+    bytes as ``build_echo_request`` (tests/unit/probes/test_icmp_packet.py); a 10,000-target
+    round builds 10,000 of them.
+    """
+
+    __slots__ = ("_ident", "_partial", "_payload", "_type")
+
+    def __init__(self, family: int, ident: int, payload: bytes) -> None:
+        self._ident = ident & 0xFFFF
+        self._payload = payload
+        if family == socket.AF_INET6:
+            self._type = ICMPV6_ECHO_REQUEST
+            self._partial = -1  # the kernel computes ICMPv6 checksums
+            return
+        self._type = ICMP_ECHO_REQUEST
+        padded = payload + b"\x00" if len(payload) % 2 else payload
+        words = (ICMP_ECHO_REQUEST << 8) + self._ident + int.from_bytes(padded, "big")
+        self._partial = words % 0xFFFF
+
+    def build(self, seq: int) -> bytes:
+        """The request with sequence number ``seq`` (taken modulo 2**16)."""
+        seq &= 0xFFFF
+        if self._partial < 0:
+            return _HEADER.pack(self._type, 0, 0, self._ident, seq) + self._payload
+        # The message is never all zeros (its type is 8), so a sum of 0 modulo 0xFFFF is the
+        # one's complement "negative zero" 0xFFFF, as in ``checksum``.
+        total = (self._partial + seq) % 0xFFFF or 0xFFFF
+        return _HEADER.pack(self._type, 0, ~total & 0xFFFF, self._ident, seq) + self._payload
+
+
 def parse_echo_reply(family: int, data: bytes, *, ip_header: bool) -> EchoReply | None:
     """(ident, seq) of an echo reply, or None for anything else (requests, errors, junk).
 
     ``ip_header`` is True for raw IPv4 sockets, which deliver the IP header too; raw IPv6
     and all datagram ICMP sockets deliver the ICMP message alone.
     """
+    offset = 0
     if ip_header:
         if len(data) < 20 or data[0] >> 4 != 4:
             return None
-        data = data[(data[0] & 0x0F) * 4 :]
-    if len(data) < HEADER_LEN:
+        offset = (data[0] & 0x0F) * 4  # read in place: no copy of the rest, once per reply
+    if len(data) < offset + HEADER_LEN:
         return None
-    icmp_type, code, _sum, ident, seq = _HEADER.unpack_from(data)
+    icmp_type, code, _sum, ident, seq = _HEADER.unpack_from(data, offset)
     wanted = ICMPV6_ECHO_REPLY if family == socket.AF_INET6 else ICMP_ECHO_REPLY
     if icmp_type != wanted or code != 0:
         return None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import random
 import socket
 import struct
 from dataclasses import dataclass
@@ -139,7 +138,9 @@ def _open(family: int, mode: SocketMode, source: str | None = None) -> IcmpSocke
             _install_echo_reply_filter(sock, family)
             if source is not None:
                 _bind_source(sock, source)
-            ident = random.getrandbits(16)  # random, not the pid: other engines share raw traffic
+            # random, not the pid: other engines share raw traffic (os.urandom: the random
+            # module's import is a millisecond of the one-shot CLI's start-up)
+            ident = int.from_bytes(os.urandom(2), "big")
         else:
             _bind_source(sock, source or ("::" if family == socket.AF_INET6 else "0.0.0.0"))
             ident = sock.getsockname()[1]

@@ -168,7 +168,7 @@ async def probe_runs(targets: list[Target], params: IcmpParams) -> tuple[float, 
     engine = IcmpEngine(asyncio.get_running_loop(), params.socket_mode)
     started = time.perf_counter()
     try:
-        await engine.send_batch(runs, params.schedule())
+        await engine.send_batch(runs, params.options().schedule())
     finally:
         engine.close()
     return time.perf_counter() - started, runs

@@ -95,7 +95,8 @@ def test_database_password_comes_from_a_file(
 
 
 def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
-    from netgauge.cli import _load_commands, app
+    from netgauge.cli import _load_commands
+    from netgauge.cli.app import app
 
     _load_commands()
     runner = CliRunner()

@@ -30,7 +30,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
         (["127.0.0.1", "--tos", "256"], "--tos"),
         (
             ["127.0.0.1", "--source", "my-laptop"],
-            "--source 'my-laptop': Value error, 'my-laptop' is not an IP address",
+            "invalid --source 'my-laptop': 'my-laptop' is not an IP address",
         ),
     ],
 )
@@ -60,9 +60,9 @@ def test_no_usable_socket_is_exit_2_with_the_setup_message(
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ([], "Missing argument 'TARGET...'"),
-        (["127.0.0.1", "--bogus"], "No such option: --bogus"),
-        (["127.0.0.1", "--count"], "'--count' requires an argument"),
+        ([], "the following arguments are required: TARGET"),
+        (["127.0.0.1", "--bogus"], "unrecognized arguments: --bogus"),
+        (["127.0.0.1", "--count"], "argument -c/--count: expected one argument"),
         (["--json=yes", "127.0.0.1"], "--json"),
     ],
 )
@@ -77,4 +77,4 @@ def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
 def test_help_still_shows_the_options() -> None:
     code, out, err = invoke("--help")
     assert code == 0 and err == ""
-    assert "TARGET..." in out and "--count" in out and "--pace" in out
+    assert "TARGET [TARGET ...]" in out and "--count" in out and "--pace" in out

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from netgauge.cli.probe import _render_json, _render_table
+from netgauge.cli.probe_icmp import _render_json, _render_table
 from netgauge.models import ProbeStatus, Target
 from netgauge.probes.icmp import IcmpParams, IcmpProbe
 from netgauge.probes.icmp_engine import IcmpEngine, TargetRun
@@ -54,7 +54,7 @@ async def test_a_cancelled_send_leaves_the_other_waiters_waiting() -> None:
     loop = asyncio.get_running_loop()
     engine = IcmpEngine(loop, opener=opener)
     sock = engine_sock(engine, opener)
-    schedule = IcmpParams(count=1, **FAST).schedule()
+    schedule = IcmpParams(count=1, **FAST).options().schedule()
     addresses = ("127.0.0.1", "127.0.0.2")
     runs = [TargetRun(address=a, family=socket.AF_INET, count=1) for a in addresses]
     batches = [asyncio.create_task(engine.send_batch([run], schedule)) for run in runs]
@@ -140,7 +140,7 @@ async def test_unanswered_packets_leave_the_in_flight_table_when_they_time_out()
     ]
     params = IcmpParams(count=count, interval=0.01, timeout=0.015, pace_ms=0)
     try:
-        await engine.send_batch(runs, params.schedule())
+        await engine.send_batch(runs, params.options().schedule())
     finally:
         engine.close()
     assert len(sizes) == targets * count

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from netgauge.cli.probe import _render_json
+from netgauge.cli.probe_icmp import _render_json
 from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.icmp_stats import DETAIL_RTTS, rtt_distribution, summarize
 

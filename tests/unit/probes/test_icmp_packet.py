@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 
@@ -13,6 +14,7 @@ from netgauge.probes.icmp_packet import (
     ICMPV6_ECHO_REPLY,
     ICMPV6_ECHO_REQUEST,
     EchoReply,
+    EchoRequests,
     build_echo_request,
     checksum,
     parse_echo_reply,
@@ -100,3 +102,23 @@ def test_a_non_ipv4_header_on_a_raw_v4_socket_is_ignored() -> None:
     icmp = as_reply(build_echo_request(socket.AF_INET, 9, 3, b""), ICMP_ECHO_REPLY)
     data = b"\x60" + ipv4_header(len(icmp))[1:] + icmp
     assert parse_echo_reply(socket.AF_INET, data, ip_header=True) is None
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_echo_requests_are_the_bytes_build_echo_request_makes(family: int) -> None:
+    rng = random.Random(1071)
+    for _ in range(2000):
+        ident, payload = rng.getrandbits(17), rng.randbytes(rng.choice([0, 1, 7, 56, 1400]))
+        requests = EchoRequests(family, ident, payload)
+        for seq in (0, 0xFFFF, 0x10000, rng.getrandbits(16)):
+            assert requests.build(seq) == build_echo_request(family, ident, seq, payload)
+
+
+def test_echo_requests_whose_sum_is_a_multiple_of_0xffff_match_too() -> None:
+    # type 8 + ident 0 + payload 0xF7FF... sums to 0xFFFF when seq is 0: the edge of the fold
+    payload = b"\xf7\xff"
+    requests = EchoRequests(socket.AF_INET, 0, payload)
+    for seq in (0, 0xFFFF, 1):
+        built = requests.build(seq)
+        assert built == build_echo_request(socket.AF_INET, 0, seq, payload)
+        assert checksum(built) == 0  # a valid checksum sums the whole message to zero

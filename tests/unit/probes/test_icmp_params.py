@@ -44,7 +44,9 @@ def test_bounds_are_inclusive() -> None:
 
 
 def test_schedule_is_in_nanoseconds() -> None:
-    schedule = IcmpParams(count=3, interval=0.25, timeout=0.5, pace_ms=1.5, size=8).schedule()
+    schedule = (
+        IcmpParams(count=3, interval=0.25, timeout=0.5, pace_ms=1.5, size=8).options().schedule()
+    )
     assert (schedule.count, schedule.size) == (3, 8)
     assert schedule.interval_ns == 250_000_000
     assert schedule.timeout_ns == 500_000_000
