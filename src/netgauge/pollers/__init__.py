@@ -1,0 +1,1 @@
+"""Device pollers: one module per protocol."""
