@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -18,6 +18,7 @@ from netgauge.config.settings import Settings
 from netgauge.errors import ConfigError, ConfigProblem
 
 Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,18 @@ def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     _walk_lines(doc, (), lines)
     return _plain(doc), lines
+
+
+def load_model_text(model: type[M], text: str, source: str) -> M:
+    """Any YAML file validated by ``model`` (device profiles...), with the config's errors:
+    a ConfigError listing every problem as ``FILE:LINE: PATH: message``."""
+    data, lines = parse_yaml(text, source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = _Problems(source, lines)
+        problems.add_validation(exc)
+        raise ConfigError(problems.items) from None
 
 
 def load_config_text(text: str, source: str = "<config>") -> LoadedConfig:
