@@ -67,3 +67,8 @@ probe_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(probe_app, name="probe")
+poll_app = typer.Typer(
+    help="One-shot polls of devices (CPU, memory, disk, temperature, traffic), nothing stored.",
+    no_args_is_help=True,
+)
+app.add_typer(poll_app, name="poll")

@@ -1,0 +1,394 @@
+"""SNMP device poller: CPU, memory, disk, temperature, interface rates and uptime.
+
+One poll of one device:
+
+1. GET sysObjectID.0 and sysUpTime.0. No answer: the device is OFFLINE (a reading, not an
+   exception). The sysObjectID picks the device profile (``snmp_profiles``); the uptime
+   going down means the agent restarted, so every counter baseline of the device is reset.
+2. Each metric from the first source of its profile that the device answers (a table it
+   lacks moves on to the next source; none answering leaves the metric *absent*, with a
+   line in ``errors`` saying so).
+3. Counters (interface octets, CPU ticks) become rates against the previous poll's
+   readings (``rates.RateTracker``): the first poll of a device has no rates yet. A
+   one-shot ``netgauge poll snmp`` therefore polls twice, ``--rate-interval`` apart.
+
+Tables are walked with GETBULK, all columns of a table at once (``snmp_client``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from netgauge.pollers.rates import CounterReading, RateTracker
+from netgauge.pollers.readings import (
+    CPU_PERCENT,
+    DISK_PERCENT,
+    MEMORY_PERCENT,
+    NET_IN_BYTES_PER_SEC,
+    NET_OUT_BYTES_PER_SEC,
+    TEMPERATURE_CELSIUS,
+    UPTIME_SECONDS,
+    DeviceReading,
+    DeviceState,
+    Metric,
+)
+from netgauge.pollers.snmp_ber import Value, VarBindException
+from netgauge.pollers.snmp_client import (
+    Credentials,
+    Endpoint,
+    Oid,
+    SnmpError,
+    SnmpQueries,
+    SnmpTimeoutError,
+)
+from netgauge.pollers.snmp_profiles import (
+    AverageOf,
+    CpuTicks,
+    Profile,
+    SensorTable,
+    Source,
+    UsedAndFree,
+    UsedOfTotal,
+    profile_for,
+)
+from netgauge.pollers.validation import Rejections
+
+KIND = "snmp"
+SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)
+SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+
+# HOST-RESOURCES-MIB hrStorageTable
+HR_STORAGE_TYPE: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 2)
+HR_STORAGE_DESCR: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 3)
+HR_STORAGE_UNITS: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 4)
+HR_STORAGE_SIZE: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 5)
+HR_STORAGE_USED: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 6)
+HR_STORAGE_RAM: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 1, 2)
+HR_STORAGE_FIXED_DISK: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 1, 4)
+
+# IF-MIB: names, 64-bit octet counters (ifXTable) with the 32-bit ones as fallback
+IF_DESCR: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+IF_OPER_STATUS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8)
+IF_IN_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 10)
+IF_OUT_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 16)
+IF_NAME: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
+IF_HC_IN_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6)
+IF_HC_OUT_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10)
+
+# ENTITY-SENSOR-MIB entPhySensorTable, named by ENTITY-MIB entPhysicalName
+ENT_SENSOR_TYPE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 1)
+ENT_SENSOR_SCALE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 2)
+ENT_SENSOR_PRECISION: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 3)
+ENT_SENSOR_VALUE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 4)
+ENT_SENSOR_STATUS: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 5)
+ENT_PHYSICAL_NAME: Oid = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7)
+_CELSIUS = 8  # EntitySensorDataType celsius(8)
+_SENSOR_OK = 1  # EntitySensorStatus ok(1)
+_UNITS_SCALE = 9  # EntitySensorDataScale units(9); each step is a factor of 1000
+
+
+@dataclass
+class _DeviceMemory:
+    """What is kept about one device between polls."""
+
+    profile: Profile | None = None
+    sys_object_id: Oid = ()
+    cpu_ticks: tuple[int, int] | None = None  # (busy, total) at the previous poll
+    # ifIndex -> name, kept between polls: names are walked again only when the set of
+    # interfaces changes or the agent restarts, not on every poll
+    if_names: dict[Oid, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Poll:
+    """One poll in progress: the metrics found and the problems met."""
+
+    device: str
+    endpoint: Endpoint
+    credentials: Credentials
+    now_ns: int
+    metrics: list[Metric] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    silent_parts: int = 0  # parts of the poll that timed out after the first answer
+
+
+def _number(value: Value) -> int | None:
+    """An integer value, or None for a missing one (noSuchInstance, a string...)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def _text(value: Value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").rstrip("\x00").strip()
+    return "" if value is None or isinstance(value, VarBindException) else str(value)
+
+
+class SnmpPoller:
+    """Polls devices over SNMP v1/v2c; keeps per-device baselines for rates."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        client: SnmpQueries,
+        profiles: Mapping[str, Profile],
+        *,
+        clock_ns: Callable[[], int] = time.time_ns,
+        rejections: Rejections | None = None,
+    ) -> None:
+        self._client = client
+        # shared by every poller of a service, so refusals are counted in one place
+        self.rejections = rejections if rejections is not None else Rejections()
+        self._profiles = dict(profiles)
+        self._clock_ns = clock_ns
+        self._rates = RateTracker()
+        self._memory: dict[str, _DeviceMemory] = {}
+
+    async def poll(
+        self, device: str, endpoint: Endpoint, credentials: Credentials
+    ) -> DeviceReading:
+        """One poll of ``device``: ONLINE with its metrics, or OFFLINE when it is silent."""
+        poll = _Poll(device, endpoint, credentials, self._clock_ns())
+        try:
+            system = await self._client.get(endpoint, credentials, [SYS_OBJECT_ID, SYS_UPTIME])
+        except SnmpTimeoutError as exc:
+            return DeviceReading(device, KIND, poll.now_ns, DeviceState.OFFLINE, (), (str(exc),))
+        except SnmpError as exc:
+            return DeviceReading(device, KIND, poll.now_ns, DeviceState.DEGRADED, (), (str(exc),))
+        memory = self._remember(device, system.get(SYS_OBJECT_ID))
+        self._uptime(poll, system.get(SYS_UPTIME))
+        assert memory.profile is not None
+        for name, sources in (
+            (CPU_PERCENT, memory.profile.cpu_percent),
+            (MEMORY_PERCENT, memory.profile.memory_percent),
+            (DISK_PERCENT, memory.profile.disk_percent),
+            (TEMPERATURE_CELSIUS, memory.profile.temperature_celsius),
+            ("interfaces", memory.profile.interfaces),
+        ):
+            try:
+                await self._first_answering(poll, memory, name, sources)
+            except SnmpTimeoutError as exc:
+                poll.errors.append(f"{name}: {exc}")  # answered before: degraded, not offline
+                poll.silent_parts += 1
+        state = DeviceState.DEGRADED if poll.silent_parts else DeviceState.ONLINE
+        kept, refused = self.rejections.screen(poll.metrics)
+        return DeviceReading(
+            device, KIND, poll.now_ns, state, tuple(kept), (*poll.errors, *refused)
+        )
+
+    def forget(self, device: str) -> None:
+        """Drop what is kept about ``device`` (removed from the inventory)."""
+        self._memory.pop(device, None)
+        self._rates.forget(device)
+
+    def _remember(self, device: str, sys_object_id: Value) -> _DeviceMemory:
+        memory = self._memory.setdefault(device, _DeviceMemory())
+        oid = sys_object_id if isinstance(sys_object_id, tuple) else ()
+        if memory.profile is None or oid != memory.sys_object_id:
+            memory.profile = profile_for(self._profiles, oid)
+            memory.sys_object_id = oid
+        return memory
+
+    def _uptime(self, poll: _Poll, value: Value) -> None:
+        ticks = _number(value)
+        if ticks is None:
+            poll.errors.append("uptime_seconds: sysUpTime not answered")
+            return
+        uptime = ticks / 100.0  # TimeTicks are hundredths of a second
+        if self._rates.device_restarted(poll.device, uptime):
+            memory = self._memory.get(poll.device)
+            if memory is not None:
+                memory.cpu_ticks = None
+                memory.if_names.clear()
+            poll.errors.append("agent restarted (sysUpTime went down): rates start again")
+        poll.metrics.append(Metric(UPTIME_SECONDS, uptime))
+
+    async def _first_answering(
+        self, poll: _Poll, memory: _DeviceMemory, name: str, sources: list[Source]
+    ) -> None:
+        for source in sources:
+            if await self._read_source(poll, memory, name, source):
+                return
+        if sources:
+            tried = ", ".join(source.shape for source in sources)
+            poll.errors.append(f"{name}: not available on this device (tried {tried})")
+
+    async def _read_source(
+        self, poll: _Poll, memory: _DeviceMemory, name: str, source: Source
+    ) -> bool:
+        """Read one source of metric ``name`` into ``poll.metrics``; False when the device
+        lacks it."""
+        if source.average_of is not None:
+            return await self._average_of(poll, name, source.average_of)
+        if source.cpu_ticks is not None:
+            return await self._cpu_ticks(poll, memory, source.cpu_ticks)
+        if source.used_of_total is not None:
+            return await self._used_of_total(poll, source.used_of_total)
+        if source.used_and_free is not None:
+            return await self._used_and_free(poll, source.used_and_free)
+        if source.sensor_table is not None:
+            return await self._sensor_table(poll, source.sensor_table)
+        if source.hr_storage_ram or source.hr_storage_fixed:
+            return await self._hr_storage(poll, ram=source.hr_storage_ram)
+        if source.entity_sensor:
+            return await self._entity_sensors(poll)
+        return await self._interfaces(poll, memory)
+
+    async def _walk(self, poll: _Poll, *columns: Oid) -> dict[Oid, dict[Oid, Value]]:
+        return await self._client.walk(poll.endpoint, poll.credentials, columns)
+
+    async def _average_of(self, poll: _Poll, name: str, source: AverageOf) -> bool:
+        rows = (await self._walk(poll, source.column))[source.column]
+        values = [v for v in map(_number, rows.values()) if v is not None]
+        if source.skip_zero:
+            values = [v for v in values if v != 0]
+        if not values:
+            return False
+        poll.metrics.append(Metric(name, sum(values) / len(values)))
+        return True
+
+    async def _cpu_ticks(self, poll: _Poll, memory: _DeviceMemory, source: CpuTicks) -> bool:
+        oids = [*source.busy, *source.idle]
+        values = await self._client.get(poll.endpoint, poll.credentials, oids)
+        busy = [_number(values.get(oid)) for oid in source.busy]
+        idle = [_number(values.get(oid)) for oid in source.idle]
+        if any(v is None for v in busy + idle):
+            return False
+        now = (sum(v or 0 for v in busy), sum(v or 0 for v in busy + idle))
+        before, memory.cpu_ticks = memory.cpu_ticks, now
+        if before is None:
+            poll.errors.append("cpu_percent: first tick reading; the value comes next poll")
+        elif now[1] > before[1] and now[0] >= before[0]:
+            share = (now[0] - before[0]) / (now[1] - before[1])
+            poll.metrics.append(Metric(CPU_PERCENT, 100.0 * min(share, 1.0)))
+        else:
+            # net-snmp refreshes these every 5 s: polls closer together see no change
+            poll.errors.append("cpu_percent: the tick counters did not advance since last poll")
+        return True  # the source answers: no fallback to the next one
+
+    async def _used_of_total(self, poll: _Poll, source: UsedOfTotal) -> bool:
+        values = await self._client.get(
+            poll.endpoint, poll.credentials, [source.total, source.available]
+        )
+        total, available = _number(values.get(source.total)), _number(values.get(source.available))
+        if not total or available is None:
+            return False
+        poll.metrics.append(Metric(MEMORY_PERCENT, 100.0 * (total - available) / total))
+        return True
+
+    async def _used_and_free(self, poll: _Poll, source: UsedAndFree) -> bool:
+        tables = await self._walk(poll, source.used, source.free)
+        used = sum(v for v in map(_number, tables[source.used].values()) if v is not None)
+        free = sum(v for v in map(_number, tables[source.free].values()) if v is not None)
+        if used + free <= 0:
+            return False
+        poll.metrics.append(Metric(MEMORY_PERCENT, 100.0 * used / (used + free)))
+        return True
+
+    async def _sensor_table(self, poll: _Poll, source: SensorTable) -> bool:
+        tables = await self._walk(poll, source.value, source.name)
+        names = tables[source.name]
+        found = False
+        for index, raw in tables[source.value].items():
+            value = _number(raw)
+            if value is None or (source.skip_zero and value == 0):
+                continue
+            name = _text(names.get(index)) or ".".join(map(str, index))
+            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, value * source.scale, {"sensor": name}))
+            found = True
+        return found
+
+    async def _entity_sensors(self, poll: _Poll) -> bool:
+        tables = await self._walk(
+            poll,
+            ENT_SENSOR_TYPE,
+            ENT_SENSOR_SCALE,
+            ENT_SENSOR_PRECISION,
+            ENT_SENSOR_VALUE,
+            ENT_SENSOR_STATUS,
+        )
+        celsius = [i for i, t in tables[ENT_SENSOR_TYPE].items() if _number(t) == _CELSIUS]
+        names = (await self._walk(poll, ENT_PHYSICAL_NAME))[ENT_PHYSICAL_NAME] if celsius else {}
+        found = False
+        for index in celsius:
+            value = _number(tables[ENT_SENSOR_VALUE].get(index))
+            if value is None or _number(tables[ENT_SENSOR_STATUS].get(index)) != _SENSOR_OK:
+                continue
+            scale = _number(tables[ENT_SENSOR_SCALE].get(index)) or _UNITS_SCALE
+            precision = _number(tables[ENT_SENSOR_PRECISION].get(index)) or 0
+            degrees = value * 1000.0 ** (scale - _UNITS_SCALE) / 10.0**precision
+            name = _text(names.get(index)) or ".".join(map(str, index))
+            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, degrees, {"sensor": name}))
+            found = True
+        return found
+
+    async def _hr_storage(self, poll: _Poll, *, ram: bool) -> bool:
+        tables = await self._walk(
+            poll,
+            HR_STORAGE_TYPE,
+            HR_STORAGE_DESCR,
+            HR_STORAGE_UNITS,
+            HR_STORAGE_SIZE,
+            HR_STORAGE_USED,
+        )
+        wanted = HR_STORAGE_RAM if ram else HR_STORAGE_FIXED_DISK
+        found = False
+        for index, kind in tables[HR_STORAGE_TYPE].items():
+            size = _number(tables[HR_STORAGE_SIZE].get(index))
+            used = _number(tables[HR_STORAGE_USED].get(index))
+            if kind != wanted or not size or used is None:
+                continue
+            percent = 100.0 * used / size
+            if ram:
+                poll.metrics.append(Metric(MEMORY_PERCENT, percent))
+                return True
+            mount = _text(tables[HR_STORAGE_DESCR].get(index)) or ".".join(map(str, index))
+            poll.metrics.append(Metric(DISK_PERCENT, percent, {"mount": mount}))
+            found = True
+        return found
+
+    async def _interfaces(self, poll: _Poll, memory: _DeviceMemory) -> bool:
+        counters = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, IF_IN_OCTETS, IF_OUT_OCTETS)
+        tables = await self._walk(poll, *counters)
+        indexes = set(tables[IF_IN_OCTETS]) | set(tables[IF_HC_IN_OCTETS])
+        if not indexes:
+            return False
+        if set(memory.if_names) != indexes:
+            memory.if_names = await self._interface_names(poll, indexes)
+        for index in sorted(indexes):
+            for metric, wide, narrow in (
+                (NET_IN_BYTES_PER_SEC, IF_HC_IN_OCTETS, IF_IN_OCTETS),
+                (NET_OUT_BYTES_PER_SEC, IF_HC_OUT_OCTETS, IF_OUT_OCTETS),
+            ):
+                reading = _octets(tables[wide].get(index), tables[narrow].get(index), poll.now_ns)
+                if reading is None:
+                    continue
+                key = f"{metric}.{'.'.join(map(str, index))}"
+                rate = self._rates.rate(poll.device, key, reading)
+                if rate is not None:
+                    label = {"interface": memory.if_names[index]}
+                    poll.metrics.append(Metric(metric, rate, label))
+        return True
+
+    async def _interface_names(self, poll: _Poll, indexes: set[Oid]) -> dict[Oid, str]:
+        """ifName where the device has it, else ifDescr, else the index itself."""
+        tables = await self._walk(poll, IF_NAME, IF_DESCR)
+        return {
+            index: _text(tables[IF_NAME].get(index))
+            or _text(tables[IF_DESCR].get(index))
+            or ".".join(map(str, index))
+            for index in indexes
+        }
+
+
+def _octets(wide: Value, narrow: Value, now_ns: int) -> CounterReading | None:
+    """The 64-bit counter when the device has it, else the 32-bit one; None for neither."""
+    value = _number(wide)
+    if value is not None:
+        return CounterReading(value, now_ns, 64)
+    value = _number(narrow)
+    return None if value is None else CounterReading(value, now_ns, 32)
