@@ -1,0 +1,161 @@
+"""The SNMP poller against a real net-snmp agent on loopback: what netgauge reports agrees
+with what net-snmp's own snmpget/snmpwalk read in the same test, over v2c and v1; a wrong
+community is offline; the CLI's exit codes and JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netgauge.pollers.readings import DeviceReading, DeviceState
+from netgauge.pollers.snmp import SnmpPoller
+from netgauge.pollers.snmp_ber import V1, V2C
+from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
+from netgauge.pollers.snmp_profiles import load_profiles
+from tests.lab.snmpd import Snmpd
+
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+MEM_TOTAL, MEM_AVAIL = "1.3.6.1.4.1.2021.4.5.0", "1.3.6.1.4.1.2021.4.6.0"
+HR_STORAGE = "1.3.6.1.2.1.25.2.3.1"
+IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
+HR_PROCESSOR_LOAD = "1.3.6.1.2.1.25.3.3.1.2"
+
+
+async def poll_once(
+    snmpd: Snmpd, version: int = V2C, community: str | None = None
+) -> DeviceReading:
+    credentials = Credentials(version, (community or snmpd.community).encode())
+    async with SnmpClient(timeout=1.0, retries=1) as client:
+        poller = SnmpPoller(client, load_profiles())
+        return await poller.poll("lab", Endpoint(snmpd.address, snmpd.port), credentials)
+
+
+def values(reading: DeviceReading) -> dict[str, float]:
+    return {metric.series(): metric.value for metric in reading.metrics}
+
+
+def fixed_disks(snmpd: Snmpd) -> dict[str, float]:
+    """mount -> used % from net-snmp's own walk of hrStorage (fixed disks only)."""
+    table = snmpd.snmpwalk(HR_STORAGE)
+    disks = {}
+    for key, kind in table.items():
+        if not key.startswith(f"{HR_STORAGE}.2.") or not kind.endswith("1.3.6.1.2.1.25.2.1.4"):
+            continue
+        index = key.rsplit(".", 1)[1]
+        size = int(table[f"{HR_STORAGE}.5.{index}"])
+        if size:
+            used = int(table[f"{HR_STORAGE}.6.{index}"])
+            disks[table[f"{HR_STORAGE}.3.{index}"]] = 100.0 * used / size
+    return disks
+
+
+@pytest.mark.parametrize("version", [V2C, V1])
+async def test_a_poll_agrees_with_snmpget(snmpd: Snmpd, version: int) -> None:
+    before = snmpd.snmpget([SYS_UPTIME, MEM_TOTAL, MEM_AVAIL])
+    reading = await poll_once(snmpd, version)
+    after = snmpd.snmpget([SYS_UPTIME])
+    assert reading.state is DeviceState.ONLINE, reading.errors
+    got = values(reading)
+    # uptime between the two snmpget readings (TimeTicks: hundredths of a second)
+    assert int(before[SYS_UPTIME]) / 100 <= got["uptime_seconds"] <= int(after[SYS_UPTIME]) / 100
+    total, available = int(before[MEM_TOTAL]), int(before[MEM_AVAIL])
+    assert got["memory_percent"] == pytest.approx(100 * (total - available) / total, abs=2.0)
+    disks = fixed_disks(snmpd)
+    assert disks, "the agent serves at least one fixed disk"
+    for mount, percent in disks.items():
+        assert got[f'disk_percent{{mount="{mount}"}}'] == pytest.approx(percent, abs=0.5)
+    assert not any(
+        m.name == "disk_percent" and m.labels["mount"] not in disks for m in reading.metrics
+    )
+
+
+async def test_interface_rates_cover_the_traffic_sent_between_two_polls(snmpd: Snmpd) -> None:
+    names = set(snmpd.snmpwalk(IF_NAME).values())
+    credentials = Credentials(V2C, snmpd.community.encode())
+    endpoint = Endpoint(snmpd.address, snmpd.port)
+    sent = 8_000_000
+    async with SnmpClient(timeout=1.0, retries=1) as client:
+        poller = SnmpPoller(client, load_profiles())
+        await poller.poll("lab", endpoint, credentials)
+        started = time.monotonic()
+        send_loopback_bytes(sent)
+        # net-snmp refreshes interface counters every few seconds: poll after the refresh
+        time.sleep(max(0.0, 6.0 - (time.monotonic() - started)))
+        second = await poller.poll("lab", endpoint, credentials)
+    got = values(second)
+    interfaces = {m.labels["interface"] for m in second.metrics if m.name.startswith("net_")}
+    assert interfaces and interfaces <= names  # named as the agent names them
+    lo_in = got['net_in_bytes_per_sec{interface="lo"}']
+    elapsed = 6.0 + 10.0  # upper bound of the interval between the polls' counter readings
+    assert lo_in * elapsed >= sent  # what we sent is in there, whatever else lo carried
+
+
+def send_loopback_bytes(total: int) -> None:
+    """Send ``total`` bytes of UDP to a socket of ours on 127.0.0.1 (and read them)."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setblocking(False)
+        chunk = b"x" * 8000
+        for _ in range(total // len(chunk)):
+            sender.sendto(chunk, receiver.getsockname())
+            try:
+                while receiver.recv(65536):
+                    pass
+            except BlockingIOError:
+                pass
+    finally:
+        sender.close()
+        receiver.close()
+
+
+async def test_a_wrong_community_is_offline(snmpd: Snmpd) -> None:
+    started = time.monotonic()
+    reading = await poll_once(snmpd, community="not-the-community")
+    assert reading.state is DeviceState.OFFLINE
+    assert reading.metrics == () and "no SNMP answer" in reading.errors[0]
+    assert time.monotonic() - started < 2 * 1.0 + 1.0  # two tries of 1 s, then give up
+
+
+def run_cli(*args: str, community: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETGAUGE_SNMP")}
+    if community is not None:
+        env["NETGAUGE_SNMP_COMMUNITY"] = community
+    return subprocess.run(
+        [sys.executable, "-m", "netgauge", "poll", "snmp", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_the_cli_prints_json_and_exits_by_state(snmpd: Snmpd) -> None:
+    target = f"{snmpd.address}:{snmpd.port}"
+    ok = run_cli(target, "--json", "--rate-interval", "0", community=snmpd.community)
+    assert ok.returncode == 0, ok.stderr
+    row = json.loads(ok.stdout)
+    assert row["status"] == "online" and row["device"] == target
+    assert any(m["name"] == "uptime_seconds" for m in row["metrics"])
+    assert snmpd.community not in ok.stdout + ok.stderr  # the secret is never printed
+
+    silent = run_cli(target, "--timeout", "0.3", "--retries", "0", community="wrong")
+    assert silent.returncode == 1 and "offline" in silent.stdout
+
+    missing = run_cli(target, community=None)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "NETGAUGE_SNMP_COMMUNITY" in missing.stderr
+
+
+async def test_cpu_is_the_average_of_hr_processor_load(snmpd: Snmpd) -> None:
+    # snmpd serves hrProcessorLoad (one-minute averages) about a minute after it starts
+    loads = snmpd.wait_for_hr_processor_load(deadline_s=120)
+    got = values(await poll_once(snmpd))
+    assert got["cpu_percent"] == pytest.approx(sum(loads.values()) / len(loads), abs=10.0)
