@@ -1,7 +1,10 @@
 """``netgauge poll snmp HOST[:PORT]``: one device's metrics over SNMP, for troubleshooting.
 
 Secrets never come from the command line (it is visible in ``ps`` and shell history): the
-community is read from ``NETGAUGE_SNMP_COMMUNITY`` (or ``NETGAUGE_SNMP_COMMUNITY_FILE``).
+community is read from ``NETGAUGE_SNMP_COMMUNITY`` (or ``NETGAUGE_SNMP_COMMUNITY_FILE``), the
+v3 user from ``NETGAUGE_SNMP_USER``, ``NETGAUGE_SNMP_AUTH_PROTOCOL`` (MD5, SHA, SHA-224,
+SHA-256, SHA-384, SHA-512), ``NETGAUGE_SNMP_AUTH_KEY``, ``NETGAUGE_SNMP_PRIV_PROTOCOL`` (AES)
+and ``NETGAUGE_SNMP_PRIV_KEY`` (the keys also as ``*_FILE``).
 Rates need two readings, so the device is polled twice, ``--rate-interval`` seconds apart.
 """
 
@@ -21,8 +24,10 @@ from netgauge.pollers.readings import DeviceReading, DeviceState
 if TYPE_CHECKING:
     from netgauge.pollers.snmp_client import Credentials, Endpoint
     from netgauge.pollers.snmp_profiles import Profile
+    from netgauge.pollers.snmp_usm import UsmUser
 
 COMMAND = "netgauge poll snmp"
+ENV_PREFIX = "NETGAUGE_SNMP_"
 ENV_COMMUNITY = "NETGAUGE_SNMP_COMMUNITY"
 EXIT_ONLINE = 0
 EXIT_OFFLINE = 1
@@ -52,16 +57,18 @@ def snmp_command(
     from netgauge.pollers.snmp_ber import V1, V2C
     from netgauge.pollers.snmp_client import Credentials
     from netgauge.pollers.snmp_profiles import load_profiles
+    from netgauge.pollers.snmp_usm import V3
 
-    versions = {"1": V1, "2c": V2C}
-    if version == "3":
-        fail(COMMAND, "SNMPv3 is not supported yet: use --version 2c or 1 (see README)")
+    versions = {"1": V1, "2c": V2C, "3": V3}
     if version not in versions:
         fail(COMMAND, f"invalid --version {version!r}: expected 1, 2c or 3")
     if not 0.0 < timeout <= 60.0 or not 0 <= retries <= 10 or not 0.0 <= rate_interval <= 300.0:
         fail(COMMAND, "--timeout must be in (0, 60], --retries in 0..10, --rate-interval 0..300")
     endpoint = _endpoint(host)
-    credentials = Credentials(versions[version], _community())
+    if version == "3":
+        credentials = Credentials(V3, usm=_usm_user())
+    else:
+        credentials = Credentials(versions[version], _secret(ENV_COMMUNITY, "the community"))
     try:
         profiles = load_profiles(profiles_dir)
     except ConfigError as exc:
@@ -73,18 +80,40 @@ def snmp_command(
     raise typer.Exit(EXIT_OFFLINE if reading.state is DeviceState.OFFLINE else EXIT_ONLINE)
 
 
-def _community() -> bytes:
-    """The community from the environment (or a file named by ``..._FILE``); never argv."""
-    path = os.environ.get(f"{ENV_COMMUNITY}_FILE")
+def _secret(name: str, what: str, *, required: bool = True) -> bytes:
+    """``name`` from the environment, or the file named by ``name_FILE``; never argv."""
+    path = os.environ.get(f"{name}_FILE")
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").strip().encode()
         except OSError as exc:
-            fail(COMMAND, f"cannot read {ENV_COMMUNITY}_FILE {path}: {exc.strerror}")
-    community = os.environ.get(ENV_COMMUNITY)
-    if not community:
-        fail(COMMAND, f"set {ENV_COMMUNITY} (or {ENV_COMMUNITY}_FILE) to the community")
-    return community.encode()
+            fail(COMMAND, f"cannot read {name}_FILE {path}: {exc.strerror}")
+    value = os.environ.get(name, "")
+    if not value and required:
+        fail(COMMAND, f"set {name} (or {name}_FILE) to {what}")
+    return value.encode()
+
+
+def _usm_user() -> UsmUser:
+    """The v3 user from NETGAUGE_SNMP_USER, _AUTH_PROTOCOL, _AUTH_KEY, _PRIV_PROTOCOL,
+    _PRIV_KEY (keys also as ``*_FILE``); the security level follows what is set."""
+    from netgauge.pollers.snmp_usm import UsmUser
+
+    name = _secret(f"{ENV_PREFIX}USER", "the SNMPv3 user name").decode()
+    auth_key = _secret(f"{ENV_PREFIX}AUTH_KEY", "", required=False) or None
+    priv_key = _secret(f"{ENV_PREFIX}PRIV_KEY", "", required=False) or None
+    auth = os.environ.get(f"{ENV_PREFIX}AUTH_PROTOCOL") or ("SHA" if auth_key else None)
+    priv = os.environ.get(f"{ENV_PREFIX}PRIV_PROTOCOL") or ("AES" if priv_key else None)
+    try:
+        return UsmUser(
+            name,
+            auth.upper() if auth else None,
+            auth_key,
+            priv.upper() if priv else None,
+            priv_key,
+        )
+    except ValueError as exc:
+        fail(COMMAND, f"SNMPv3 user from {ENV_PREFIX}*: {exc}")
 
 
 def _endpoint(text: str) -> Endpoint:

@@ -242,15 +242,29 @@ def encode_request(
     bugs in the caller, not something to send and wait a timeout for.
     """
     _check_request(version, pdu_type, request_id, non_repeaters, max_repetitions)
+    pdu = encode_pdu(
+        pdu_type, request_id, oids, non_repeaters=non_repeaters, max_repetitions=max_repetitions
+    )
+    return _tlv(_SEQUENCE, _encode_integer(version) + _tlv(_OCTET_STRING, community) + pdu)
+
+
+def encode_pdu(
+    pdu_type: int,
+    request_id: int,
+    oids: Sequence[tuple[int, ...]],
+    *,
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    """The PDU alone (what SNMPv3 wraps in its scoped PDU); arguments as ``encode_request``'s,
+    checked by it."""
     varbinds = b"".join([_null_varbind(oid) for oid in oids])
-    pdu = (
+    return _tlv(
+        pdu_type,
         _encode_integer(request_id)
         + _encode_integer(non_repeaters)
         + _encode_integer(max_repetitions)
-        + _tlv(_SEQUENCE, varbinds)
-    )
-    return _tlv(
-        _SEQUENCE, _encode_integer(version) + _tlv(_OCTET_STRING, community) + _tlv(pdu_type, pdu)
+        + _tlv(_SEQUENCE, varbinds),
     )
 
 
@@ -511,3 +525,21 @@ def _decode_unsigned(
     if value > limit:
         raise SnmpDecodeError(f"{kind.__name__} {value} is out of range", pos)
     return kind(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Building blocks for SNMPv3 (``snmp_usm`` wraps the same PDUs in its own message)
+
+SEQUENCE = _SEQUENCE
+OCTET_STRING = _OCTET_STRING
+tlv = _tlv
+encode_integer = _encode_integer
+read_header = _header
+expect = _expect
+read_integer = _read_integer
+read_octets = _read_octets
+
+
+def decode_pdu(data: bytes, pos: int, end: int, version: int) -> Response:
+    """The PDU at ``pos``, which must end exactly at ``end`` (a v3 scoped PDU's content)."""
+    return _decode_pdu(data, pos, end, version, b"")

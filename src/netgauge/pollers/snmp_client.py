@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,14 +28,30 @@ from netgauge.pollers.snmp_ber import (
     GET,
     GETBULK,
     GETNEXT,
+    REPORT,
     V1,
     Response,
     SnmpDecodeError,
     Value,
     VarBindException,
     decode_response,
+    encode_pdu,
     encode_request,
     format_oid,
+)
+from netgauge.pollers.snmp_usm import (
+    NOT_IN_TIME_WINDOW,
+    UNKNOWN_ENGINE_ID,
+    V3,
+    Engine,
+    UsmError,
+    UsmUser,
+    decode_message,
+    discovery_message,
+    encode_message,
+    is_v3,
+    peek_msg_id,
+    report_reason,
 )
 
 Oid = tuple[int, ...]
@@ -50,6 +66,10 @@ class SnmpError(NetgaugeError):
 
 class SnmpTimeoutError(SnmpError):
     """No answer (wrong community, agent down, host unreachable: SNMP cannot tell which)."""
+
+
+class SnmpUsmError(SnmpError):
+    """SNMPv3 security refused the request (wrong key, unknown user, ...)."""
 
 
 class SnmpErrorStatus(SnmpError):
@@ -79,13 +99,19 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """v1/v2c credentials: the version and the community (a secret: never logged)."""
+    """The version and its secrets: a community (v1/v2c) or a USM user (v3). Never logged."""
 
     version: int
-    community: bytes
+    community: bytes = b""
+    usm: UsmUser | None = None
+
+    def __post_init__(self) -> None:
+        if self.version == V3 and self.usm is None:
+            raise ValueError("SNMPv3 needs a USM user")
 
     def __repr__(self) -> str:
-        return f"Credentials(version={self.version}, community=<hidden>)"
+        user = f", user={self.usm.name!r}" if self.usm else ""
+        return f"Credentials(version={self.version}{user}, secrets=<hidden>)"
 
 
 class SnmpQueries(Protocol):
@@ -124,7 +150,8 @@ class SnmpClient:
         self.timeout = timeout
         self.retries = retries
         self._transports: dict[int, asyncio.DatagramTransport] = {}
-        self._pending: dict[int, tuple[asyncio.Future[Response], str, int]] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._engines: dict[Endpoint, Engine] = {}  # SNMPv3 engines discovered
         self._next_id = int.from_bytes(os.urandom(3), "big")
         self.malformed = 0  # datagrams that were not SNMP responses
         self.errors_received = 0
@@ -134,9 +161,9 @@ class SnmpClient:
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
-        for future, _address, _port in self._pending.values():
-            if not future.done():
-                future.set_exception(SnmpTimeoutError("client closed"))
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(SnmpTimeoutError("client closed"))
         self._pending.clear()
 
     async def __aenter__(self) -> SnmpClient:
@@ -231,38 +258,115 @@ class SnmpClient:
         *,
         max_repetitions: int = 0,
     ) -> Response:
-        """One request, retried on silence; raises SnmpTimeoutError or SnmpErrorStatus."""
+        """One request, retried on silence; raises SnmpTimeoutError, SnmpErrorStatus or (v3)
+        SnmpUsmError."""
+        if credentials.usm is not None:
+            response = await self._request_v3(
+                endpoint, credentials.usm, pdu_type, oids, max_repetitions
+            )
+        else:
+            request_id = self._allocate_id()
+            message = encode_request(
+                credentials.version,
+                credentials.community,
+                pdu_type,
+                request_id,
+                oids,
+                max_repetitions=max_repetitions,
+            )
+            response = await self._exchange(endpoint, request_id, message, decode_response, oids)
+        if response.error_status:
+            raise SnmpErrorStatus(endpoint, response.error_status, response.error_index)
+        return response
+
+    async def _request_v3(
+        self,
+        endpoint: Endpoint,
+        user: UsmUser,
+        pdu_type: int,
+        oids: Sequence[Oid],
+        max_repetitions: int,
+    ) -> Response:
+        """A v3 request: discover the engine first (once per agent), and resynchronise once
+        when the agent reports our idea of its clock or engine as stale."""
+        engine = self._engines.get(endpoint)
+        just_discovered = engine is None
+        if engine is None:
+            engine = await self._discover(endpoint)
+        reason = ""
+        for _attempt in range(2):
+            msg_id = self._allocate_id()
+            pdu = encode_pdu(pdu_type, msg_id, oids, max_repetitions=max_repetitions)
+            message = encode_message(msg_id, user, engine, pdu)
+            try:
+                response = await self._exchange(
+                    endpoint, msg_id, message, _v3_decoder(user, engine), oids
+                )
+            except SnmpTimeoutError:
+                if not just_discovered:
+                    raise
+                # It answered discovery a moment ago, so it is up: an agent that cannot
+                # decrypt a request (wrong privacy key) drops it without a word.
+                raise SnmpUsmError(
+                    f"{endpoint}: the agent answers SNMPv3 discovery but not user "
+                    f"{user.name!r}'s requests: check the privacy key and protocol"
+                ) from None
+            if response.pdu_type != REPORT:
+                return response
+            reason = report_reason(response)
+            if reason == UNKNOWN_ENGINE_ID:
+                engine = await self._discover(endpoint)  # the agent was replaced or reset
+            elif reason != NOT_IN_TIME_WINDOW:  # (its Report taught us its clock: retry)
+                break
+        raise SnmpUsmError(f"{endpoint}: SNMPv3 {reason} (user {user.name!r})")
+
+    async def _discover(self, endpoint: Endpoint) -> Engine:
+        """Ask the agent for its engine id, boots and time (an unauthenticated Report)."""
+        msg_id = self._allocate_id()
+        learned: list[Engine] = []
+
+        def decode(data: bytes) -> Response:
+            message = decode_message(data, None)
+            security = message.security
+            learned.append(Engine(security.engine_id, security.boots, security.engine_time))
+            return message.response
+
+        message = discovery_message(msg_id, encode_pdu(GET, msg_id, []))
+        await self._exchange(endpoint, msg_id, message, decode, [])
+        if not learned or not learned[-1].engine_id:
+            raise SnmpUsmError(f"{endpoint}: the agent gave no SNMPv3 engine id")
+        self._engines[endpoint] = learned[-1]
+        return learned[-1]
+
+    async def _exchange(
+        self,
+        endpoint: Endpoint,
+        key: int,
+        message: bytes,
+        decode: Callable[[bytes], Response],
+        oids: Sequence[Oid],
+    ) -> Response:
+        """Send ``message`` until its answer (matched by ``key``) arrives, a bounded number
+        of times with the same id, so a late answer to the first try still counts."""
         transport = await self._transport(endpoint.family)
-        request_id = self._allocate_id()
-        message = encode_request(
-            credentials.version,
-            credentials.community,
-            pdu_type,
-            request_id,
-            oids,
-            max_repetitions=max_repetitions,
-        )
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (future, endpoint.address, endpoint.port)
+        self._pending[key] = _Pending(future, endpoint.address, endpoint.port, decode)
         try:
             for _attempt in range(self.retries + 1):
                 transport.sendto(message, (endpoint.address, endpoint.port))
                 try:
-                    response = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+                    return await asyncio.wait_for(asyncio.shield(future), self.timeout)
                 except TimeoutError:
                     continue
-                if response.error_status:
-                    raise SnmpErrorStatus(endpoint, response.error_status, response.error_index)
-                return response
         finally:
-            self._pending.pop(request_id, None)
+            self._pending.pop(key, None)
             if not future.done():
                 future.cancel()
         tries = self.retries + 1
         raise SnmpTimeoutError(
             f"{endpoint}: no SNMP answer to {format_oid(oids[0]) if oids else 'request'} "
             f"after {tries} {'try' if tries == 1 else 'tries'} of {self.timeout:g} s "
-            "(agent down, wrong community or unreachable)"
+            "(agent down, wrong credentials or unreachable)"
         )
 
     def _allocate_id(self) -> int:
@@ -285,15 +389,45 @@ class SnmpClient:
 
     def _on_datagram(self, data: bytes, address: str, port: int) -> None:
         try:
-            response = decode_response(data)
-        except SnmpDecodeError:
+            if is_v3(data):
+                pending = self._pending.get(peek_msg_id(data))
+                if pending is None or not pending.sent_by(address, port):
+                    return  # a late duplicate, or not from the agent we asked
+                response = pending.decode(data)
+            else:
+                response = decode_response(data)
+                pending = self._pending.get(response.request_id)
+                if pending is None or not pending.sent_by(address, port):
+                    return
+        except (SnmpDecodeError, UsmError):
+            # Malformed, or failing authentication: never trusted; the request times out
+            # unless the genuine answer arrives.
             self.malformed += 1
             return
-        entry = self._pending.get(response.request_id)
-        if entry is None:
-            return  # a late duplicate, or an answer to a request given up on
-        future, expected_address, expected_port = entry
-        if (address.split("%", 1)[0], port) != (expected_address, expected_port):
-            return  # not from the agent we asked: ignore rather than trust
-        if not future.done():
-            future.set_result(response)
+        if not pending.future.done():
+            pending.future.set_result(response)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A request in flight: where its answer must come from and how to decode it."""
+
+    future: asyncio.Future[Response]
+    address: str
+    port: int
+    decode: Callable[[bytes], Response]
+
+    def sent_by(self, address: str, port: int) -> bool:
+        return (address.split("%", 1)[0], port) == (self.address, self.port)
+
+
+def _v3_decoder(user: UsmUser, engine: Engine) -> Callable[[bytes], Response]:
+    """Decode as ``user``; an authentic message also updates our view of the agent's clock."""
+
+    def decode(data: bytes) -> Response:
+        message = decode_message(data, user)
+        if message.flags & 0x01:  # authenticated: its boots and time can be trusted
+            engine.learn(message.security.boots, message.security.engine_time)
+        return message.response
+
+    return decode

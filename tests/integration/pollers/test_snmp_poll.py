@@ -18,7 +18,8 @@ from netgauge.pollers.snmp import SnmpPoller
 from netgauge.pollers.snmp_ber import V1, V2C
 from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
 from netgauge.pollers.snmp_profiles import load_profiles
-from tests.lab.snmpd import Snmpd
+from netgauge.pollers.snmp_usm import V3, UsmUser
+from tests.lab.snmpd import Snmpd, V3User
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 MEM_TOTAL, MEM_AVAIL = "1.3.6.1.4.1.2021.4.5.0", "1.3.6.1.4.1.2021.4.6.0"
@@ -159,3 +160,68 @@ async def test_cpu_is_the_average_of_hr_processor_load(snmpd: Snmpd) -> None:
     loads = snmpd.wait_for_hr_processor_load(deadline_s=120)
     got = values(await poll_once(snmpd))
     assert got["cpu_percent"] == pytest.approx(sum(loads.values()) / len(loads), abs=10.0)
+
+
+def v3_user(user: V3User, *, auth_key: str | None = None, priv_key: str | None = None) -> UsmUser:
+    return UsmUser(
+        user.name,
+        user.auth_protocol,
+        (auth_key or user.auth_key).encode(),
+        user.priv_protocol.split("-")[0],  # "AES" (AES-128)
+        (priv_key or user.priv_key).encode(),
+    )
+
+
+async def poll_v3(snmpd: Snmpd, user: UsmUser) -> DeviceReading:
+    async with SnmpClient(timeout=1.0, retries=1) as client:
+        poller = SnmpPoller(client, load_profiles())
+        endpoint = Endpoint(snmpd.address, snmpd.port)
+        return await poller.poll("lab", endpoint, Credentials(V3, usm=user))
+
+
+async def test_v3_auth_priv_agrees_with_snmpget_for_every_auth_protocol(snmpd: Snmpd) -> None:
+    assert {"SHA", "SHA-256"} <= set(snmpd.v3_users)
+    for protocol, user in snmpd.v3_users.items():
+        before = snmpd.snmpget([SYS_UPTIME], "3", user=user)
+        reading = await poll_v3(snmpd, v3_user(user))
+        after = snmpd.snmpget([SYS_UPTIME], "3", user=user)
+        assert reading.state is DeviceState.ONLINE, (protocol, reading.errors)
+        uptime = values(reading)["uptime_seconds"]
+        assert int(before[SYS_UPTIME]) / 100 <= uptime <= int(after[SYS_UPTIME]) / 100
+        assert fixed_disks(snmpd).keys() == {
+            m.labels["mount"] for m in reading.metrics if m.name == "disk_percent"
+        }
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [("auth_key", "wrong digest"), ("priv_key", "check the privacy key")],
+)
+async def test_v3_wrong_keys_are_degraded_with_the_reason(
+    snmpd: Snmpd, wrong: str, says: str
+) -> None:
+    reading = await poll_v3(snmpd, v3_user(snmpd.v3, **{wrong: "definitely-wrong"}))
+    assert reading.state is DeviceState.DEGRADED  # it answers: not offline
+    assert says in reading.errors[0] and reading.metrics == ()
+
+
+def test_the_cli_polls_v3_from_the_environment(snmpd: Snmpd) -> None:
+    user = snmpd.v3
+    env = {
+        "NETGAUGE_SNMP_USER": user.name,
+        "NETGAUGE_SNMP_AUTH_PROTOCOL": user.auth_protocol,
+        "NETGAUGE_SNMP_AUTH_KEY": user.auth_key,
+        "NETGAUGE_SNMP_PRIV_PROTOCOL": "AES",
+        "NETGAUGE_SNMP_PRIV_KEY": user.priv_key,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "netgauge", "poll", "snmp", f"{snmpd.address}:{snmpd.port}"]
+        + ["--version", "3", "--json", "--rate-interval", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "online"
+    assert user.auth_key not in done.stdout + done.stderr
