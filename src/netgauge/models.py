@@ -34,6 +34,18 @@ class ProbeStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """Where a target's secrets are: environment variable names and file paths per field
+    (``community``, ``password``...), never the secrets themselves."""
+
+    name: str
+    kind: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A destination or device as the probes see it."""
 
@@ -42,6 +54,7 @@ class Target:
     type: TargetType = TargetType.DESTINATION
     site: str | None = None
     tags: tuple[str, ...] = ()
+    credentials: CredentialRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +95,9 @@ class ProbeResult:
     # non-numeric facts (a traceroute's hops, DNS answers, HTTP redirect chain): JSON values,
     # shown by the API, not stored as samples
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Probe metrics are stored as ``<kind>.<metric>`` (icmp.loss_pct); device metrics keep
+    # their documented names (cpu_percent, disk_percent{mount="/"}) whatever the protocol.
+    prefixed: bool = True
 
     @property
     def up(self) -> bool:
@@ -89,12 +105,14 @@ class ProbeResult:
         return self.status is ProbeStatus.OK
 
     def to_samples(self) -> list[Sample]:
-        """Metrics as ``device_metrics`` samples named ``<kind>.<metric>`` plus one status sample.
+        """Metrics as ``device_metrics`` samples named ``<kind>.<metric>`` (or the bare metric
+        name when not ``prefixed``) plus one status sample.
 
         Metrics whose value is None (no reply) are absent, not zero.
         """
+        prefix = f"{self.kind}." if self.prefixed else ""
         samples = [
-            Sample(DEVICE_METRICS, self.target, f"{self.kind}.{name}", float(value), self.ts_ns)
+            Sample(DEVICE_METRICS, self.target, f"{prefix}{name}", float(value), self.ts_ns)
             for name, value in self.metrics.items()
             if value is not None
         ]

@@ -32,7 +32,7 @@ from netgauge.inventory.tables import (
     TargetTag,
     utcnow,
 )
-from netgauge.models import Target, TargetType
+from netgauge.models import CredentialRef, Target, TargetType
 
 RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
 
@@ -361,7 +361,8 @@ class Inventory:
             s.delete(row)
 
     def job_targets(self, cfg: JobConfig) -> list[Target]:
-        """The targets a job covers now: its explicit names plus its selector's matches."""
+        """The targets a job covers now: its explicit names plus its selector's matches,
+        each with its credentials reference (where the secrets are, not the secrets)."""
         with self.session() as s:
             rows: dict[str, TargetRow] = {}
             if cfg.targets:
@@ -370,7 +371,12 @@ class Inventory:
             if cfg.selector is not None:
                 for row in s.scalars(self._selector_query(cfg)).unique():
                     rows[row.name] = row
-            return [_to_target(rows[n]) for n in sorted(rows)]
+            wanted = {row.credentials for row in rows.values() if row.credentials}
+            refs = {
+                c.name: _to_credential_ref(c)
+                for c in s.scalars(select(Credential).where(Credential.name.in_(wanted)))
+            }
+            return [_to_target(rows[n], refs) for n in sorted(rows)]
 
     def _selector_query(self, cfg: JobConfig) -> Select[TargetRow]:
         assert cfg.selector is not None
@@ -517,11 +523,16 @@ def check_job(cfg: JobConfig) -> None:
         raise InventoryError(f"params.{loc}: {first['msg']}") from exc
 
 
-def _to_target(row: TargetRow) -> Target:
+def _to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> Target:
     return Target(
         name=row.name,
         address=row.address,
         type=TargetType(row.type),
         site=row.site.name if row.site else None,
         tags=tuple(row.tags),
+        credentials=(refs or {}).get(row.credentials) if row.credentials else None,
     )
+
+
+def _to_credential_ref(row: Credential) -> CredentialRef:
+    return CredentialRef(row.name, row.kind, dict(row.env), dict(row.files), row.username)

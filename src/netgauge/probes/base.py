@@ -63,3 +63,5 @@ def load_builtin_probes() -> None:
     for module in pkgutil.iter_modules(package.__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"netgauge.probes.{module.name}")
+    # Device pollers are job kinds too; their adapters live with them, in pollers/jobs.py.
+    importlib.import_module("netgauge.pollers.jobs")

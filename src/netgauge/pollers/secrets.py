@@ -1,0 +1,47 @@
+"""Reading a device's secrets at poll time, from where its credentials reference says.
+
+The configuration and the database hold only *references* (``CredentialRef``): per field,
+the name of an environment variable or the path of a file. The value is read when a poll
+needs it, so rotating a secret needs no restart and no secret ever sits in the config,
+the database or a log line. A reference that points nowhere is the poll's error, naming
+the variable or file, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from netgauge.errors import NetgaugeError
+from netgauge.models import CredentialRef
+
+
+class SecretMissingError(NetgaugeError):
+    """A credentials reference names a variable or a file that does not hold the secret."""
+
+
+def secret(
+    ref: CredentialRef, field: str, *, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The value of ``field`` of ``ref`` (its file first, then its variable); None when the
+    reference does not mention the field. Raises SecretMissingError when it does but the
+    variable is unset or the file unreadable."""
+    env = os.environ if environ is None else environ
+    path = ref.files.get(field)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretMissingError(
+                f"credentials {ref.name!r}: cannot read {field} from {path}: {exc.strerror}"
+            ) from None
+    variable = ref.env.get(field)
+    if variable:
+        value = env.get(variable)
+        if not value:
+            raise SecretMissingError(
+                f"credentials {ref.name!r}: environment variable {variable} ({field}) is not set"
+            )
+        return value
+    return None
