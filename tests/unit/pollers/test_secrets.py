@@ -45,6 +45,6 @@ def test_snmp_credentials_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     v3 = snmp_credentials(ref, "3")
     assert v3.usm is not None and (v3.usm.auth_protocol, v3.usm.priv_protocol) == ("SHA", "AES")
-    assert "secret" not in repr(v3)
+    assert "auth-secret-1" not in repr(v3) and "priv-secret-1" not in repr(v3)
     with pytest.raises(ValueError, match="no credentials reference"):
         snmp_credentials(None, "2c")
