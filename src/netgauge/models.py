@@ -104,7 +104,7 @@ class ProbeResult:
         """True when the target answered."""
         return self.status is ProbeStatus.OK
 
-    def to_samples(self) -> list[Sample]:
+    def to_samples(self, *, with_status: bool = True) -> list[Sample]:
         """Metrics as ``device_metrics`` samples named ``<kind>.<metric>`` (or the bare metric
         name when not ``prefixed``) plus one status sample.
 
@@ -116,7 +116,8 @@ class ProbeResult:
             for name, value in self.metrics.items()
             if value is not None
         ]
-        samples.append(
-            Sample(DEVICE_STATUS, self.target, "status", 1.0 if self.up else 0.0, self.ts_ns)
-        )
+        if with_status:  # (a device's status is its decided state: see status/devices.py)
+            samples.append(
+                Sample(DEVICE_STATUS, self.target, "status", 1.0 if self.up else 0.0, self.ts_ns)
+            )
         return samples

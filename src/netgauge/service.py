@@ -22,6 +22,8 @@ from netgauge.runner import JobRunner
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
 from netgauge.status import StatusTracker
+from netgauge.status.devices import DeviceStates
+from netgauge.status.hysteresis import Thresholds
 from netgauge.storage import BatchWriter, EmbeddedStore
 
 log = structlog.get_logger(__name__)
@@ -84,6 +86,15 @@ class Service:
         )
         self.writer.start()
         self.status = StatusTracker()
+        self.devices = DeviceStates(
+            Thresholds(
+                fail_after=s.device_fail_after,
+                recover_after=s.device_recover_after,
+                flap_changes=s.device_flap_changes,
+                flap_window_s=s.device_flap_window_s,
+            ),
+            self.inventory.record_device_transition,
+        )
         self.runner = JobRunner(
             self.inventory,
             self.writer,
@@ -91,6 +102,7 @@ class Service:
             max_concurrency=s.max_concurrency,
             default_timeout_s=s.default_timeout_s,
             clock=self.clock,
+            devices=self.devices,
         )
         self.scheduler = Scheduler(
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s

@@ -235,6 +235,16 @@ class Lab:
         self._next_offset[family] = start + n
         return [str(block[offset]) for offset in range(start, start + n)]
 
+    def set_link(self, *, up: bool) -> None:
+        """Bring the namespace's side of the veth down (every lab host goes silent at once,
+        as when a device's interface or cable fails) or up again."""
+        run("ip", "-n", self.name, "link", "set", "eth0", "up" if up else "down")
+        if up:
+            # the default routes went with the link: put them back
+            run("ip", "-n", self.name, "route", "replace", "default", "dev", "eth0")
+            if self.block6 is not None:
+                run("ip", "-n", self.name, "-6", "route", "replace", "default", "dev", "eth0")
+
     def add_hosts(self, n: int, family: int = 4) -> list[str]:
         """``n`` answering hosts (addresses assigned in the namespace, added in one batch)."""
         addresses = self._allocate(family, n)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from netgauge import __version__
 from netgauge.api.routes import (
     changes,
+    devices,
     events,
     health,
     jobs,
@@ -121,7 +122,8 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
-    for module in (health, targets, jobs, runs, metrics, status, changes, sites, events, probes):
+    routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
+    for module in (*routers, devices):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

@@ -198,3 +198,23 @@ class RoundsResponse(BaseModel):
     target: str
     kind: str
     rounds: list[Round]
+
+
+class DeviceStatePublic(BaseModel):
+    """A device's decided state (with hysteresis; None until its first check)."""
+
+    device: str
+    state: str | None
+
+
+class DeviceStateChangePublic(BaseModel):
+    """One transition of a device's state and why it happened."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    device: str
+    previous_state: str | None
+    new_state: str
+    reason: str
+    detail: str | None
+    at: datetime

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(5000, ge=1, le=1_000_000)
     write_flush_interval_s: float = Field(1.0, gt=0, le=300)
     shutdown_grace_s: float = Field(30.0, ge=0, le=600)
+    device_fail_after: int = Field(
+        3, ge=1, le=100, description="A device is offline after this many failed checks in a row."
+    )
+    device_recover_after: int = Field(
+        2, ge=1, le=100, description="... and online again after this many good ones."
+    )
+    device_flap_changes: int = Field(
+        4, ge=1, le=1000, description="More state changes than this within the window: flapping."
+    )
+    device_flap_window_s: float = Field(600.0, gt=0, le=86400, description="The flapping window.")
 
     @classmethod
     def settings_customise_sources(

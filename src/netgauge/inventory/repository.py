@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from netgauge.errors import ConflictError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
 from netgauge.inventory.tables import (
     Credential,
+    DeviceStateChange,
     Event,
     InventoryChange,
     JobRow,
@@ -33,6 +34,7 @@ from netgauge.inventory.tables import (
     utcnow,
 )
 from netgauge.models import CredentialRef, Target, TargetType
+from netgauge.status.hysteresis import Transition
 
 RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
 
@@ -492,6 +494,31 @@ class Inventory:
             stmt = stmt.where(Event.target_name == target)
         if kind:
             stmt = stmt.where(Event.kind == kind)
+        with self.session() as s:
+            return list(s.scalars(stmt))
+
+    def record_device_transition(self, transition: Transition) -> DeviceStateChange:
+        """Store one device state transition (``device_state_history``)."""
+        row = DeviceStateChange(
+            device=transition.device,
+            previous_state=transition.previous.value if transition.previous else None,
+            new_state=transition.new.value,
+            reason=transition.reason,
+            detail=transition.detail,
+            at=datetime.fromtimestamp(transition.at_ns / 1e9, UTC),
+        )
+        with self.session() as s:
+            s.add(row)
+        return row
+
+    def device_history(self, device: str, limit: int = 100) -> list[DeviceStateChange]:
+        """A device's transitions, newest first."""
+        stmt = (
+            select(DeviceStateChange)
+            .where(DeviceStateChange.device == device)
+            .order_by(DeviceStateChange.id.desc())
+            .limit(limit)
+        )
         with self.session() as s:
             return list(s.scalars(stmt))
 

@@ -166,3 +166,17 @@ class Event(Base):
     job_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     __table_args__ = (Index("ix_events_target_at", "target_name", "at"),)
+
+
+class DeviceStateChange(Base):
+    """One transition of a device's state (online/offline/degraded/flapping) and why."""
+
+    __tablename__ = "device_state_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device: Mapped[str] = mapped_column(String(128))
+    previous_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    new_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (Index("ix_device_state_history_device_at", "device", "at"),)

@@ -20,8 +20,10 @@ from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import JobConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory.repository import Inventory, job_config
-from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
+from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.probes.base import PROBES, BatchProbe, Probe, load_builtin_probes
+from netgauge.status.devices import DeviceStates
+from netgauge.status.hysteresis import Thresholds
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
 
@@ -73,9 +75,11 @@ class JobRunner:
         default_timeout_s: float = 10.0,
         clock: Clock | None = None,
         probes: dict[str, Probe] | None = None,
+        devices: DeviceStates | None = None,
     ) -> None:
         load_builtin_probes()
         self.inventory, self.writer, self.status = inventory, writer, status
+        self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
         self.default_timeout_s = default_timeout_s
         self._global = asyncio.Semaphore(max_concurrency)
         self._clock = clock or SystemClock()
@@ -130,9 +134,15 @@ class JobRunner:
     async def run_checks(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
         """Probe every target of ``cfg``, store the samples, update the status."""
         results = await self.probe(cfg, targets)
+        devices = {t.name for t in targets if t.type is TargetType.DEVICE}
         for result in results:
-            self.writer.submit(result.to_samples())
-            self.status.update(cfg.name, result)
+            is_device = result.target in devices
+            self.writer.submit(result.to_samples(with_status=not is_device))
+            state = self.status.update(cfg.name, result)
+            if is_device:  # its status is the decided state, with hysteresis
+                decided = await self.devices.observe(result, state.checks.values())
+                if decided is not None:
+                    self.writer.submit([decided])
         self.status.covered(cfg.name, (t.name for t in targets))
         await self._observe_paths(cfg.name, results)
         return results
