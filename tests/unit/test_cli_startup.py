@@ -13,7 +13,17 @@ import subprocess
 import sys
 
 # Optional libraries a command may use when it runs, never when the CLI starts.
-HEAVY = ("httpx", "httpcore", "dns", "sqlalchemy", "alembic", "fastapi", "uvicorn", "hypercorn")
+HEAVY = (
+    "httpx",
+    "httpcore",
+    "dns",
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "uvicorn",
+    "hypercorn",
+    "asyncssh",
+)
 EVERY_COMMAND = ("check-config", "serve", "probe")
 EVERY_PROBE = ("icmp", "tcp", "http", "dns", "traceroute")
 
