@@ -464,6 +464,13 @@ def _decode_oid(data: bytes, start: int, stop: int) -> tuple[int, ...]:
 def _decode_long_oid(content: bytes, offset: int) -> tuple[int, ...]:
     if content[-1] & 0x80:
         raise SnmpDecodeError("OBJECT IDENTIFIER ends inside an arc", offset + len(content) - 1)
+    return _long_oid_arcs(content)
+
+
+# An agent answers the same OIDs every poll, and an OID with an arc of 128 or more (every
+# enterprise MIB: UCD-SNMP is 2021) needs the per-byte loop: decode each one once.
+@lru_cache(maxsize=65536)
+def _long_oid_arcs(content: bytes) -> tuple[int, ...]:
     arcs = []
     arc = 0
     for byte in content:
