@@ -1,6 +1,8 @@
-"""Fixtures of the SNMP poller tests: a real net-snmp agent on 127.0.0.1 for the session.
+"""Fixtures of the device poller tests: a real net-snmp agent and a real OpenSSH server on
+127.0.0.1 for the session.
 
-Traffic goes only to the agent these fixtures start on 127.0.0.1 (see ``tests.lab.snmpd``).
+Traffic goes only to the servers these fixtures start on 127.0.0.1 (see ``tests.lab.snmpd``
+and ``tests.lab.sshd``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.lab.snmpd import Snmpd, missing_snmpd
+from tests.lab.sshd import Sshd, missing_sshd
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +26,17 @@ def snmpd() -> Iterator[Snmpd]:
         pytest.skip(reason)
     with Snmpd() as agent:
         yield agent
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[Sshd]:
+    """One OpenSSH sshd on 127.0.0.1 for the whole session (stopped after it), with its own
+    host key, an authorized client key for root and a known_hosts file listing it.
+
+    Skips, naming the Debian package, when sshd or ssh-keygen is missing.
+    """
+    reason = missing_sshd()
+    if reason:
+        pytest.skip(reason)
+    with Sshd() as server:
+        yield server
