@@ -44,7 +44,6 @@ def user(auth: str = "SHA-256", priv: str | None = "AES") -> UsmUser:
     return UsmUser("ops", auth, b"auth-secret-1", priv, b"priv-secret-1" if priv else None)
 
 
-
 @pytest.mark.parametrize("auth", sorted(AUTH_PROTOCOLS))
 @pytest.mark.parametrize("priv", ["AES", None])
 def test_a_message_round_trips_authenticated_and_encrypted(auth: str, priv: str | None) -> None:
