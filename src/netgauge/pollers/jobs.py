@@ -1,4 +1,5 @@
-"""Device pollers as job kinds: a job of kind ``snmp`` polls its targets like a probe.
+"""Device pollers as job kinds: jobs of kind ``snmp``, ``ssh`` and ``winrm`` poll their
+targets like probes.
 
 The runner schedules, limits and times out every job kind the same way; this module turns
 a poller's :class:`DeviceReading` into the runner's :class:`ProbeResult`:
@@ -30,6 +31,8 @@ from netgauge.pollers.snmp_ber import V1, V2C
 from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
 from netgauge.pollers.snmp_profiles import load_profiles
 from netgauge.pollers.snmp_usm import V3, UsmUser
+from netgauge.pollers.ssh import SshCredentials, SshEndpoint, SshPoller, SshSetupError
+from netgauge.pollers.winrm import HttpTransport, WinrmPoller, endpoint_url
 from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.icmp_resolve import resolve_address
 
@@ -141,3 +144,119 @@ def snmp_credentials(ref: CredentialRef | None, version: str) -> Credentials:
 
 async def _endpoint(address: str, port: int) -> Endpoint:
     return Endpoint(await resolve_address(address), port)
+
+
+class SshJobParams(ProbeParams):
+    """Parameters of an ``ssh`` job; the user, key file and password come from each
+    target's credentials (``username``, ``files.key``, ``env``/``files`` ``password``)."""
+
+    port: int = Field(22, ge=1, le=65535)
+    known_hosts: str | None = Field(None, description="default ~/.ssh/known_hosts")
+    accept_new_host_keys: bool = False
+    connect_timeout: float = Field(10.0, gt=0.0, le=120.0)
+    command_timeout: float = Field(10.0, gt=0.0, le=300.0)
+    idle_timeout: float = Field(300.0, ge=0.0, le=86400.0)
+
+
+@register_probe
+class SshJob:
+    """Polls Linux/Unix hosts over SSH (kind ``ssh``)."""
+
+    kind: ClassVar[str] = "ssh"
+    params_model: ClassVar[type[ProbeParams]] = SshJobParams
+
+    def __init__(self) -> None:
+        self._pollers: dict[tuple[str | None, bool, float, float, float], SshPoller] = {}
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        """One poll of ``target``; every failure is a result."""
+        checked = SshJobParams.model_validate(params) if isinstance(params, dict) else params
+        try:
+            credentials = ssh_credentials(target.credentials)
+        except (SecretMissingError, ValueError) as exc:
+            return failed(target, self.kind, str(exc))
+        endpoint = SshEndpoint(target.address, checked.port)
+        try:
+            reading = await self._poller(checked).poll(target.name, endpoint, credentials)
+        except SshSetupError as exc:
+            return failed(target, self.kind, str(exc))
+        return reading_to_result(reading)
+
+    def _poller(self, p: SshJobParams) -> SshPoller:
+        key = (p.known_hosts, p.accept_new_host_keys, p.connect_timeout, p.command_timeout,
+               p.idle_timeout)  # fmt: skip
+        if key not in self._pollers:
+            self._pollers[key] = SshPoller(
+                known_hosts=Path(p.known_hosts) if p.known_hosts else None,
+                accept_new_host_keys=p.accept_new_host_keys,
+                connect_timeout=p.connect_timeout,
+                command_timeout=p.command_timeout,
+                idle_timeout=p.idle_timeout,
+            )
+        return self._pollers[key]
+
+
+def ssh_credentials(ref: CredentialRef | None) -> SshCredentials:
+    """User, key file (the path itself, ``files.key``) and password of a target."""
+    if ref is None:
+        raise ValueError("the target has no credentials reference (credentials: NAME)")
+    user = ref.username or secret(ref, "user")
+    if not user:
+        raise ValueError(f"credentials {ref.name!r} give no user (username)")
+    key = ref.files.get("key")
+    return SshCredentials(user, Path(key) if key else None, secret(ref, "password"))
+
+
+class WinrmJobParams(ProbeParams):
+    """Parameters of a ``winrm`` job; user and password from each target's credentials."""
+
+    https: bool = True
+    port: int | None = Field(None, ge=1, le=65535, description="default 5986, 5985 for http")
+    auth: Literal["ntlm", "basic"] = "ntlm"
+    ca_file: str | None = None
+    verify: bool = True
+    timeout: float = Field(20.0, gt=0.0, le=300.0)
+
+
+@register_probe
+class WinrmJob:
+    """Polls Windows hosts over WinRM (kind ``winrm``)."""
+
+    kind: ClassVar[str] = "winrm"
+    params_model: ClassVar[type[ProbeParams]] = WinrmJobParams
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        """One poll of ``target``; every failure is a result."""
+        p = WinrmJobParams.model_validate(params) if isinstance(params, dict) else params
+        if p.auth == "basic" and not p.https:
+            return failed(target, self.kind, "basic auth over plain HTTP would send the password")
+        try:
+            user, password = winrm_credentials(target.credentials)
+        except (SecretMissingError, ValueError) as exc:
+            return failed(target, self.kind, str(exc))
+        port = p.port or (5986 if p.https else 5985)
+        transport = HttpTransport(
+            endpoint_url(target.address, port, https=p.https),
+            user,
+            password,
+            auth=p.auth,
+            ca_file=p.ca_file,
+            verify=p.verify,
+            timeout_s=p.timeout,
+        )
+        try:
+            poller = WinrmPoller(operation_timeout_s=max(1.0, p.timeout - 2.0))
+            return reading_to_result(await poller.poll(target.name, transport))
+        finally:
+            transport.close()
+
+
+def winrm_credentials(ref: CredentialRef | None) -> tuple[str, str]:
+    """User and password of a Windows target."""
+    if ref is None:
+        raise ValueError("the target has no credentials reference (credentials: NAME)")
+    user = ref.username or secret(ref, "user")
+    password = secret(ref, "password")
+    if not user or not password:
+        raise ValueError(f"credentials {ref.name!r} give no username and password")
+    return user, password

@@ -1,0 +1,79 @@
+"""``ssh`` and ``winrm`` jobs in a real service: the ssh job polls the real sshd with the
+key file its credentials reference names and stores the device metrics; a winrm job whose
+host does not answer leaves the device down, with the reason."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from netgauge.api import create_app
+from netgauge.config import load_config_text
+from netgauge.config.settings import Settings
+from netgauge.service import Service
+from tests.conftest import wait_for
+from tests.lab.sshd import Sshd
+
+PASSWORD_ENV = "NETGAUGE_TEST_WINRM_PASSWORD"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def client(settings: Settings, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv(PASSWORD_ENV, "not-a-real-password")
+    text = f"""
+credentials:
+  - {{name: lab-ssh, kind: ssh, username: root, files: {{key: "{sshd.client_key}"}}}}
+  - {{name: lab-win, kind: winrm, username: admin, env: {{password: {PASSWORD_ENV}}}}}
+targets:
+  - {{name: linux1, address: 127.0.0.1, type: device, credentials: lab-ssh}}
+  - {{name: win1, address: 127.0.0.1, type: device, credentials: lab-win}}
+jobs:
+  - {{name: linux-health, kind: ssh, targets: [linux1], interval: 1h, enabled: false,
+     params: {{port: {sshd.port}, known_hosts: "{sshd.known_hosts}"}}}}
+  - {{name: win-health, kind: winrm, targets: [win1], interval: 1h, enabled: false,
+     params: {{https: false, port: {closed_port()}, timeout: 3}}}}
+"""
+    service = Service(settings, load_config_text(text, "jobs.yaml").config, "jobs.yaml")
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        yield c
+
+
+def run(client: TestClient, job: str) -> dict[str, Any]:
+    assert client.post(f"/api/v1/jobs/{job}/run").status_code == 202
+
+    def finished() -> Any:
+        runs = client.get(f"/api/v1/jobs/{job}/runs").json()["items"]
+        return runs[0] if runs and runs[0]["status"] != "running" else None
+
+    return dict(wait_for(finished, timeout=30, what=f"{job} to finish"))
+
+
+def test_an_ssh_job_stores_the_hosts_metrics(client: TestClient) -> None:
+    outcome = run(client, "linux-health")
+    assert outcome["status"] == "ok", outcome
+
+    def stored() -> Any:
+        series = client.get("/api/v1/metrics/series", params={"target": "linux1"}).json()
+        return {s["metric"] for s in series} or None
+
+    names = wait_for(stored, what="linux1's samples")
+    assert {"memory_percent", "uptime_seconds"} <= names
+    assert any(name.startswith('disk_percent{mount="') for name in names)
+
+
+def test_a_silent_winrm_host_is_down_with_the_reason(client: TestClient) -> None:
+    outcome = run(client, "win-health")
+    assert outcome["status"] == "failed" and outcome["targets_failed"] == 1
+    status = client.get("/api/v1/status/win1").json()
+    assert status["state"] == "down"
+    assert status["checks"][0]["details"]["state"] == "offline"
