@@ -18,6 +18,7 @@ from netgauge.config.settings import Settings
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
+from netgauge.pollers.agent import AgentIngest
 from netgauge.runner import JobRunner
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
@@ -95,6 +96,7 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
+        self.agents = AgentIngest(self.inventory, self.writer, self.status, self.devices)
         self.runner = JobRunner(
             self.inventory,
             self.writer,

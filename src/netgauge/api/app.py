@@ -19,6 +19,7 @@ from netgauge.api.routes import (
     devices,
     events,
     health,
+    ingest,
     jobs,
     metrics,
     probes,
@@ -123,7 +124,7 @@ def create_app(
     app.state.service = service
     _install_error_handlers(app)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
-    for module in (*routers, devices):
+    for module in (*routers, devices, ingest):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

@@ -218,3 +218,50 @@ class DeviceStateChangePublic(BaseModel):
     reason: str
     detail: str | None
     at: datetime
+
+
+class IngestMetric(BaseModel):
+    """One value: a device metric name (see the README's table), its labels."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    value: float
+    labels: dict[str, str] = Field(default_factory=dict, max_length=8)
+
+
+class IngestBatch(BaseModel):
+    """One collection of an agent, numbered from 1 upwards per device."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: int = Field(ge=1, le=2**63 - 1)
+    ts_ns: int = Field(ge=0, le=9_223_372_036_854_775_807)
+    metrics: list[IngestMetric] = Field(max_length=10_000)
+
+
+class AgentInfo(BaseModel):
+    version: str = Field("", max_length=64)
+    hostname: str = Field("", max_length=255)
+
+
+class IngestRequest(BaseModel):
+    """What ``netgauge agent`` posts: at most 500 batches, in ascending ``seq``."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent: AgentInfo = Field(default_factory=AgentInfo)
+    batches: list[IngestBatch] = Field(max_length=500)
+
+
+class IngestResponse(BaseModel):
+    """Every batch up to ``accepted_through`` is stored (now, or earlier)."""
+
+    device: str
+    accepted_through: int
+    stored: int
+    refused: list[str]
+
+
+class AgentTokenPublic(BaseModel):
+    """A new agent token: shown once, only its hash is kept."""
+
+    device: str
+    token: str

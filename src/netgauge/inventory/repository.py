@@ -6,6 +6,8 @@ Input is the same pydantic models the YAML file uses, so the API and the file ob
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from netgauge.config.model import CredentialConfig, JobConfig, SiteConfig, Targe
 from netgauge.errors import ConflictError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
 from netgauge.inventory.tables import (
+    AgentCursor,
+    AgentToken,
     Credential,
     DeviceStateChange,
     Event,
@@ -522,10 +526,63 @@ class Inventory:
         with self.session() as s:
             return list(s.scalars(stmt))
 
+    # -- push agents ------------------------------------------------------------------------
+    def create_agent_token(self, device: str, actor: str) -> str:
+        """A new token for ``device``'s agent (returned once; only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        with self.session() as s:
+            row = self._get(s, TargetRow, device)
+            if row.type != TargetType.DEVICE.value:
+                raise InventoryError(f"target {device!r} is not a device (type: device)")
+            s.add(AgentToken(device=device, token_sha256=_sha256(token)))
+            self._log(s, "agent_token", device, "create", {}, actor)
+        return token
+
+    def revoke_agent_tokens(self, device: str, actor: str) -> int:
+        """Revoke every token of ``device``; how many were live."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(AgentToken).where(
+                    AgentToken.device == device, AgentToken.revoked_at.is_(None)
+                )
+            ).all()
+            for row in rows:
+                row.revoked_at = utcnow()
+            if rows:
+                self._log(s, "agent_token", device, "revoke", {}, actor)
+            return len(rows)
+
+    def device_for_token(self, token: str) -> str | None:
+        """The device a live token belongs to, or None."""
+        stmt = select(AgentToken.device).where(
+            AgentToken.token_sha256 == _sha256(token), AgentToken.revoked_at.is_(None)
+        )
+        with self.session() as s:
+            return s.scalars(stmt).first()
+
+    def agent_cursor(self, device: str) -> int:
+        """The last batch sequence number stored for ``device`` (0: none yet)."""
+        with self.session() as s:
+            row = s.get(AgentCursor, device)
+            return row.last_seq if row else 0
+
+    def advance_agent_cursor(self, device: str, seq: int) -> None:
+        """Record that every batch of ``device`` up to ``seq`` is stored."""
+        with self.session() as s:
+            row = s.get(AgentCursor, device)
+            if row is None:
+                s.add(AgentCursor(device=device, last_seq=seq))
+            elif seq > row.last_seq:
+                row.last_seq, row.updated_at = seq, utcnow()
+
     def run_in_session(self, fn: Callable[[Session], Any]) -> Any:
         """Run ``fn`` inside one transaction (used by the YAML sync)."""
         with self.session() as s:
             return fn(s)
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _escape_like(text: str) -> str:

@@ -8,7 +8,7 @@ import asyncio
 from fastapi import APIRouter
 
 from netgauge.api.deps import InventoryDep, Limit, ServiceDep
-from netgauge.api.schemas import DeviceStateChangePublic, DeviceStatePublic
+from netgauge.api.schemas import AgentTokenPublic, DeviceStateChangePublic, DeviceStatePublic
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -29,3 +29,16 @@ async def device_history(
     """The device's state transitions, newest first (empty for a device never checked)."""
     rows = await asyncio.to_thread(inv.device_history, device, limit)
     return [DeviceStateChangePublic.model_validate(row) for row in rows]
+
+
+@router.post("/{device}/agent-token", status_code=201)
+async def create_agent_token(device: str, inv: InventoryDep) -> AgentTokenPublic:
+    """A new token for the device's push agent; shown only in this answer."""
+    token = await asyncio.to_thread(inv.create_agent_token, device, "api")
+    return AgentTokenPublic(device=device, token=token)
+
+
+@router.delete("/{device}/agent-token", status_code=204)
+async def revoke_agent_tokens(device: str, inv: InventoryDep) -> None:
+    """Revoke every agent token of the device (its agent gets 401 from then on)."""
+    await asyncio.to_thread(inv.revoke_agent_tokens, device, "api")

@@ -1,0 +1,101 @@
+"""The server side of the push agent (``netgauge agent``): batches posted to
+``/api/v1/ingest`` become stored samples and observations of the device's state.
+
+Each batch carries a sequence number, increasing per device. The last one stored is kept
+in ``agent_cursors``, so a batch the agent sends again (it never heard our answer, or it
+restarted before deleting it from its spool) is acknowledged without being stored twice.
+Samples are checked like any poller's (``validation``); a refused one is reported back and
+counted, never stored. The answer is sent after the writer has flushed: an acknowledged
+batch is in the store, unless the store itself is down — then it waits in the writer's
+queue like every other sample (see the reliability contract in the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netgauge.inventory.repository import Inventory
+from netgauge.models import ProbeResult, ProbeStatus
+from netgauge.pollers.readings import DeviceState, Metric
+from netgauge.pollers.validation import Rejections
+from netgauge.status.devices import DeviceStates
+from netgauge.status.tracker import StatusTracker
+from netgauge.storage.writer import BatchWriter
+
+KIND = "agent"
+JOB = "agent"  # the status tracker's name for the results agents push
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One collection of an agent: its sequence number, time and metrics."""
+
+    seq: int
+    ts_ns: int
+    metrics: tuple[Metric, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    device: str
+    accepted_through: int
+    stored: int
+    refused: tuple[str, ...]
+
+
+class AgentIngest:
+    """Folds agents' batches into the store and the device states."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        writer: BatchWriter,
+        status: StatusTracker,
+        devices: DeviceStates,
+        rejections: Rejections | None = None,
+    ) -> None:
+        self._inventory = inventory
+        self._writer = writer
+        self._status = status
+        self._devices = devices
+        self.rejections = rejections if rejections is not None else Rejections()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def ingest(self, device: str, batches: Sequence[Batch]) -> IngestOutcome:
+        """Store the batches of ``device`` not stored yet, in order; what was acknowledged."""
+        # one request per device at a time: two concurrent retries must not both pass
+        # the cursor check
+        async with self._locks.setdefault(device, asyncio.Lock()):
+            cursor = await asyncio.to_thread(self._inventory.agent_cursor, device)
+            fresh = sorted((b for b in batches if b.seq > cursor), key=lambda b: b.seq)
+            stored, refused = 0, []
+            for batch in fresh:
+                kept, errors = self.rejections.screen(batch.metrics)
+                refused += errors
+                stored += await self._store(device, batch, kept)
+            await self._writer.flush(force=True)
+            through = max([cursor, *(b.seq for b in fresh)])
+            if fresh:
+                await asyncio.to_thread(self._inventory.advance_agent_cursor, device, through)
+            return IngestOutcome(device, through, stored, tuple(refused))
+
+    async def _store(self, device: str, batch: Batch, metrics: list[Metric]) -> int:
+        result = ProbeResult(
+            device,
+            KIND,
+            batch.ts_ns,
+            ProbeStatus.OK,
+            {m.series(): m.value for m in metrics},
+            None,
+            {"state": DeviceState.ONLINE.value, "seq": batch.seq},
+            prefixed=False,
+        )
+        samples = result.to_samples(with_status=False)
+        self._writer.submit(samples)
+        state = self._status.update(JOB, result)
+        decided = await self._devices.observe(result, state.checks.values())
+        if decided is not None:
+            self._writer.submit([decided])
+        return len(samples)

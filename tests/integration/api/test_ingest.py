@@ -1,0 +1,90 @@
+"""/api/v1/ingest over a real service: a device's agent token, batches stored once however
+often they are sent, refused values reported, unknown tokens refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from netgauge.api import create_app
+from netgauge.config import load_config_text
+from netgauge.config.settings import Settings
+from netgauge.service import Service
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    text = """
+targets:
+  - {name: laptop, address: 127.0.0.1, type: device}
+  - {name: web, address: 127.0.0.1}
+"""
+    service = Service(settings, load_config_text(text, "ingest.yaml").config, "ingest.yaml")
+    with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        yield c
+
+
+def batch(seq: int, cpu: float) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "ts_ns": time.time_ns() - (10 - seq) * 1_000_000_000,
+        "metrics": [
+            {"name": "cpu_percent", "value": cpu},
+            {"name": "disk_percent", "value": 40.0, "labels": {"mount": "/"}},
+        ],
+    }
+
+
+def post(client: TestClient, token: str, *batches: dict[str, Any]) -> Any:
+    return client.post(
+        "/api/v1/ingest",
+        json={"agent": {"version": "t", "hostname": "h"}, "batches": list(batches)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_batches_are_stored_once_however_often_sent(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    first = post(client, token, batch(1, 10.0), batch(2, 20.0))
+    assert first.status_code == 200
+    assert first.json() == {"device": "laptop", "accepted_through": 2, "stored": 4, "refused": []}
+    again = post(client, token, batch(2, 20.0), batch(3, 30.0))  # 2 is a resend
+    assert again.json()["accepted_through"] == 3 and again.json()["stored"] == 2
+
+    def points() -> Any:
+        params = {"target": "laptop", "metric": "cpu_percent", "from": "2000-01-01T00:00:00"}
+        found = client.get("/api/v1/metrics", params=params).json()["points"]
+        return found if len(found) >= 3 else None
+
+    assert [p["value"] for p in wait_for(points, what="3 cpu samples")] == [10.0, 20.0, 30.0]
+    states = {s["device"]: s["state"] for s in client.get("/api/v1/devices/states").json()}
+    assert states["laptop"] == "online"
+
+
+def test_refused_values_are_reported_not_stored(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    body = post(client, token, batch(1, 250.0)).json()
+    assert body["stored"] == 1  # the disk, not the impossible CPU
+    assert body["refused"] == ["refused cpu_percent = 250.0: cpu_percent out of range 0..100"]
+
+
+def test_tokens_unknown_revoked_or_for_a_non_device_are_refused(client: TestClient) -> None:
+    assert post(client, "made-up", batch(1, 1.0)).status_code == 401
+    assert client.post("/api/v1/ingest", json={"batches": []}).status_code == 401
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    assert client.delete("/api/v1/devices/laptop/agent-token").status_code == 204
+    assert post(client, token, batch(1, 1.0)).status_code == 401
+    refused = client.post("/api/v1/devices/web/agent-token")
+    assert refused.status_code in (400, 409, 422) and "not a device" in refused.text
+    assert client.post("/api/v1/devices/nope/agent-token").status_code == 404
+
+
+def test_malformed_batches_name_the_field(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    bad = post(client, token, {"seq": 0, "ts_ns": 1, "metrics": []})
+    assert bad.status_code == 422 and "seq" in bad.json()["field"]
