@@ -35,7 +35,9 @@ EXIT_OFFLINE = 1
 
 @poll_app.command("snmp", cls=OneLineUsageErrors)
 def snmp_command(
-    host: Annotated[str, typer.Argument(metavar="HOST[:PORT]", help="Agent address [port 161].")],
+    host: Annotated[
+        str, typer.Argument(metavar="HOST[:PORT]", help="Agent address; port 161 unless given.")
+    ],
     version: Annotated[
         str, typer.Option("--version", "-v", metavar="1|2c|3", help="SNMP version.")
     ] = "2c",
@@ -51,7 +53,8 @@ def snmp_command(
 ) -> None:
     """Poll HOST over SNMP and print CPU, memory, disk, temperature, traffic and uptime.
 
-    Exit status: 0 online, 1 offline or unreachable, 2 bad input.
+    Exit status: 0 metrics read (online, or degraded: the errors say what is missing), 1
+    nothing read (offline, or credentials refused), 2 bad input.
     """
     from netgauge.errors import ConfigError
     from netgauge.pollers.snmp_ber import V1, V2C
@@ -77,7 +80,9 @@ def snmp_command(
         _poll_twice(endpoint, credentials, profiles, timeout, retries, rate_interval)
     )
     typer.echo(json.dumps(reading.to_json()) if as_json else render(reading))
-    raise typer.Exit(EXIT_OFFLINE if reading.state is DeviceState.OFFLINE else EXIT_ONLINE)
+    # as poll ssh and poll winrm: 1 when nothing was read (offline, or credentials refused)
+    nothing = reading.state is DeviceState.OFFLINE or not reading.metrics
+    raise typer.Exit(EXIT_OFFLINE if nothing else EXIT_ONLINE)
 
 
 def _secret(name: str, what: str, *, required: bool = True) -> bytes:
