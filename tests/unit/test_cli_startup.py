@@ -23,8 +23,9 @@ HEAVY = (
     "uvicorn",
     "hypercorn",
     "asyncssh",
+    "psutil",
 )
-EVERY_COMMAND = ("check-config", "serve", "probe")
+EVERY_COMMAND = ("check-config", "serve", "probe", "agent")
 EVERY_PROBE = ("icmp", "tcp", "http", "dns", "traceroute")
 
 

@@ -1,0 +1,140 @@
+"""``netgauge agent --server URL --token-file FILE``: push this host's metrics to a server.
+
+For hosts the server cannot poll (behind NAT, no SSH, SNMP or WinRM open to it): the agent
+collects CPU, memory, disk, temperature, traffic and uptime with psutil every ``--interval``
+seconds, spools each batch on disk (``--spool-dir``, at most ``--max-spool-mb``) and sends
+it to the server's ingest endpoint; an outage loses nothing but what the size limit drops.
+
+The token never comes from the command line (it is visible in ``ps`` and shell history):
+it is read from ``--token-file``, else from ``NETGAUGE_AGENT_TOKEN``.
+httpx and psutil are imported when the command runs, not when the CLI starts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from netgauge.cli.app import OneLineUsageErrors, app, fail
+
+COMMAND = "netgauge agent"
+ENV_TOKEN = "NETGAUGE_AGENT_TOKEN"
+EXIT_CANNOT_START = 1
+
+
+@app.command("agent", cls=OneLineUsageErrors)
+def agent_command(
+    server: Annotated[
+        str, typer.Option(metavar="URL", help="The netgauge server, e.g. https://nms:8470.")
+    ],
+    token_file: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help=f"File holding the agent's token (else {ENV_TOKEN})."),
+    ] = None,
+    interval: Annotated[float, typer.Option(metavar="S", help="Seconds between batches.")] = 30.0,
+    spool_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where batches wait for the server.")
+    ] = Path("netgauge-agent-spool"),
+    max_spool_mb: Annotated[
+        int, typer.Option(metavar="N", help="Spool size limit; the oldest data goes first.")
+    ] = 100,
+    rate_interval: Annotated[
+        float, typer.Option(metavar="S", help="Seconds between the two readings rates need.")
+    ] = 2.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="Collect one batch, send what is pending, exit.")
+    ] = False,
+) -> None:
+    """Collect this host's metrics every interval and push them to a netgauge server.
+
+    Exit status: 0 stopped (--once: all delivered), 1 not delivered or token refused, 2 bad input.
+    """
+    if not 1.0 <= interval <= 86400.0 or not 0.5 <= rate_interval <= 300.0:
+        fail(COMMAND, "--interval must be in 1..86400 and --rate-interval in 0.5..300")
+    if not 1 <= max_spool_mb <= 1_000_000:
+        fail(COMMAND, "--max-spool-mb must be in 1..1000000")
+    url = _server_url(server)
+    token = _token(token_file)
+
+    from netgauge.agent.main import AgentOptions, run
+    from netgauge.agent.spool import AgentError
+    from netgauge.logs import configure_logging
+
+    configure_logging("info", "json")
+    options = AgentOptions(
+        server=url,
+        token=token,
+        spool_dir=spool_dir,
+        interval_s=interval,
+        rate_interval_s=rate_interval,
+        max_spool_bytes=max_spool_mb * 1024 * 1024,
+        once=once,
+    )
+    try:
+        code = run(options)
+    except AgentError as exc:
+        typer.echo(f"{COMMAND}: error: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_START) from None
+    except ModuleNotFoundError as exc:
+        if exc.name != "psutil":
+            raise
+        typer.echo(f"{COMMAND}: error: psutil is not installed (pip install psutil)", err=True)
+        raise typer.Exit(EXIT_CANNOT_START) from None
+    raise typer.Exit(code)
+
+
+def _server_url(text: str) -> str:
+    """The server's base URL (http or https, a host, no query); a warning for plain HTTP
+    beyond this host, where the token would cross the network in clear."""
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        fail(COMMAND, f"invalid --server {text!r}: {exc}")
+    if parts.scheme not in {"http", "https"} or not host or parts.query or parts.fragment:
+        fail(COMMAND, f"invalid --server {text!r}: expected http(s)://HOST[:PORT][/PATH]")
+    if parts.username or parts.password:
+        fail(COMMAND, "--server must not carry credentials; the token comes from --token-file")
+    if parts.scheme == "http" and not _is_loopback(host):
+        typer.echo(
+            f"{COMMAND}: warning: {text} is plain HTTP: the token crosses the network in clear",
+            err=True,
+        )
+    return text.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token(path: Path | None) -> str:
+    """The token from ``path``, else from NETGAUGE_AGENT_TOKEN; never from argv."""
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+            mode = path.stat().st_mode
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(COMMAND, f"cannot read --token-file {path}: {getattr(exc, 'strerror', exc)}")
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            typer.echo(f"{COMMAND}: warning: {path} is readable by others (chmod 600)", err=True)
+        source = str(path)
+    else:
+        token = os.environ.get(ENV_TOKEN, "").strip()
+        source = ENV_TOKEN
+    if not token:
+        fail(COMMAND, f"no token: give --token-file FILE or set {ENV_TOKEN}")
+    if not token.isascii() or not token.isprintable() or " " in token:
+        fail(COMMAND, f"the token in {source} has characters a token cannot have")
+    return token
