@@ -33,14 +33,14 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+
+from tests.lab.daemon import Daemon
 
 SNMPD = "/usr/sbin/snmpd"
 
@@ -177,7 +177,7 @@ def _is_exception(value: str) -> bool:
     return value in (NO_SUCH_INSTANCE, NO_SUCH_OBJECT) or value.startswith("No more variables")
 
 
-class Snmpd:
+class Snmpd(Daemon):
     """net-snmp's snmpd on ``udp:127.0.0.1:<port>`` with random credentials; a context manager.
 
     Credentials: :attr:`community` (v2c, read-only), :attr:`v3` (SHA + AES authPriv user,
@@ -209,8 +209,7 @@ class Snmpd:
         self.auth_key = self.v3.auth_key
         self.priv_key = self.v3.priv_key
         self.port = free_udp_port(self.address)
-        self._dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__()
 
     # -- paths and command lines -------------------------------------------------------------
 
@@ -353,41 +352,6 @@ class Snmpd:
                     f"its log ends:\n{self.log_tail()}"
                 )
             time.sleep(0.1)
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(_STOP_TIMEOUT_S)
-
-    def stop(self) -> None:
-        """Terminate the agent (SIGKILL after 5 s), reap it and remove its directory."""
-        self._terminate()
-        directory, self._dir = self._dir, None
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    @property
-    def running(self) -> bool:
-        """Whether the agent process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Snmpd:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- net-snmp's client tools -------------------------------------------------------------
 

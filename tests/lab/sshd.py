@@ -37,7 +37,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+
+from tests.lab.daemon import Daemon
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -79,7 +80,7 @@ def keygen(path: Path, comment: str) -> str:
     return path.with_suffix(".pub").read_text().strip()
 
 
-class Sshd:
+class Sshd(Daemon):
     """OpenSSH's sshd on ``127.0.0.1:<port>`` with throwaway keys; a context manager.
 
     :attr:`client_key` (private key file) logs in as root; :attr:`known_hosts` lists the
@@ -90,8 +91,7 @@ class Sshd:
 
     def __init__(self) -> None:
         self.port = free_tcp_port(self.address)
-        self._dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__()
         self.host_public_key = ""
 
     # -- paths -------------------------------------------------------------------------------
@@ -268,38 +268,7 @@ class Sshd:
 
     def _terminate(self) -> None:
         self.drop_connections()
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(_STOP_TIMEOUT_S)
-
-    def stop(self) -> None:
-        """Terminate sshd and its children (SIGKILL after 5 s), remove its directory."""
-        self._terminate()
-        directory, self._dir = self._dir, None
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Sshd:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super()._terminate()
 
 
 def _state(pid: int) -> str | None:
