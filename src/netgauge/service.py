@@ -105,6 +105,7 @@ class Service:
             default_timeout_s=s.default_timeout_s,
             clock=self.clock,
             devices=self.devices,
+            kind_concurrency=s.kind_concurrency,
         )
         self.scheduler = Scheduler(
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(5000, ge=1, le=1_000_000)
     write_flush_interval_s: float = Field(1.0, gt=0, le=300)
     shutdown_grace_s: float = Field(30.0, ge=0, le=600)
+    kind_concurrency: dict[str, int] = Field(
+        default_factory=dict,
+        description="Checks of one kind in flight, e.g. {ssh: 32, winrm: 16} (the defaults).",
+    )
     device_fail_after: int = Field(
         3, ge=1, le=100, description="A device is offline after this many failed checks in a row."
     )

@@ -88,6 +88,7 @@ class SnmpJob:
 
     kind: ClassVar[str] = "snmp"
     params_model: ClassVar[type[ProbeParams]] = SnmpJobParams
+    device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
         self._pollers: dict[tuple[float, int, str | None], SnmpPoller] = {}
@@ -164,6 +165,7 @@ class SshJob:
 
     kind: ClassVar[str] = "ssh"
     params_model: ClassVar[type[ProbeParams]] = SshJobParams
+    device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
         self._pollers: dict[tuple[str | None, bool, float, float, float], SshPoller] = {}
@@ -224,6 +226,7 @@ class WinrmJob:
 
     kind: ClassVar[str] = "winrm"
     params_model: ClassVar[type[ProbeParams]] = WinrmJobParams
+    device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
         """One poll of ``target``; every failure is a result."""

@@ -21,7 +21,9 @@ from netgauge.config.model import JobConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory.repository import Inventory, job_config
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
+from netgauge.pollers.readings import DeviceState
 from netgauge.probes.base import PROBES, BatchProbe, Probe, load_builtin_probes
+from netgauge.runner.backoff import PollBackoff
 from netgauge.status.devices import DeviceStates
 from netgauge.status.hysteresis import Thresholds
 from netgauge.status.tracker import StatusTracker
@@ -29,6 +31,10 @@ from netgauge.storage.writer import BatchWriter
 
 log = structlog.get_logger(__name__)
 
+# Checks of one kind in flight at once, unless the kind_concurrency setting says otherwise:
+# an SSH poll is a login (key exchange, a process on the host), a WinRM poll several HTTP
+# exchanges with NTLM; SNMP and the probes are cheap and take the global limit.
+DEFAULT_KIND_CONCURRENCY = {"ssh": 32, "winrm": 16}
 MAX_SPREAD_GAP_S = 0.002  # at most 2 ms between two target starts of one run
 SPREAD_SHARE = 0.25  # ... and the spread never takes more than a quarter of the interval
 
@@ -76,12 +82,18 @@ class JobRunner:
         clock: Clock | None = None,
         probes: dict[str, Probe] | None = None,
         devices: DeviceStates | None = None,
+        kind_concurrency: dict[str, int] | None = None,
     ) -> None:
         load_builtin_probes()
         self.inventory, self.writer, self.status = inventory, writer, status
         self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
         self.default_timeout_s = default_timeout_s
         self._global = asyncio.Semaphore(max_concurrency)
+        self.max_concurrency = max_concurrency
+        self.kind_concurrency = dict(kind_concurrency or {})
+        self._per_kind: dict[str, asyncio.Semaphore] = {}
+        self._device_locks: dict[str, asyncio.Lock] = {}
+        self._backoff = PollBackoff()
         self._clock = clock or SystemClock()
         self._manual: set[str] = set()
         self._probes: dict[str, Probe] = dict(probes or {})  # injected ones win over the registry
@@ -181,14 +193,34 @@ class JobRunner:
         self, cfg: JobConfig, probe: Probe, targets: Sequence[Target], params: Any, timeout: float
     ) -> list[ProbeResult]:
         per_job = asyncio.Semaphore(cfg.concurrency)
+        per_kind = self._kind_limit(probe.kind)
+        polls = getattr(probe, "device_poll", False)
+        if polls:  # offline devices are tried less and less often until they are back
+            targets = [t for t in targets if self._due(cfg.name, t)]
         gap = spread_gap(len(targets), cfg.interval)
 
         async def one(index: int, target: Target) -> ProbeResult:
             await self._clock.sleep(index * gap)
-            async with per_job, self._global:
-                return await self._guarded(probe, target, params, timeout)
+            # never two polls of one device at once, whichever jobs they belong to
+            device = self._device_locks.setdefault(target.name, asyncio.Lock())
+            async with per_job, per_kind, self._global:
+                if not polls:
+                    return await self._guarded(probe, target, params, timeout)
+                async with device:
+                    return await self._guarded(probe, target, params, timeout)
 
         return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(targets))))
+
+    def _kind_limit(self, kind: str) -> asyncio.Semaphore:
+        """The semaphore of ``kind``'s checks in flight (``kind_concurrency`` setting)."""
+        if kind not in self._per_kind:
+            limit = self.kind_concurrency.get(kind, DEFAULT_KIND_CONCURRENCY.get(kind))
+            self._per_kind[kind] = asyncio.Semaphore(limit or self.max_concurrency)
+        return self._per_kind[kind]
+
+    def _due(self, job: str, target: Target) -> bool:
+        offline = self.devices.state(target.name) is DeviceState.OFFLINE
+        return self._backoff.due(job, target.name, offline=offline)
 
     async def _guarded(
         self, probe: Probe, target: Target, params: Any, timeout: float

@@ -14,7 +14,8 @@ import pytest
 from netgauge.config import load_config_text
 from netgauge.config.model import JobConfig
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
-from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
+from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
+from netgauge.pollers.readings import DeviceState
 from netgauge.probes.base import ProbeParams
 from netgauge.runner.runner import JobRunner, outcome_of, spread_gap
 from netgauge.status import StatusTracker
@@ -254,3 +255,73 @@ async def test_a_failed_trace_does_not_replace_the_path(parts: Any) -> None:
     await runner_with(parts, PathProbe([full])).run_checks(job(), targets(1))
     await runner_with(parts, PathProbe([partial], up=False)).run_checks(job(), targets(1))
     assert inv.current_path("j", "t0000") == full and inv.list_events() == []
+
+
+class PollProbe(ScriptedProbe):
+    """A device poll: the runner backs off while the device is offline, one poll at a time."""
+
+    kind: ClassVar[str] = "poll"
+    device_poll: ClassVar[bool] = True
+
+    def __init__(self, script: dict[str, str], release: asyncio.Event | None = None) -> None:
+        super().__init__(script, release)
+        self.polled: list[str] = []
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        self.polled.append(target.name)
+        return await super().run(target, params)
+
+
+def device(name: str) -> Target:
+    return Target(name, "127.0.0.1", type=TargetType.DEVICE)
+
+
+async def test_an_offline_device_is_polled_less_often_until_it_is_back(parts: Any) -> None:
+    probe = PollProbe({"sw1": "down"})
+    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    cfg = job(kind="poll")
+    for _ in range(3):  # three failed checks in a row: offline
+        await runner.run_checks(cfg, [device("sw1")])
+    assert runner.devices.state("sw1") is DeviceState.OFFLINE
+    probe.polled.clear()
+    for _ in range(8):
+        await runner.run_checks(cfg, [device("sw1")])
+    assert len(probe.polled) == 3  # runs 1, 3 and 7 of 8, not all of them
+    probe.script["sw1"] = "ok"
+    runner.devices.forget("sw1")  # e.g. the status job saw it answer again
+    probe.polled.clear()
+    for _ in range(3):
+        await runner.run_checks(cfg, [device("sw1")])
+    assert probe.polled == ["sw1"] * 3
+
+
+async def test_two_jobs_never_poll_one_device_at_once(parts: Any) -> None:
+    release = asyncio.Event()
+    probe = PollProbe({}, release)
+    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    runs = [
+        asyncio.create_task(runner.run_checks(job(name=name, kind="poll"), [device("sw1")]))
+        for name in ("a", "b")
+    ]
+    while not probe.polled:
+        await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert probe.max_in_flight == 1  # the second waits for the device
+    release.set()
+    await asyncio.gather(*runs)
+    assert probe.polled == ["sw1", "sw1"] and probe.max_in_flight == 1
+
+
+async def test_kind_concurrency_bounds_one_kind(parts: Any) -> None:
+    release = asyncio.Event()
+    probe = ScriptedProbe({}, release)
+    runner = runner_with(parts, probe, kind_concurrency={"scripted": 3})
+    task = asyncio.create_task(runner.probe(job(concurrency=50), targets(20)))
+    while probe.in_flight < 3:
+        await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert probe.max_in_flight == 3
+    release.set()
+    assert len(await task) == 20
