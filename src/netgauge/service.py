@@ -19,6 +19,7 @@ from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
 from netgauge.pollers.agent import AgentIngest
+from netgauge.pollers.jobs import REJECTIONS
 from netgauge.runner import JobRunner
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
@@ -96,7 +97,9 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
-        self.agents = AgentIngest(self.inventory, self.writer, self.status, self.devices)
+        self.agents = AgentIngest(
+            self.inventory, self.writer, self.status, self.devices, rejections=REJECTIONS
+        )
         self.runner = JobRunner(
             self.inventory,
             self.writer,
@@ -185,6 +188,8 @@ class Service:
                 }
             ],
             "last_write_ns": store.last_write_ns,
+            # device samples refused by validation, by reason (never stored, never silent)
+            "rejected_samples": REJECTIONS.counts(),
         }
 
 

@@ -95,6 +95,7 @@ class JobRunPublic(BaseModel):
     status: str
     targets_ok: int
     targets_failed: int
+    samples_rejected: int = 0
     error: str | None
 
 

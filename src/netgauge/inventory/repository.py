@@ -409,7 +409,15 @@ class Inventory:
             s.flush()
             return run.id
 
-    def finish_run(self, run_id: int, status: str, ok: int, failed: int, error: str | None) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        ok: int,
+        failed: int,
+        error: str | None,
+        samples_rejected: int = 0,
+    ) -> None:
         """Record how a run ended."""
         with self.session() as s:
             run = s.get(JobRun, run_id)
@@ -417,6 +425,7 @@ class Inventory:
                 raise NotFoundError(f"job run {run_id} not found")
             run.status, run.targets_ok, run.targets_failed = status, ok, failed
             run.error, run.finished_at = error, utcnow()
+            run.samples_rejected = samples_rejected
 
     def record_skip(self, job: str, scheduled_at: datetime, reason: str, trigger: str) -> None:
         """Record an occurrence that did not run (previous run still going, ...)."""

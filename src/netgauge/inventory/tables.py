@@ -127,6 +127,8 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # running ok partial failed skipped
     targets_ok: Mapped[int] = mapped_column(default=0)
     targets_failed: Mapped[int] = mapped_column(default=0)
+    # device samples refused by validation in this run (collection about collection)
+    samples_rejected: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_job_runs_job_started", "job_name", "started_at"),)
 

@@ -32,9 +32,13 @@ from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
 from netgauge.pollers.snmp_profiles import load_profiles
 from netgauge.pollers.snmp_usm import V3, UsmUser
 from netgauge.pollers.ssh import SshCredentials, SshEndpoint, SshPoller, SshSetupError
+from netgauge.pollers.validation import REFUSED, Rejections
 from netgauge.pollers.winrm import HttpTransport, WinrmPoller, endpoint_url
 from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.icmp_resolve import resolve_address
+
+REJECTIONS = Rejections()
+"""Refused device samples of every poll job, counted by reason (shown in /api/v1/health)."""
 
 _STATUS = {
     DeviceState.ONLINE: ProbeStatus.OK,
@@ -53,7 +57,11 @@ def reading_to_result(reading: DeviceReading) -> ProbeResult:
         _STATUS[reading.state],
         {metric.series(): metric.value for metric in reading.metrics},
         "; ".join(reading.errors) or None,
-        {"state": reading.state.value, "errors": list(reading.errors)},
+        {
+            "state": reading.state.value,
+            "errors": list(reading.errors),
+            "rejected": sum(error.startswith(REFUSED) for error in reading.errors),
+        },
         prefixed=False,
     )
 
@@ -111,7 +119,7 @@ class SnmpJob:
         if key not in self._pollers:
             extra = Path(params.profiles_dir) if params.profiles_dir else None
             client = SnmpClient(timeout=params.timeout, retries=params.retries)
-            self._pollers[key] = SnmpPoller(client, load_profiles(extra))
+            self._pollers[key] = SnmpPoller(client, load_profiles(extra), rejections=REJECTIONS)
         return self._pollers[key]
 
 
@@ -194,6 +202,7 @@ class SshJob:
                 connect_timeout=p.connect_timeout,
                 command_timeout=p.command_timeout,
                 idle_timeout=p.idle_timeout,
+                rejections=REJECTIONS,
             )
         return self._pollers[key]
 
@@ -248,7 +257,9 @@ class WinrmJob:
             timeout_s=p.timeout,
         )
         try:
-            poller = WinrmPoller(operation_timeout_s=max(1.0, p.timeout - 2.0))
+            poller = WinrmPoller(
+                operation_timeout_s=max(1.0, p.timeout - 2.0), rejections=REJECTIONS
+            )
             return reading_to_result(await poller.poll(target.name, transport))
         finally:
             transport.close()

@@ -43,6 +43,9 @@ class Range:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
 
+REFUSED = "refused "
+"""How an error line about a refused sample starts (``refused cpu_percent = 260.0: ...``)."""
+
 PLAUSIBLE: dict[str, Range] = {
     CPU_PERCENT: Range(0.0, 100.0),
     MEMORY_PERCENT: Range(0.0, 100.0),
@@ -87,7 +90,7 @@ class Rejections:
                 kept.append(metric)
                 continue
             self._counts[reason] += 1  # reasons name the rule, not the value: they group
-            errors.append(f"refused {metric.series()} = {metric.value!r}: {reason}")
+            errors.append(f"{REFUSED}{metric.series()} = {metric.value!r}: {reason}")
         return kept, errors
 
     def counts(self) -> dict[str, int]:

@@ -47,6 +47,7 @@ class RunOutcome:
     targets_ok: int
     targets_failed: int
     error: str | None = None
+    samples_rejected: int = 0
 
 
 def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
@@ -58,7 +59,8 @@ def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
     status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
     errors = sorted({r.error for r in results if r.error})
     summary = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
-    return RunOutcome(status, ok, failed, summary or None)
+    rejected = sum(int(r.details.get("rejected", 0)) for r in results)
+    return RunOutcome(status, ok, failed, summary or None, rejected)
 
 
 def spread_gap(n_targets: int, interval_s: float) -> float:
@@ -140,6 +142,7 @@ class JobRunner:
             outcome.targets_ok,
             outcome.targets_failed,
             outcome.error,
+            outcome.samples_rejected,
         )
         return outcome
 

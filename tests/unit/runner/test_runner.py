@@ -325,3 +325,12 @@ async def test_kind_concurrency_bounds_one_kind(parts: Any) -> None:
     assert probe.max_in_flight == 3
     release.set()
     assert len(await task) == 20
+
+
+def test_a_runs_outcome_counts_the_samples_refused_by_validation() -> None:
+    results = [
+        ProbeResult("a", "snmp", 0, ProbeStatus.OK, {}, None, {"rejected": 2}),
+        ProbeResult("b", "snmp", 0, ProbeStatus.OK, {}, None, {"rejected": 1}),
+        ProbeResult("c", "icmp", 0, ProbeStatus.OK, {}, None),
+    ]
+    assert outcome_of(results).samples_rejected == 3
