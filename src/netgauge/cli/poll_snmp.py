@@ -49,6 +49,15 @@ def snmp_command(
     profiles_dir: Annotated[
         Path | None, typer.Option(metavar="DIR", help="Extra device profiles (*.yaml).")
     ] = None,
+    credentials_name: Annotated[
+        str | None,
+        typer.Option(
+            "--credentials", metavar="NAME", help="A credentials entry of --config (kind snmp)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="The config file of --credentials.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Poll HOST over SNMP and print CPU, memory, disk, temperature, traffic and uptime.
@@ -68,7 +77,9 @@ def snmp_command(
     if not 0.0 < timeout <= 60.0 or not 0 <= retries <= 10 or not 0.0 <= rate_interval <= 300.0:
         fail(COMMAND, "--timeout must be in (0, 60], --retries in 0..10, --rate-interval 0..300")
     endpoint = _endpoint(host)
-    if version == "3":
+    if credentials_name is not None:
+        credentials = _from_config(config, credentials_name, version)
+    elif version == "3":
         credentials = Credentials(V3, usm=_usm_user())
     else:
         credentials = Credentials(versions[version], _secret(ENV_COMMUNITY, "the community"))
@@ -119,6 +130,31 @@ def _usm_user() -> UsmUser:
         )
     except ValueError as exc:
         fail(COMMAND, f"SNMPv3 user from {ENV_PREFIX}*: {exc}")
+
+
+def _from_config(config: Path | None, name: str, version: str) -> Credentials:
+    """The credentials entry ``name`` of the config file: the secrets are read from where
+    it says (environment variables, files), as the snmp job would."""
+    from netgauge.config.loader import load_config
+    from netgauge.errors import ConfigError
+    from netgauge.models import CredentialRef
+    from netgauge.pollers.jobs import snmp_credentials
+    from netgauge.pollers.secrets import SecretMissingError
+
+    if config is None:
+        fail(COMMAND, "--credentials needs --config FILE (the file that declares it)")
+    try:
+        loaded = load_config(config).config
+    except ConfigError as exc:
+        fail(COMMAND, str(exc).replace("\n", "; "))
+    entry = next((c for c in loaded.credentials if c.name == name), None)
+    if entry is None or entry.kind != "snmp":
+        fail(COMMAND, f"{config} declares no snmp credentials named {name!r}")
+    ref = CredentialRef(entry.name, entry.kind, entry.env, entry.files, entry.username)
+    try:
+        return snmp_credentials(ref, version)
+    except (SecretMissingError, ValueError) as exc:
+        fail(COMMAND, str(exc))
 
 
 def _endpoint(text: str) -> Endpoint:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +226,26 @@ def test_the_cli_polls_v3_from_the_environment(snmpd: Snmpd) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "online"
     assert user.auth_key not in done.stdout + done.stderr
+
+
+def test_the_cli_takes_a_credentials_entry_of_the_config(snmpd: Snmpd, tmp_path: Path) -> None:
+    config = tmp_path / "netgauge.yaml"
+    config.write_text(
+        "credentials:\n  - {name: lab, kind: snmp, env: {community: NG_TEST_LAB_COMMUNITY}}\n"
+    )
+    target = f"{snmpd.address}:{snmpd.port}"
+    args = (target, "--config", str(config), "--credentials", "lab", "--rate-interval", "0")
+    env = {"NG_TEST_LAB_COMMUNITY": snmpd.community}
+    ok = subprocess.run(
+        [sys.executable, "-m", "netgauge", "poll", "snmp", *args, "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert ok.returncode == 0 and json.loads(ok.stdout)["status"] == "online", ok.stderr
+    unknown = run_cli(target, "--config", str(config), "--credentials", "nope", community=None)
+    assert unknown.returncode == 2 and "no snmp credentials named 'nope'" in unknown.stderr
+    unset = run_cli(*args, community=None)
+    assert unset.returncode == 2
+    assert "environment variable NG_TEST_LAB_COMMUNITY (community) is not set" in unset.stderr
