@@ -291,14 +291,14 @@ class SnmpPoller:
 
     async def _sensor_table(self, poll: _Poll, source: SensorTable) -> bool:
         tables = await self._walk(poll, source.value, source.name)
-        names = tables[source.name]
+        names = sensor_names(tables[source.name], tables[source.value])
         found = False
         for index, raw in tables[source.value].items():
             value = _number(raw)
             if value is None or (source.skip_zero and value == 0):
                 continue
-            name = _text(names.get(index)) or ".".join(map(str, index))
-            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, value * source.scale, {"sensor": name}))
+            label = {"sensor": names[index]}
+            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, value * source.scale, label))
             found = True
         return found
 
@@ -383,6 +383,21 @@ class SnmpPoller:
             or ".".join(map(str, index))
             for index in indexes
         }
+
+
+def sensor_names(names: Mapping[Oid, Value], rows: Mapping[Oid, Value]) -> dict[Oid, str]:
+    """A distinct label per sensor row: its name, or ``name/index`` where names repeat
+    (lm-sensors calls many chips' first sensor ``temp1``), or the index without a name."""
+    plain = {index: _text(names.get(index)) for index in rows}
+    seen = [name for name in plain.values() if name]
+    return {
+        index: (
+            f"{name}/{'.'.join(map(str, index))}"
+            if name and seen.count(name) > 1
+            else name or ".".join(map(str, index))
+        )
+        for index, name in plain.items()
+    }
 
 
 def _octets(wide: Value, narrow: Value, now_ns: int) -> CounterReading | None:

@@ -238,16 +238,32 @@ class SnmpClient:
         """The varbinds after ``cursors``: GETBULK rows interleaved by column (v2c), or one
         GETNEXT row (v1, where the end of the MIB is a noSuchName error)."""
         if credentials.version == V1:
-            try:
-                return (await self.request(endpoint, credentials, GETNEXT, cursors)).varbinds
-            except SnmpErrorStatus as exc:
-                if exc.status == _NO_SUCH_NAME:
-                    return []
-                raise
+            return await self._next_row_v1(endpoint, credentials, cursors)
         response = await self.request(
             endpoint, credentials, GETBULK, cursors, max_repetitions=repetitions
         )
         return response.varbinds
+
+    async def _next_row_v1(
+        self, endpoint: Endpoint, credentials: Credentials, cursors: list[Oid]
+    ) -> list[tuple[Oid, Value]]:
+        """One GETNEXT row, a varbind per cursor. A v1 agent answers a column that runs past
+        the end of its MIB with noSuchName for the whole request: that column is ended
+        (endOfMibView, as v2c would say) and the others are asked again."""
+        remaining = list(range(len(cursors)))
+        found: dict[int, tuple[Oid, Value]] = {}
+        while remaining:
+            asked = [cursors[i] for i in remaining]
+            try:
+                varbinds = (await self.request(endpoint, credentials, GETNEXT, asked)).varbinds
+            except SnmpErrorStatus as exc:
+                if exc.status != _NO_SUCH_NAME or not 1 <= exc.index <= len(remaining):
+                    raise
+                remaining.pop(exc.index - 1)
+                continue
+            found.update(zip(remaining, varbinds, strict=False))
+            break
+        return [found.get(i, (cursors[i], END_OF_MIB_VIEW)) for i in range(len(cursors))]
 
     async def request(
         self,

@@ -1,17 +1,19 @@
-"""Fixtures of the device poller tests: a real net-snmp agent and a real OpenSSH server on
-127.0.0.1 for the session.
+"""Fixtures of the device poller tests: a real net-snmp agent, a real OpenSSH server and
+snmpsim serving recorded device walks, on 127.0.0.1 for the session.
 
-Traffic goes only to the servers these fixtures start on 127.0.0.1 (see ``tests.lab.snmpd``
-and ``tests.lab.sshd``).
+Traffic goes only to the servers these fixtures start on 127.0.0.1 (see ``tests.lab.snmpd``,
+``tests.lab.sshd`` and ``tests.lab.snmpsim``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.lab.snmpd import Snmpd, missing_snmpd
+from tests.lab.snmpsim import SnmpSim, missing_snmpsim
 from tests.lab.sshd import Sshd, missing_sshd
 
 
@@ -40,3 +42,23 @@ def sshd() -> Iterator[Sshd]:
         pytest.skip(reason)
     with Sshd() as server:
         yield server
+
+
+SNMPREC_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "snmprec"
+"""Recorded device walks (``<community>.snmprec``), described in its README.md."""
+
+
+@pytest.fixture(scope="session")
+def snmpsim() -> Iterator[SnmpSim]:
+    """snmpsim on 127.0.0.1 for the whole session (stopped after it), serving every walk of
+    ``tests/fixtures/snmprec``, each under its file name as v1/v2c community.
+
+    A test that changes what a device serves (:meth:`SnmpSim.replace`) puts the recorded
+    walks back afterwards (:meth:`SnmpSim.restore`). Skips, naming the PyPI package, when
+    snmpsim is not installed.
+    """
+    reason = missing_snmpsim()
+    if reason:
+        pytest.skip(reason)
+    with SnmpSim.from_directory(SNMPREC_DIR) as agent:
+        yield agent
