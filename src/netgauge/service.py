@@ -29,6 +29,7 @@ from netgauge.status.hysteresis import Thresholds
 from netgauge.storage import BatchWriter, EmbeddedStore
 
 log = structlog.get_logger(__name__)
+AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
 
 
 def window_of(cfg: WindowConfig | None) -> TimeWindow | None:
@@ -59,6 +60,7 @@ class Service:
         self.started = False
         self.start_error: str | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
+        self._agents_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate, sync the file into the inventory, open the store, start scheduling."""
@@ -115,6 +117,7 @@ class Service:
         )
         await self.reload_jobs()
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
+        self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
         self.started = True
 
     async def _execute(self, job: str, scheduled_at: datetime) -> None:
@@ -149,12 +152,24 @@ class Service:
         """Next scheduled run per job name."""
         return {j.name: j.next_due for j in self.scheduler.status().jobs}
 
+    async def _watch_agents(self) -> None:
+        """Every AGENT_CHECK_S, a silent push agent is a failed check of its device."""
+        while True:
+            await self.clock.sleep(AGENT_CHECK_S)
+            try:
+                await self.agents.check_silent(self.settings.agent_silent_after_s)
+            except Exception:  # a bug here must not stop the watch, nor the service
+                log.exception("agents.watch_failed")
+
     async def stop(self) -> None:
         """Stop scheduling, let runs finish, flush every pending sample, close everything."""
         if not self.started:
             return
         self.started = False
         await self.scheduler.stop()
+        if self._agents_task is not None:
+            self._agents_task.cancel()
+            await asyncio.gather(self._agents_task, return_exceptions=True)
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)

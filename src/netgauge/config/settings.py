@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Checks of one kind in flight, e.g. {ssh: 32, winrm: 16} (the defaults).",
     )
+    agent_silent_after_s: float = Field(
+        120.0,
+        gt=0,
+        le=86400,
+        description="A push agent silent this long counts as a failed check, every 30 s.",
+    )
     device_fail_after: int = Field(
         3, ge=1, le=100, description="A device is offline after this many failed checks in a row."
     )

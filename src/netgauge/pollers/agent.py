@@ -13,11 +13,12 @@ queue like every other sample (see the reliability contract in the README).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netgauge.inventory.repository import Inventory
-from netgauge.models import ProbeResult, ProbeStatus
+from netgauge.models import ProbeResult, ProbeStatus, now_ns
 from netgauge.pollers.readings import DeviceState, Metric
 from netgauge.pollers.validation import Rejections
 from netgauge.status.devices import DeviceStates
@@ -62,6 +63,7 @@ class AgentIngest:
         self._devices = devices
         self.rejections = rejections if rejections is not None else Rejections()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._last_batch: dict[str, float] = {}  # device -> monotonic time of its last post
 
     async def ingest(self, device: str, batches: Sequence[Batch]) -> IngestOutcome:
         """Store the batches of ``device`` not stored yet, in order; what was acknowledged."""
@@ -76,10 +78,29 @@ class AgentIngest:
                 refused += errors
                 stored += await self._store(device, batch, kept)
             await self._writer.flush(force=True)
+            self._last_batch[device] = time.monotonic()
             through = max([cursor, *(b.seq for b in fresh)])
             if fresh:
                 await asyncio.to_thread(self._inventory.advance_agent_cursor, device, through)
             return IngestOutcome(device, through, stored, tuple(refused))
+
+    async def check_silent(self, stale_after_s: float, now: float | None = None) -> list[str]:
+        """An agent that stopped posting is a device that stopped answering: each device
+        whose last post is older than ``stale_after_s`` gets a failed observation (the
+        hysteresis makes it offline after ``device_fail_after`` of them). Called
+        periodically by the service; returns the devices found silent."""
+        now = time.monotonic() if now is None else now
+        silent = [d for d, at in self._last_batch.items() if now - at > stale_after_s]
+        for device in silent:
+            error = f"no batch from the agent for {now - self._last_batch[device]:.0f} s"
+            result = ProbeResult(
+                device, KIND, now_ns(), ProbeStatus.TIMEOUT, {}, error, prefixed=False
+            )
+            state = self._status.update(JOB, result)
+            decided = await self._devices.observe(result, state.checks.values())
+            if decided is not None:
+                self._writer.submit([decided])
+        return silent
 
     async def _store(self, device: str, batch: Batch, metrics: list[Metric]) -> int:
         result = ProbeResult(

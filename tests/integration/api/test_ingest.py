@@ -88,3 +88,20 @@ def test_malformed_batches_name_the_field(client: TestClient) -> None:
     token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
     bad = post(client, token, {"seq": 0, "ts_ns": 1, "metrics": []})
     assert bad.status_code == 422 and "seq" in bad.json()["field"]
+
+
+def test_an_agent_that_falls_silent_makes_its_device_offline(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    assert post(client, token, batch(1, 10.0)).status_code == 200
+    service = client.app.state.service  # type: ignore[attr-defined]
+    later = time.monotonic() + 1000  # long after its last post
+    assert client.portal.call(service.agents.check_silent, 3600.0, later) == []  # not yet
+    for _ in range(3):  # device_fail_after silent checks in a row
+        assert client.portal.call(service.agents.check_silent, 120.0, later) == ["laptop"]
+    states = {s["device"]: s["state"] for s in client.get("/api/v1/devices/states").json()}
+    assert states["laptop"] == "offline"
+    change = client.get("/api/v1/devices/laptop/history").json()[0]
+    assert change["new_state"] == "offline" and "no batch from the agent" in change["detail"]
+    assert post(client, token, batch(2, 10.0), batch(3, 10.0)).status_code == 200
+    states = {s["device"]: s["state"] for s in client.get("/api/v1/devices/states").json()}
+    assert states["laptop"] == "online"  # back after device_recover_after good batches
