@@ -54,6 +54,10 @@ class BatchWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # One flush at a time: the periodic flusher and a caller that needs its samples
+        # stored now (an agent's ingest) would otherwise write the same head of the queue
+        # twice and pop it twice.
+        self._flushing = asyncio.Lock()
         self.accepted = 0
 
     def submit(self, samples: Iterable[Sample]) -> None:
@@ -82,9 +86,10 @@ class BatchWriter:
 
     async def flush(self, *, force: bool = False) -> None:
         """Write what is pending to each sink whose backoff has passed (``force``: all now)."""
-        for state in self._states:
-            if force or self._clock.monotonic() >= state.retry_at:
-                await self._drain(state)
+        async with self._flushing:
+            for state in self._states:
+                if force or self._clock.monotonic() >= state.retry_at:
+                    await self._drain(state)
 
     async def _drain(self, state: SinkState) -> None:
         while state.pending:

@@ -100,3 +100,21 @@ async def test_close_flushes_everything_and_then_refuses() -> None:
     assert sum(map(len, sink.batches)) == 20
     with pytest.raises(StorageError):
         writer.submit(samples(1))
+
+
+class SlowSink(RecordingSink):
+    """Yields to the loop inside each write, as a real store does (a thread, a socket)."""
+
+    async def write(self, batch: Sequence[Sample]) -> None:
+        await asyncio.sleep(0)
+        await super().write(batch)
+
+
+async def test_concurrent_flushes_write_each_sample_once() -> None:
+    sink = SlowSink()
+    writer = BatchWriter([sink], batch_size=10, flush_interval_s=3600)
+    writer.submit(samples(25))
+    await asyncio.gather(*(writer.flush(force=True) for _ in range(4)))
+    written = [s.value for batch in sink.batches for s in batch]
+    assert sorted(written) == [float(i) for i in range(1, 26)]  # no sample twice, none lost
+    assert writer.pending() == {"fake": 0}
