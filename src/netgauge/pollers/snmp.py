@@ -171,8 +171,10 @@ class SnmpPoller:
         ):
             try:
                 await self._first_answering(poll, memory, name, sources)
-            except SnmpTimeoutError as exc:
-                poll.errors.append(f"{name}: {exc}")  # answered before: degraded, not offline
+            except SnmpError as exc:
+                # It answered the first request: a part that times out or fails (genErr,
+                # tooBig, a v3 report) makes the poll degraded; the other parts still count.
+                poll.errors.append(f"{name}: {exc}")
                 poll.silent_parts += 1
         state = DeviceState.DEGRADED if poll.silent_parts else DeviceState.ONLINE
         kept, refused = self.rejections.screen(poll.metrics)
@@ -354,6 +356,7 @@ class SnmpPoller:
     async def _interfaces(self, poll: _Poll, memory: _DeviceMemory) -> bool:
         counters = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, IF_IN_OCTETS, IF_OUT_OCTETS)
         tables = await self._walk(poll, *counters)
+        read_at = self._clock_ns()  # when the counters were read, not when the poll began
         indexes = set(tables[IF_IN_OCTETS]) | set(tables[IF_HC_IN_OCTETS])
         if not indexes:
             return False
@@ -364,7 +367,7 @@ class SnmpPoller:
                 (NET_IN_BYTES_PER_SEC, IF_HC_IN_OCTETS, IF_IN_OCTETS),
                 (NET_OUT_BYTES_PER_SEC, IF_HC_OUT_OCTETS, IF_OUT_OCTETS),
             ):
-                reading = _octets(tables[wide].get(index), tables[narrow].get(index), poll.now_ns)
+                reading = _octets(tables[wide].get(index), tables[narrow].get(index), read_at)
                 if reading is None:
                     continue
                 key = f"{metric}.{'.'.join(map(str, index))}"

@@ -423,7 +423,9 @@ class SnmpClient:
                 pending = self._pending.get(response.request_id)
                 if pending is None or not pending.sent_by(address, port):
                     return
-        except (SnmpDecodeError, UsmError):
+        except (SnmpDecodeError, UsmError, ValueError, OverflowError):
+            # (ValueError/OverflowError: fields a hostile datagram sets out of range, such
+            # as negative engine boots that cannot form an AES IV)
             # Malformed, or failing authentication: never trusted; the request times out
             # unless the genuine answer arrives.
             self.malformed += 1

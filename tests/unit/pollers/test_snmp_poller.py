@@ -3,10 +3,12 @@ rates across polls (wrap, restart), absent metrics, refused samples, offline dev
 
 from __future__ import annotations
 
+from typing import Any
+
 from netgauge.pollers.readings import DeviceReading, DeviceState
 from netgauge.pollers.snmp import SnmpPoller
 from netgauge.pollers.snmp_ber import Counter32, Counter64, Gauge32, TimeTicks
-from netgauge.pollers.snmp_client import Credentials, Endpoint
+from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpErrorStatus
 from netgauge.pollers.snmp_profiles import load_profiles
 from tests.unit.pollers.fake_agent import FakeAgent, oid
 
@@ -202,3 +204,19 @@ async def test_a_silent_device_is_offline_not_an_exception() -> None:
     reading = await poll(SnmpPoller(agent, load_profiles()))
     assert reading.state is DeviceState.OFFLINE
     assert reading.metrics == () and "no SNMP answer" in reading.errors[0]
+
+
+class FailingWalks(FakeAgent):
+    """Answers GETs but fails every table walk with an error-status (e.g. genErr)."""
+
+    async def walk(self, *args: object, **kwargs: object) -> dict[Any, Any]:
+        raise SnmpErrorStatus(ENDPOINT, 5, 1)
+
+
+async def test_a_part_failing_with_an_error_status_degrades_the_poll_not_the_rest() -> None:
+    agent = FailingWalks(linux_agent().values)
+    reading = await poll(SnmpPoller(agent, load_profiles()))
+    assert reading.state is DeviceState.DEGRADED
+    got = values(reading)
+    assert got["uptime_seconds"] == 100.0 and got["memory_percent"] == 25.0  # GETs still read
+    assert any("error-status 5" in e for e in reading.errors)
