@@ -100,7 +100,12 @@ class Service:
             self.inventory.record_device_transition,
         )
         self.agents = AgentIngest(
-            self.inventory, self.writer, self.status, self.devices, rejections=REJECTIONS
+            self.inventory,
+            self.writer,
+            self.status,
+            self.devices,
+            rejections=REJECTIONS,
+            silent_after_s=s.agent_silent_after_s,
         )
         self.runner = JobRunner(
             self.inventory,

@@ -56,12 +56,16 @@ class AgentIngest:
         status: StatusTracker,
         devices: DeviceStates,
         rejections: Rejections | None = None,
+        silent_after_s: float = 120.0,
     ) -> None:
         self._inventory = inventory
         self._writer = writer
         self._status = status
         self._devices = devices
         self.rejections = rejections if rejections is not None else Rejections()
+        # an agent's batches count as a check that runs every silent_after_s (the longest
+        # an agent may be quiet before it counts as failing)
+        self.silent_after_s = silent_after_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_batch: dict[str, float] = {}  # device -> monotonic time of its last post
 
@@ -96,8 +100,8 @@ class AgentIngest:
             result = ProbeResult(
                 device, KIND, now_ns(), ProbeStatus.TIMEOUT, {}, error, prefixed=False
             )
-            state = self._status.update(JOB, result)
-            decided = await self._devices.observe(result, state.checks.values())
+            self._status.update(JOB, result)
+            decided = await self._devices.observe(result, JOB, stale_after_s)
             if decided is not None:
                 self._writer.submit([decided])
         return silent
@@ -115,8 +119,8 @@ class AgentIngest:
         )
         samples = result.to_samples(with_status=False)
         self._writer.submit(samples)
-        state = self._status.update(JOB, result)
-        decided = await self._devices.observe(result, state.checks.values())
+        self._status.update(JOB, result)
+        decided = await self._devices.observe(result, JOB, self.silent_after_s)
         if decided is not None:
             self._writer.submit([decided])
         return len(samples)

@@ -26,11 +26,14 @@ class PollBackoff:
             raise ValueError("max_gap must be at least 1")
         self.max_gap = max_gap
         self._pairs: dict[tuple[str, str], _Skips] = {}
+        # pairs whose last poll answered: polled every run even while the device is still
+        # offline, so that recover_after good polls come one run after another
+        self._answered: set[tuple[str, str]] = set()
 
     def due(self, job: str, device: str, *, offline: bool) -> bool:
         """Whether this run of ``job`` should poll ``device``."""
         key = (job, device)
-        if not offline:
+        if not offline or key in self._answered:
             self._pairs.pop(key, None)
             return True
         skips = self._pairs.setdefault(key, _Skips())
@@ -39,3 +42,12 @@ class PollBackoff:
             return True
         skips.skipped += 1
         return False
+
+    def record(self, job: str, device: str, *, answered: bool) -> None:
+        """What this run's poll of ``device`` got: an answer ends the back-off."""
+        key = (job, device)
+        if answered:
+            self._answered.add(key)
+            self._pairs.pop(key, None)
+        else:
+            self._answered.discard(key)

@@ -153,9 +153,11 @@ class JobRunner:
         for result in results:
             is_device = result.target in devices
             self.writer.submit(result.to_samples(with_status=not is_device))
-            state = self.status.update(cfg.name, result)
+            self.status.update(cfg.name, result)
+            if is_device and result.prefixed is False:  # a device poll: tell the back-off
+                self._backoff.record(cfg.name, result.target, answered=result.up)
             if is_device:  # its status is the decided state, with hysteresis
-                decided = await self.devices.observe(result, state.checks.values())
+                decided = await self.devices.observe(result, cfg.name, cfg.interval)
                 if decided is not None:
                     self.writer.submit([decided])
         self.status.covered(cfg.name, (t.name for t in targets))

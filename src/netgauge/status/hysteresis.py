@@ -68,8 +68,10 @@ class DeviceHysteresis:
     device: str
     thresholds: Thresholds = field(default_factory=Thresholds)
     state: DeviceState | None = None  # None until the first decision
-    _run: Observation | None = None  # the current streak's kind
-    _run_length: int = 0
+    _ok_run: int = 0  # good observations in a row
+    _fail_run: int = 0  # failed observations in a row (towards offline)
+    _not_ok_run: int = 0  # failed or degraded ones in a row (towards degraded)
+    _last: Observation | None = None
     _changes: deque[int] = field(default_factory=deque)  # times of recent changes (ns)
     _underlying: DeviceState | None = None  # what the observations say, flapping aside
 
@@ -109,25 +111,24 @@ class DeviceHysteresis:
             self._changes.popleft()
 
     def _streak(self, observation: Observation) -> None:
-        # A degraded observation continues a failing streak's "not ok" count for the
-        # degraded decision, but only failures count towards offline.
-        if observation is self._run:
-            self._run_length += 1
-        else:
-            self._run, self._run_length = observation, 1
+        # Failures count towards offline; failures and degraded observations together count
+        # towards degraded, so a device alternating between the two is not left "online".
+        self._last = observation
+        ok = observation is Observation.OK
+        self._ok_run = self._ok_run + 1 if ok else 0
+        self._fail_run = self._fail_run + 1 if observation is Observation.FAIL else 0
+        self._not_ok_run = 0 if ok else self._not_ok_run + 1
 
     def _decide(self) -> DeviceState | None:
-        """What the current streak proves, or None when it proves nothing yet."""
+        """What the current streaks prove, or None when they prove nothing yet."""
         t = self.thresholds
-        if self._run is Observation.FAIL and self._run_length >= t.fail_after:
+        if self._fail_run >= t.fail_after:
             return DeviceState.OFFLINE
-        if self._run is Observation.DEGRADED and self._run_length >= t.fail_after:
+        if self._not_ok_run >= t.fail_after:
             return DeviceState.DEGRADED
-        if self._run is Observation.OK:
-            first_answer = self.state is None
-            if first_answer or self._run_length >= t.recover_after:
-                return DeviceState.ONLINE
-        if self.state is None and self._run is Observation.DEGRADED:
+        if self._ok_run and (self.state is None or self._ok_run >= t.recover_after):
+            return DeviceState.ONLINE
+        if self.state is None and self._last is Observation.DEGRADED:
             return DeviceState.DEGRADED  # first sight: answers, partly
         return None
 
@@ -138,5 +139,5 @@ class DeviceHysteresis:
         if target is DeviceState.DEGRADED:
             return "answers, but not every check succeeds"
         if self.state in (DeviceState.OFFLINE, DeviceState.DEGRADED, DeviceState.FLAPPING):
-            return f"{self._run_length} good checks in a row"
+            return f"{self._ok_run} good checks in a row"
         return "answered"

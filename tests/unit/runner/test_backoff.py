@@ -24,3 +24,12 @@ def test_pairs_are_independent() -> None:
     backoff = PollBackoff(max_gap=4)
     assert backoff.due("a", "d", offline=True) and backoff.due("b", "d", offline=True)
     assert not backoff.due("a", "d", offline=True)
+
+
+def test_a_device_that_answers_a_poll_is_polled_every_run_until_it_is_online() -> None:
+    backoff = PollBackoff()
+    assert tries(backoff, 20) == [1, 3, 7, 15]
+    backoff.record("j", "d", answered=True)  # the last try answered: still "offline" for now
+    assert tries(backoff, 3) == [1, 2, 3]  # recover_after needs the next polls, at once
+    backoff.record("j", "d", answered=False)
+    assert tries(backoff, 4) == [1, 3]

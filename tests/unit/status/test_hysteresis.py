@@ -71,3 +71,8 @@ def test_a_device_that_keeps_changing_is_flapping_until_quiet_for_a_window() -> 
 def test_no_transition_is_repeated() -> None:
     found = feed(DeviceHysteresis("sw1"), *([OK] * 10), *([FAIL] * 10))
     assert states(found) == [DeviceState.ONLINE, DeviceState.OFFLINE]
+
+
+def test_alternating_failed_and_degraded_checks_are_degraded_not_online() -> None:
+    found = feed(DeviceHysteresis("sw1"), OK, *([FAIL, DEG] * 5))
+    assert states(found) == [DeviceState.ONLINE, DeviceState.DEGRADED]
