@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from netgauge import __version__
@@ -33,6 +33,20 @@ from netgauge.service import Service
 
 log = structlog.get_logger(__name__)
 _FIELD = re.compile(r"^([A-Za-z_][\w.\[\]]*): ")
+
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the largest request any route takes (an agent's post)
+
+
+async def _limit_body(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """413 before reading a body that says it is too large (agents post batches)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        body = {"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}
+        return JSONResponse(body, status_code=413)
+    return await call_next(request)
 
 
 def _error(status_code: int, exc: Exception) -> JSONResponse:
@@ -123,6 +137,7 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
+    app.middleware("http")(_limit_body)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
     for module in (*routers, devices, ingest):
         app.include_router(module.router, prefix="/api/v1")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from netgauge.config.model import (
     NAME_PATTERN,
@@ -221,13 +221,18 @@ class DeviceStateChangePublic(BaseModel):
     at: datetime
 
 
+LabelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+MAX_INGEST_METRICS = 50_000  # per request, all batches together
+
+
 class IngestMetric(BaseModel):
     """One value: a device metric name (see the README's table), its labels."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     value: float
-    labels: dict[str, str] = Field(default_factory=dict, max_length=8)
+    labels: dict[LabelName, LabelValue] = Field(default_factory=dict, max_length=4)
 
 
 class IngestBatch(BaseModel):

@@ -303,6 +303,9 @@ class Inventory:
                 raise ConflictError(f"target {name!r} is used by job(s): {', '.join(users)}")
             self._log(s, "target", name, "delete", _diff(target_fields(row), {}), actor)
             s.delete(row)
+            # its agent's tokens die with it: a later target of that name starts without them
+            for token in s.scalars(select(AgentToken).where(AgentToken.device == name)):
+                token.revoked_at = token.revoked_at or utcnow()
 
     # -- jobs --------------------------------------------------------------------------------
     def list_jobs(self) -> list[JobRow]:
@@ -562,9 +565,15 @@ class Inventory:
             return len(rows)
 
     def device_for_token(self, token: str) -> str | None:
-        """The device a live token belongs to, or None."""
-        stmt = select(AgentToken.device).where(
-            AgentToken.token_sha256 == _sha256(token), AgentToken.revoked_at.is_(None)
+        """The device a live token belongs to (while it is a device target), or None."""
+        stmt = (
+            select(AgentToken.device)
+            .join(TargetRow, TargetRow.name == AgentToken.device)
+            .where(
+                AgentToken.token_sha256 == _sha256(token),
+                AgentToken.revoked_at.is_(None),
+                TargetRow.type == TargetType.DEVICE.value,
+            )
         )
         with self.session() as s:
             return s.scalars(stmt).first()

@@ -26,6 +26,9 @@ from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
 
 KIND = "agent"
+MAX_AGE_NS = 30 * 86400 * 1_000_000_000  # a spool older than this is not stored
+MAX_AHEAD_NS = 5 * 60 * 1_000_000_000  # nor a batch from an agent whose clock runs ahead
+TIMESTAMP_REFUSED = "timestamp more than 30 days old or 5 minutes ahead of the server"
 JOB = "agent"  # the status tracker's name for the results agents push
 
 
@@ -77,7 +80,14 @@ class AgentIngest:
             cursor = await asyncio.to_thread(self._inventory.agent_cursor, device)
             fresh = sorted((b for b in batches if b.seq > cursor), key=lambda b: b.seq)
             stored, refused = 0, []
+            now = time.time_ns()
             for batch in fresh:
+                if not now - MAX_AGE_NS <= batch.ts_ns <= now + MAX_AHEAD_NS:
+                    # a clock far off would store samples where no chart looks (or pin
+                    # "latest" in the future): refused, counted, reported back
+                    self.rejections.add(TIMESTAMP_REFUSED, len(batch.metrics))
+                    refused.append(f"refused batch {batch.seq}: {TIMESTAMP_REFUSED}")
+                    continue
                 kept, errors = self.rejections.screen(batch.metrics)
                 refused += errors
                 stored += await self._store(device, batch, kept)

@@ -62,7 +62,7 @@ PLAUSIBLE: dict[str, Range] = {
 def refusal(metric: Metric) -> str | None:
     """Why ``metric`` must not be stored, or None when it may."""
     if metric.name not in PLAUSIBLE:
-        return f"unknown metric name {metric.name!r}"
+        return "unknown metric name"  # (the name is in the error line; counts stay bounded)
     if not math.isfinite(metric.value):
         return f"{metric.name} is not a finite number"
     plausible = PLAUSIBLE[metric.name]
@@ -71,6 +71,8 @@ def refusal(metric: Metric) -> str | None:
     label = METRIC_LABEL[metric.name]
     if label is not None and not metric.labels.get(label):
         return f"{metric.name} without its {label} label"
+    if set(metric.labels) - {label}:
+        return f"{metric.name} with labels other than {label or 'none'}"
     return None
 
 
@@ -92,6 +94,10 @@ class Rejections:
             self._counts[reason] += 1  # reasons name the rule, not the value: they group
             errors.append(f"{REFUSED}{metric.series()} = {metric.value!r}: {reason}")
         return kept, errors
+
+    def add(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` samples refused for ``reason`` outside :meth:`screen`."""
+        self._counts[reason] += count
 
     def counts(self) -> dict[str, int]:
         """Refusals so far, by reason."""

@@ -105,3 +105,40 @@ def test_an_agent_that_falls_silent_makes_its_device_offline(client: TestClient)
     assert post(client, token, batch(2, 10.0), batch(3, 10.0)).status_code == 200
     states = {s["device"]: s["state"] for s in client.get("/api/v1/devices/states").json()}
     assert states["laptop"] == "online"  # back after device_recover_after good batches
+
+
+def test_the_token_is_checked_before_the_body_and_sizes_are_bounded(client: TestClient) -> None:
+    assert client.post("/api/v1/ingest", json={"batches": "junk"}).status_code == 401
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    many = {"seq": 1, "ts_ns": time.time_ns(), "metrics": [{"name": "cpu_percent", "value": 1}]}
+    many["metrics"] = many["metrics"] * 10_000
+    assert post(client, token, *[dict(many, seq=i) for i in range(1, 7)]).status_code == 413
+    long_label = batch(1, 1.0)
+    long_label["metrics"][1]["labels"] = {"mount": "x" * 129}
+    assert post(client, token, long_label).status_code == 422
+    huge = client.post(
+        "/api/v1/ingest",
+        content=b"{}",
+        headers={"Authorization": f"Bearer {token}", "Content-Length": str(64 * 1024 * 1024)},
+    )
+    assert huge.status_code == 413
+
+
+def test_batches_with_implausible_clocks_are_refused(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    old, ahead = batch(1, 1.0), batch(2, 1.0)
+    old["ts_ns"] = 1_000_000_000  # 1970
+    ahead["ts_ns"] = time.time_ns() + 3600 * 1_000_000_000
+    body = post(client, token, old, ahead).json()
+    assert body["accepted_through"] == 2 and body["stored"] == 0
+    assert [r.split(":")[0] for r in body["refused"]] == ["refused batch 1", "refused batch 2"]
+
+
+def test_deleting_the_target_revokes_its_agent_tokens(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    assert client.delete("/api/v1/targets/laptop").status_code == 204
+    assert post(client, token, batch(1, 1.0)).status_code == 401
+    client.post(
+        "/api/v1/targets", json={"name": "laptop", "address": "127.0.0.9", "type": "device"}
+    )
+    assert post(client, token, batch(1, 1.0)).status_code == 401  # not inherited

@@ -37,7 +37,9 @@ def test_plausible_samples_pass(metric: Metric) -> None:
         (Metric("net_in_bytes_per_sec", -5.0, {"interface": "e"}), "out of range 0.."),
         (Metric("cpu_percent", math.nan), "not a finite number"),
         (Metric("disk_percent", 5.0), "disk_percent without its mount label"),
-        (Metric("fan_rpm", 5.0), "unknown metric name 'fan_rpm'"),
+        (Metric("fan_rpm", 5.0), "unknown metric name"),
+        (Metric("cpu_percent", 5.0, {"core": "0"}), "cpu_percent with labels other than none"),
+        (Metric("disk_percent", 5.0, {"mount": "/", "x": "y"}), "labels other than mount"),
     ],
 )
 def test_implausible_samples_are_refused_with_a_reason(metric: Metric, reason: str) -> None:

@@ -6,25 +6,39 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException
 
 from netgauge.api.deps import InventoryDep, ServiceDep
-from netgauge.api.schemas import IngestRequest, IngestResponse
+from netgauge.api.schemas import MAX_INGEST_METRICS, IngestRequest, IngestResponse
 from netgauge.pollers.agent import Batch
 from netgauge.pollers.readings import Metric
 
 router = APIRouter(prefix="/ingest", tags=["agents"])
 
 
+async def _device(
+    inv: InventoryDep, authorization: Annotated[str | None, Header(max_length=512)] = None
+) -> str:
+    """The device of the bearer token (a dependency: checked before the body is read)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
+    device = await asyncio.to_thread(inv.device_for_token, token.strip())
+    if device is None:
+        raise HTTPException(401, "unknown or revoked agent token")
+    return device
+
+
 @router.post("")
 async def ingest(
-    body: IngestRequest,
-    service: ServiceDep,
-    inv: InventoryDep,
-    authorization: Annotated[str | None, Header(max_length=512)] = None,
+    device: Annotated[str, Depends(_device)], body: IngestRequest, service: ServiceDep
 ) -> IngestResponse:
     """Store an agent's batches (each once, however often it is sent)."""
-    device = await _device(inv, authorization)
+    total = sum(len(b.metrics) for b in body.batches)
+    if total > MAX_INGEST_METRICS:
+        raise HTTPException(
+            413, f"{total} metrics in one request: send at most {MAX_INGEST_METRICS}"
+        )
     batches = [
         Batch(b.seq, b.ts_ns, tuple(Metric(m.name, m.value, m.labels) for m in b.metrics))
         for b in body.batches
@@ -36,13 +50,3 @@ async def ingest(
         stored=outcome.stored,
         refused=list(outcome.refused),
     )
-
-
-async def _device(inv: InventoryDep, authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
-    device = await asyncio.to_thread(inv.device_for_token, token.strip())
-    if device is None:
-        raise HTTPException(401, "unknown or revoked agent token")
-    return device
