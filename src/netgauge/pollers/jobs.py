@@ -114,6 +114,12 @@ class SnmpJob:
         poller = self._poller(checked)
         return reading_to_result(await poller.poll(target.name, endpoint, credentials))
 
+    def check_timeout(self, params: Any) -> float:
+        """The longest a poll may take: about a dozen requests (the system group, then a
+        few walks), each up to ``timeout`` per try."""
+        p = SnmpJobParams.model_validate(params) if isinstance(params, dict) else params
+        return 12 * p.timeout * (p.retries + 1) + 5.0
+
     def _poller(self, params: SnmpJobParams) -> SnmpPoller:
         key = (params.timeout, params.retries, params.profiles_dir)
         if key not in self._pollers:
@@ -192,6 +198,11 @@ class SshJob:
             return failed(target, self.kind, str(exc))
         return reading_to_result(reading)
 
+    def check_timeout(self, params: Any) -> float:
+        """Connect, run the one command, and a margin (a second try on a new connection)."""
+        p = SshJobParams.model_validate(params) if isinstance(params, dict) else params
+        return 2 * (p.connect_timeout + p.command_timeout) + 5.0
+
     def _poller(self, p: SshJobParams) -> SshPoller:
         key = (p.known_hosts, p.accept_new_host_keys, p.connect_timeout, p.command_timeout,
                p.idle_timeout)  # fmt: skip
@@ -236,6 +247,11 @@ class WinrmJob:
     kind: ClassVar[str] = "winrm"
     params_model: ClassVar[type[ProbeParams]] = WinrmJobParams
     device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
+
+    def check_timeout(self, params: Any) -> float:
+        """Five enumerations (and their pages), each up to ``timeout``."""
+        p = WinrmJobParams.model_validate(params) if isinstance(params, dict) else params
+        return 6 * p.timeout + 5.0
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
         """One poll of ``target``; every failure is a result."""

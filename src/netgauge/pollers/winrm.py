@@ -55,6 +55,7 @@ import math
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -395,6 +396,12 @@ def endpoint_url(host: str, port: int, *, https: bool) -> str:
     return f"{'https' if https else 'http'}://{host}:{port}/wsman"
 
 
+# pywinrm blocks, so its calls run in threads: threads of their own, as many as WinRM polls
+# may be in flight (kind_concurrency), so that hung hosts never hold the default pool the
+# store's writes and the inventory's queries run in.
+_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="netgauge-winrm")
+
+
 class HttpTransport:
     """The real edge: pywinrm's transport (HTTP(S), NTLM with message sealing, or Basic),
     one per host, its blocking calls in a worker thread.
@@ -430,7 +437,7 @@ class HttpTransport:
         return self._url
 
     async def post(self, body: str) -> str:
-        return await asyncio.to_thread(self._post, body)
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, self._post, body)
 
     def close(self) -> None:
         if self._transport is not None:

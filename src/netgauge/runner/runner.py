@@ -184,7 +184,10 @@ class JobRunner:
         """Probe every target of ``cfg`` within the limits and timeouts; nothing is stored."""
         probe = self._probe(cfg.kind)
         params = probe.params_model.model_validate(cfg.params)
-        timeout = cfg.timeout or self.default_timeout_s
+        # a poll kind knows how long its own timeouts can add up to (several requests,
+        # retries): cutting it short would turn "refused" into a bare "timed out"
+        own = getattr(probe, "check_timeout", None)
+        timeout = cfg.timeout or (own(params) if own else None) or self.default_timeout_s
         if isinstance(probe, BatchProbe):
             return await self._run_batch(probe, targets, params, timeout)
         return await self._run_each(cfg, probe, targets, params, timeout)

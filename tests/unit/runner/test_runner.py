@@ -334,3 +334,24 @@ def test_a_runs_outcome_counts_the_samples_refused_by_validation() -> None:
         ProbeResult("c", "icmp", 0, ProbeStatus.OK, {}, None),
     ]
     assert outcome_of(results).samples_rejected == 3
+
+
+class SlowPoll(PollProbe):
+    """A poll whose own timeouts add up to more than the runner's default."""
+
+    def check_timeout(self, params: Any) -> float:
+        return 30.0
+
+
+async def test_a_poll_kind_sets_its_own_check_timeout(parts: Any) -> None:
+    seen: list[float] = []
+    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": SlowPoll({})})
+
+    async def guarded(probe: Any, target: Target, params: Any, timeout: float) -> ProbeResult:
+        seen.append(timeout)
+        return ProbeResult(target.name, "poll", now_ns(), ProbeStatus.OK, {})
+
+    runner._guarded = guarded  # type: ignore[method-assign]
+    await runner.probe(job(kind="poll"), [device("sw1")])
+    await runner.probe(job(kind="poll", timeout="7s"), [device("sw1")])
+    assert seen == [30.0, 7.0]  # the kind's own bound, unless the job sets one
