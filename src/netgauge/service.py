@@ -159,6 +159,7 @@ class Service:
 
     async def _watch_agents(self) -> None:
         """Every AGENT_CHECK_S, a silent push agent is a failed check of its device."""
+        await self.agents.resume()
         while True:
             await self.clock.sleep(AGENT_CHECK_S)
             try:

@@ -584,6 +584,11 @@ class Inventory:
             row = s.get(AgentCursor, device)
             return row.last_seq if row else 0
 
+    def agent_last_posts(self) -> dict[str, datetime]:
+        """When each device's agent last had a batch stored (for the silence watch)."""
+        with self.session() as s:
+            return {row.device: row.updated_at for row in s.scalars(select(AgentCursor))}
+
     def advance_agent_cursor(self, device: str, seq: int) -> None:
         """Record that every batch of ``device`` up to ``seq`` is stored."""
         with self.session() as s:

@@ -98,6 +98,14 @@ class AgentIngest:
                 await asyncio.to_thread(self._inventory.advance_agent_cursor, device, through)
             return IngestOutcome(device, through, stored, tuple(refused))
 
+    async def resume(self) -> None:
+        """After a restart: agents' last posts from the database, so that an agent which
+        never comes back is still found silent."""
+        posts = await asyncio.to_thread(self._inventory.agent_last_posts)
+        now_wall, now = time.time(), time.monotonic()
+        for device, at in posts.items():
+            self._last_batch.setdefault(device, now - max(0.0, now_wall - at.timestamp()))
+
     async def check_silent(self, stale_after_s: float, now: float | None = None) -> list[str]:
         """An agent that stopped posting is a device that stopped answering: each device
         whose last post is older than ``stale_after_s`` gets a failed observation (the

@@ -142,3 +142,16 @@ def test_deleting_the_target_revokes_its_agent_tokens(client: TestClient) -> Non
         "/api/v1/targets", json={"name": "laptop", "address": "127.0.0.9", "type": "device"}
     )
     assert post(client, token, batch(1, 1.0)).status_code == 401  # not inherited
+
+
+def test_the_silence_watch_survives_a_restart(settings: Settings) -> None:
+    text = "targets:\n  - {name: laptop, address: 127.0.0.1, type: device}\n"
+    config = load_config_text(text, "ingest.yaml").config
+    with TestClient(create_app(Service(settings, config, "ingest.yaml"))) as first:
+        token = first.post("/api/v1/devices/laptop/agent-token").json()["token"]
+        assert post(first, token, batch(1, 10.0)).status_code == 200
+    with TestClient(create_app(Service(settings, config, "ingest.yaml"))) as second:
+        service = second.app.state.service  # type: ignore[attr-defined]
+        second.portal.call(service.agents.resume)
+        later = time.monotonic() + 1000
+        assert second.portal.call(service.agents.check_silent, 120.0, later) == ["laptop"]
