@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from netgauge.cli.app import OneLineUsageErrors, fail, poll_app
+from netgauge.cli.device_args import env_secret, host_port
 from netgauge.pollers.readings import DeviceReading, DeviceState
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ EXIT_OFFLINE = 1
 @poll_app.command("snmp", cls=OneLineUsageErrors)
 def snmp_command(
     host: Annotated[
-        str, typer.Argument(metavar="HOST[:PORT]", help="Agent address; port 161 unless given.")
+        str,
+        typer.Argument(metavar="HOST[:PORT]", help="Agent address or name; port 161 unless given."),
     ],
     version: Annotated[
         str, typer.Option("--version", "-v", metavar="1|2c|3", help="SNMP version.")
@@ -98,16 +100,7 @@ def snmp_command(
 
 def _secret(name: str, what: str, *, required: bool = True) -> bytes:
     """``name`` from the environment, or the file named by ``name_FILE``; never argv."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip().encode()
-        except OSError as exc:
-            fail(COMMAND, f"cannot read {name}_FILE {path}: {exc.strerror}")
-    value = os.environ.get(name, "")
-    if not value and required:
-        fail(COMMAND, f"set {name} (or {name}_FILE) to {what}")
-    return value.encode()
+    return (env_secret(COMMAND, name, what if required else None) or "").encode()
 
 
 def _usm_user() -> UsmUser:
@@ -158,23 +151,18 @@ def _from_config(config: Path | None, name: str, version: str) -> Credentials:
 
 
 def _endpoint(text: str) -> Endpoint:
-    from netgauge.pollers.snmp_client import Endpoint
-    from netgauge.probes.icmp_resolve import parse_ip_literal
+    """The agent's address (a name is resolved here) and port."""
+    import asyncio as _asyncio
 
-    host = text
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":") or "161"
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        port_text = "161"
-    address = parse_ip_literal(host)
-    if address is None:
-        fail(COMMAND, f"invalid HOST {text!r}: expected an IP address, optionally with :PORT")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        fail(COMMAND, f"invalid port in {text!r}: expected 1..65535")
-    return Endpoint(address, int(port_text))
+    from netgauge.errors import TargetResolutionError
+    from netgauge.pollers.snmp_client import Endpoint
+    from netgauge.probes.icmp_resolve import resolve_address
+
+    host, port = host_port(COMMAND, text, 161)
+    try:
+        return Endpoint(_asyncio.run(resolve_address(host)), port)
+    except TargetResolutionError as exc:
+        fail(COMMAND, str(exc))
 
 
 async def _poll_twice(

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netgauge.cli.app import OneLineUsageErrors, fail, poll_app
+from netgauge.cli.device_args import env_secret, host_port
 from netgauge.cli.poll_snmp import render
 from netgauge.pollers.readings import DeviceReading, DeviceState
 
@@ -32,10 +31,6 @@ COMMAND = "netgauge poll ssh"
 ENV_PASSWORD = "NETGAUGE_SSH_PASSWORD"
 EXIT_READ = 0
 EXIT_NOTHING_READ = 1
-_HOST_NAME = re.compile(
-    r"^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
-)
 
 
 @poll_app.command("ssh", cls=OneLineUsageErrors)
@@ -109,35 +104,13 @@ def ssh_command(
 
 def _password() -> str | None:
     """The password from the environment (or a file named by ``..._FILE``); never argv."""
-    path = os.environ.get(f"{ENV_PASSWORD}_FILE")
-    if path:
-        try:
-            password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(COMMAND, f"cannot read {ENV_PASSWORD}_FILE {path}: {exc}")
-        if not password:
-            fail(COMMAND, f"{ENV_PASSWORD}_FILE {path} is empty")
-        return password
-    return os.environ.get(ENV_PASSWORD) or None
+    return env_secret(COMMAND, ENV_PASSWORD)
 
 
 def _endpoint(text: str) -> SshEndpoint:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address."""
     from netgauge.pollers.ssh import DEFAULT_PORT, SshEndpoint
-    from netgauge.probes.icmp_resolve import parse_ip_literal
 
-    host, port_text = text, str(DEFAULT_PORT)
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":") or port_text
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    address = parse_ip_literal(host)
-    if address is None and not _HOST_NAME.match(host):
-        fail(COMMAND, f"invalid HOST {text!r}: expected an address or name, optionally :PORT")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        fail(COMMAND, f"invalid port in {text!r}: expected 1..65535")
-    return SshEndpoint(address or host, int(port_text))
+    return SshEndpoint(*host_port(COMMAND, text, DEFAULT_PORT))
 
 
 async def _poll_twice(

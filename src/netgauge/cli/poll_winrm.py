@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netgauge.cli.app import OneLineUsageErrors, fail, poll_app
+from netgauge.cli.device_args import env_secret, host_port
 from netgauge.pollers.readings import DeviceReading, DeviceState
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def winrm_command(
         fail(COMMAND, "--user must not be empty")
     from netgauge.pollers.winrm import HTTP_PORT, HTTPS_PORT
 
-    name, port = _host_port(host, HTTPS_PORT if https else HTTP_PORT)
+    name, port = host_port(COMMAND, host, HTTPS_PORT if https else HTTP_PORT)
     transport = _transport(name, port, https, user, auth, ca_file, insecure, timeout)
     try:
         device = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
@@ -94,37 +94,10 @@ def winrm_command(
 
 
 def _password() -> str:
-    """The password from the environment (or a file named by ``..._FILE``); never argv."""
-    path = os.environ.get(f"{ENV_PASSWORD}_FILE")
-    if path:
-        try:
-            # one trailing newline is the file's, not the password's
-            return Path(path).read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
-        except OSError as exc:
-            fail(COMMAND, f"cannot read {ENV_PASSWORD}_FILE {path}: {exc.strerror}")
-    password = os.environ.get(ENV_PASSWORD)
-    if not password:
-        fail(COMMAND, f"set {ENV_PASSWORD} (or {ENV_PASSWORD}_FILE) to the password of --user")
+    """The password of --user, from the environment; never argv."""
+    password = env_secret(COMMAND, ENV_PASSWORD, "the password of --user")
+    assert password is not None  # (required: env_secret exits otherwise)
     return password
-
-
-def _host_port(text: str, default_port: int) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 literal; a name is kept as given
-    (TLS checks the certificate against it; Kerberos-style names resolve at the host)."""
-    from netgauge.probes.icmp_resolve import is_hostname, parse_ip_literal
-
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":") if rest.startswith(":") else rest
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    address = parse_ip_literal(host)
-    if address is None and not is_hostname(host):
-        fail(COMMAND, f"invalid HOST {text!r}: expected a host name or an IP address [:PORT]")
-    if port_text and (not port_text.isdigit() or not 1 <= int(port_text) <= 65535):
-        fail(COMMAND, f"invalid port in {text!r}: expected 1..65535")
-    return address or host, int(port_text) if port_text else default_port
 
 
 def _transport(
