@@ -178,6 +178,7 @@ class Service:
             await asyncio.gather(self._agents_task, return_exceptions=True)
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
+        await self.runner.close()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
         await self.store.close()
         self.engine.dispose()

@@ -100,6 +100,7 @@ class SnmpJob:
 
     def __init__(self) -> None:
         self._pollers: dict[tuple[float, int, str | None], SnmpPoller] = {}
+        self._clients: list[SnmpClient] = []
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
         """One poll of ``target``; every failure is a result."""
@@ -125,8 +126,16 @@ class SnmpJob:
         if key not in self._pollers:
             extra = Path(params.profiles_dir) if params.profiles_dir else None
             client = SnmpClient(timeout=params.timeout, retries=params.retries)
+            self._clients.append(client)
             self._pollers[key] = SnmpPoller(client, load_profiles(extra), rejections=REJECTIONS)
         return self._pollers[key]
+
+    async def close(self) -> None:
+        """Close the sockets (the service is stopping)."""
+        for client in self._clients:
+            await client.close()
+        self._clients.clear()
+        self._pollers.clear()
 
 
 def snmp_credentials(ref: CredentialRef | None, version: str) -> Credentials:
@@ -202,6 +211,12 @@ class SshJob:
         """Connect, run the one command, and a margin (a second try on a new connection)."""
         p = SshJobParams.model_validate(params) if isinstance(params, dict) else params
         return 2 * (p.connect_timeout + p.command_timeout) + 5.0
+
+    async def close(self) -> None:
+        """Close the cached SSH connections (the service is stopping)."""
+        for poller in self._pollers.values():
+            await poller.close()
+        self._pollers.clear()
 
     def _poller(self, p: SshJobParams) -> SshPoller:
         key = (p.known_hosts, p.accept_new_host_keys, p.connect_timeout, p.command_timeout,

@@ -219,6 +219,16 @@ class JobRunner:
 
         return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(targets))))
 
+    async def close(self) -> None:
+        """Let every check kind that holds sockets or connections close them."""
+        for probe in self._probes.values():
+            close = getattr(probe, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # closing must not stop the shutdown
+                    log.exception("probe.close_failed", kind=probe.kind)
+
     def _kind_limit(self, kind: str) -> asyncio.Semaphore:
         """The semaphore of ``kind``'s checks in flight (``kind_concurrency`` setting)."""
         if kind not in self._per_kind:

@@ -75,3 +75,23 @@ def test_an_snmp_job_stores_device_metrics_under_their_names(
     assert not any(name.startswith("snmp.") for name in names)  # no protocol prefix
     assert client.get("/api/v1/status/agent").json()["state"] == "up"
     assert client.get("/api/v1/status/secretless").json()["state"] == "down"
+
+
+def test_stopping_the_service_closes_the_snmp_socket(
+    settings: Settings, snmpd: Snmpd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, snmpd.community)
+    text = f"""
+credentials: [{{name: lab-snmp, kind: snmp, env: {{community: {ENV}}}}}]
+targets: [{{name: agent, address: 127.0.0.1, type: device, credentials: lab-snmp}}]
+jobs:
+  - {{name: health, kind: snmp, params: {{port: {snmpd.port}}}, targets: [agent],
+     interval: 1h, enabled: false}}
+"""
+    service = Service(settings, load_config_text(text, "snmp-job.yaml").config, "snmp-job.yaml")
+    with TestClient(create_app(service)) as c:
+        run_job(c)
+        clients = service.runner._probes["snmp"]._clients  # type: ignore[attr-defined]
+        sockets = [t.get_extra_info("socket") for cl in clients for t in cl._transports.values()]
+        assert sockets and all(s.fileno() >= 0 for s in sockets)
+    assert all(s.fileno() == -1 for s in sockets)  # closed with the service
