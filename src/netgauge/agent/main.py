@@ -149,6 +149,9 @@ async def _once(
     return EXIT_NOT_DELIVERED
 
 
+MAX_METRICS_PER_BATCH = 5_000  # half the server's limit per batch
+
+
 def spool_one(collector: Collector, spool: Spool) -> None:
     """Collect once and append the batch (a spool failure is logged: the loop goes on)."""
     ts_ns = time.time_ns()
@@ -158,12 +161,15 @@ def spool_one(collector: Collector, spool: Spool) -> None:
     if not metrics:
         _log.warning("agent: the collection gave no metric; nothing spooled")
         return
-    try:
-        batch = spool.append(ts_ns, metrics)
-    except SpoolError as exc:
-        _log.error("agent: batch not spooled: %s", exc)
-        return
-    _log.debug("agent: spooled seq %d (%d metrics)", batch.seq, len(batch.metrics))
+    # The server takes at most 10,000 metrics per batch (a host with thousands of
+    # interfaces can have more): split, so that no batch is refused forever.
+    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        try:
+            batch = spool.append(ts_ns, metrics[start : start + MAX_METRICS_PER_BATCH])
+        except SpoolError as exc:
+            _log.error("agent: batch not spooled: %s", exc)
+            return
+        _log.debug("agent: spooled seq %d (%d metrics)", batch.seq, len(batch.metrics))
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, _T], stop: asyncio.Event) -> _T | None:

@@ -278,3 +278,26 @@ def test_kill_9_loses_no_batch_whose_append_returned(tmp_path: Path) -> None:
         assert found[: len(returned)] == returned == list(range(1, 151))
         assert found == list(range(1, len(found) + 1))
         assert spool.append(1, [CPU]).seq == len(found) + 1
+
+
+class ManyInterfaces:
+    """A collector on a host with more metrics than one batch may carry."""
+
+    problems: list[str] = []
+
+    def collect(self) -> list[Metric]:
+        return [Metric("net_in_bytes_per_sec", 1.0, {"interface": f"if{i}"}) for i in range(12_001)]
+
+
+def test_a_collection_larger_than_a_batch_is_split_into_several(tmp_path: Path) -> None:
+    from netgauge.agent.main import MAX_METRICS_PER_BATCH, spool_one
+
+    spool = Spool(tmp_path)
+    try:
+        spool_one(ManyInterfaces(), spool)  # type: ignore[arg-type]
+        batches = spool.pending(10)
+    finally:
+        spool.close()
+    assert [len(b.metrics) for b in batches] == [5_000, 5_000, 2_001]
+    assert max(len(b.metrics) for b in batches) == MAX_METRICS_PER_BATCH
+    assert len({b.ts_ns for b in batches}) == 1  # one collection, one time
