@@ -182,6 +182,10 @@ class SelectorConfig(StrictModel):
         return self
 
 
+POLL_KINDS = frozenset({"snmp", "ssh", "winrm"})
+POLL_INTERVAL_S = 300.0
+
+
 class JobConfig(StrictModel):
     """A check kind + parameters + targets + an interval + an optional window."""
 
@@ -195,6 +199,15 @@ class JobConfig(StrictModel):
     concurrency: int = Field(64, ge=1, le=100_000, description="checks of this job in flight")
     window: WindowConfig | None = None
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_interval(cls, data: Any) -> Any:
+        """Device polls default to every 5 minutes (a walk of a device's tables is heavier
+        than a ping; the status comes from the faster checks), everything else to 60 s."""
+        if isinstance(data, dict) and "interval" not in data and data.get("kind") in POLL_KINDS:
+            return {**data, "interval": POLL_INTERVAL_S}
+        return data
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod
