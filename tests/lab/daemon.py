@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -35,6 +36,41 @@ class Daemon:
 
     def start(self) -> Self:
         raise NotImplementedError
+
+    # -- for start(): launch on a port, and on another when that one was taken --------------
+
+    def _launch(self) -> None:
+        """Start the process once (on the current port)."""
+        raise NotImplementedError
+
+    def _wait_ready(self) -> bool:
+        """True once it serves; False when it exited because its port was taken."""
+        raise NotImplementedError
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of its log, for failure messages."""
+        raise NotImplementedError
+
+    def _launch_on_a_free_port(
+        self, what: str, attempts: int, next_port: Callable[[int], None]
+    ) -> Self:
+        """Launch until it serves: another process may take a free port between our choice
+        and its bind, so each retry first calls ``next_port(attempt)`` (pick a new port,
+        rewrite what names it). Stops and cleans up on any failure."""
+        try:
+            for attempt in range(attempts):
+                next_port(attempt)
+                self._launch()
+                if self._wait_ready():
+                    return self
+                self._terminate()
+            raise RuntimeError(
+                f"{what} could not open its port ({attempts} ports tried); its log ends:\n"
+                f"{self.log_tail()}"
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def _terminate(self) -> None:
         """Stop the process (subclasses may stop more first, then call this)."""

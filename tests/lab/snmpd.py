@@ -300,21 +300,12 @@ class Snmpd(Daemon):
         for sub in ("conf", "persist", "mibs"):
             (self._dir / sub).mkdir()
         (self._dir / "snmpd.conf").write_text(self.config())
-        try:
-            for attempt in range(_BIND_ATTEMPTS):
-                if attempt:
-                    self.port = free_udp_port(self.address)
-                self._launch()
-                if self._wait_ready():
-                    return self
-                self._terminate()
-            raise RuntimeError(
-                f"snmpd could not open {self.target} ({_BIND_ATTEMPTS} ports tried); "
-                f"its log ends:\n{self.log_tail()}"
-            )
-        except BaseException:
-            self.stop()
-            raise
+
+        def next_port(attempt: int) -> None:
+            if attempt:
+                self.port = free_udp_port(self.address)
+
+        return self._launch_on_a_free_port("snmpd", _BIND_ATTEMPTS, next_port)
 
     def _launch(self) -> None:
         directory = self.directory

@@ -198,23 +198,15 @@ class SnmpSim(Daemon):
         self._dir = Path(tempfile.mkdtemp(prefix="netgauge-snmpsim-"))
         (self._dir / "data").mkdir()
         (self._dir / "cache").mkdir()
-        try:
-            for community, text in self._serving.items():
-                self._write(community, text)
-            for attempt in range(_BIND_ATTEMPTS):
-                if attempt:
-                    self.port = free_udp_port(self.address)
-                self._launch()
-                if self._wait_ready():
-                    return self
-                self._terminate()
-            raise RuntimeError(
-                f"snmpsim could not open {self.address}:{self.port} ({_BIND_ATTEMPTS} ports "
-                f"tried); its output ends:\n{self.log_tail()}"
-            )
-        except BaseException:
-            self.stop()
-            raise
+
+        def next_port(attempt: int) -> None:
+            if attempt:
+                self.port = free_udp_port(self.address)
+            else:
+                for community, text in self._serving.items():
+                    self._write(community, text)
+
+        return self._launch_on_a_free_port("snmpsim", _BIND_ATTEMPTS, next_port)
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -178,22 +178,17 @@ class Sshd(Daemon):
             )
             client_public = keygen(self.client_key, "netgauge-lab-client")
             (self._dir / "authorized_keys").write_text(client_public + "\n")
-            for attempt in range(_BIND_ATTEMPTS):
-                if attempt:
-                    self.port = free_tcp_port(self.address)
-                self.write_known_hosts(self.host_public_key)
-                (self._dir / "sshd_config").write_text(self.config())
-                self._launch()
-                if self._wait_ready():
-                    return self
-                self._terminate()
-            raise RuntimeError(
-                f"sshd could not listen on {self.target} ({_BIND_ATTEMPTS} ports tried); "
-                f"its log ends:\n{self.log_tail()}"
-            )
         except BaseException:
             self.stop()
             raise
+
+        def next_port(attempt: int) -> None:
+            if attempt:
+                self.port = free_tcp_port(self.address)
+            self.write_known_hosts(self.host_public_key)
+            (self.directory / "sshd_config").write_text(self.config())
+
+        return self._launch_on_a_free_port("sshd", _BIND_ATTEMPTS, next_port)
 
     def write_known_hosts(self, public_key: str, path: Path | None = None) -> Path:
         """Write a known_hosts file (ours by default) giving this server ``public_key``."""
