@@ -209,12 +209,13 @@ class JobRunner:
 
         async def one(index: int, target: Target) -> ProbeResult:
             await self._clock.sleep(index * gap)
-            # never two polls of one device at once, whichever jobs they belong to
-            device = self._device_locks.setdefault(target.name, asyncio.Lock())
-            async with per_job, per_kind, self._global:
-                if not polls:
+            if not polls:
+                async with per_job, per_kind, self._global:
                     return await self._guarded(probe, target, params, timeout)
-                async with device:
+            # Never two polls of one device at once, whichever jobs they belong to. The
+            # device comes first: a poll waiting for it must not hold a slot meanwhile.
+            async with self._device_locks.setdefault(target.name, asyncio.Lock()):
+                async with per_job, per_kind, self._global:
                     return await self._guarded(probe, target, params, timeout)
 
         return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(targets))))

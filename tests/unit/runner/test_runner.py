@@ -355,3 +355,36 @@ async def test_a_poll_kind_sets_its_own_check_timeout(parts: Any) -> None:
     await runner.probe(job(kind="poll"), [device("sw1")])
     await runner.probe(job(kind="poll", timeout="7s"), [device("sw1")])
     assert seen == [30.0, 7.0]  # the kind's own bound, unless the job sets one
+
+
+class HoldingPoll(PollProbe):
+    """Polls of sw1 wait for ``release``; others answer at once."""
+
+    async def run(self, target: Target, params: Any) -> ProbeResult:
+        self.polled.append(target.name)
+        if target.name == "sw1" and self.release is not None:
+            await self.release.wait()
+        return ProbeResult(target.name, self.kind, now_ns(), ProbeStatus.OK, {})
+
+
+async def test_a_poll_waiting_for_its_device_holds_no_slot(parts: Any) -> None:
+    release = asyncio.Event()
+    probe = HoldingPoll({}, release)
+    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    first = asyncio.create_task(runner.run_checks(job(name="a", kind="poll"), [device("sw1")]))
+    while probe.polled != ["sw1"]:
+        await asyncio.sleep(0)
+    # job b has one slot; its sw1 poll waits for the device, its sw2 poll must still run
+    second = asyncio.create_task(
+        runner.run_checks(job(name="b", kind="poll", concurrency=1), [device("sw1"), device("sw2")])
+    )
+
+    async def sw2_polled() -> None:
+        while "sw2" not in probe.polled:
+            await asyncio.sleep(0.001)  # (starts are spread by up to 2 ms)
+
+    await asyncio.wait_for(sw2_polled(), timeout=5)
+    assert probe.polled == ["sw1", "sw2"]
+    release.set()
+    await asyncio.gather(first, second)
+    assert probe.polled == ["sw1", "sw2", "sw1"]
