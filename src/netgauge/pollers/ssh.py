@@ -663,7 +663,7 @@ class SshPoller:
         # shared by every poller of a service, so refusals are counted in one place
         self.rejections = rejections if rejections is not None else Rejections()
         self._tracker = HostTracker()
-        self._keys: dict[Path, asyncssh.SSHKey] = {}
+        self._keys: dict[Path, tuple[int, asyncssh.SSHKey]] = {}  # path -> (mtime, key)
         self._connections: dict[_Key, _Cached] = {}
         self._locks: dict[_Key, asyncio.Lock] = {}
 
@@ -722,24 +722,35 @@ class SshPoller:
         """The poll command's output, on the kept connection or a new one."""
         key: _Key = (endpoint.host, endpoint.port, credentials)
         async with self._locks.setdefault(key, asyncio.Lock()):
-            cached = self._connections.get(key)
-            if cached is not None and not cached.connection.is_closed():
-                result = await self._run(cached.connection)
-                if not isinstance(result, Failure):
-                    self._keep(key, cached)
-                    return result
-            self._discard(key)  # gone, dropped or stuck: once more on a new connection
-            connected = await self._connect(endpoint, credentials)
-            if isinstance(connected, Failure):
-                return connected
-            cached = _Cached(connected)
-            self._connections[key] = cached
-            result = await self._run(connected)
-            if isinstance(result, Failure):
+            try:
+                return await self._output_locked(key, endpoint, credentials)
+            except asyncio.CancelledError:
+                # cut short (the runner's deadline) mid-command: the connection may be stuck
+                # in that command, so the next poll must not find it kept
                 self._discard(key)
-            else:
+                raise
+
+    async def _output_locked(
+        self, key: _Key, endpoint: SshEndpoint, credentials: SshCredentials
+    ) -> CommandOutput | Failure:
+        cached = self._connections.get(key)
+        if cached is not None and not cached.connection.is_closed():
+            result = await self._run(cached.connection)
+            if not isinstance(result, Failure):
                 self._keep(key, cached)
-            return result
+                return result
+        self._discard(key)  # gone, dropped or stuck: once more on a new connection
+        connected = await self._connect(endpoint, credentials)
+        if isinstance(connected, Failure):
+            return connected
+        cached = _Cached(connected)
+        self._connections[key] = cached
+        result = await self._run(connected)
+        if isinstance(result, Failure):
+            self._discard(key)
+        else:
+            self._keep(key, cached)
+        return result
 
     async def _connect(
         self, endpoint: SshEndpoint, credentials: SshCredentials
@@ -768,9 +779,16 @@ class SshPoller:
             return connect_failure(endpoint, credentials, exc, self._connect_timeout, check.refusal)
 
     def _client_key(self, path: Path) -> asyncssh.SSHKey:
-        if path not in self._keys:
-            self._keys[path] = load_client_key(path)
-        return self._keys[path]
+        """The key in ``path``, read again when the file changed (a rotated key needs no
+        restart)."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise SshSetupError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+        cached = self._keys.get(path)
+        if cached is None or cached[0] != stamp:
+            self._keys[path] = (stamp, load_client_key(path))
+        return self._keys[path][1]
 
     async def _run(self, connection: asyncssh.SSHClientConnection) -> CommandOutput | Failure:
         """Run the poll command; the timeout covers opening its channel too."""
