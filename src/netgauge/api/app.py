@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netgauge import __version__
 from netgauge.api.routes import (
@@ -38,15 +40,46 @@ _FIELD = re.compile(r"^([A-Za-z_][\w.\[\]]*): ")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the largest request any route takes (an agent's post)
 
 
-async def _limit_body(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """413 before reading a body that says it is too large (agents post batches)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        body = {"detail": f"request body over {MAX_BODY_BYTES} bytes", "field": "body"}
-        return JSONResponse(body, status_code=413)
-    return await call_next(request)
+class BodyTooLargeError(HTTPException):
+    """A request body went past MAX_BODY_BYTES while it was being read (an HTTPException,
+    because FastAPI turns anything else raised while reading a body into a 400)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body over {max_bytes} bytes")
+
+
+class _BodyLimit:
+    """413 for a body over MAX_BODY_BYTES: at once when its Content-Length says so, and
+    while it is read when it comes chunked (no length announced)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(max_bytes: int) -> JSONResponse:
+    body = {"detail": f"request body over {max_bytes} bytes", "field": "body"}
+    return JSONResponse(body, status_code=413)
 
 
 def _error(status_code: int, exc: Exception) -> JSONResponse:
@@ -75,6 +108,11 @@ def _validation_response(raw: Sequence[Any]) -> JSONResponse:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    async def too_large(_: Request, exc: Exception) -> JSONResponse:
+        return _too_large(MAX_BODY_BYTES)
+
+    app.add_exception_handler(BodyTooLargeError, too_large)
+
     async def not_found(_: Request, exc: Exception) -> JSONResponse:
         return _error(404, exc)
 
@@ -137,7 +175,7 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
-    app.middleware("http")(_limit_body)
+    app.add_middleware(_BodyLimit)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
     for module in (*routers, devices, ingest):
         app.include_router(module.router, prefix="/api/v1")

@@ -155,3 +155,21 @@ def test_the_silence_watch_survives_a_restart(settings: Settings) -> None:
         second.portal.call(service.agents.resume)
         later = time.monotonic() + 1000
         assert second.portal.call(service.agents.check_silent, 120.0, later) == ["laptop"]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_read(client: TestClient) -> None:
+    from netgauge.api import app as app_module
+
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    chunk = b" " * (1024 * 1024)
+    chunks = (app_module.MAX_BODY_BYTES // len(chunk)) + 2
+
+    def body() -> Any:
+        yield b'{"batches": ['
+        for _ in range(chunks):
+            yield chunk  # (JSON whitespace: only the size matters)
+        yield b"]}"
+
+    r = client.post("/api/v1/ingest", content=body(), headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 413 and r.json()["field"] == "body"
+    assert post(client, token, batch(1, 1.0)).status_code == 200  # the API is fine after
