@@ -90,7 +90,9 @@ class AgentIngest:
                     continue
                 kept, errors = self.rejections.screen(batch.metrics)
                 refused += errors
-                stored += await self._store(device, batch, kept)
+                # the device's state is about now: a backlog replayed after an outage is
+                # stored, but only the newest batch is an observation
+                stored += await self._store(device, batch, kept, observe=batch is fresh[-1])
             await self._writer.flush(force=True)
             self._last_batch[device] = time.monotonic()
             through = max([cursor, *(b.seq for b in fresh)])
@@ -124,7 +126,9 @@ class AgentIngest:
                 self._writer.submit([decided])
         return silent
 
-    async def _store(self, device: str, batch: Batch, metrics: list[Metric]) -> int:
+    async def _store(
+        self, device: str, batch: Batch, metrics: list[Metric], *, observe: bool
+    ) -> int:
         result = ProbeResult(
             device,
             KIND,
@@ -137,8 +141,9 @@ class AgentIngest:
         )
         samples = result.to_samples(with_status=False)
         self._writer.submit(samples)
-        self._status.update(JOB, result)
-        decided = await self._devices.observe(result, JOB, self.silent_after_s)
-        if decided is not None:
-            self._writer.submit([decided])
+        if observe:
+            self._status.update(JOB, result)
+            decided = await self._devices.observe(result, JOB, self.silent_after_s)
+            if decided is not None:
+                self._writer.submit([decided])
         return len(samples)

@@ -173,3 +173,11 @@ def test_a_chunked_body_over_the_limit_is_refused_while_read(client: TestClient)
     r = client.post("/api/v1/ingest", content=body(), headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 413 and r.json()["field"] == "body"
     assert post(client, token, batch(1, 1.0)).status_code == 200  # the API is fine after
+
+
+def test_a_replayed_backlog_is_stored_but_observed_once(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    body = post(client, token, *(batch(seq, 10.0) for seq in range(1, 8))).json()
+    assert body["stored"] == 14  # every batch's two samples
+    history = client.get("/api/v1/devices/laptop/history").json()
+    assert [h["new_state"] for h in history] == ["online"]  # one observation, at the newest
