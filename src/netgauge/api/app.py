@@ -20,6 +20,7 @@ from netgauge.api.routes import (
     changes,
     devices,
     events,
+    exposition,
     health,
     ingest,
     jobs,
@@ -179,6 +180,7 @@ def create_app(
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
     for module in (*routers, devices, ingest):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(exposition.router)  # /metrics, where Prometheus looks
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

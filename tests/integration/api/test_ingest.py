@@ -182,3 +182,26 @@ def test_a_replayed_backlog_is_stored_but_observed_once(client: TestClient) -> N
     assert body["stored"] == 14  # every batch's two samples
     history = client.get("/api/v1/devices/laptop/history").json()
     assert [h["new_state"] for h in history] == ["online"]  # one observation, at the newest
+
+
+def test_metrics_exposes_every_series_newest_value_for_prometheus(client: TestClient) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    assert post(client, token, batch(1, 10.0), batch(2, 20.0)).status_code == 200
+    refused = batch(3, 250.0)
+    assert post(client, token, refused).status_code == 200
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+    assert samples[("netgauge_cpu_percent", (("device", "laptop"),))] == 20.0  # the newest
+    assert samples[("netgauge_disk_percent", (("device", "laptop"), ("mount", "/")))] == 40.0
+    assert samples[("netgauge_status", (("device", "laptop"),))] == 1.0
+    assert samples[("netgauge_devices", (("state", "online"),))] == 1.0
+    reason = "cpu_percent out of range 0..100"
+    assert samples[("netgauge_samples_refused_total", (("reason", reason),))] >= 1.0
+    assert samples[("netgauge_store_samples_written_total", (("store", "embedded"),))] >= 5

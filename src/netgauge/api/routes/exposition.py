@@ -1,0 +1,118 @@
+"""``/metrics``: every series' newest value in the Prometheus text format, so an existing
+Prometheus (and Grafana behind it) can scrape netgauge as it is.
+
+A stored series becomes one sample of a gauge named after its metric: ``icmp.rtt_avg_ms``
+of target ``gw`` is ``netgauge_icmp_rtt_avg_ms{device="gw"}``, and a device metric keeps
+its labels: ``disk_percent{mount="/"}`` is ``netgauge_disk_percent{device="sw1",mount="/"}``.
+``device_status`` is ``netgauge_status``. netgauge's own health follows: samples written,
+pending and dropped per store, refused samples by reason, devices per state.
+Rendering and escaping are prometheus_client's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from netgauge.api.deps import ServiceDep
+from netgauge.models import DEVICE_METRICS, DEVICE_STATUS
+from netgauge.pollers.jobs import REJECTIONS
+from netgauge.storage.base import LatestValue
+
+router = APIRouter(tags=["metrics"])
+
+PREFIX = "netgauge_"
+_SERIES = re.compile(r"^(?P<name>[^{]+)(?:\{(?P<labels>.*)\})?$")
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*")')
+_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def family_name(metric: str) -> str:
+    """``icmp.rtt_avg_ms`` -> ``netgauge_icmp_rtt_avg_ms`` (anything else than [a-zA-Z0-9_]
+    becomes ``_``)."""
+    return PREFIX + _INVALID.sub("_", metric)
+
+
+def split_series(metric_name: str) -> tuple[str, dict[str, str]]:
+    """``disk_percent{mount="/"}`` -> (``disk_percent``, {"mount": "/"})."""
+    match = _SERIES.match(metric_name)
+    if match is None:
+        return metric_name, {}
+    labels = {k: str(json.loads(v)) for k, v in _LABEL.findall(match.group("labels") or "")}
+    return match.group("name"), labels
+
+
+def series_families(rows: Iterable[LatestValue], status: Iterable[LatestValue]) -> list[Metric]:
+    """One gauge family per metric name, one sample per series."""
+    grouped: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for row in rows:
+        name, labels = split_series(row.metric_name)
+        grouped[family_name(name)].append(({"device": row.device_id, **labels}, row.value))
+    for row in status:
+        grouped[PREFIX + "status"].append(({"device": row.device_id}, row.value))
+    out: list[Metric] = []
+    for family, samples in sorted(grouped.items()):
+        keys = sorted({key for labels, _value in samples for key in labels})
+        gauge = GaugeMetricFamily(family, f"newest {family.removeprefix(PREFIX)}", labels=keys)
+        for labels, value in samples:
+            gauge.add_metric([labels.get(key, "") for key in keys], value)
+        out.append(gauge)
+    return out
+
+
+class _Snapshot(Collector):
+    """A collector over metric families computed for one scrape."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self._families)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(service: ServiceDep) -> Response:
+    """The Prometheus exposition of every series' newest value and of netgauge's health."""
+    rows = await service.store.latest(DEVICE_METRICS)
+    status = await service.store.latest(DEVICE_STATUS)
+    families = series_families(rows, status) + await _health_families(service)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _health_families(service: ServiceDep) -> list[Metric]:
+    health = await service.health()
+    written = CounterMetricFamily(
+        PREFIX + "store_samples_written", "samples written", labels=["store"]
+    )
+    pending = GaugeMetricFamily(
+        PREFIX + "store_pending_samples", "samples waiting", labels=["store"]
+    )
+    dropped = CounterMetricFamily(
+        PREFIX + "store_dropped_samples", "samples the store refused", labels=["store"]
+    )
+    for store in health["stores"]:
+        written.add_metric([store["name"]], store["samples_written"])
+        pending.add_metric([store["name"]], store["pending"])
+        dropped.add_metric([store["name"]], store["dropped"])
+    refused = CounterMetricFamily(
+        PREFIX + "samples_refused", "device samples refused by validation", labels=["reason"]
+    )
+    for reason, count in sorted(REJECTIONS.counts().items()):
+        refused.add_metric([reason], count)
+    devices = GaugeMetricFamily(PREFIX + "devices", "devices per decided state", labels=["state"])
+    counts: dict[str, int] = defaultdict(int)
+    for state in service.devices.states().values():
+        counts[state.value if state else "unknown"] += 1
+    for state_name, count in sorted(counts.items()):
+        devices.add_metric([state_name], count)
+    return [written, pending, dropped, refused, devices]
