@@ -26,7 +26,8 @@ from netgauge.scheduler.window import TimeWindow, parse_days
 from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
 from netgauge.status.hysteresis import Thresholds
-from netgauge.storage import BatchWriter, EmbeddedStore
+from netgauge.storage import BatchWriter
+from netgauge.storage.factory import build_stores, query_store
 
 log = structlog.get_logger(__name__)
 AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
@@ -81,9 +82,10 @@ class Service:
             deleted=report.deleted,
             dangling_runs=dangling,
         )
-        self.store = EmbeddedStore(s.metrics_path())
+        self.stores = build_stores(s, s.metrics_path())
+        self.store = query_store(s, self.stores)  # answers the API's metric queries
         self.writer = BatchWriter(
-            [self.store],
+            self.stores,
             batch_size=s.write_batch_size,
             flush_interval_s=s.write_flush_interval_s,
             clock=self.clock,
@@ -180,16 +182,19 @@ class Service:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
         await self.runner.close()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
-        await self.store.close()
+        for store in self.stores:
+            await store.close()
         self.engine.dispose()
         log.info("service.stopped", samples_accepted=self.writer.accepted)
 
     async def health(self) -> dict[str, Any]:
         """Scheduler, stores and last write, for /api/v1/health."""
         sched = self.scheduler.status()
-        store = await self.store.health()
+        stores = [await each.health() for each in self.stores]
+        store = stores[0]  # the embedded one: the service needs it; the others are extra
         pending = self.writer.pending()
-        healthy = self.started and sched.running and store.reachable
+        dropped = self.writer.dropped()
+        healthy = self.started and sched.running and all(h.reachable for h in stores)
         return {
             "status": "ok" if healthy else "degraded",
             "scheduler": {
@@ -200,14 +205,16 @@ class Service:
             },
             "stores": [
                 {
-                    "name": store.name,
-                    "reachable": store.reachable,
-                    "samples_written": store.samples_written,
-                    "last_write_ns": store.last_write_ns,
-                    "pending": pending.get(store.name, 0),
-                    "dropped": self.writer.dropped().get(store.name, 0),
-                    "error": store.error,
+                    "name": h.name,
+                    "reachable": h.reachable,
+                    "samples_written": h.samples_written,
+                    "last_write_ns": h.last_write_ns,
+                    "pending": pending.get(h.name, 0),
+                    "dropped": dropped.get(h.name, 0),
+                    "error": h.error,
+                    "answers_queries": h.name == self.store.name,
                 }
+                for h in stores
             ],
             "last_write_ns": store.last_write_ns,
             # device samples refused by validation, by reason (never stored, never silent)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -26,6 +27,27 @@ class _FileSource(PydanticBaseSettingsSource):
 
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+class StoreSettings(BaseModel):
+    """A time-series store written besides the embedded one (fan-out)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["influxdb", "victoriametrics"]
+    url: str = Field(pattern=r"^https?://[^\s@]+$", description="e.g. http://influx:8086")
+    database: str = Field("netgauge", description="InfluxDB database")
+    username: str | None = None
+    password_env: str | None = Field(
+        None, description="the environment variable holding the password (never the password)"
+    )
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
 
 
 class Settings(BaseSettings):
@@ -51,6 +73,13 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(5000, ge=1, le=1_000_000)
     write_flush_interval_s: float = Field(1.0, gt=0, le=300)
     shutdown_grace_s: float = Field(30.0, ge=0, le=600)
+    stores: list[StoreSettings] = Field(
+        default_factory=list,
+        description="Stores written besides the embedded one: influxdb, victoriametrics.",
+    )
+    query_store: Literal["embedded", "influxdb", "victoriametrics"] = Field(
+        "embedded", description="Which store answers the API's metric queries."
+    )
     kind_concurrency: dict[str, int] = Field(
         default_factory=dict,
         description="Checks of one kind in flight, e.g. {ssh: 32, winrm: 16} (the defaults).",
@@ -83,6 +112,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: command-line flags > NETGAUGE_* environment > YAML file > defaults."""
         return init_settings, env_settings, _FileSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _query_store_exists(self) -> Settings:
+        kinds = {store.kind for store in self.stores}
+        if self.query_store != "embedded" and self.query_store not in kinds:
+            raise ValueError(f"query_store {self.query_store!r} is not among `stores`")
+        if len(kinds) != len(self.stores):
+            raise ValueError("`stores` lists one kind twice")
+        return self
 
     def inventory_url(self) -> str:
         """The inventory database URL with the secret filled in from env/file, never from YAML."""

@@ -1,0 +1,233 @@
+"""InfluxV1Store against a real influxd on 127.0.0.1: exact round trips, the same answers as
+the embedded store for the same batch, refused lines, and a server that goes away."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from netgauge.errors import PermanentStorageError, RetryableStorageError
+from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
+from netgauge.storage.base import Query, Sink
+from netgauge.storage.embedded import EmbeddedStore
+from netgauge.storage.influxdb import InfluxV1Store, escape_tag, split_series_key
+from tests.lab.influxdb import InfluxDB, missing_influxdb
+
+T0 = 1_700_000_000_123_456_789  # odd nanoseconds on purpose
+DISK = 'disk_percent{mount="/"}'
+DEVICES = ("core router 1", "edge,sw=2 a", "plain")
+METRICS = (DISK, "ping.rtt_ms", "ping.loss", "ping.jitter ms", 'if{name="eth0, x=1"}.in')
+VALUES = (0.1, 1e-300, 123456789.125, -2.5, 0.0, 1e20, 7.0, 3.3333333333333335, 42.0)
+
+
+def _batch() -> list[Sample]:
+    out: list[Sample] = []
+    for d, device in enumerate(DEVICES):
+        for m, metric in enumerate(METRICS):
+            for i in range(9):
+                ts = T0 + i * 1_000_000_007 + (m % 2) * 13  # some rounds share instants
+                out.append(
+                    Sample(DEVICE_METRICS, device, metric, VALUES[(i + m + d) % 9] * (d + 1), ts)
+                )
+        for i in range(0, 9, 2):
+            out.append(Sample(DEVICE_STATUS, device, "status", float((i + d) % 2), T0 + i * 999))
+    # a duplicate (series, ts) later in the batch: the newest value wins in both stores
+    out.append(Sample(DEVICE_METRICS, "plain", DISK, 99.5, T0 + 2 * 1_000_000_007))
+    return out
+
+
+BATCH = _batch()
+START, END = T0 - 5, T0 + 9 * 1_000_000_007  # the last raw sample of each series is outside
+
+
+def _expected(device: str, metric: str) -> list[tuple[int, float]]:
+    latest: dict[int, float] = {}
+    for s in BATCH:
+        if s.device_id == device and s.metric_name == metric and START <= s.ts_ns < END:
+            latest[s.ts_ns] = s.value
+    return sorted(latest.items())
+
+
+@pytest.fixture
+async def store(influxdb: InfluxDB) -> AsyncIterator[InfluxV1Store]:
+    st = InfluxV1Store(influxdb.url, f"test_{secrets.token_hex(4)}")
+    yield st
+    await st.close()
+
+
+@pytest.fixture
+async def both(
+    store: InfluxV1Store, tmp_path: Path
+) -> AsyncIterator[tuple[InfluxV1Store, EmbeddedStore]]:
+    embedded = EmbeddedStore(tmp_path / "m.db")
+    await store.write(BATCH)
+    await embedded.write(BATCH)
+    yield store, embedded
+    await embedded.close()
+
+
+def test_protocols(store: InfluxV1Store) -> None:
+    assert isinstance(store, Sink)
+    assert isinstance(store, Query)
+
+
+async def test_round_trip_exact(store: InfluxV1Store) -> None:
+    await store.write(BATCH)
+    for device in DEVICES:
+        for metric in (*METRICS, "status"):
+            got = await store.points(device, metric, START, END)
+            want = (
+                _expected(device, metric)
+                if metric != "status"
+                else sorted(
+                    (s.ts_ns, s.value)
+                    for s in BATCH
+                    if s.measurement == DEVICE_STATUS and s.device_id == device
+                )
+            )
+            assert [(p.ts_ns, p.value) for p in got] == want, (device, metric)
+            assert all(p.min == p.max == p.value and p.count == 1 for p in got)
+    assert (await store.points("plain", DISK, START, END))[2].value == 99.5
+    health = await store.health()
+    assert health.reachable and health.error is None
+    assert health.samples_written == len(BATCH)
+    assert health.last_write_ns == max(s.ts_ns for s in BATCH)
+
+
+async def test_braces_quotes_and_equals_in_metric_name(store: InfluxV1Store) -> None:
+    sample = Sample(DEVICE_METRICS, "sw 1,a=b", DISK, 12.5, T0)
+    await store.write([sample])
+    assert await store.series() == [(DEVICE_METRICS, "sw 1,a=b", DISK)]
+    [latest] = await store.latest(DEVICE_METRICS)
+    assert (latest.device_id, latest.metric_name, latest.ts_ns, latest.value) == (
+        "sw 1,a=b",
+        DISK,
+        T0,
+        12.5,
+    )
+
+
+@pytest.mark.parametrize("agg", ["avg", "min", "max", "count"])
+@pytest.mark.parametrize("step_s", [None, 1.0, 2.5, 7.0, 0.000001])
+async def test_points_match_embedded(
+    both: tuple[InfluxV1Store, EmbeddedStore], step_s: float | None, agg: str
+) -> None:
+    influx, embedded = both
+    for device in DEVICES:
+        for metric in (*METRICS, "status"):
+            for start, end in ((START, END), (T0 + 777, T0 + 5_500_000_000), (0, 2**62)):
+                want = await embedded.points(device, metric, start, end, step_s, agg)  # type: ignore[arg-type]
+                got = await influx.points(device, metric, start, end, step_s, agg)  # type: ignore[arg-type]
+                assert got == want, (device, metric, start, end)
+                assert got or metric == "status"
+
+
+async def test_latest_series_rounds_match_embedded(
+    both: tuple[InfluxV1Store, EmbeddedStore],
+) -> None:
+    influx, embedded = both
+    for measurement in (DEVICE_METRICS, DEVICE_STATUS):
+        assert await influx.latest(measurement) == await embedded.latest(measurement)
+        for device in (*DEVICES, "absent"):
+            assert await influx.latest(measurement, device) == await embedded.latest(
+                measurement, device
+            )
+    assert await influx.series() == await embedded.series()
+    assert len(await influx.series()) == len(DEVICES) * (len(METRICS) + 1)
+    for device in (*DEVICES, "absent"):
+        assert await influx.series(device) == await embedded.series(device)
+        for kind in ("ping", 'if{name="eth0, x=1"}', "disk", "pin"):
+            for limit in (1, 3, 100):
+                for start, end in ((START, END), (T0 + 1_000_000_000, T0 + 4_000_000_020)):
+                    want = await embedded.rounds(device, kind, start, end, limit)
+                    got = await influx.rounds(device, kind, start, end, limit)
+                    assert got == want, (device, kind, limit, start, end)
+    assert await influx.rounds("plain", "ping", START, END, 100)  # not vacuous
+
+
+async def test_refused_line_is_permanent_and_named(store: InfluxV1Store) -> None:
+    good = Sample(DEVICE_METRICS, "r1", "cpu", 1.0, T0)
+    bad = Sample(DEVICE_METRICS, "r1", "temp", float("inf"), T0 + 1)
+    with pytest.raises(PermanentStorageError) as info:
+        await store.write([good, bad])
+    assert f"device_metrics,device_id=r1,metric_name=temp value=inf {T0 + 1}" in str(info.value)
+    health = await store.health()
+    assert health.reachable and health.error is not None and "value=inf" in health.error
+
+
+def test_unrepresentable_tag_values_are_refused_before_sending() -> None:
+    for text in ("ends\\", "a\\,b", "a\\ b", "a\\=b", "two\nlines"):
+        with pytest.raises(PermanentStorageError):
+            escape_tag(text)
+    assert escape_tag('d{m="/"} x,y=z') == 'd{m\\="/"}\\ x\\,y\\=z'
+    assert split_series_key("device_metrics,device_id=a\\ b\\,c,metric_name=x\\=1") == (
+        "device_metrics",
+        {"device_id": "a b,c", "metric_name": "x=1"},
+    )
+
+
+async def test_write_is_gzip_line_protocol(influxdb: InfluxDB) -> None:
+    seen: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request)
+
+    client = httpx.AsyncClient(base_url=influxdb.url, event_hooks={"request": [record]})
+    store = InfluxV1Store(influxdb.url, f"test_{secrets.token_hex(4)}", client=client)
+    try:
+        await store.write([Sample(DEVICE_STATUS, "r1", "status", 1.0, T0)])
+    finally:
+        await store.close()
+    [write] = [r for r in seen if r.url.path == "/write"]
+    assert write.headers["content-encoding"] == "gzip"
+    assert write.url.params["precision"] == "ns"
+    assert [r.url.params["q"] for r in seen if r.url.path == "/query"][0].startswith(
+        "CREATE DATABASE"
+    )
+
+
+async def test_credentials_stay_out_of_urls(influxdb: InfluxDB) -> None:
+    seen: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request)
+
+    store = InfluxV1Store(
+        influxdb.url, f"test_{secrets.token_hex(4)}", username="u1", password="s3cret"
+    )
+    store._client.event_hooks["request"].append(record)
+    try:
+        await store.write([Sample(DEVICE_STATUS, "r1", "status", 1.0, T0)])  # auth is off here
+    finally:
+        await store.close()
+    assert seen and all("s3cret" not in str(r.url) for r in seen)
+    assert all(r.headers["authorization"].startswith("Basic ") for r in seen)
+    assert "s3cret" not in repr(store)
+
+
+async def test_server_gone_is_retryable_and_writes_resume() -> None:
+    reason = missing_influxdb()
+    if reason:
+        pytest.skip(reason)
+    with InfluxDB() as server:
+        store = InfluxV1Store(server.url, "gone", timeout_s=2.0)
+        try:
+            await store.write([Sample(DEVICE_METRICS, "r1", "cpu", 1.0, T0)])
+            server.halt()
+            with pytest.raises(RetryableStorageError):
+                await store.write([Sample(DEVICE_METRICS, "r1", "cpu", 2.0, T0 + 1)])
+            health = await store.health()
+            assert not health.reachable and health.error
+            with pytest.raises(RetryableStorageError):
+                await store.points("r1", "cpu", START, END)
+            server.restart()
+            await store.write([Sample(DEVICE_METRICS, "r1", "cpu", 2.0, T0 + 1)])
+            got = await store.points("r1", "cpu", START, END)
+            assert [(p.ts_ns, p.value) for p in got] == [(T0, 1.0), (T0 + 1, 2.0)]
+            assert (await store.health()).reachable
+        finally:
+            await store.close()

@@ -1,0 +1,236 @@
+"""VictoriaMetricsStore against a real victoria-metrics server on loopback.
+
+One server per module holds one mixed batch (written once, then force-flushed); each test
+reads it back through the Query methods and compares with what was written and with an
+EmbeddedStore fed the same batch. VictoriaMetrics keeps milliseconds: timestamps are compared
+after flooring to the millisecond (the batch has no two samples of a series in one ms, and
+query bounds and steps are whole milliseconds, so bucket boundaries are not moved).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from netgauge.errors import PermanentStorageError, RetryableStorageError
+from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
+from netgauge.storage.base import Point, Query, Sink
+from netgauge.storage.embedded import EmbeddedStore
+from netgauge.storage.victoriametrics import VictoriaMetricsStore
+from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
+
+pytestmark = [
+    pytest.mark.network,
+    pytest.mark.skipif(
+        missing_victoriametrics() is not None, reason=str(missing_victoriametrics())
+    ),
+]
+
+MS = 1_000_000
+S = 1_000 * MS
+T0 = 1_700_000_000 * S  # 2023-11-14, ms-aligned
+DISK = 'disk_percent{mount="/"}'
+ODD = 'a\\b,c d=e "q" {x}'  # every character line protocol or MetricsQL must escape
+DEV = "r1"
+DEV2 = "sw-é 2,x=y"
+INF_DEV = "inf-dev"
+
+
+def _batch() -> list[Sample]:
+    batch: list[Sample] = []
+    # one series with sub-ms nanoseconds, samples on and next to 10 s bucket boundaries
+    offsets_ns = [0, 1, 999_999, 3 * S + 123_456, 9 * S + 999 * MS + 999_999, 10 * S, 14 * S + 7]
+    offsets_ns += [19 * S + 500 * MS, 25 * S, 31 * S + 250_000, 39 * S + 999 * MS]
+    # distinct ms per series: 0 / 1 / 999_999 ns would collide in one ms; spread them
+    offsets_ns = [o + i * MS for i, o in enumerate(offsets_ns)]
+    for i, off in enumerate(offsets_ns):
+        batch.append(Sample(DEVICE_METRICS, DEV, "cpu_percent", 10.0 + i * 1.25, T0 + off))
+        batch.append(Sample(DEVICE_METRICS, DEV, DISK, 50.0 - i * 0.5, T0 + off + 2 * MS))
+    batch.append(Sample(DEVICE_METRICS, DEV, ODD, -3.5, T0 + 5 * S))
+    # (values of one series far apart in magnitude lose precision in VictoriaMetrics, whose
+    # blocks share one decimal exponent: -3.5 next to 1e300 reads back as 0.0)
+    batch.append(Sample(DEVICE_METRICS, DEV, ODD, 12345.678, T0 + 6 * S + 1))
+    for r in range(4):  # probe rounds: icmp.* at one instant each, and a look-alike name
+        ts = T0 + r * 15 * S + 333_333
+        batch.append(Sample(DEVICE_METRICS, DEV2, "icmp.rtt_ms", 1.5 + r, ts))
+        batch.append(Sample(DEVICE_METRICS, DEV2, "icmp.loss_pct", 0.0 if r else 25.0, ts))
+        batch.append(Sample(DEVICE_METRICS, DEV2, "icmpx.rtt_ms", 99.0, ts))
+        batch.append(Sample(DEVICE_METRICS, DEV2, "tcp.connect_ms", 7.0, ts))
+        batch.append(Sample(DEVICE_STATUS, DEV2, "status", float(r % 2), ts))
+    batch.append(Sample(DEVICE_STATUS, DEV, "status", 1.0, T0 + 40 * S + 5))
+    batch.append(Sample(DEVICE_METRICS, INF_DEV, "up", float("inf"), T0))
+    batch.append(Sample(DEVICE_METRICS, INF_DEV, "down", float("-inf"), T0))
+    return batch
+
+
+BATCH = _batch()
+
+
+def _floor(ts_ns: int) -> int:
+    return ts_ns // MS * MS
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[VictoriaMetrics]:
+    with VictoriaMetrics() as server:
+        store = VictoriaMetricsStore(server.url)
+
+        async def write() -> None:
+            try:
+                await store.write(BATCH)
+            finally:
+                await store.close()
+
+        asyncio.run(write())
+        server.flush()
+        yield server
+
+
+@pytest.fixture
+async def store(vm: VictoriaMetrics) -> VictoriaMetricsStore:
+    s = VictoriaMetricsStore(vm.url)
+    yield s  # type: ignore[misc]
+    await s.close()
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> EmbeddedStore:
+    e = EmbeddedStore(tmp_path / "m.db")
+    await e.write(BATCH)
+    yield e  # type: ignore[misc]
+    await e.close()
+
+
+def _ms(points: list[Point]) -> list[Point]:
+    return [replace(p, ts_ns=_floor(p.ts_ns)) for p in points]
+
+
+async def test_protocols(store: VictoriaMetricsStore) -> None:
+    assert isinstance(store, Sink)
+    assert isinstance(store, Query)
+    health = await store.health()
+    assert health.reachable and health.error is None and health.name == "victoriametrics"
+
+
+@pytest.mark.parametrize("metric", ["cpu_percent", DISK, ODD, "status"])
+async def test_raw_points_round_trip(store: VictoriaMetricsStore, metric: str) -> None:
+    device = DEV
+    written = sorted(
+        (_floor(s.ts_ns), s.value)
+        for s in BATCH
+        if s.device_id == device and s.metric_name == metric
+    )
+    assert written
+    got = await store.points(device, metric, T0 - S, T0 + 100 * S)
+    assert [(p.ts_ns, p.value) for p in got] == written
+    assert all(p.count == 1 and p.min == p.max == p.value for p in got)
+
+
+async def test_raw_points_match_embedded(
+    store: VictoriaMetricsStore, embedded: EmbeddedStore
+) -> None:
+    # bounds cut through the series, on and next to sample instants
+    for start, end in [(T0, T0 + 20 * S), (T0 + 3 * MS, T0 + 25 * S), (T0 + 10 * S, T0 + 10 * S)]:
+        for metric in ("cpu_percent", DISK):
+            want = _ms(await embedded.points(DEV, metric, start, end))
+            assert await store.points(DEV, metric, start, end) == want, (metric, start, end)
+
+
+@pytest.mark.parametrize("agg", ["avg", "min", "max", "count"])
+@pytest.mark.parametrize(
+    ("start_off", "end_off", "step_s"),
+    [(0, 40 * S, 10.0), (-5 * S, 45 * S, 10.0), (0, 33 * S, 10.0), (1 * MS, 40 * S, 2.5)],
+)
+async def test_stepped_points_match_embedded(
+    store: VictoriaMetricsStore,
+    embedded: EmbeddedStore,
+    agg: str,
+    start_off: int,
+    end_off: int,
+    step_s: float,
+) -> None:
+    for metric in ("cpu_percent", DISK):
+        args = (DEV, metric, T0 + start_off, T0 + end_off, step_s, agg)
+        want = await embedded.points(*args)  # type: ignore[arg-type]
+        got = await store.points(*args)  # type: ignore[arg-type]
+        assert [(p.ts_ns, p.count, p.min, p.max) for p in got] == [
+            (p.ts_ns, p.count, p.min, p.max) for p in want
+        ]
+        assert [p.value for p in got] == pytest.approx([p.value for p in want], rel=1e-12)
+        assert want, "the windows were chosen to hold samples"
+
+
+async def test_latest_matches_embedded(
+    store: VictoriaMetricsStore, embedded: EmbeddedStore
+) -> None:
+    for measurement in (DEVICE_METRICS, DEVICE_STATUS):
+        for device in (None, DEV, DEV2, "nobody"):
+            want = [
+                replace(v, ts_ns=_floor(v.ts_ns))
+                for v in await embedded.latest(measurement, device)
+            ]
+            assert await store.latest(measurement, device) == want, (measurement, device)
+
+
+async def test_series_matches_embedded(
+    store: VictoriaMetricsStore, embedded: EmbeddedStore
+) -> None:
+    for device in (None, DEV, DEV2, "nobody"):
+        assert await store.series(device) == await embedded.series(device), device
+    assert (DEVICE_METRICS, DEV, DISK) in await store.series(DEV)
+
+
+async def test_rounds_match_embedded(store: VictoriaMetricsStore, embedded: EmbeddedStore) -> None:
+    for kind, start, end, limit in [
+        ("icmp", T0, T0 + 100 * S, 10),
+        ("icmp", T0, T0 + 100 * S, 2),
+        ("icmp", T0 + 15 * S, T0 + 45 * S, 10),
+        ("tcp", T0, T0 + 100 * S, 3),
+        ("nothing", T0, T0 + 100 * S, 3),
+    ]:
+        want = [(_floor(ts), m) for ts, m in await embedded.rounds(DEV2, kind, start, end, limit)]
+        got = await store.rounds(DEV2, kind, start, end, limit)
+        assert got == want, (kind, start, end, limit)
+    assert len(await store.rounds(DEV2, "icmp", T0, T0 + 100 * S, 10)) == 4
+
+
+async def test_unrepresentable_sample_is_permanent(store: VictoriaMetricsStore) -> None:
+    bad = Sample(DEVICE_METRICS, "line\nbreak", "cpu_percent", 1.0, T0)
+    with pytest.raises(PermanentStorageError, match="line break"):
+        await store.write([bad])
+
+
+async def test_refused_body_is_permanent_with_reason(store: VictoriaMetricsStore) -> None:
+    # VictoriaMetrics 1.79 skips unparsable lines with 204; a body it cannot read gets a 400
+    with pytest.raises(PermanentStorageError, match="400.*gzip"):
+        await store._send(b"this is not gzip")
+    health = await store.health()
+    assert not health.reachable and health.error and "400" in health.error
+
+
+async def test_stopped_server_is_retryable() -> None:
+    with VictoriaMetrics() as server:
+        store = VictoriaMetricsStore(server.url, timeout_s=2.0)
+        await store.write(BATCH[:2])
+        server.stop()
+        try:
+            with pytest.raises(RetryableStorageError):
+                await store.write(BATCH[:2])
+            with pytest.raises(RetryableStorageError):
+                await store.points(DEV, "cpu_percent", T0, T0 + S)
+            health = await store.health()
+            assert not health.reachable and health.samples_written == 2
+        finally:
+            await store.close()
+
+
+async def test_infinities_round_trip(store: VictoriaMetricsStore) -> None:
+    # export writes them as bare +Inf / -Inf, which is not JSON
+    for s in BATCH:
+        if s.device_id == INF_DEV:
+            got = await store.points(INF_DEV, s.metric_name, T0, T0 + S)
+            assert [(p.ts_ns, p.value) for p in got] == [(T0, s.value)]
