@@ -28,6 +28,7 @@ from netgauge.status.devices import DeviceStates
 from netgauge.status.hysteresis import Thresholds
 from netgauge.storage import BatchWriter
 from netgauge.storage.factory import build_stores, query_store
+from netgauge.storage.spool import DiskSpool
 
 log = structlog.get_logger(__name__)
 AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
@@ -84,8 +85,19 @@ class Service:
         )
         self.stores = build_stores(s, s.metrics_path())
         self.store = query_store(s, self.stores)  # answers the API's metric queries
+        # every store but the embedded one spools what it cannot take (the embedded store is
+        # on this disk already: a spool beside it would fail with it)
+        spools = {
+            store.name: DiskSpool(
+                s.data_dir / "spool" / f"{store.name}.db",
+                max_bytes=s.spool_max_mb * 1024 * 1024,
+                policy=s.spool_policy,
+            )
+            for store in self.stores[1:]
+        }
         self.writer = BatchWriter(
             self.stores,
+            spools=spools,
             batch_size=s.write_batch_size,
             flush_interval_s=s.write_flush_interval_s,
             clock=self.clock,
@@ -194,6 +206,7 @@ class Service:
         store = stores[0]  # the embedded one: the service needs it; the others are extra
         pending = self.writer.pending()
         dropped = self.writer.dropped()
+        spooled = self.writer.spooled()
         healthy = self.started and sched.running and all(h.reachable for h in stores)
         return {
             "status": "ok" if healthy else "degraded",
@@ -213,6 +226,16 @@ class Service:
                     "dropped": dropped.get(h.name, 0),
                     "error": h.error,
                     "answers_queries": h.name == self.store.name,
+                    "spool": (
+                        {
+                            "batches": spooled[h.name].batches,
+                            "samples": spooled[h.name].samples,
+                            "bytes": spooled[h.name].bytes,
+                            "dropped_samples": spooled[h.name].dropped_samples,
+                        }
+                        if h.name in spooled
+                        else None
+                    ),
                 }
                 for h in stores
             ],

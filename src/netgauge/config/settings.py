@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Stores written besides the embedded one: influxdb, victoriametrics.",
     )
+    spool_max_mb: int = Field(
+        512, ge=1, le=1_000_000, description="Per store: disk kept for batches it cannot take."
+    )
+    spool_policy: Literal["drop_oldest", "drop_newest"] = Field(
+        "drop_oldest", description="At spool_max_mb: drop the oldest batches, or the new one."
+    )
     query_store: Literal["embedded", "influxdb", "victoriametrics"] = Field(
         "embedded", description="Which store answers the API's metric queries."
     )

@@ -1,9 +1,10 @@
 """The one batching writer in front of every sink: flush by size or by age, never per sample.
 
-Accepted samples stay in memory until a sink has taken them: a failed write keeps the batch
-and retries it at the next flush (with backoff), so nothing accepted is dropped while the
-process runs; a clean stop flushes everything. (The on-disk spool that also survives a crash
-belongs to the storage issue.)
+Accepted samples stay in memory until a sink has taken them. A failed write keeps the batch
+and retries it at the next flush (with backoff). A sink with a spool (``storage.spool``:
+every store but the embedded one) moves what it could not take to disk, fsync'd per batch,
+and replays it in order before anything newer once the sink answers again, also after a
+restart. A clean stop flushes everything (or spools it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from netgauge.clock import Clock, SystemClock
 from netgauge.errors import PermanentStorageError, StorageError
 from netgauge.models import Sample
 from netgauge.storage.base import Sink
+from netgauge.storage.spool import DiskSpool, SpoolStats
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +31,7 @@ class SinkState:
 
     sink: Sink
     pending: deque[Sample]
+    spool: DiskSpool | None = None  # where batches wait on disk while the sink is failing
     failures: int = 0
     dropped: int = 0
     last_error: str | None = None
@@ -46,8 +49,10 @@ class BatchWriter:
         flush_interval_s: float = 1.0,
         max_backoff_s: float = 60.0,
         clock: Clock | None = None,
+        spools: dict[str, DiskSpool] | None = None,
     ) -> None:
-        self._states = [SinkState(s, deque()) for s in sinks]
+        spools = spools or {}
+        self._states = [SinkState(s, deque(), spools.get(s.name)) for s in sinks]
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
         self.max_backoff_s = max_backoff_s
         self._clock = clock or SystemClock()
@@ -92,6 +97,11 @@ class BatchWriter:
                     await self._drain(state)
 
     async def _drain(self, state: SinkState) -> None:
+        # Order is kept: what waits on disk goes first, and while it cannot go, what is in
+        # memory joins it there.
+        if state.spool is not None and not await self._replay(state):
+            await self._spill(state)
+            return
         while state.pending:
             batch = [state.pending[i] for i in range(min(self.batch_size, len(state.pending)))]
             try:
@@ -108,10 +118,41 @@ class BatchWriter:
                 )
             except StorageError as exc:
                 self._failed(state, exc)
+                await self._spill(state)
                 return
             for _ in batch:
                 state.pending.popleft()
             self._recovered(state)
+
+    async def _replay(self, state: SinkState) -> bool:
+        """Write the spooled batches, oldest first; True once none is left."""
+        assert state.spool is not None
+        while True:
+            oldest = await asyncio.to_thread(state.spool.oldest)
+            if oldest is None:
+                return True
+            batch_id, batch = oldest
+            try:
+                await state.sink.write(batch)
+            except PermanentStorageError as exc:
+                state.dropped += len(batch)
+                log.error("storage.batch_refused", sink=state.sink.name, error=str(exc))
+            except StorageError as exc:
+                self._failed(state, exc)
+                return False
+            await asyncio.to_thread(state.spool.remove, batch_id)
+            self._recovered(state)
+
+    async def _spill(self, state: SinkState) -> None:
+        """Move what waits in memory to the sink's spool (durable), in batches."""
+        if state.spool is None or not state.pending:
+            return
+        waiting = list(state.pending)
+        state.pending.clear()
+        for start in range(0, len(waiting), self.batch_size):
+            batch = waiting[start : start + self.batch_size]
+            if not await asyncio.to_thread(state.spool.append, batch):
+                state.dropped += len(batch)  # refused by the spool's policy (counted there)
 
     def _failed(self, state: SinkState, exc: Exception) -> None:
         if state.failures == 0:  # log transitions, not every retry
@@ -127,8 +168,15 @@ class BatchWriter:
         state.failures, state.last_error, state.retry_at = 0, None, 0.0
 
     def pending(self) -> dict[str, int]:
-        """Samples waiting per sink."""
-        return {s.sink.name: len(s.pending) for s in self._states}
+        """Samples waiting per sink, in memory and in its spool."""
+        return {
+            s.sink.name: len(s.pending) + (s.spool.stats().samples if s.spool else 0)
+            for s in self._states
+        }
+
+    def spooled(self) -> dict[str, SpoolStats]:
+        """Each spool's contents and drops, for sinks that have one."""
+        return {s.sink.name: s.spool.stats() for s in self._states if s.spool is not None}
 
     def dropped(self) -> dict[str, int]:
         """Samples refused per sink."""
@@ -142,9 +190,14 @@ class BatchWriter:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             async with asyncio.timeout(timeout_s):
+                await self.flush(force=True)
+                for state in self._states:  # a failing sink's samples wait on disk
+                    await self._spill(state)
                 while any(s.pending for s in self._states):
+                    await self._clock.sleep(0.5)
                     await self.flush(force=True)
-                    if any(s.pending for s in self._states):
-                        await self._clock.sleep(0.5)
         except TimeoutError:
             log.error("storage.unflushed_at_shutdown", pending=self.pending())
+        for state in self._states:
+            if state.spool is not None:
+                state.spool.close()
