@@ -98,12 +98,21 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         PREFIX + "store_pending_samples", "samples waiting", labels=["store"]
     )
     dropped = CounterMetricFamily(
-        PREFIX + "store_dropped_samples", "samples the store refused", labels=["store"]
+        PREFIX + "store_dropped_samples",
+        "samples the store refused or its full spool dropped",
+        labels=["store"],
+    )
+    spooled = GaugeMetricFamily(
+        PREFIX + "store_spooled_bytes", "bytes waiting in the store's disk spool", labels=["store"]
     )
     for store in health["stores"]:
         written.add_metric([store["name"]], store["samples_written"])
         pending.add_metric([store["name"]], store["pending"])
-        dropped.add_metric([store["name"]], store["dropped"])
+        spool = store.get("spool")
+        lost = store["dropped"] + (spool["dropped_samples"] if spool else 0)
+        dropped.add_metric([store["name"]], lost)
+        if spool:
+            spooled.add_metric([store["name"]], spool["bytes"])
     refused = CounterMetricFamily(
         PREFIX + "samples_refused", "device samples refused by validation", labels=["reason"]
     )
@@ -115,4 +124,4 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         counts[state.value if state else "unknown"] += 1
     for state_name, count in sorted(counts.items()):
         devices.add_metric([state_name], count)
-    return [written, pending, dropped, refused, devices]
+    return [written, pending, dropped, spooled, refused, devices]
