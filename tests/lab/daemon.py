@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,21 @@ from types import TracebackType
 from typing import Self
 
 STOP_TIMEOUT_S = 5.0
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (another process may take it before we do:
+    hence :meth:`Daemon._launch_on_a_free_port`)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port free on ``host`` right now (same caveat)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, timeout_s: float = STOP_TIMEOUT_S) -> None:

@@ -16,7 +16,6 @@ Nothing here sends to any address but 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.lab.daemon import Daemon
+from tests.lab.daemon import Daemon, free_tcp_port
 
 INFLUXD = "/usr/bin/influxd"
 _START_TIMEOUT_S = 20.0
@@ -37,13 +36,6 @@ def missing_influxdb() -> str | None:
     if not os.access(INFLUXD, os.X_OK):
         return "influxd not installed (Debian package influxdb)"
     return None
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (another process may take it before we do)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class InfluxDB(Daemon):

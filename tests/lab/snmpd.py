@@ -33,14 +33,13 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tests.lab.daemon import Daemon
+from tests.lab.daemon import Daemon, free_udp_port
 
 SNMPD = "/usr/sbin/snmpd"
 
@@ -99,13 +98,6 @@ def supported_auth_protocols() -> tuple[str, ...]:
     )
     found = re.search(r"-a PROTOCOL\s+.*?\(([^)]*)\)", help_text.stdout + help_text.stderr)
     return tuple(found.group(1).split("|")) if found else ("MD5", "SHA")
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port free on ``host`` right now (another process may take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,8 +44,7 @@ from netgauge.pollers.snmp_ber import (
     decode_response,
     encode_request,
 )
-from tests.lab.daemon import Daemon
-from tests.lab.snmpd import free_udp_port
+from tests.lab.daemon import Daemon, free_udp_port
 
 Oid = tuple[int, ...]
 Record = tuple[str, str]  # (tag, value) as written in the file

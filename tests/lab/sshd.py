@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.lab.daemon import Daemon
+from tests.lab.daemon import Daemon, free_tcp_port
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -60,13 +60,6 @@ def missing_sshd() -> str | None:
     if not PRIVSEP_DIR.is_dir() and os.geteuid() != 0:
         return f"sshd needs {PRIVSEP_DIR}, which only root can make (run the tests as root)"
     return None
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (another process may take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def keygen(path: Path, comment: str) -> str:

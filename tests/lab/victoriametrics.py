@@ -20,7 +20,6 @@ address but 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.lab.daemon import Daemon
+from tests.lab.daemon import Daemon, free_tcp_port
 
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"
 
@@ -42,13 +41,6 @@ def missing_victoriametrics() -> str | None:
     if not os.access(VICTORIA_METRICS, os.X_OK):
         return "victoria-metrics not installed (Debian package victoria-metrics)"
     return None
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (another process may take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class VictoriaMetrics(Daemon):
