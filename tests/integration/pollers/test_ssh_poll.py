@@ -25,13 +25,8 @@ import pytest
 
 from netgauge.pollers.readings import DeviceReading, DeviceState
 from netgauge.pollers.ssh import SshCredentials, SshEndpoint, SshPoller
-from tests.lab.sshd import (
-    Sshd,
-    free_tcp_port,
-    keygen,
-    missing_throwaway_user,
-    throwaway_user,
-)
+from tests.lab.daemon import free_tcp_port
+from tests.lab.sshd import Sshd, keygen, missing_throwaway_user, throwaway_user
 
 NO_HOME = "/nonexistent-netgauge-test-home"
 DF = ["df", "-P", "-k", "-l", "-x", "tmpfs", "-x", "devtmpfs", "-x", "overlay", "-x", "squashfs"]
