@@ -205,3 +205,31 @@ def test_metrics_exposes_every_series_newest_value_for_prometheus(client: TestCl
     reason = "cpu_percent out of range 0..100"
     assert samples[("netgauge_samples_refused_total", (("reason", reason),))] >= 1.0
     assert samples[("netgauge_store_samples_written_total", (("store", "embedded"),))] >= 5
+
+
+def test_availability_is_the_share_of_up_status_samples(client: TestClient) -> None:
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    for seq in (1, 2):
+        assert post(client, token, batch(seq, 10.0)).status_code == 200
+    service = client.app.state.service  # type: ignore[attr-defined]
+    later = time.monotonic() + 1000
+    for _ in range(3):  # three silent checks: offline, status 0
+        client.portal.call(service.agents.check_silent, 120.0, later)
+    params = {"target": "laptop", "metric": "status", "from": "2000-01-01T00:00:00"}
+
+    def points() -> Any:
+        found = client.get("/api/v1/metrics", params={**params, "step": "36500d"}).json()
+        return found["points"] if found["points"] and found["points"][0]["count"] >= 5 else None
+
+    wait_for(points, what="five status samples")
+    body = client.get(
+        "/api/v1/metrics", params={**params, "step": "36500d", "agg": "availability"}
+    ).json()
+    (point,) = body["points"]
+    ups = point["count"] - 1  # the third silent check is the one offline (0) sample
+    assert point["value"] == pytest.approx(100.0 * ups / point["count"])
+    bad = client.get(
+        "/api/v1/metrics",
+        params={"target": "laptop", "metric": "cpu_percent", "agg": "availability"},
+    )
+    assert bad.status_code == 422 and "availability is for the status metric" in bad.text

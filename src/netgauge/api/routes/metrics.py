@@ -11,6 +11,7 @@ from netgauge.api.deps import ServiceDep
 from netgauge.api.schemas import PointPublic, Round, RoundsResponse, SeriesResponse
 from netgauge.config.model import parse_duration
 from netgauge.errors import InventoryError
+from netgauge.storage.base import Aggregation, Point
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 MAX_POINTS = 100_000
@@ -58,9 +59,15 @@ async def query_metrics(
     ] = None,
     to: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
     step: Annotated[str | None, Query(description="bucket size: 60, 30s, 5m, 1h")] = None,
-    agg: Literal["avg", "min", "max", "count"] = "avg",
+    agg: Literal["avg", "min", "max", "count", "availability"] = "avg",
 ) -> SeriesResponse:
-    """Points of ``metric`` for ``target`` in [from, to); one per ``step`` when given."""
+    """Points of ``metric`` for ``target`` in [from, to); one per ``step`` when given.
+
+    ``availability`` (for ``status``): the share of up samples in each step, in percent
+    (the average of 1/0 samples × 100), whichever store answers.
+    """
+    if agg == "availability" and metric != "status":
+        raise InventoryError("agg: availability is for the status metric")
     given_start = dt_to_ns(from_, "from") if from_ else None
     end_ns = dt_to_ns(to or datetime.now(UTC), "to")
     start_ns = given_start if given_start is not None else max(0, end_ns - 3600 * 10**9)
@@ -70,7 +77,12 @@ async def query_metrics(
     if step_s is not None and (end_ns - start_ns) / 1e9 / step_s > MAX_POINTS:
         raise InventoryError(f"step: too small for the range (more than {MAX_POINTS} points)")
     start, end = ns_to_dt(start_ns), ns_to_dt(end_ns)
-    points = await service.store.points(target, metric, start_ns, end_ns, step_s, agg)
+    stored_agg: Aggregation = "avg" if agg == "availability" else agg
+    points = await service.store.points(target, metric, start_ns, end_ns, step_s, stored_agg)
+    if agg == "availability":
+        points = [
+            Point(p.ts_ns, 100.0 * p.value, 100.0 * p.min, 100.0 * p.max, p.count) for p in points
+        ]
     return SeriesResponse(
         target=target,
         metric=metric,
