@@ -8,10 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 STOP_TIMEOUT_S = 5.0
 
@@ -46,9 +47,30 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout_s: float = STOP_TIME
 class Daemon:
     """A lab server process and its directory; subclasses implement :meth:`start`."""
 
+    what: ClassVar[str] = "server"  # its name in messages
+    start_timeout_s: ClassVar[float] = 15.0
+    bind_failed: ClassVar[tuple[str, ...]] = ()  # what its log says when the port is taken
+    poll_s: ClassVar[float] = 0.1
+
     def __init__(self) -> None:
         self._dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def directory(self) -> Path:
+        """The temporary directory of the running server."""
+        if self._dir is None:
+            raise RuntimeError(f"{self.what} is not started")
+        return self._dir
+
+    @property
+    def where(self) -> str:
+        """Where it listens, for messages."""
+        raise NotImplementedError
+
+    def _answers(self) -> bool:
+        """Whether it serves now (one quick, bounded attempt)."""
+        raise NotImplementedError
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -60,8 +82,27 @@ class Daemon:
         raise NotImplementedError
 
     def _wait_ready(self) -> bool:
-        """True once it serves; False when it exited because its port was taken."""
-        raise NotImplementedError
+        """True once it serves; False when it exited because its port was taken; an error
+        with the end of its log when it exited otherwise or stayed silent too long."""
+        proc = self._proc
+        assert proc is not None
+        deadline = time.monotonic() + self.start_timeout_s
+        while True:
+            if proc.poll() is not None:
+                if any(text in self.log_tail(50) for text in self.bind_failed):
+                    return False
+                raise RuntimeError(
+                    f"{self.what} exited with status {proc.returncode} on {self.where}; "
+                    f"its log ends:\n{self.log_tail()}"
+                )
+            if self._answers():
+                return True
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.what} not answering on {self.where} after "
+                    f"{self.start_timeout_s:.0f} s; its log ends:\n{self.log_tail()}"
+                )
+            time.sleep(self.poll_s)
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of its log, for failure messages."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -41,6 +40,11 @@ def missing_influxdb() -> str | None:
 class InfluxDB(Daemon):
     """influxd on ``http://127.0.0.1:<port>``, no authentication; a context manager."""
 
+    what = "influxd"
+    start_timeout_s = _START_TIMEOUT_S
+    bind_failed = (_BIND_FAILED,)
+    poll_s = 0.1
+
     address = "127.0.0.1"
 
     def __init__(self) -> None:
@@ -52,13 +56,6 @@ class InfluxDB(Daemon):
     def url(self) -> str:
         """The base URL of the HTTP API."""
         return f"http://{self.address}:{self.port}"
-
-    @property
-    def directory(self) -> Path:
-        """The temporary directory of the server (config, log, meta/data/wal)."""
-        if self._dir is None:
-            raise RuntimeError("influxd is not started")
-        return self._dir
 
     def config(self) -> str:
         """The influxdb.conf text: our directories and loopback ports, every extra off."""
@@ -119,6 +116,13 @@ bind-address = "{self.address}:{self.rpc_port}"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        return self.url
+
+    def _answers(self) -> bool:
+        return self.ping()
+
     def start(self) -> InfluxDB:
         """Start the server and wait (20 s at most) until ``/ping`` answers 204.
 
@@ -175,25 +179,3 @@ bind-address = "{self.address}:{self.rpc_port}"
                 return int(resp.status) == 204
         except (urllib.error.URLError, OSError):
             return False
-
-    def _wait_ready(self) -> bool:
-        """True once /ping answers 204; False when it exited because a port was taken."""
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                if _BIND_FAILED in self.log_tail(50):
-                    return False
-                raise RuntimeError(
-                    f"influxd exited with status {proc.returncode} on {self.url}; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            if self.ping():
-                return True
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"influxd not answering on {self.url} after {_START_TIMEOUT_S:.0f} s; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)

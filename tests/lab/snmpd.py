@@ -177,6 +177,11 @@ class Snmpd(Daemon):
     (auth protocol -> user: "SHA", and "SHA-256" / "SHA-512" when supported).
     """
 
+    what = "snmpd"
+    start_timeout_s = _START_TIMEOUT_S
+    bind_failed = (_BIND_FAILED,)
+    poll_s = 0.1
+
     address = "127.0.0.1"
 
     def __init__(self, *, sys_location: str | None = None, sys_contact: str | None = None) -> None:
@@ -204,13 +209,6 @@ class Snmpd(Daemon):
         super().__init__()
 
     # -- paths and command lines -------------------------------------------------------------
-
-    @property
-    def directory(self) -> Path:
-        """The temporary directory of the running agent (config, log, persistent state)."""
-        if self._dir is None:
-            raise RuntimeError("snmpd is not started")
-        return self._dir
 
     @property
     def target(self) -> str:
@@ -281,6 +279,17 @@ class Snmpd(Daemon):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        return self.target
+
+    def _answers(self) -> bool:
+        try:
+            self.snmpget([SYS_UPTIME], timeout_s=0.3, retries=0)
+        except SnmpError:
+            return False
+        return True
+
     def start(self) -> Snmpd:
         """Start the agent and wait (15 s at most) until it answers a v2c get of sysUpTime.
 
@@ -310,31 +319,6 @@ class Snmpd(Daemon):
                 stderr=stderr,
                 env=self._env(),
             )
-
-    def _wait_ready(self) -> bool:
-        """True once the agent answers; False when it exited because the port was taken."""
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                if _BIND_FAILED in self.log_tail(50):
-                    return False
-                raise RuntimeError(
-                    f"snmpd exited with status {proc.returncode} on {self.target}; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            try:
-                self.snmpget([SYS_UPTIME], timeout_s=0.3, retries=0)
-                return True
-            except SnmpError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"snmpd not answering on {self.target} after {_START_TIMEOUT_S:.0f} s; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
 
     # -- net-snmp's client tools -------------------------------------------------------------
 

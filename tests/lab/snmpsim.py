@@ -128,6 +128,8 @@ class SnmpSim(Daemon):
     A context manager; :attr:`port` is where it listens (kept across :meth:`replace`).
     """
 
+    what = "snmpsim"
+
     address = "127.0.0.1"
 
     def __init__(self, walks: Mapping[str, str]) -> None:
@@ -149,13 +151,6 @@ class SnmpSim(Daemon):
         return cls(walks)
 
     # -- paths -------------------------------------------------------------------------------
-
-    @property
-    def directory(self) -> Path:
-        """The temporary directory: ``data/`` (the walks), ``cache/`` (snmpsim's indexes)."""
-        if self._dir is None:
-            raise RuntimeError("snmpsim is not started")
-        return self._dir
 
     @property
     def communities(self) -> list[str]:

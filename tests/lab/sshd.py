@@ -80,6 +80,11 @@ class Sshd(Daemon):
     server's key (:attr:`host_public_key`, ``"ssh-ed25519 AAAA..."``).
     """
 
+    what = "sshd"
+    start_timeout_s = _START_TIMEOUT_S
+    bind_failed = _BIND_FAILED
+    poll_s = 0.05
+
     address = "127.0.0.1"
 
     def __init__(self) -> None:
@@ -88,13 +93,6 @@ class Sshd(Daemon):
         self.host_public_key = ""
 
     # -- paths -------------------------------------------------------------------------------
-
-    @property
-    def directory(self) -> Path:
-        """The temporary directory of the running server (keys, config, log)."""
-        if self._dir is None:
-            raise RuntimeError("sshd is not started")
-        return self._dir
 
     @property
     def target(self) -> str:
@@ -159,6 +157,13 @@ class Sshd(Daemon):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        return self.target
+
+    def _answers(self) -> bool:
+        return self._banner(timeout_s=0.5).startswith(b"SSH-2.0-")
+
     def start(self) -> Sshd:
         """Make the keys and files, start sshd and wait (15 s at most) for its banner."""
         if self._proc is not None:
@@ -198,28 +203,6 @@ class Sshd(Daemon):
                 stdout=log,
                 stderr=log,
             )
-
-    def _wait_ready(self) -> bool:
-        """True once the port answers with an SSH banner; False when sshd could not bind."""
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                if any(text in self.log_text() for text in _BIND_FAILED):
-                    return False
-                raise RuntimeError(
-                    f"sshd exited with status {proc.returncode} on {self.target}; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            if self._banner(timeout_s=0.5).startswith(b"SSH-2.0-"):
-                return True
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"sshd not answering on {self.target} after {_START_TIMEOUT_S:.0f} s; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            time.sleep(0.05)
 
     def _banner(self, timeout_s: float) -> bytes:
         """The first line the server sends, or b"" (not listening yet)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -46,18 +45,16 @@ def missing_victoriametrics() -> str | None:
 class VictoriaMetrics(Daemon):
     """victoria-metrics on ``http://127.0.0.1:<port>``, data in a temp dir; a context manager."""
 
+    what = "victoria-metrics"
+    start_timeout_s = _START_TIMEOUT_S
+    bind_failed = (_BIND_FAILED,)
+    poll_s = 0.1
+
     address = "127.0.0.1"
 
     def __init__(self) -> None:
         self.port = free_tcp_port(self.address)
         super().__init__()
-
-    @property
-    def directory(self) -> Path:
-        """The temporary directory of the running server (data and log)."""
-        if self._dir is None:
-            raise RuntimeError("victoria-metrics is not started")
-        return self._dir
 
     @property
     def url(self) -> str:
@@ -88,6 +85,17 @@ class VictoriaMetrics(Daemon):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def where(self) -> str:
+        return self.url
+
+    def _answers(self) -> bool:
+        try:
+            status, body = self._get("/health", timeout_s=0.5)
+        except (OSError, urllib.error.URLError):
+            return False
+        return status == 200 and body.strip() == "OK"
+
     def start(self) -> VictoriaMetrics:
         """Start the server and wait (20 s at most) until ``GET /health`` answers OK.
 
@@ -112,32 +120,6 @@ class VictoriaMetrics(Daemon):
     def _get(self, path: str, timeout_s: float = 2.0) -> tuple[int, str]:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=timeout_s) as response:
             return int(response.status), response.read().decode(errors="replace")
-
-    def _wait_ready(self) -> bool:
-        """True once /health answers OK; False when it exited because the port was taken."""
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                if _BIND_FAILED in self.log_tail(50):
-                    return False
-                raise RuntimeError(
-                    f"victoria-metrics exited with status {proc.returncode} on {self.url}; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            try:
-                status, body = self._get("/health", timeout_s=0.5)
-                if status == 200 and body.strip() == "OK":
-                    return True
-            except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"victoria-metrics not healthy on {self.url} after {_START_TIMEOUT_S:.0f} s; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
 
     def flush(self) -> None:
         """Make everything written so far searchable now (``/internal/force_flush``)."""
