@@ -120,10 +120,7 @@ class AgentIngest:
             result = ProbeResult(
                 device, KIND, now_ns(), ProbeStatus.TIMEOUT, {}, error, prefixed=False
             )
-            self._status.update(JOB, result)
-            decided = await self._devices.observe(result, JOB, stale_after_s)
-            if decided is not None:
-                self._writer.submit([decided])
+            await self._observe(result, stale_after_s)
         return silent
 
     async def _store(
@@ -142,8 +139,12 @@ class AgentIngest:
         samples = result.to_samples(with_status=False)
         self._writer.submit(samples)
         if observe:
-            self._status.update(JOB, result)
-            decided = await self._devices.observe(result, JOB, self.silent_after_s)
-            if decided is not None:
-                self._writer.submit([decided])
+            await self._observe(result, self.silent_after_s)
         return len(samples)
+
+    async def _observe(self, result: ProbeResult, interval_s: float) -> None:
+        """One check of the device: its live status, its decided state and that sample."""
+        self._status.update(JOB, result)
+        decided = await self._devices.observe(result, JOB, interval_s)
+        if decided is not None:
+            self._writer.submit([decided])
