@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from netgauge.storage.embedded import EmbeddedStore
 from tests.conftest import free_port, wait_for
 
 DEFAULT_INTERVAL_S = 30.0  # the default config's job interval (netgauge.config.defaults)
@@ -125,10 +126,20 @@ def test_sigterm_flushes_every_accepted_sample(serve: Any, tmp_path: Path) -> No
     stopped = [e for e in events if e.get("event") == "service.stopped"]
     assert stopped, err
     accepted = stopped[0]["samples_accepted"]
-    stored = (
-        sqlite3.connect(s.data / "metrics.db").execute("SELECT count(*) FROM samples").fetchone()[0]
-    )
-    assert accepted > 0 and stored == accepted
+    assert accepted > 0 and _stored(s.data / "metrics.db") == accepted
+
+
+def _stored(path: Path) -> int:
+    """Distinct samples in an embedded store file, read as netgauge reads it."""
+
+    async def count() -> int:
+        store = EmbeddedStore(path)
+        try:
+            return await store.count()
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
 
 
 def test_bad_config_file_exits_2_naming_the_line(tmp_path: Path) -> None:

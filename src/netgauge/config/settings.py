@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     spool_policy: Literal["drop_oldest", "drop_newest"] = Field(
         "drop_oldest", description="At spool_max_mb: drop the oldest batches, or the new one."
     )
+    retention_raw_days: float = Field(
+        30, ge=2, le=36500, description="Embedded store: raw samples are kept this long."
+    )
+    retention_minute_days: float = Field(30, gt=0, le=36500, description="... minute rollups.")
+    retention_hour_days: float = Field(90, gt=0, le=36500, description="... hourly rollups.")
+    retention_day_days: float = Field(730, gt=0, le=36500, description="... daily rollups.")
     query_store: Literal["embedded", "influxdb", "victoriametrics"] = Field(
         "embedded", description="Which store answers the API's metric queries."
     )

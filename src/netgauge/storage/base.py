@@ -8,7 +8,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from netgauge.models import Sample
 
-Aggregation = Literal["avg", "min", "max", "count"]
+Aggregation = Literal["avg", "min", "max", "count", "p95"]
 
 
 @dataclass(frozen=True, slots=True)

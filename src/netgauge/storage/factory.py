@@ -13,7 +13,7 @@ from pathlib import Path
 
 from netgauge.config.settings import Settings, StoreSettings
 from netgauge.errors import ConfigError, ConfigProblem
-from netgauge.storage.embedded import EmbeddedStore
+from netgauge.storage.embedded import EmbeddedStore, Retention
 from netgauge.storage.influxdb import InfluxV1Store
 from netgauge.storage.victoriametrics import VictoriaMetricsStore
 
@@ -22,7 +22,13 @@ Store = EmbeddedStore | InfluxV1Store | VictoriaMetricsStore
 
 def build_stores(settings: Settings, metrics_path: Path) -> list[Store]:
     """The embedded store first, then every configured one."""
-    stores: list[Store] = [EmbeddedStore(metrics_path)]
+    retention = Retention(
+        raw_days=settings.retention_raw_days,
+        minute_days=settings.retention_minute_days,
+        hour_days=settings.retention_hour_days,
+        day_days=settings.retention_day_days,
+    )
+    stores: list[Store] = [EmbeddedStore(metrics_path, retention=retention)]
     for index, cfg in enumerate(settings.stores):
         stores.append(_build(cfg, index))
     return stores

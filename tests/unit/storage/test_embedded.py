@@ -56,21 +56,64 @@ async def test_duplicate_timestamp_keeps_one_sample(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_data_survives_reopen_and_uses_without_rowid(tmp_path: Path) -> None:
+async def test_data_survives_reopen_sealed_or_still_in_the_head(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    store = EmbeddedStore(path)
-    await store.write([metric(t * S, 1.0, device=f"d{t % 7}") for t in range(1, 1001)])
-    await store.close()
+    store = EmbeddedStore(path, seal_rows=400)  # the first 400 are sealed, the rest is head
+    for start in range(1, 1001, 100):
+        await store.write(
+            [metric(t * S, float(t), device=f"d{t % 7}") for t in range(start, start + 100)]
+        )
+    assert await store.count() == 1000
+    # a crash leaves the head as it is: reopen without close
     again = EmbeddedStore(path)
     assert await again.count() == 1000
     assert len(await again.series()) == 7
+    got = await again.points("d3", "icmp.rtt_avg_ms", 0, 2000 * S)
+    assert [p.ts_ns for p in got] == [t * S for t in range(1, 1001) if t % 7 == 3]
+    assert [p.value for p in got] == [float(t) for t in range(1, 1001) if t % 7 == 3]
     await again.close()
-    ddl = (
-        sqlite3.connect(path)
-        .execute("SELECT sql FROM sqlite_master WHERE name='samples'")
-        .fetchone()[0]
+    await store.close()
+    tables = {
+        row[0]
+        for row in sqlite3.connect(path).execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
+    assert "raw_0" in tables and "samples" not in tables  # day partition of 1970-01-01
+
+
+async def test_a_file_with_the_old_samples_table_is_moved_into_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE series (id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device_id "
+        "TEXT NOT NULL, metric_name TEXT NOT NULL, UNIQUE (measurement, device_id, "
+        "metric_name)); CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
+        "value REAL NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;"
+        "INSERT INTO series VALUES (1, 'device_metrics', 'gw', 'icmp.rtt_avg_ms');"
     )
-    assert "WITHOUT ROWID" in ddl and "PRIMARY KEY (series_id, ts)" in ddl
+    old.executemany("INSERT INTO samples VALUES (1, ?, ?)", [(t * S, t / 2) for t in range(1, 51)])
+    old.commit()
+    old.close()
+    store = EmbeddedStore(path)
+    got = await store.points("gw", "icmp.rtt_avg_ms", 0, 100 * S)
+    assert [(p.ts_ns, p.value) for p in got] == [(t * S, t / 2) for t in range(1, 51)]
+    await store.close()
+    names = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")]
+    assert "samples" not in names
+
+
+async def test_a_duplicate_written_after_its_seal_still_counts_once(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "m.db")
+    await store.write([metric(5 * S, 1.0), metric(6 * S, 1.0)])
+    await store.maintain()  # sealed into a block
+    await store.write([metric(5 * S, 3.0)])  # a replayed batch, with a corrected value
+    assert await store.count() == 2
+    assert [p.value for p in await store.points("gw", "icmp.rtt_avg_ms", 0, 10 * S)] == [3.0, 1.0]
+    await store.maintain()
+    assert await store.count() == 2
+    assert [p.value for p in await store.points("gw", "icmp.rtt_avg_ms", 0, 10 * S)] == [3.0, 1.0]
+    await store.close()
 
 
 async def test_rounds_group_one_kind_per_instant(tmp_path: Path) -> None:

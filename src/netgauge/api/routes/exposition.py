@@ -105,7 +105,18 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
     spooled = GaugeMetricFamily(
         PREFIX + "store_spooled_bytes", "bytes waiting in the store's disk spool", labels=["store"]
     )
+    up = GaugeMetricFamily(
+        PREFIX + "store_up", "1 when the store's last write or check succeeded", labels=["store"]
+    )
+    newest = GaugeMetricFamily(
+        PREFIX + "store_newest_sample_timestamp_seconds",
+        "time of the newest sample the store has taken",
+        labels=["store"],
+    )
     for store in health["stores"]:
+        up.add_metric([store["name"]], 1.0 if store["reachable"] else 0.0)
+        if store["last_write_ns"] is not None:
+            newest.add_metric([store["name"]], store["last_write_ns"] / 1e9)
         written.add_metric([store["name"]], store["samples_written"])
         pending.add_metric([store["name"]], store["pending"])
         spool = store.get("spool")
@@ -124,4 +135,4 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         counts[state.value if state else "unknown"] += 1
     for state_name, count in sorted(counts.items()):
         devices.add_metric([state_name], count)
-    return [written, pending, dropped, spooled, refused, devices]
+    return [up, newest, written, pending, dropped, spooled, refused, devices]

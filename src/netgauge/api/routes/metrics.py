@@ -59,9 +59,12 @@ async def query_metrics(
     ] = None,
     to: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
     step: Annotated[str | None, Query(description="bucket size: 60, 30s, 5m, 1h")] = None,
-    agg: Literal["avg", "min", "max", "count", "availability"] = "avg",
+    agg: Literal["avg", "min", "max", "count", "p95", "availability"] = "avg",
 ) -> SeriesResponse:
     """Points of ``metric`` for ``target`` in [from, to); one per ``step`` when given.
+
+    The embedded store answers long ranges from rollups (minute, hour, day) when the step is
+    a whole number of them and ``from`` lies on such a boundary; otherwise from raw samples.
 
     ``availability`` (for ``status``): the share of up samples in each step, in percent
     (the average of 1/0 samples × 100), whichever store answers.

@@ -1,0 +1,335 @@
+"""Sealing, rollups and retention: the embedded store's background chores, run by the writer.
+
+All of it runs on the writer's connection, each step in its own transaction, so a crash at
+any point leaves either the state before the step or after it (head rows are deleted in the
+same transaction that writes their blocks; a rollup advances its watermark in the
+transaction that stores it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from netgauge.storage.embedded.blocks import decode, encode
+from netgauge.storage.embedded.head import Head
+from netgauge.storage.embedded.layout import (
+    DAY,
+    DAY_LEVEL,
+    HOUR,
+    HOUR_LEVEL,
+    LEVELS,
+    MINUTE,
+    MINUTE_LEVEL,
+    RAW,
+    Catalog,
+    Level,
+    Retention,
+    floor,
+    partition_ddl,
+    table,
+)
+from netgauge.storage.embedded.summary import Summary
+
+Block = tuple[int, int, int, bytes]  # t0, id, n, data
+SummaryRow = tuple[int, int, int, float, float, float, float]  # series, ts, n, sum, min, max, p95
+
+
+def merged(blocks: Iterable[Block]) -> tuple[list[int], list[float]]:
+    """The samples of one series from its blocks in seal order: a later duplicate wins."""
+    parts = [decode(data, n) for _, _, n, data in blocks]
+    if len(parts) == 1:
+        return parts[0]
+    by_ts: dict[int, float] = {}
+    for ts, values in parts:
+        by_ts.update(zip(ts, values, strict=True))
+    ordered = sorted(by_ts.items())
+    return [t for t, _ in ordered], [v for _, v in ordered]
+
+
+def _in_order(ts: list[int], values: list[float]) -> tuple[list[int], list[float]]:
+    """One series' head in time order, the last arrival of a timestamp winning."""
+    n = min(len(ts), len(values))
+    ts, values = ts[:n], values[:n]
+    if ts == sorted(ts) and len(set(ts)) == n:
+        return ts, values
+    ordered = sorted(dict(zip(ts, values, strict=True)).items())
+    return [t for t, _ in ordered], [v for _, v in ordered]
+
+
+def _hour_runs(ts: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """[a, b) index runs of sorted ``ts`` that stay within one hour."""
+    a = 0
+    while a < len(ts):
+        end_of_hour = floor(ts[a], HOUR) + HOUR
+        b = bisect.bisect_left(ts, end_of_hour, a) if ts[-1] >= end_of_hour else len(ts)
+        yield a, b
+        a = b
+
+
+class Maintainer:
+    """Seals the head and keeps rollups and retention up to date."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        catalog: Catalog,
+        retention: Retention,
+        now_ns: Callable[[], int],
+        grace_ns: int,
+        commit_lock: threading.Lock,
+    ) -> None:
+        self._c, self.catalog, self.retention = conn, catalog, retention
+        # held around a seal's COMMIT and the head swap that follows it, and by readers
+        # while they open their snapshot: a reader sees the head either in blocks or in
+        # memory, never in both or neither
+        self._commit_lock = commit_lock
+        self._now_ns, self.grace_ns = now_ns, grace_ns
+        self.meta: dict[str, int] = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _set(self, key: str, value: int) -> None:
+        self._c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self.meta[key] = value
+
+    def _ensure(self, level: Level, start: int) -> None:
+        if start not in self.catalog.parts[level.name]:
+            for statement in partition_ddl(level, start):
+                self._c.execute(statement)
+            self.catalog.add(level, start)
+
+    def _transaction(
+        self, work: Callable[[], Any], after_commit: Callable[[], None] | None = None
+    ) -> Any:
+        meta = dict(self.meta)
+        self._c.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            with self._commit_lock:
+                self._c.execute("COMMIT")
+                if after_commit is not None:
+                    after_commit()
+        except BaseException:
+            if self._c.in_transaction:
+                self._c.execute("ROLLBACK")
+            self.meta = meta
+            names = self._c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            self.catalog.load([str(row[0]) for row in names])
+            raise
+        return result
+
+    # -- seal --------------------------------------------------------------------------------
+    def seal(self, head: Head, after_commit: Callable[[], None]) -> int:
+        """Move ``head`` into blocks and empty the head table (one transaction), then call
+        ``after_commit`` (under the commit lock); the number of samples moved."""
+        if not head.rows:
+            return 0
+        return int(self._transaction(lambda: self._seal(head), after_commit))
+
+    def _seal(self, head: Head) -> int:
+        hour_done, day_done = self.meta.get("hour_done"), self.meta.get("day_done")
+        blocks: dict[int, list[tuple[int, int, int, int, bytes]]] = {}
+        dirty: set[tuple[str, int, int]] = set()
+        latest: list[tuple[int, int, float]] = []
+        lowest, highest = 2**63, 0
+        for sid, (ts_in, values_in) in list(head.series.items()):
+            ts, values = _in_order(ts_in, values_in)
+            lowest, highest = min(lowest, ts[0]), max(highest, ts[-1])
+            latest.append((sid, ts[-1], values[-1]))
+            for a, b in _hour_runs(ts):
+                t0 = ts[a]
+                blocks.setdefault(floor(t0, DAY), []).append(
+                    (sid, t0, ts[b - 1], b - a, encode(ts[a:b], values[a:b]))
+                )
+                if hour_done is not None and t0 < hour_done:
+                    dirty.add(("hour", floor(t0, HOUR), sid))
+                if day_done is not None and t0 < day_done:
+                    dirty.add(("day", floor(t0, DAY), sid))
+        for start, rows_of_day in blocks.items():
+            self._ensure(RAW, start)
+            self._c.executemany(
+                f"INSERT INTO {table(RAW, start)} (series_id, t0, t1, n, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows_of_day,
+            )
+        self._c.executemany("INSERT OR IGNORE INTO dirty VALUES (?, ?, ?)", sorted(dirty))
+        self._c.executemany(
+            "INSERT INTO latest VALUES (?, ?, ?) ON CONFLICT(series_id) DO UPDATE "
+            "SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest.ts",
+            latest,
+        )
+        if hour_done is None:  # the first data: rollups start at its hour and day
+            self._set("hour_done", floor(lowest, HOUR))
+            self._set("day_done", floor(lowest, DAY))
+        self._set("max_ts", max(highest, self.meta.get("max_ts", highest)))
+        self._c.execute("DELETE FROM head")  # no WHERE: SQLite truncates the table
+        return head.rows
+
+    # -- rollups -----------------------------------------------------------------------------
+    def roll(self, max_steps: int | None = None) -> bool:
+        """Roll closed hours and days, redo late ones, drop expired partitions.
+
+        Returns True when everything due is done (False: ``max_steps`` ran out first).
+        """
+        steps = 0
+        for step in self._due():
+            self._transaction(step)
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                return False
+        self._transaction(self._expire)
+        return True
+
+    def _due(self) -> Iterator[Callable[[], None]]:
+        """The next pending step, re-evaluated after each one runs."""
+        while True:
+            step = self._next_step()
+            if step is None:
+                return
+            yield step
+
+    def _next_step(self) -> Callable[[], None] | None:
+        if "hour_done" not in self.meta:
+            return None
+        hour_done, day_done = self.meta["hour_done"], self.meta["day_done"]
+        closed = floor(min(self._now_ns(), self.meta["max_ts"]) - self.grace_ns, HOUR)
+        if hour_done < closed:
+            hour = self._next_data_hour(hour_done, closed)
+            return lambda: self._roll_hour_step(hour, closed)
+        if day_done < floor(hour_done, DAY):
+            return lambda: self._roll_day_step(day_done, floor(hour_done, DAY))
+        late = self._c.execute("SELECT level, bucket, series_id FROM dirty LIMIT 1").fetchone()
+        if late is not None:
+            return lambda: self._redo(str(late[0]), int(late[1]), int(late[2]))
+        return None
+
+    def _next_data_hour(self, start: int, end: int) -> int | None:
+        """The first hour in [start, end) that has blocks (None: there is none)."""
+        for part in self.catalog.overlapping(RAW, start, end):
+            row = self._c.execute(
+                f"SELECT min(t0) FROM {table(RAW, part)} WHERE t0 >= ? AND t0 < ?", (start, end)
+            ).fetchone()
+            if row[0] is not None:
+                return floor(int(row[0]), HOUR)
+        return None
+
+    def _roll_hour_step(self, hour: int | None, closed: int) -> None:
+        if hour is None:
+            self._set("hour_done", closed)
+            return
+        self._roll_hour(hour, None)
+        self._set("hour_done", hour + HOUR)
+
+    def _roll_day_step(self, day: int, end: int) -> None:
+        next_day = self._next_data_day(day, end)
+        if next_day is None:
+            self._set("day_done", end)
+            return
+        self._roll_day(next_day, None)
+        self._set("day_done", next_day + DAY)
+
+    def _next_data_day(self, start: int, end: int) -> int | None:
+        days = [p for p in self.catalog.parts[RAW.name] if start <= p < end]
+        return days[0] if days else None
+
+    def _redo(self, level: str, bucket: int, sid: int) -> None:
+        if level == "hour":
+            self._roll_hour(bucket, sid)
+        else:
+            self._roll_day(bucket, sid)
+        self._c.execute(
+            "DELETE FROM dirty WHERE level = ? AND bucket = ? AND series_id = ?",
+            (level, bucket, sid),
+        )
+
+    def _series_blocks(
+        self, where: str, args: Sequence[int], day: int
+    ) -> Iterator[tuple[int, list[Block]]]:
+        """Blocks of one raw day partition matching ``where``, grouped by series."""
+        if day not in self.catalog.parts[RAW.name]:
+            return
+        cursor = self._c.execute(
+            f"SELECT series_id, t0, id, n, data FROM {table(RAW, day)} WHERE {where} "
+            "ORDER BY series_id, id",
+            args,
+        )
+        for sid, group in groupby(cursor, itemgetter(0)):
+            yield int(sid), [(r[1], r[2], r[3], r[4]) for r in group]
+
+    def _roll_hour(self, hour: int, sid: int | None) -> None:
+        """Hour and minute rollups of one hour; its blocks of one series become one."""
+        where, args = "t0 >= ? AND t0 < ?", [hour, hour + HOUR]
+        if sid is not None:
+            where, args = "series_id = ? AND " + where, [sid, *args]
+        hours: list[SummaryRow] = []
+        minutes: list[SummaryRow] = []
+        replaced: list[tuple[int]] = []
+        merged_blocks: list[tuple[int, int, int, int, bytes]] = []
+        day = floor(hour, DAY)
+        for series_id, blocks in self._series_blocks(where, args, day):
+            ts, values = merged(blocks)
+            hours.append((series_id, hour, *_row(Summary.of(values))))
+            minutes.extend(_minute_rows(series_id, ts, values))
+            if len(blocks) > 1:  # seals cut an hour into pieces: keep one block per hour
+                replaced.extend((block_id,) for _, block_id, _, _ in blocks)
+                merged_blocks.append((series_id, ts[0], ts[-1], len(ts), encode(ts, values)))
+        self._store(HOUR_LEVEL, hour, hours)
+        self._store(MINUTE_LEVEL, hour, minutes)
+        if replaced:
+            name = table(RAW, day)
+            self._c.executemany(f"DELETE FROM {name} WHERE id = ?", replaced)
+            self._c.executemany(
+                f"INSERT INTO {name} (series_id, t0, t1, n, data) VALUES (?, ?, ?, ?, ?)",
+                merged_blocks,
+            )
+
+    def _roll_day(self, day: int, sid: int | None) -> None:
+        where, args = ("series_id = ?", [sid]) if sid is not None else ("1", [])
+        rows = [
+            (series_id, day, *_row(Summary.of(merged(blocks)[1])))
+            for series_id, blocks in self._series_blocks(where, args, day)
+        ]
+        self._store(DAY_LEVEL, day, rows)
+
+    def _store(self, level: Level, bucket: int, rows: list[SummaryRow]) -> None:
+        if not rows:
+            return
+        start = floor(bucket, level.partition_ns)
+        self._ensure(level, start)
+        self._c.executemany(
+            f"INSERT OR REPLACE INTO {table(level, start)} VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        )
+
+    # -- retention ---------------------------------------------------------------------------
+    def _expire(self) -> None:
+        now = self._now_ns()
+        for level in LEVELS:
+            cutoff = now - self.retention.of(level)
+            if level is RAW:  # never before its day rollup exists
+                cutoff = min(cutoff, self.meta.get("day_done", 0))
+            for start in self.catalog.parts[level.name]:
+                if start + level.partition_ns <= cutoff:
+                    self._c.execute(f"DROP TABLE IF EXISTS {table(level, start)}")
+                    self.catalog.remove(level, start)
+
+
+def _row(s: Summary) -> tuple[int, float, float, float, float]:
+    return s.n, s.sum, s.min, s.max, s.p95
+
+
+def _minute_rows(sid: int, ts: list[int], values: list[float]) -> list[SummaryRow]:
+    """Minute rollups of one series-hour, only when it has more than one sample in a minute
+    (at one sample a minute or less, the raw blocks already are the minute resolution)."""
+    minutes = [t - t % MINUTE for t in ts]
+    if len(set(minutes)) == len(minutes):
+        return []
+    rows: list[SummaryRow] = []
+    for minute, group in groupby(zip(minutes, values, strict=True), itemgetter(0)):
+        vals = [v for _, v in group]
+        rows.append((sid, minute, *_row(Summary.of(vals))))
+    return rows

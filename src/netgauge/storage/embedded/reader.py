@@ -1,0 +1,63 @@
+"""Reading one consistent instant of the embedded store: blocks, rollups and the head."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from netgauge.storage.embedded.blocks import decode
+from netgauge.storage.embedded.head import Head
+from netgauge.storage.embedded.layout import HOUR, RAW, Catalog, Level, floor, table
+from netgauge.storage.embedded.summary import Summary
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A read transaction's connection, the catalog, and the head of the same instant."""
+
+    conn: sqlite3.Connection
+    catalog: Catalog
+    head: Head
+
+    def raw(self, sids: list[int], start: int, end: int) -> list[tuple[int, float]]:
+        """Raw samples of ``sids`` in [start, end), sorted; the last written of a ts wins."""
+        if end <= start:
+            return []
+        marks = ",".join("?" * len(sids))
+        found: dict[int, float] = {}
+        first_block = floor(start, HOUR)  # a block never crosses an hour
+        for part in self.catalog.overlapping(RAW, first_block, end):
+            try:
+                rows = self.conn.execute(
+                    f"SELECT n, data FROM {table(RAW, part)} WHERE series_id IN ({marks}) "
+                    "AND t0 >= ? AND t0 < ? AND t1 >= ? ORDER BY id",
+                    [*sids, first_block, end, start],
+                ).fetchall()
+            except sqlite3.OperationalError:  # created or dropped since the catalog was read
+                continue
+            for n, data in rows:
+                ts, values = decode(data, n)
+                found.update(zip(ts, values, strict=True))
+        for sid in sids:
+            found.update(self.head.samples(sid))
+        return sorted((ts, v) for ts, v in found.items() if start <= ts < end)
+
+    def rollups(
+        self, level: Level, sids: list[int], start: int, end: int
+    ) -> list[tuple[int, Summary]]:
+        """Rollup rows of ``level`` with bucket start in [start, end)."""
+        if end <= start:
+            return []
+        marks = ",".join("?" * len(sids))
+        rows: list[tuple[int, Summary]] = []
+        for part in self.catalog.overlapping(level, start, end):
+            try:
+                found = self.conn.execute(
+                    f"SELECT ts, n, sum, min, max, p95 FROM {table(level, part)} "
+                    f"WHERE series_id IN ({marks}) AND ts >= ? AND ts < ? ORDER BY ts",
+                    [*sids, start, end],
+                ).fetchall()
+            except sqlite3.OperationalError:
+                continue
+            rows.extend((int(r[0]), Summary(int(r[1]), r[2], r[3], r[4], r[5])) for r in found)
+        return rows
