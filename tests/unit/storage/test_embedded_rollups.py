@@ -232,3 +232,17 @@ async def test_the_file_stops_growing_under_steady_load(tmp_path: Path) -> None:
     assert min(p for p in s.catalog.parts["raw"]) >= START + 17 * DAY
     # from day 10 on, no more growth than a partition's worth of slack (10 %)
     assert sizes[19] <= sizes[9] * 1.10, sizes
+
+
+async def test_the_fleet_query_equals_one_query_per_series(store: EmbeddedStore) -> None:
+    week = END - 7 * DAY
+    for start, step, agg in ((week, 3600, "avg"), (week + S, 3600, "max"), (week, 86400, "p95")):
+        fleet = await store.fleet(start, END + HOUR, step, agg)  # type: ignore[arg-type]
+        metrics = [k for k in SERIES if k[0] == DEVICE_METRICS] + [(DEVICE_METRICS, "tick", "x")]
+        assert set(fleet) == {(d, m) for _, d, m in metrics}
+        for _, device, metric in metrics:
+            one = await store.points(device, metric, start, END + HOUR, step, agg)  # type: ignore[arg-type]
+            assert fleet[(device, metric)] == one
+    only_cpu = await store.fleet(week, END, 3600, metric_name="cpu_percent")
+    assert list(only_cpu) == [("sw", "cpu_percent")]
+    await store.close()

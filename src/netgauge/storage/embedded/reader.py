@@ -43,21 +43,25 @@ class Reader:
         return sorted((ts, v) for ts, v in found.items() if start <= ts < end)
 
     def rollups(
-        self, level: Level, sids: list[int], start: int, end: int
-    ) -> list[tuple[int, Summary]]:
-        """Rollup rows of ``level`` with bucket start in [start, end)."""
+        self, level: Level, sids: list[int] | None, start: int, end: int
+    ) -> dict[int, list[tuple[int, Summary]]]:
+        """Per series (of ``sids``, or all), rollup rows with bucket start in [start, end)."""
+        found: dict[int, list[tuple[int, Summary]]] = {}
         if end <= start:
-            return []
-        marks = ",".join("?" * len(sids))
-        rows: list[tuple[int, Summary]] = []
+            return found
+        where, args = "ts >= ? AND ts < ?", [start, end]
+        if sids is not None:
+            where = f"series_id IN ({','.join('?' * len(sids))}) AND {where}"
+            args = [*sids, *args]
         for part in self.catalog.overlapping(level, start, end):
             try:
-                found = self.conn.execute(
-                    f"SELECT ts, n, sum, min, max, p95 FROM {table(level, part)} "
-                    f"WHERE series_id IN ({marks}) AND ts >= ? AND ts < ? ORDER BY ts",
-                    [*sids, start, end],
-                ).fetchall()
-            except sqlite3.OperationalError:
+                rows = self.conn.execute(
+                    f"SELECT series_id, ts, n, sum, min, max, p95 FROM {table(level, part)} "
+                    f"WHERE {where} ORDER BY series_id, ts",
+                    args,
+                )
+                for r in rows:
+                    found.setdefault(r[0], []).append((r[1], Summary(r[2], r[3], r[4], r[5], r[6])))
+            except sqlite3.OperationalError:  # created or dropped since the catalog was read
                 continue
-            rows.extend((int(r[0]), Summary(int(r[1]), r[2], r[3], r[4], r[5])) for r in found)
-        return rows
+        return found

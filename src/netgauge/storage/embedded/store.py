@@ -37,7 +37,7 @@ from netgauge.storage.embedded.layout import (
 )
 from netgauge.storage.embedded.maintenance import Maintainer
 from netgauge.storage.embedded.reader import Reader
-from netgauge.storage.embedded.summary import Bucket
+from netgauge.storage.embedded.summary import Bucket, Summary
 
 log = structlog.get_logger(__name__)
 SeriesKey = tuple[str, str, str]
@@ -322,26 +322,56 @@ class EmbeddedStore:
         level: Level,
         agg: Aggregation,
     ) -> list[Point]:
-        buckets: dict[int, Bucket] = {}
-        rolled_until, covered = start, set()
-        if level is not RAW:
-            done = self._maint.meta.get("day_done" if level is DAY_LEVEL else "hour_done", start)
-            # whole rollup buckets only: one reaching past `end` would count later samples
-            rolled_until = max(start, floor(min(end, done), level.bucket_ns))
-            rows = reader.rollups(level, sids, start, rolled_until)
-            for ts, summary in rows:
-                buckets.setdefault(start + (ts - start) // step * step, Bucket()).rows.append(
-                    summary
-                )
-                covered.add(floor(ts, HOUR))
-        raw_from = rolled_until
-        if level is MINUTE_LEVEL:  # minute rows exist only where raw is finer than 1/min
-            raw_from = start
-        for ts, value in reader.raw(sids, raw_from, end):
-            if ts < rolled_until and floor(ts, HOUR) in covered:
-                continue
-            buckets.setdefault(start + (ts - start) // step * step, Bucket()).values.append(value)
-        return [buckets[b].point(b, agg) for b in sorted(buckets)]
+        rolled_until = self._rolled_until(level, start, end)
+        by_series = reader.rollups(level, sids, start, rolled_until)
+        rows = sorted(row for sid in sids for row in by_series.get(sid, []))
+        raw = reader.raw(sids, start if level is MINUTE_LEVEL else rolled_until, end)
+        return _buckets(rows, raw, start, step, rolled_until, agg)
+
+    def _rolled_until(self, level: Level, start: int, end: int) -> int:
+        """Up to where ``level``'s rollups answer for [start, end) (raw samples after it)."""
+        if level is RAW:
+            return start
+        done = self._maint.meta.get("day_done" if level is DAY_LEVEL else "hour_done", start)
+        # whole rollup buckets only: one reaching past `end` would count later samples
+        return max(start, floor(min(end, done), level.bucket_ns))
+
+    async def fleet(
+        self,
+        start_ns: int,
+        end_ns: int,
+        step_s: float,
+        agg: Aggregation = "avg",
+        metric_name: str | None = None,
+    ) -> dict[tuple[str, str], list[Point]]:
+        """Per (device, metric) of ``device_metrics``, what ``points`` gives with this step:
+        the fleet at once (a dashboard's "every device, hourly, last week"), one read of the
+        rollup partitions instead of one query per series."""
+        wanted = {
+            sid: (device, metric)
+            for (m, device, metric), sid in list(self._series.items())
+            if m == "device_metrics" and metric_name in (None, metric)
+        }
+        if not wanted or end_ns <= start_ns:
+            return {}
+        step = max(1, int(step_s * 1e9))
+        level = _level_for(step, start_ns)
+        rolled_until = self._rolled_until(level, start_ns, end_ns)
+        raw_from = start_ns if level is MINUTE_LEVEL else rolled_until
+
+        def read(reader: Reader) -> dict[tuple[str, str], list[Point]]:
+            sids = None if metric_name is None else list(wanted)
+            by_series = reader.rollups(level, sids, start_ns, rolled_until)
+            found = {}
+            for sid, key in wanted.items():
+                raw = reader.raw([sid], raw_from, end_ns)
+                rows = by_series.get(sid, [])
+                if rows or raw:
+                    found[key] = _buckets(rows, raw, start_ns, step, rolled_until, agg)
+            return found
+
+        result: dict[tuple[str, str], list[Point]] = await asyncio.to_thread(self._snapshot, read)
+        return result
 
     async def latest(self, measurement: str, device_id: str | None = None) -> list[LatestValue]:
         """Newest value per series of ``measurement``."""
@@ -392,6 +422,31 @@ class EmbeddedStore:
             return sum(len(reader.raw([sid], 0, 2**63 - 1)) for sid in list(self._keys))
 
         return int(await asyncio.to_thread(self._snapshot, read))
+
+
+def _buckets(
+    rows: list[tuple[int, Summary]],
+    raw: list[tuple[int, float]],
+    start: int,
+    step: int,
+    rolled_until: int,
+    agg: Aggregation,
+) -> list[Point]:
+    """Step buckets from rollup rows (before ``rolled_until``) and raw samples.
+
+    Raw samples before ``rolled_until`` count only in hours no rollup row covers: minute
+    rollups exist just for hours finer than a sample a minute, the rest is read raw.
+    """
+    buckets: dict[int, Bucket] = {}
+    covered = set()
+    for ts, summary in rows:
+        buckets.setdefault(start + (ts - start) // step * step, Bucket()).rows.append(summary)
+        covered.add(floor(ts, HOUR))
+    for ts, value in raw:
+        if ts < rolled_until and floor(ts, HOUR) in covered:
+            continue
+        buckets.setdefault(start + (ts - start) // step * step, Bucket()).values.append(value)
+    return [buckets[b].point(b, agg) for b in sorted(buckets)]
 
 
 def _level_for(step_ns: int, start_ns: int) -> Level:
