@@ -16,7 +16,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from netgauge.storage.embedded.blocks import decode, encode
+from netgauge.storage.embedded.blocks import decode, encode, is_compact
 from netgauge.storage.embedded.head import Head
 from netgauge.storage.embedded.layout import (
     DAY,
@@ -144,7 +144,7 @@ class Maintainer:
             for a, b in _hour_runs(ts):
                 t0 = ts[a]
                 blocks.setdefault(floor(t0, DAY), []).append(
-                    (sid, t0, ts[b - 1], b - a, encode(ts[a:b], values[a:b]))
+                    (sid, t0, ts[b - 1], b - a, encode(ts[a:b], values[a:b], compact=False))
                 )
                 if hour_done is not None and t0 < hour_done:
                     dirty.add(("hour", floor(t0, HOUR), sid))
@@ -262,7 +262,8 @@ class Maintainer:
             yield int(sid), [(r[1], r[2], r[3], r[4]) for r in group]
 
     def _roll_hour(self, hour: int, sid: int | None) -> None:
-        """Hour and minute rollups of one hour; its blocks of one series become one."""
+        """Hour and minute rollups of one hour; the blocks of a series in it become one,
+        in the compact form when its values allow."""
         where, args = "t0 >= ? AND t0 < ?", [hour, hour + HOUR]
         if sid is not None:
             where, args = "series_id = ? AND " + where, [sid, *args]
@@ -275,9 +276,12 @@ class Maintainer:
             ts, values = merged(blocks)
             hours.append((series_id, hour, *_row(Summary.of(values))))
             minutes.extend(_minute_rows(series_id, ts, values))
-            if len(blocks) > 1:  # seals cut an hour into pieces: keep one block per hour
-                replaced.extend((block_id,) for _, block_id, _, _ in blocks)
-                merged_blocks.append((series_id, ts[0], ts[-1], len(ts), encode(ts, values)))
+            # seals cut an hour into pieces and store doubles fast: one compact block per hour
+            if len(blocks) > 1 or not is_compact(blocks[0][3]):
+                packed = encode(ts, values)
+                if len(blocks) > 1 or is_compact(packed):
+                    replaced.extend((block_id,) for _, block_id, _, _ in blocks)
+                    merged_blocks.append((series_id, ts[0], ts[-1], len(ts), packed))
         self._store(HOUR_LEVEL, hour, hours)
         self._store(MINUTE_LEVEL, hour, minutes)
         if replaced:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
+from netgauge.storage.base import Aggregation, Point
 from netgauge.storage.embedded.blocks import decode
 from netgauge.storage.embedded.head import Head
 from netgauge.storage.embedded.layout import HOUR, RAW, Catalog, Level, floor, table
 from netgauge.storage.embedded.summary import Summary
+
+# a rollup row's value for each aggregation, when one row is one step
+_VALUE_SQL = {"avg": "sum / n", "min": "min", "max": "max", "count": "n", "p95": "p95"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,4 +70,29 @@ class Reader:
                     found.setdefault(r[0], []).append((r[1], Summary(r[2], r[3], r[4], r[5], r[6])))
             except sqlite3.OperationalError:  # created or dropped since the catalog was read
                 continue
+        return found
+
+    def rollup_points(
+        self, level: Level, sids: list[int] | None, start: int, end: int, agg: Aggregation
+    ) -> dict[int, list[Point]]:
+        """Per series, one point per rollup row in [start, end): the step is the resolution,
+        so SQLite computes each value and no summary needs combining (the fleet's hot path)."""
+        found: dict[int, list[Point]] = {}
+        if end <= start:
+            return found
+        where, args = "ts >= ? AND ts < ?", [start, end]
+        if sids is not None:
+            where = f"series_id IN ({','.join('?' * len(sids))}) AND {where}"
+            args = [*sids, *args]
+        for part in self.catalog.overlapping(level, start, end):
+            try:
+                rows = self.conn.execute(
+                    f"SELECT series_id, ts, {_VALUE_SQL[agg]}, min, max, n "
+                    f"FROM {table(level, part)} WHERE {where} ORDER BY series_id, ts",
+                    args,
+                ).fetchall()
+            except sqlite3.OperationalError:  # created or dropped since the catalog was read
+                continue
+            for sid, group in groupby(rows, itemgetter(0)):
+                found.setdefault(sid, []).extend(Point(*r[1:]) for r in group)
         return found

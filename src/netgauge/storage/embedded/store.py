@@ -361,8 +361,22 @@ class EmbeddedStore:
 
         def read(reader: Reader) -> dict[tuple[str, str], list[Point]]:
             sids = None if metric_name is None else list(wanted)
-            by_series = reader.rollups(level, sids, start_ns, rolled_until)
             found = {}
+            if level is not RAW and level is not MINUTE_LEVEL and step == level.bucket_ns:
+                rolled = reader.rollup_points(level, sids, start_ns, rolled_until, agg)
+                for sid, key in wanted.items():
+                    tail = _buckets(
+                        [],
+                        reader.raw([sid], rolled_until, end_ns),
+                        start_ns,
+                        step,
+                        rolled_until,
+                        agg,
+                    )
+                    if sid in rolled or tail:
+                        found[key] = rolled.get(sid, []) + tail
+                return found
+            by_series = reader.rollups(level, sids, start_ns, rolled_until)
             for sid, key in wanted.items():
                 raw = reader.raw([sid], raw_from, end_ns)
                 rows = by_series.get(sid, [])
