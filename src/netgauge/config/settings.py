@@ -34,20 +34,44 @@ class StoreSettings(BaseModel):
     """A time-series store written besides the embedded one (fan-out)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["influxdb", "victoriametrics"]
+    kind: Literal["influxdb", "influxdb2", "victoriametrics"]
     url: str = Field(pattern=r"^https?://[^\s@]+$", description="e.g. http://influx:8086")
-    database: str = Field("netgauge", description="InfluxDB database")
-    username: str | None = None
+    database: str = Field("netgauge", description="InfluxDB 1.x database")
+    username: str | None = Field(None, description="InfluxDB 1.x user")
     password_env: str | None = Field(
         None, description="the environment variable holding the password (never the password)"
     )
+    org: str | None = Field(None, min_length=1, description="InfluxDB 2 organization (name)")
+    bucket: str | None = Field(None, min_length=1, description="InfluxDB 2 bucket")
+    token_env: str | None = Field(
+        None, description="InfluxDB 2: the environment variable holding the API token"
+    )
+    token_file: Path | None = Field(
+        None, description="InfluxDB 2: or a file holding the API token (e.g. a mounted secret)"
+    )
 
-    @field_validator("password_env")
+    @field_validator("password_env", "token_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError(f"{value!r} is not an environment variable name")
         return value
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> StoreSettings:
+        v1_only = {"database", "username", "password_env"} & self.model_fields_set
+        v2_only = {"org", "bucket", "token_env", "token_file"} & self.model_fields_set
+        if self.kind == "influxdb2":
+            if v1_only:
+                raise ValueError(f"{', '.join(sorted(v1_only))}: InfluxDB 1.x only (kind influxdb)")
+            missing = [name for name in ("org", "bucket") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"kind influxdb2 needs {' and '.join(missing)}")
+            if (self.token_env is None) == (self.token_file is None):
+                raise ValueError("kind influxdb2 needs exactly one of token_env or token_file")
+        elif v2_only:
+            raise ValueError(f"{', '.join(sorted(v2_only))}: InfluxDB 2 only (kind influxdb2)")
+        return self
 
 
 class Settings(BaseSettings):
@@ -89,7 +113,7 @@ class Settings(BaseSettings):
     retention_minute_days: float = Field(30, gt=0, le=36500, description="... minute rollups.")
     retention_hour_days: float = Field(90, gt=0, le=36500, description="... hourly rollups.")
     retention_day_days: float = Field(730, gt=0, le=36500, description="... daily rollups.")
-    query_store: Literal["embedded", "influxdb", "victoriametrics"] = Field(
+    query_store: Literal["embedded", "influxdb", "influxdb2", "victoriametrics"] = Field(
         "embedded", description="Which store answers the API's metric queries."
     )
     kind_concurrency: dict[str, int] = Field(

@@ -5,11 +5,12 @@ targets the v2 API (its 1.x compatibility needs 1.8+ and v2-style buckets), and 
 ``influxdb`` package's v1 client is synchronous. The v1 API is two endpoints and a text
 format, so this module speaks it directly.
 
-Schema (the spec's): measurement ``device_metrics`` with tags ``device_id``, ``metric_name``
-and field ``value``; measurement ``device_status`` with tag ``device_id`` and field
-``status`` (netgauge's ``Sample.metric_name`` is ``"status"`` there). Timestamps are
-nanoseconds (``precision=ns`` on write, ``epoch=ns`` on read); values are always written as
-floats so a field never changes type.
+Writes are the spec's schema in line protocol, encoded by :mod:`netgauge.storage.line_protocol`
+(shared with the InfluxDB 2 store), gzip-compressed, with nanosecond timestamps
+(``precision=ns`` on write, ``epoch=ns`` on read). Step aggregations are InfluxQL's:
+``mean``, ``min``, ``max``, ``count`` and, for p95, ``percentile(value, 95)``, the nearest rank
+rounded half up (element ``floor(n * 0.95 + 0.5)`` of the sorted values, 1-based), which is
+the embedded store's definition.
 
 Errors: 204 is success; 400 (and other refusals of the data itself) raise
 :class:`PermanentStorageError` carrying InfluxDB's text, which names the offending line;
@@ -21,7 +22,6 @@ error messages.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,81 +30,17 @@ import httpx
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode, split_series_key
 
-STATUS_METRIC = "status"  # Sample.metric_name of device_status; also its field name
-_FIELD = {DEVICE_METRICS: "value", DEVICE_STATUS: "status"}
-_AGG_FN = {"avg": "mean", "min": "min", "max": "max", "count": "count"}
-_TAG_SPECIALS = (",", "=", " ")
+# percentile() is the nearest rank, rounded half up: the embedded store's p95 is defined so
+_AGG_FN = {
+    "avg": "mean({})",
+    "min": "min({})",
+    "max": "max({})",
+    "count": "count({})",
+    "p95": "percentile({}, 95)",
+}
 _REGEX_SPECIALS = set("\\.+*?()|[]{}^$/-#&~ ")
-
-
-# -- line protocol -----------------------------------------------------------------------------
-def escape_tag(text: str) -> str:
-    """A tag value in line protocol: commas, equals signs and spaces backslash-escaped.
-
-    InfluxDB 1.x has no escape for a backslash itself, so a value whose backslash comes right
-    before one of those characters (or at its end) cannot round-trip, and a newline ends the
-    line: both are refused here with :class:`PermanentStorageError`.
-    """
-    if "\n" in text or "\r" in text:
-        raise PermanentStorageError(f"influxdb: tag value with a line break: {text!r}")
-    if text.endswith("\\") or any(f"\\{c}" in text for c in _TAG_SPECIALS):
-        raise PermanentStorageError(
-            f"influxdb: tag value {text!r} has a backslash line protocol cannot carry"
-        )
-    for char in _TAG_SPECIALS:
-        text = text.replace(char, f"\\{char}")
-    return text
-
-
-def unescape_key_part(text: str) -> str:
-    """Undo :func:`escape_tag` (series keys of SHOW SERIES use the same escaping)."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _TAG_SPECIALS:
-            out.append(text[i + 1])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def to_line(sample: Sample) -> str:
-    """One sample as a line of line protocol (float field, ns timestamp)."""
-    # repr() is the shortest exact form; InfluxDB refuses inf (400, naming the line)
-    field = f"{_FIELD[sample.measurement]}={float(sample.value)!r}"
-    tags = f"device_id={escape_tag(sample.device_id)}"
-    if sample.measurement == DEVICE_METRICS:
-        tags += f",metric_name={escape_tag(sample.metric_name)}"
-    return f"{sample.measurement},{tags} {field} {sample.ts_ns}"
-
-
-def split_series_key(key: str) -> tuple[str, dict[str, str]]:
-    """``measurement,tag=value,...`` (escaped) → (measurement, {tag: value})."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(key):
-        if key[i] == "\\" and i + 1 < len(key):
-            current.append(key[i : i + 2])
-            i += 2
-            continue
-        if key[i] == ",":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(key[i])
-        i += 1
-    parts.append("".join(current))
-    tags: dict[str, str] = {}
-    for part in parts[1:]:
-        j = 0
-        while j < len(part) and part[j] != "=":
-            j += 2 if part[j] == "\\" else 1
-        tags[unescape_key_part(part[:j])] = unescape_key_part(part[j + 1 :])
-    return unescape_key_part(parts[0]), tags
 
 
 # -- InfluxQL quoting --------------------------------------------------------------------------
@@ -210,13 +146,13 @@ class InfluxV1Store:
         if not batch:
             return
         try:
-            body = ("\n".join(to_line(s) for s in batch) + "\n").encode()
+            _, body = encode(batch)
             await self._ensure_db()
             resp = await self._request(
                 "POST",
                 "/write",
                 params={"db": self.database, "precision": "ns"},
-                content=gzip.compress(body, compresslevel=5),
+                content=body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
             )
             self._check(resp, "write")
@@ -272,7 +208,7 @@ class InfluxV1Store:
         step_ns = max(1, int(step_s * 1e9))
         offset_ns = start_ns % step_ns  # buckets start at start_ns, like the embedded store
         sql = (
-            f"SELECT {_AGG_FN[agg]}({field}), min({field}), max({field}), count({field}) "
+            f"SELECT {_AGG_FN[agg].format(field)}, min({field}), max({field}), count({field}) "
             f"FROM {measurement} WHERE {where} "
             f"GROUP BY time({step_ns}ns, {offset_ns}ns) fill(none) ORDER BY time ASC"
         )
@@ -290,9 +226,9 @@ class InfluxV1Store:
 
     async def latest(self, measurement: str, device_id: str | None = None) -> list[LatestValue]:
         """Newest value per series of ``measurement`` (``last()`` grouped by its tags)."""
-        if measurement not in _FIELD:
+        if measurement not in FIELD:
             return []
-        field = quote_ident(_FIELD[measurement])
+        field = quote_ident(FIELD[measurement])
         where = f" WHERE device_id = {quote_string(device_id)}" if device_id is not None else ""
         by = "device_id, metric_name" if measurement == DEVICE_METRICS else "device_id"
         found: list[LatestValue] = []
@@ -309,7 +245,7 @@ class InfluxV1Store:
         found: list[tuple[str, str, str]] = []
         for row in await self._rows(f"SHOW SERIES{where}"):
             measurement, tags = split_series_key(str(row[0]))
-            if measurement not in _FIELD or "device_id" not in tags:
+            if measurement not in FIELD or "device_id" not in tags:
                 continue
             metric = tags.get("metric_name", STATUS_METRIC)
             if measurement == DEVICE_METRICS and "metric_name" not in tags:

@@ -1,7 +1,9 @@
 """VictoriaMetrics as a Sink and a Query (single-node server, HTTP API, tested with 1.79).
 
-Writing: InfluxDB line protocol, gzip-compressed, to ``/write?precision=ns``. VictoriaMetrics
-names a series ``<measurement>_<field>``:
+Writing: InfluxDB line protocol (:mod:`netgauge.storage.line_protocol`, with this server's tag
+escaping), gzip-compressed, to ``/write?precision=ns``. VictoriaMetrics names a series
+``<measurement>_<field>`` (whichever endpoint took it: ``/api/v2/write`` of
+:class:`~netgauge.storage.influxdb2.InfluxV2Store` gives the same series):
 
 * ``device_metrics,device_id=D,metric_name=M value=V T`` -> ``device_metrics_value{device_id="D",
   metric_name="M"}``;
@@ -29,6 +31,10 @@ Reading (Prometheus query API):
   ``step`` is a whole number of milliseconds (it is rounded down to one, at least 1 ms). ``avg``
   is ``sum / count``. Long ranges are queried in chunks of at most 10_000 steps (the server
   refuses more than 30_000 points per series);
+* ``points()`` with ``agg="p95"``: the same buckets, computed here from ``/api/v1/export`` of the
+  raw samples. ``quantile_over_time(0.95, ...)`` interpolates between the two nearest ranks
+  (``phi * (n - 1)``, as Prometheus does), while the embedded store and InfluxQL take the sorted
+  value of rank ``floor(n * 0.95 + 0.5)``; so p95 reads transfer every sample of the range;
 * ``latest()``: ``last_over_time`` and ``tlast_over_time`` over a window from 1990-01-01 to a day
   from now (older samples, or ones dated further in the future, are not seen: a window reaching
   back to the epoch finds nothing in VictoriaMetrics 1.79);
@@ -44,9 +50,7 @@ cannot be expressed in line protocol (a newline in a tag) are refused here, befo
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
-import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -57,6 +61,8 @@ import httpx
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.embedded.summary import Bucket
+from netgauge.storage.line_protocol import encode, refuse_line_break
 
 _NS_PER_MS = 1_000_000
 _METRIC_OF = {DEVICE_METRICS: "device_metrics_value", DEVICE_STATUS: "device_status_status"}
@@ -67,20 +73,11 @@ _LATEST_SINCE_S = 631_152_000  # 1990-01-01T00:00:00Z
 _NON_JSON_NUMBER = re.compile(r"(?<=[\[,])([+-]?)(Inf|NaN)(?=[,\]])")
 
 
-def _escape_tag(value: str) -> str:
-    """A tag value in line protocol: backslash, comma, equals sign and space escaped."""
-    if "\n" in value or "\r" in value:
-        raise PermanentStorageError(f"victoriametrics: line break in tag value {value!r}")
+def escape_tag(value: str) -> str:
+    """A tag value for VictoriaMetrics: backslash, comma, equals sign and space escaped (unlike
+    InfluxDB, it reads a doubled backslash as one, so every value can be carried)."""
+    refuse_line_break(value)
     return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def _line(sample: Sample) -> str:
-    device = _escape_tag(sample.device_id)
-    value = repr(float(sample.value))  # "1.5", "1e+300", "inf": all parsed by VictoriaMetrics
-    if sample.measurement == DEVICE_STATUS:
-        return f"device_status,device_id={device} status={value} {sample.ts_ns}"
-    metric = _escape_tag(sample.metric_name)
-    return f"device_metrics,device_id={device},metric_name={metric} value={value} {sample.ts_ns}"
 
 
 def quote(value: str) -> str:
@@ -197,7 +194,7 @@ class VictoriaMetricsStore:
         """Send ``batch`` as one gzip line-protocol request (timestamps kept to the ms)."""
         if not batch:
             return
-        body = gzip.compress(("\n".join(_line(s) for s in batch) + "\n").encode())
+        _, body = encode(batch, escape_tag)
         await self._send(body)
         self.samples_written += len(batch)
         self.last_write_ns = max(s.ts_ns for s in batch)
@@ -253,7 +250,18 @@ class VictoriaMetricsStore:
                 if start_ns <= ts * _NS_PER_MS < end_ns
             )
             return [Point(ts, value, value, value, 1) for ts, value in raw]
+        if agg == "p95":
+            return await self._raw_buckets(selector, start_ns, end_ns, step_s)
         return await self._buckets(selector, start_ns, end_ns, step_s, agg)
+
+    async def _raw_buckets(
+        self, selector: str, start_ns: int, end_ns: int, step_s: float
+    ) -> list[Point]:
+        """p95 buckets from the raw samples: quantile_over_time interpolates, the embedded
+        store (and InfluxQL) take the nearest rank; the same buckets as :meth:`_buckets`."""
+        step_ns = max(1, int(step_s * 1000)) * _NS_PER_MS
+        rows = await self._export(selector, _floor_ms(start_ns), _ceil_ms(end_ns))
+        return _bucketed(rows, _ceil_ms(start_ns) * _NS_PER_MS, step_ns, start_ns, end_ns, "p95")
 
     async def _buckets(
         self, selector: str, start_ns: int, end_ns: int, step_s: float, agg: Aggregation
@@ -300,20 +308,11 @@ class VictoriaMetricsStore:
             value = {"avg": total / count, "min": lo, "max": hi, "count": count}[agg]
             points.append(Point(b_ns, value, lo, hi, int(count)))
         if points and points[-1].ts_ns + step_ns > end_ns:
-            points[-1] = await self._clipped_bucket(selector, points[-1].ts_ns, end_ns, agg)
-        return [p for p in points if p.count > 0]
-
-    async def _clipped_bucket(
-        self, selector: str, b_ns: int, end_ns: int, agg: Aggregation
-    ) -> Point:
-        """The last bucket, cut at ``end`` (it may be shorter than a step): from raw samples."""
-        rows = await self._export(selector, _floor_ms(b_ns), _ceil_ms(end_ns))
-        values = [v for _, ts, v in rows if b_ns <= ts * _NS_PER_MS < end_ns]
-        if not values:
-            return Point(b_ns, 0.0, 0.0, 0.0, 0)
-        lo, hi, count = min(values), max(values), len(values)
-        value = {"avg": math.fsum(values) / count, "min": lo, "max": hi, "count": count}[agg]
-        return Point(b_ns, float(value), lo, hi, count)
+            # the last bucket, cut at ``end`` (it may be shorter than a step): from raw samples
+            b_ns = points[-1].ts_ns
+            rows = await self._export(selector, _floor_ms(b_ns), _ceil_ms(end_ns))
+            points[-1:] = _bucketed(rows, b_ns, end_ns - b_ns, b_ns, end_ns, agg)
+        return points
 
     async def latest(self, measurement: str, device_id: str | None = None) -> list[LatestValue]:
         """Newest value per series of ``measurement`` (dated 1990 to a day from now)."""
@@ -385,3 +384,21 @@ class VictoriaMetricsStore:
             if start_ns <= ts_ns < end_ns:
                 grouped.setdefault(ts_ns, {})[labels["metric_name"][len(kind) + 1 :]] = value
         return list(grouped.items())[-limit:]
+
+
+def _bucketed(
+    rows: Iterator[tuple[dict[str, str], int, float]],
+    origin_ns: int,
+    step_ns: int,
+    start_ns: int,
+    end_ns: int,
+    agg: Aggregation,
+) -> list[Point]:
+    """Exported samples in [start, end) as step buckets from ``origin_ns``, summarised as the
+    embedded store does (its :class:`Bucket`: plain sum in time order, nearest-rank p95)."""
+    buckets: dict[int, Bucket] = {}
+    for ts_ns, value in sorted((ts * _NS_PER_MS, value) for _, ts, value in rows):
+        if start_ns <= ts_ns < end_ns:
+            b = origin_ns + (ts_ns - origin_ns) // step_ns * step_ns
+            buckets.setdefault(b, Bucket()).values.append(value)
+    return [buckets[b].point(b, agg) for b in sorted(buckets)]

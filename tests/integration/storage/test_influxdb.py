@@ -3,6 +3,7 @@ the embedded store for the same batch, refused lines, and a server that goes awa
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from netgauge.errors import PermanentStorageError, RetryableStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Query, Sink
 from netgauge.storage.embedded import EmbeddedStore
-from netgauge.storage.influxdb import InfluxV1Store, escape_tag, split_series_key
+from netgauge.storage.influxdb import InfluxV1Store
+from netgauge.storage.line_protocol import escape_tag, split_series_key
 from tests.lab.influxdb import InfluxDB, missing_influxdb
 
 T0 = 1_700_000_000_123_456_789  # odd nanoseconds on purpose
@@ -22,6 +24,10 @@ DISK = 'disk_percent{mount="/"}'
 DEVICES = ("core router 1", "edge,sw=2 a", "plain")
 METRICS = (DISK, "ping.rtt_ms", "ping.loss", "ping.jitter ms", 'if{name="eth0, x=1"}.in')
 VALUES = (0.1, 1e-300, 123456789.125, -2.5, 0.0, 1e20, 7.0, 3.3333333333333335, 42.0)
+# 60 samples 150 ms apart, values out of order and repeated: steps of 2.5 s and 7 s hold 11 to
+# 19 and more than 20 of them, where the p95 rank is neither the maximum nor a ceil() rank
+DENSE = "dense.rtt_ms"
+ALL_METRICS = (*METRICS, DENSE)
 
 
 def _batch() -> list[Sample]:
@@ -35,6 +41,9 @@ def _batch() -> list[Sample]:
                 )
         for i in range(0, 9, 2):
             out.append(Sample(DEVICE_STATUS, device, "status", float((i + d) % 2), T0 + i * 999))
+        for i in range(60):
+            value = ((i * 37) % 23) * 0.5 + d
+            out.append(Sample(DEVICE_METRICS, device, DENSE, value, T0 + i * 150_000_000 + d))
     # a duplicate (series, ts) later in the batch: the newest value wins in both stores
     out.append(Sample(DEVICE_METRICS, "plain", DISK, 99.5, T0 + 2 * 1_000_000_007))
     return out
@@ -78,7 +87,7 @@ def test_protocols(store: InfluxV1Store) -> None:
 async def test_round_trip_exact(store: InfluxV1Store) -> None:
     await store.write(BATCH)
     for device in DEVICES:
-        for metric in (*METRICS, "status"):
+        for metric in (*ALL_METRICS, "status"):
             got = await store.points(device, metric, START, END)
             want = (
                 _expected(device, metric)
@@ -111,19 +120,37 @@ async def test_braces_quotes_and_equals_in_metric_name(store: InfluxV1Store) -> 
     )
 
 
-@pytest.mark.parametrize("agg", ["avg", "min", "max", "count"])
+@pytest.mark.parametrize("agg", ["avg", "min", "max", "count", "p95"])
 @pytest.mark.parametrize("step_s", [None, 1.0, 2.5, 7.0, 0.000001])
 async def test_points_match_embedded(
     both: tuple[InfluxV1Store, EmbeddedStore], step_s: float | None, agg: str
 ) -> None:
     influx, embedded = both
     for device in DEVICES:
-        for metric in (*METRICS, "status"):
+        for metric in (*ALL_METRICS, "status"):
             for start, end in ((START, END), (T0 + 777, T0 + 5_500_000_000), (0, 2**62)):
                 want = await embedded.points(device, metric, start, end, step_s, agg)  # type: ignore[arg-type]
                 got = await influx.points(device, metric, start, end, step_s, agg)  # type: ignore[arg-type]
                 assert got == want, (device, metric, start, end)
                 assert got or metric == "status"
+
+
+async def test_p95_is_the_nearest_rank_rounded_half_up(
+    both: tuple[InfluxV1Store, EmbeddedStore],
+) -> None:
+    influx, _ = both
+    end = T0 + 2_500_000_000
+    got = await influx.points("plain", DENSE, T0, end, 2.5, "p95")
+    bucket = sorted(
+        s.value
+        for s in BATCH
+        if s.metric_name == DENSE and s.device_id == "plain" and s.ts_ns < end
+    )
+    n = len(bucket)
+    assert 11 <= n % 20 <= 19  # where round(0.95 n) and ceil(0.95 n) (Flux's) differ
+    wanted = bucket[math.floor(n * 0.95 + 0.5) - 1]
+    assert wanted not in (bucket[math.ceil(n * 0.95) - 1], bucket[-1])
+    assert [(p.ts_ns, p.value, p.count) for p in got] == [(T0, wanted, n)]
 
 
 async def test_latest_series_rounds_match_embedded(
@@ -137,10 +164,10 @@ async def test_latest_series_rounds_match_embedded(
                 measurement, device
             )
     assert await influx.series() == await embedded.series()
-    assert len(await influx.series()) == len(DEVICES) * (len(METRICS) + 1)
+    assert len(await influx.series()) == len(DEVICES) * (len(ALL_METRICS) + 1)
     for device in (*DEVICES, "absent"):
         assert await influx.series(device) == await embedded.series(device)
-        for kind in ("ping", 'if{name="eth0, x=1"}', "disk", "pin"):
+        for kind in ("ping", 'if{name="eth0, x=1"}', "disk", "pin", "dense"):
             for limit in (1, 3, 100):
                 for start, end in ((START, END), (T0 + 1_000_000_000, T0 + 4_000_000_020)):
                     want = await embedded.rounds(device, kind, start, end, limit)

@@ -1,16 +1,23 @@
 """VictoriaMetricsStore against a real victoria-metrics server on loopback.
 
-One server per module holds one mixed batch (written once, then force-flushed); each test
+One server per writer holds one mixed batch (written once, then force-flushed); each test
 reads it back through the Query methods and compares with what was written and with an
-EmbeddedStore fed the same batch. VictoriaMetrics keeps milliseconds: timestamps are compared
-after flooring to the millisecond (the batch has no two samples of a series in one ms, and
-query bounds and steps are whole milliseconds, so bucket boundaries are not moved).
+EmbeddedStore fed the same batch. The batch is written twice over, each time to a server of
+its own: by VictoriaMetricsStore to ``/write``, and by InfluxV2Store (the InfluxDB 2 store) to
+VictoriaMetrics' ``/api/v2/write``, which takes the InfluxDB 2 write API. So the v2 store's
+write path (URL, parameters, token header, gzip, line protocol, escaping) is checked against a
+real server here; its Flux reads are not (see test_influxdb2.py).
+
+VictoriaMetrics keeps milliseconds: timestamps are compared after flooring to the millisecond
+(the batch has no two samples of a series in one ms, and query bounds and steps are whole
+milliseconds, so bucket boundaries are not moved).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import math
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +27,8 @@ from netgauge.errors import PermanentStorageError, RetryableStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Point, Query, Sink
 from netgauge.storage.embedded import EmbeddedStore
-from netgauge.storage.victoriametrics import VictoriaMetricsStore
+from netgauge.storage.influxdb2 import InfluxV2Store
+from netgauge.storage.victoriametrics import VictoriaMetricsStore, quote
 from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
 pytestmark = [
@@ -38,6 +46,7 @@ ODD = 'a\\b,c d=e "q" {x}'  # every character line protocol or MetricsQL must es
 DEV = "r1"
 DEV2 = "sw-é 2,x=y"
 INF_DEV = "inf-dev"
+DENSE = "dense.rtt_ms"  # 60 samples 150 ms apart: a 10 s step holds all, 2.5 s ones 16 or 17
 
 
 def _batch() -> list[Sample]:
@@ -64,6 +73,8 @@ def _batch() -> list[Sample]:
     batch.append(Sample(DEVICE_STATUS, DEV, "status", 1.0, T0 + 40 * S + 5))
     batch.append(Sample(DEVICE_METRICS, INF_DEV, "up", float("inf"), T0))
     batch.append(Sample(DEVICE_METRICS, INF_DEV, "down", float("-inf"), T0))
+    for i in range(60):  # values out of order and repeated; p95 is neither max nor interpolated
+        batch.append(Sample(DEVICE_METRICS, DEV, DENSE, ((i * 37) % 23) * 0.5, T0 + i * 150 * MS))
     return batch
 
 
@@ -74,10 +85,16 @@ def _floor(ts_ns: int) -> int:
     return ts_ns // MS * MS
 
 
-@pytest.fixture(scope="module")
-def vm() -> Iterator[VictoriaMetrics]:
+def _writer(path: str, url: str) -> VictoriaMetricsStore | InfluxV2Store:
+    if path == "/write":
+        return VictoriaMetricsStore(url)
+    return InfluxV2Store(url, org="netgauge", bucket="netgauge", token="not-checked-by-vm")
+
+
+@pytest.fixture(scope="module", params=["/write", "/api/v2/write"])
+def vm(request: pytest.FixtureRequest) -> Iterator[VictoriaMetrics]:
     with VictoriaMetrics() as server:
-        store = VictoriaMetricsStore(server.url)
+        store = _writer(request.param, server.url)
 
         async def write() -> None:
             try:
@@ -91,17 +108,17 @@ def vm() -> Iterator[VictoriaMetrics]:
 
 
 @pytest.fixture
-async def store(vm: VictoriaMetrics) -> VictoriaMetricsStore:
+async def store(vm: VictoriaMetrics) -> AsyncIterator[VictoriaMetricsStore]:
     s = VictoriaMetricsStore(vm.url)
-    yield s  # type: ignore[misc]
+    yield s
     await s.close()
 
 
 @pytest.fixture
-async def embedded(tmp_path: Path) -> EmbeddedStore:
+async def embedded(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
     e = EmbeddedStore(tmp_path / "m.db")
     await e.write(BATCH)
-    yield e  # type: ignore[misc]
+    yield e
     await e.close()
 
 
@@ -140,7 +157,7 @@ async def test_raw_points_match_embedded(
             assert await store.points(DEV, metric, start, end) == want, (metric, start, end)
 
 
-@pytest.mark.parametrize("agg", ["avg", "min", "max", "count"])
+@pytest.mark.parametrize("agg", ["avg", "min", "max", "count", "p95"])
 @pytest.mark.parametrize(
     ("start_off", "end_off", "step_s"),
     [(0, 40 * S, 10.0), (-5 * S, 45 * S, 10.0), (0, 33 * S, 10.0), (1 * MS, 40 * S, 2.5)],
@@ -153,7 +170,7 @@ async def test_stepped_points_match_embedded(
     end_off: int,
     step_s: float,
 ) -> None:
-    for metric in ("cpu_percent", DISK):
+    for metric in ("cpu_percent", DISK, DENSE):
         args = (DEV, metric, T0 + start_off, T0 + end_off, step_s, agg)
         want = await embedded.points(*args)  # type: ignore[arg-type]
         got = await store.points(*args)  # type: ignore[arg-type]
@@ -162,6 +179,27 @@ async def test_stepped_points_match_embedded(
         ]
         assert [p.value for p in got] == pytest.approx([p.value for p in want], rel=1e-12)
         assert want, "the windows were chosen to hold samples"
+
+
+async def test_p95_is_the_nearest_rank_not_quantile_over_time(
+    store: VictoriaMetricsStore,
+) -> None:
+    # 17 samples in [T0, T0 + 2.5 s): the nearest rank rounded half up (the embedded store's and
+    # InfluxQL's p95) is the 16th value; VictoriaMetrics interpolates at 0.95 * 16 = 15.2
+    got = await store.points(DEV, DENSE, T0, T0 + 10 * S, 2.5, "p95")
+    bucket = sorted(s.value for s in BATCH if s.metric_name == DENSE and s.ts_ns < T0 + 2500 * MS)
+    n = len(bucket)
+    assert (got[0].ts_ns, got[0].count) == (T0, n) and n == 17
+    assert got[0].value == bucket[math.floor(n * 0.95 + 0.5) - 1] == 10.0
+    selector = f"device_metrics_value{{device_id={quote(DEV)},metric_name={quote(DENSE)}}}"
+    at_s = f"{(T0 // MS + 2499) / 1000:.3f}"  # the window (at - 2.5 s, at] is the bucket
+    data = await store._query(
+        "/api/v1/query", {"query": f"quantile_over_time(0.95, {selector}[2500ms])", "time": at_s}
+    )
+    rank = 0.95 * (n - 1)
+    low = math.floor(rank)
+    interpolated = bucket[low] + (bucket[low + 1] - bucket[low]) * (rank - low)
+    assert float(data["result"][0]["value"][1]) == pytest.approx(interpolated) == 10.1
 
 
 async def test_latest_matches_embedded(
