@@ -12,9 +12,11 @@
 * ``-selfScrapeInterval=0``: it does not write metrics of its own.
 
 :meth:`VictoriaMetrics.flush` calls ``/internal/force_flush`` so written data is searchable at
-once. :meth:`VictoriaMetrics.stop` (or leaving the ``with`` block) terminates it (SIGTERM,
-SIGKILL after a deadline), reaps it and removes the directory. Nothing here talks to any
-address but 127.0.0.1.
+once. :meth:`VictoriaMetrics.halt` stops the process (SIGTERM: it flushes what it took) but keeps
+its port and data; :meth:`VictoriaMetrics.restart` starts it again on both (for tests of a
+server that goes away and comes back). :meth:`VictoriaMetrics.stop` (or leaving the ``with``
+block) terminates it (SIGTERM, SIGKILL after a deadline), reaps it and removes the directory.
+Nothing here talks to any address but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -111,8 +113,32 @@ class VictoriaMetrics(Daemon):
 
         return self._launch_on_a_free_port("victoria-metrics", _BIND_ATTEMPTS, next_port)
 
+    def halt(self) -> None:
+        """Stop the process but keep its directory and port (start again with restart())."""
+        self._terminate()
+
+    def restart(self) -> VictoriaMetrics:
+        """Start the process again (stopping it first if it runs) on the same port and data
+        directory; waits until it answers, like start(). Stops and cleans up on failure (the
+        port may have been taken meanwhile: then this fails rather than moving)."""
+        if self._dir is None:
+            return self.start()
+        self._terminate()
+        self._launch()
+        try:
+            if not self._wait_ready():
+                raise RuntimeError(
+                    f"victoria-metrics could not reopen {self.url} on restart; its log ends:\n"
+                    f"{self.log_tail()}"
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def _launch(self) -> None:
-        with open(self.directory / "victoria-metrics.log", "wb") as log:
+        # appended to: a restart keeps the log of the earlier run
+        with open(self.directory / "victoria-metrics.log", "ab") as log:
             self._proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
             )

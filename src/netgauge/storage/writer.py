@@ -1,15 +1,22 @@
 """The one batching writer in front of every sink: flush by size or by age, never per sample.
 
 Accepted samples stay in memory until a sink has taken them. A failed write keeps the batch
-and retries it at the next flush (with backoff). A sink with a spool (``storage.spool``:
-every store but the embedded one) moves what it could not take to disk, fsync'd per batch,
-and replays it in order before anything newer once the sink answers again, also after a
-restart. A clean stop flushes everything (or spools it).
+and retries it later, after an exponential backoff with jitter (``flush_interval_s * 2**n``,
+at most ``max_backoff_s``, each wait drawn from its upper half so that many writers do not
+retry in step). A refused batch (``PermanentStorageError``) is dropped and counted, never
+retried. A sink with a spool (``storage.spool``: every store but the embedded one) moves
+what it could not take to disk, fsync'd per batch, and replays it in order before anything
+newer once the sink answers again, also after a restart. While such a sink waits out its
+backoff, each flush still moves what arrived to the spool: a crash loses at most one flush
+interval of samples nobody was promised were stored, and ``flush(force=True)`` (what an
+agent's ingest awaits before it answers) leaves every sample written or on disk. A clean
+stop flushes everything (or spools it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,12 +57,14 @@ class BatchWriter:
         max_backoff_s: float = 60.0,
         clock: Clock | None = None,
         spools: dict[str, DiskSpool] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         spools = spools or {}
         self._states = [SinkState(s, deque(), spools.get(s.name)) for s in sinks]
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
         self.max_backoff_s = max_backoff_s
         self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()  # the backoff's jitter
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -95,6 +104,8 @@ class BatchWriter:
             for state in self._states:
                 if force or self._clock.monotonic() >= state.retry_at:
                     await self._drain(state)
+                else:  # backing off: what arrived meanwhile waits on disk, not in memory
+                    await self._spill(state)
 
     async def _drain(self, state: SinkState) -> None:
         # Order is kept: what waits on disk goes first, and while it cannot go, what is in
@@ -151,8 +162,8 @@ class BatchWriter:
         state.pending.clear()
         for start in range(0, len(waiting), self.batch_size):
             batch = waiting[start : start + self.batch_size]
-            if not await asyncio.to_thread(state.spool.append, batch):
-                state.dropped += len(batch)  # refused by the spool's policy (counted there)
+            # (refused by the spool's drop_newest policy: counted in the spool's file)
+            await asyncio.to_thread(state.spool.append, batch)
 
     def _failed(self, state: SinkState, exc: Exception) -> None:
         if state.failures == 0:  # log transitions, not every retry
@@ -160,7 +171,7 @@ class BatchWriter:
         state.failures += 1
         state.last_error = str(exc)
         backoff = min(self.max_backoff_s, self.flush_interval_s * 2 ** min(state.failures, 16))
-        state.retry_at = self._clock.monotonic() + backoff
+        state.retry_at = self._clock.monotonic() + backoff * self._rng.uniform(0.5, 1.0)
 
     def _recovered(self, state: SinkState) -> None:
         if state.failures:
@@ -179,7 +190,8 @@ class BatchWriter:
         return {s.sink.name: s.spool.stats() for s in self._states if s.spool is not None}
 
     def dropped(self) -> dict[str, int]:
-        """Samples refused per sink."""
+        """Samples the sink refused (since start); what a full spool dropped is counted in
+        the spool (:meth:`spooled`), not here, so that the two add up without overlap."""
         return {s.sink.name: s.dropped for s in self._states}
 
     async def close(self, timeout_s: float = 30.0) -> None:
