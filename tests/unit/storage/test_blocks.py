@@ -57,3 +57,21 @@ def test_a_gauge_with_one_decimal_takes_about_a_byte_a_sample() -> None:
     size = len(encode(ts, values))
     assert size < 2 * 60, size  # doubles would be 8 a sample before zlib, ~7 after
     assert len(encode(ts, [v + 1e-9 for v in values])) > 3 * 60  # not decimal: doubles
+
+
+def test_the_decimal_form_takes_the_places_of_the_most_precise_value() -> None:
+    values = [50.0, 50.5, 50.25, 51.0]  # the first has none, a later one needs two
+    ts = [1, 2, 3, 4]
+    packed = encode(ts, values)
+    assert packed[0] in (1, 2) and packed[1] == 2  # scaled, two places
+    assert bits(decode(packed, 4)[1]) == bits(values)
+
+
+@pytest.mark.parametrize("n", [1, 2, 60])
+def test_regular_timestamps_are_two_numbers(n: int) -> None:
+    ts = [1_700_000_000 * S + i * 60 * S for i in range(n)]
+    values = [float(i % 5) / 4 for i in range(n)]  # steps of 25 and -100 hundredths
+    packed = encode(ts, values)
+    assert packed[0] == 2 and len(packed) <= 27 + n  # header + one byte a step
+    got_ts, got = decode(packed, n)
+    assert got_ts == ts and bits(got) == bits(values)

@@ -82,10 +82,14 @@ def data() -> dict[Key, dict[int, float]]:
     return history()
 
 
-@pytest.fixture
-async def store(tmp_path: Path, data: dict[Key, dict[int, float]]) -> EmbeddedStore:
+@pytest.fixture(params=[20_000, 1_000_000], ids=["head-fills-up", "hours-close"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, data: dict[Key, dict[int, float]]
+) -> EmbeddedStore:
+    """A full head is sealed whole and rolled up from its blocks later; otherwise each hour
+    is sealed as it closes, blocks and rollups at once. Both must give the same store."""
     clock = {"now": END + HOUR}
-    s = EmbeddedStore(tmp_path / "m.db", now_ns=lambda: clock["now"], seal_rows=20_000)
+    s = EmbeddedStore(tmp_path / "m.db", now_ns=lambda: clock["now"], seal_rows=request.param)
     for batch in batches(data):
         await s.write(batch)
     # an hour closes once a later sample (past its end + grace) has arrived, from any series

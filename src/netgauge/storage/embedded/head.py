@@ -10,7 +10,6 @@ seal use the in-memory copy: per series, timestamps and values in arrival order.
 from __future__ import annotations
 
 import sys
-import time
 from array import array
 from collections.abc import Iterable, Sequence
 
@@ -42,7 +41,6 @@ class Head:
     def __init__(self) -> None:
         self.series: dict[int, Columns] = {}
         self.rows = 0
-        self.since = time.monotonic()
 
     def extend(self, sids: Iterable[int], ts: Iterable[int], values: Iterable[float]) -> None:
         """Add one committed batch."""
@@ -59,8 +57,6 @@ class Head:
 
     def added(self, count: int) -> None:
         """Note ``count`` samples appended to ``series`` by the caller."""
-        if not self.rows:
-            self.since = time.monotonic()
         self.rows += count
 
     def samples(self, sid: int) -> list[tuple[int, float]]:
@@ -84,3 +80,15 @@ class Head:
         newest = max(ts)
         last = n - 1 - ts[::-1].index(newest)  # of equal timestamps, the last written wins
         return newest, columns[1][last]
+
+    def columns(self) -> tuple[list[int], list[int], list[float]]:
+        """Everything in the head as three columns (series ids, timestamps, values)."""
+        sids: list[int] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        for sid, (ts, vals) in self.series.items():
+            n = min(len(ts), len(vals))
+            sids.extend([sid] * n)
+            stamps.extend(ts[:n])
+            values.extend(vals[:n])
+        return sids, stamps, values

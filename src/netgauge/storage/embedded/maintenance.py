@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from netgauge.storage.embedded.blocks import decode, encode, is_compact
-from netgauge.storage.embedded.head import Head
+from netgauge.storage.embedded.head import Head, pack
 from netgauge.storage.embedded.layout import (
     DAY,
     DAY_LEVEL,
@@ -124,51 +124,28 @@ class Maintainer:
         return result
 
     # -- seal --------------------------------------------------------------------------------
-    def seal(self, head: Head, after_commit: Callable[[], None]) -> int:
-        """Move ``head`` into blocks and empty the head table (one transaction), then call
-        ``after_commit`` (under the commit lock); the number of samples moved."""
+    def closed_hour(self, newest_ns: int) -> int:
+        """Hours before this one are closed: the clock and the data are both past their end
+        plus the grace (the data too, so that a backfill does not close hours it has not
+        reached yet)."""
+        return floor(min(self._now_ns(), newest_ns) - self.grace_ns, HOUR)
+
+    def seal(
+        self, head: Head, after_commit: Callable[[Head], None], closed: int | None = None
+    ) -> int:
+        """Move ``head`` into blocks (one transaction), then call ``after_commit`` with what
+        stays in the head (under the commit lock); the number of samples moved.
+
+        ``closed=None`` moves everything, as fast as possible (doubles, rolled up later).
+        With ``closed``, only samples before it move; an hour no block holds yet becomes its
+        final compact block and its rollups right here, from the values in hand (the steady
+        state: each sample is encoded once and never read back for its rollup). The rest
+        stays in the head, rewritten as one row.
+        """
         if not head.rows:
             return 0
-        return int(self._transaction(lambda: self._seal(head), after_commit))
-
-    def _seal(self, head: Head) -> int:
-        hour_done, day_done = self.meta.get("hour_done"), self.meta.get("day_done")
-        blocks: dict[int, list[tuple[int, int, int, int, bytes]]] = {}
-        dirty: set[tuple[str, int, int]] = set()
-        latest: list[tuple[int, int, float]] = []
-        lowest, highest = 2**63, 0
-        for sid, (ts_in, values_in) in list(head.series.items()):
-            ts, values = _in_order(ts_in, values_in)
-            lowest, highest = min(lowest, ts[0]), max(highest, ts[-1])
-            latest.append((sid, ts[-1], values[-1]))
-            for a, b in _hour_runs(ts):
-                t0 = ts[a]
-                blocks.setdefault(floor(t0, DAY), []).append(
-                    (sid, t0, ts[b - 1], b - a, encode(ts[a:b], values[a:b], compact=False))
-                )
-                if hour_done is not None and t0 < hour_done:
-                    dirty.add(("hour", floor(t0, HOUR), sid))
-                if day_done is not None and t0 < day_done:
-                    dirty.add(("day", floor(t0, DAY), sid))
-        for start, rows_of_day in blocks.items():
-            self._ensure(RAW, start)
-            self._c.executemany(
-                f"INSERT INTO {table(RAW, start)} (series_id, t0, t1, n, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows_of_day,
-            )
-        self._c.executemany("INSERT OR IGNORE INTO dirty VALUES (?, ?, ?)", sorted(dirty))
-        self._c.executemany(
-            "INSERT INTO latest VALUES (?, ?, ?) ON CONFLICT(series_id) DO UPDATE "
-            "SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest.ts",
-            latest,
-        )
-        if hour_done is None:  # the first data: rollups start at its hour and day
-            self._set("hour_done", floor(lowest, HOUR))
-            self._set("day_done", floor(lowest, DAY))
-        self._set("max_ts", max(highest, self.meta.get("max_ts", highest)))
-        self._c.execute("DELETE FROM head")  # no WHERE: SQLite truncates the table
-        return head.rows
+        sealer = _Sealer(self, head, closed)
+        return int(self._transaction(sealer.run, lambda: after_commit(sealer.remainder)))
 
     # -- rollups -----------------------------------------------------------------------------
     def roll(self, max_steps: int | None = None) -> bool:
@@ -197,7 +174,7 @@ class Maintainer:
         if "hour_done" not in self.meta:
             return None
         hour_done, day_done = self.meta["hour_done"], self.meta["day_done"]
-        closed = floor(min(self._now_ns(), self.meta["max_ts"]) - self.grace_ns, HOUR)
+        closed = self.closed_hour(self.meta.get("max_ts", hour_done))
         if hour_done < closed:
             hour = self._next_data_hour(hour_done, closed)
             return lambda: self._roll_hour_step(hour, closed)
@@ -322,6 +299,96 @@ class Maintainer:
                     self.catalog.remove(level, start)
 
 
+class _Sealer:
+    """One seal: what goes to blocks, rollups and dirty marks, and what stays in the head."""
+
+    def __init__(self, maint: Maintainer, head: Head, closed: int | None) -> None:
+        self.m, self.head, self.closed = maint, head, closed
+        self.blocks: dict[int, list[tuple[int, int, int, int, bytes]]] = {}
+        self.hours: list[SummaryRow] = []
+        self.minutes: list[SummaryRow] = []
+        self.dirty: set[tuple[str, int, int]] = set()
+        self.latest: list[tuple[int, int, float]] = []
+        self.remainder = Head()
+        self.moved = 0
+
+    def run(self) -> int:
+        m, meta = self.m, self.m.meta
+        ordered = {sid: _in_order(*cols) for sid, cols in list(self.head.series.items())}
+        ordered = {sid: cols for sid, cols in ordered.items() if cols[0]}
+        if not ordered:
+            return 0
+        if "hour_done" not in meta:  # the first data: rollups start at its hour and day
+            lowest = min(ts[0] for ts, _ in ordered.values())
+            m._set("hour_done", floor(lowest, HOUR))
+            m._set("day_done", floor(lowest, DAY))
+        hour_done, closed = meta["hour_done"], self.closed
+        # the fast path needs every sample of an hour in hand: none of them in blocks yet
+        fast = closed is not None and m._next_data_hour(hour_done, closed) is None
+        for sid, (ts, values) in ordered.items():
+            cut = len(ts) if closed is None else bisect.bisect_left(ts, closed)
+            if cut < len(ts):
+                self.remainder.extend([sid] * (len(ts) - cut), ts[cut:], values[cut:])
+            if cut:
+                self._move(sid, ts[:cut], values[:cut], fast and closed is not None)
+        if not self.moved:
+            self.remainder = self.head  # nothing is closed yet: the head stays as it is
+            return 0
+        self._store()
+        if fast and closed is not None and closed > hour_done:
+            m._set("hour_done", closed)
+        return self.moved
+
+    def _move(self, sid: int, ts: list[int], values: list[float], fast: bool) -> None:
+        hour_done, day_done = self.m.meta["hour_done"], self.m.meta["day_done"]
+        self.latest.append((sid, ts[-1], values[-1]))
+        self.moved += len(ts)
+        for a, b in _hour_runs(ts):
+            t0, hour = ts[a], floor(ts[a], HOUR)
+            final = fast and hour >= hour_done
+            part_ts, part_values = ts[a:b], values[a:b]
+            data = encode(part_ts, part_values, compact=final)
+            self.blocks.setdefault(floor(t0, DAY), []).append((sid, t0, ts[b - 1], b - a, data))
+            if final:
+                self.hours.append((sid, hour, *_row(Summary.of(part_values))))
+                self.minutes.extend(_minute_rows(sid, part_ts, part_values))
+                continue
+            if hour < hour_done:  # its hour was rolled up already: redo it
+                self.dirty.add(("hour", hour, sid))
+            if t0 < day_done:
+                self.dirty.add(("day", floor(t0, DAY), sid))
+
+    def _store(self) -> None:
+        m, c = self.m, self.m._c
+        for start, rows in self.blocks.items():
+            m._ensure(RAW, start)
+            c.executemany(
+                f"INSERT INTO {table(RAW, start)} (series_id, t0, t1, n, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        for level, summaries in ((HOUR_LEVEL, self.hours), (MINUTE_LEVEL, self.minutes)):
+            by_partition: dict[int, list[SummaryRow]] = {}
+            for row in summaries:
+                by_partition.setdefault(floor(row[1], level.partition_ns), []).append(row)
+            for start, part in by_partition.items():
+                m._store(level, start, part)
+        c.executemany("INSERT OR IGNORE INTO dirty VALUES (?, ?, ?)", sorted(self.dirty))
+        c.executemany(
+            "INSERT INTO latest VALUES (?, ?, ?) ON CONFLICT(series_id) DO UPDATE "
+            "SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest.ts",
+            self.latest,
+        )
+        newest = max(ts for _, ts, _ in self.latest)
+        m._set("max_ts", max(newest, m.meta.get("max_ts", newest)))
+        c.execute("DELETE FROM head")  # no WHERE: SQLite truncates the table
+        if self.remainder.rows:
+            sids, stamps, values = self.remainder.columns()
+            c.execute(
+                "INSERT INTO head (sids, ts, vals) VALUES (?, ?, ?)", pack(sids, stamps, values)
+            )
+
+
 def _row(s: Summary) -> tuple[int, float, float, float, float]:
     return s.n, s.sum, s.min, s.max, s.p95
 
@@ -329,6 +396,8 @@ def _row(s: Summary) -> tuple[int, float, float, float, float]:
 def _minute_rows(sid: int, ts: list[int], values: list[float]) -> list[SummaryRow]:
     """Minute rollups of one series-hour, only when it has more than one sample in a minute
     (at one sample a minute or less, the raw blocks already are the minute resolution)."""
+    if len(ts) < 2 or min(map(int.__sub__, ts[1:], ts[:-1])) >= MINUTE:
+        return []  # samples a minute apart or more: each minute holds at most one
     minutes = [t - t % MINUTE for t in ts]
     if len(set(minutes)) == len(minutes):
         return []

@@ -1,8 +1,9 @@
 """The embedded time-series store: one SQLite file, separate from the inventory.
 
-Writes append to ``head`` (no index: as fast as a plain ``executemany``); a seal moves the
-head into per-series blocks every ``seal_rows`` rows or ``seal_age_s`` seconds; closed hours
-and days are rolled up and expired partitions dropped (see ``layout`` and ``maintenance``).
+Writes append to ``head`` (one row per batch); once an hour has closed, a seal turns its
+samples into final per-series blocks and rollups at once (or, when the head reaches
+``seal_rows``, moves all of it into blocks rolled up later); closed days are rolled up and
+expired partitions dropped (see ``layout`` and ``maintenance``).
 Queries read blocks plus the head for raw points, and the coarsest rollup that fits the step
 for aggregated ones, filling the not-yet-rolled tail from raw samples.
 """
@@ -54,14 +55,13 @@ class EmbeddedStore:
         path: Path,
         *,
         retention: Retention | None = None,
-        seal_rows: int = 500_000,
-        seal_age_s: float = 300.0,
+        seal_rows: int = 1_000_000,
         grace_s: float = 120.0,
         now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.seal_rows, self.seal_age_s = seal_rows, seal_age_s
+        self.seal_rows = seal_rows
         self._now_ns = now_ns
         self._wlock, self._rlock = threading.Lock(), threading.Lock()
         self._commit_lock = threading.Lock()
@@ -85,6 +85,8 @@ class EmbeddedStore:
         for sid, ts, value in self._w.execute("SELECT series_id, ts, value FROM latest"):
             self._latest[sid] = (ts, value)
         self._head = self._load_head()
+        self._newest = max(self._maint.meta.get("max_ts", 0), *self._head_newest())
+        self._sealed_until = -(2**63)  # the first write checks for closed hours
         self._migrate_samples_table()
         self._last_roll = 0.0
         self.samples_written = 0
@@ -142,6 +144,7 @@ class EmbeddedStore:
                 raise _translate(exc) from exc
             self.samples_written += len(batch)
             self.last_write_ns = max(columns[1])
+            self._newest = max(self._newest, self.last_write_ns)
             self._last_error = None
             self._maintain_if_due()
 
@@ -197,35 +200,43 @@ class EmbeddedStore:
         self._load_series()  # ids created in the rolled-back transaction are gone
         self._head = self._load_head()
 
+    def _head_newest(self) -> list[int]:
+        return [max(ts) for ts, _ in self._head.series.values() if ts] or [0]
+
     def _load_head(self) -> Head:
         head = Head()
         for sids, ts, vals in self._w.execute("SELECT sids, ts, vals FROM head ORDER BY id"):
             head.extend(*unpack(sids, ts, vals))
         return head
 
-    def _seal(self) -> None:
-        """Head → blocks; the sealed head's newest values join ``_latest``."""
+    def _seal(self, closed: int | None = None) -> None:
+        """Head → blocks (all of it, or what lies before ``closed``); what was sealed joins
+        ``_latest``, what was not stays in the head."""
         head = self._head
 
-        def swap() -> None:
+        def swap(remainder: Head) -> None:
             for sid in head.series:
                 newest = head.latest(sid)
                 current = self._latest.get(sid)
                 if newest is not None and (current is None or newest[0] >= current[0]):
                     self._latest[sid] = newest
-            self._head = Head()
+            self._head = remainder
 
-        self._maint.seal(head, swap)
+        self._maint.seal(head, swap, closed)
 
     def _maintain_if_due(self) -> None:
-        """Seal when the head is big or old enough; roll up at most every 10 s, a bounded
-        amount each time so that a backfill does not stall the writer. Failures here lose
-        nothing (the head stays until a seal succeeds) and show in health."""
+        """Seal once an hour has closed (its blocks and rollups are made at once) or when the
+        head is full; roll up what is left at most every 10 s, a bounded amount each time so
+        that a backfill does not stall the writer. Failures here lose nothing (the head stays
+        until a seal succeeds) and show in health."""
         try:
-            rows = self._head.rows
-            aged = time.monotonic() - self._head.since >= self.seal_age_s
-            if rows >= self.seal_rows or (rows and aged):
+            if self._head.rows >= self.seal_rows:
                 self._seal()
+            elif self._head.rows:
+                closed = self._maint.closed_hour(self._newest)
+                if closed > self._sealed_until:
+                    self._seal(closed)
+                    self._sealed_until = closed
             if time.monotonic() - self._last_roll >= 10.0:
                 self._last_roll = time.monotonic()
                 self._maint.roll(max_steps=24)
