@@ -31,7 +31,13 @@ from netgauge.api.routes import (
     status,
     targets,
 )
-from netgauge.errors import ConflictError, InventoryError, NetgaugeError, NotFoundError
+from netgauge.errors import (
+    ConflictError,
+    InventoryError,
+    NetgaugeError,
+    NotFoundError,
+    RetryableStorageError,
+)
 from netgauge.service import Service
 
 log = structlog.get_logger(__name__)
@@ -132,6 +138,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("api.unhandled", path=request.url.path)
         return JSONResponse({"detail": "internal error (logged)"}, status_code=500)
 
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # a store is failing right now: worth retrying, not the client's fault
+        response = _error(503, exc)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.add_exception_handler(RetryableStorageError, unavailable)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(InventoryError, invalid)

@@ -6,8 +6,9 @@ in ``agent_cursors``, so a batch the agent sends again (it never heard our answe
 restarted before deleting it from its spool) is acknowledged without being stored twice.
 Samples are checked like any poller's (``validation``); a refused one is reported back and
 counted, never stored. The answer is sent after the writer has flushed: an acknowledged
-batch is in the store, unless the store itself is down — then it waits in the writer's
-queue like every other sample (see the reliability contract in the README).
+batch is committed in the embedded store and written to, or spooled on disk for, every other
+store. When that is not so (a store failed and has no spool), the answer is 503 and the
+cursor stays: the agent sends the batch again (see the reliability contract in the README).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netgauge.errors import RetryableStorageError
 from netgauge.inventory.repository import Inventory
 from netgauge.models import ProbeResult, ProbeStatus, now_ns
 from netgauge.pollers.readings import DeviceState, Metric
@@ -95,6 +97,12 @@ class AgentIngest:
                 stored += await self._store(device, batch, kept, observe=batch is fresh[-1])
             await self._writer.flush(force=True)
             self._last_batch[device] = time.monotonic()
+            unsaved = self._writer.in_memory()
+            if unsaved:
+                # not durable yet: no acknowledgement, no cursor; the agent sends again and
+                # the stores keep one sample per timestamp
+                reasons = "; ".join(f"{name}: {error}" for name, error in sorted(unsaved.items()))
+                raise RetryableStorageError(f"batches not stored yet, send them again ({reasons})")
             through = max([cursor, *(b.seq for b in fresh)])
             if fresh:
                 await asyncio.to_thread(self._inventory.advance_agent_cursor, device, through)

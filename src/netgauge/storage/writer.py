@@ -185,6 +185,11 @@ class BatchWriter:
             for s in self._states
         }
 
+    def in_memory(self) -> dict[str, str]:
+        """Sinks still holding accepted samples only in memory, with their last error: after
+        ``flush(force=True)`` that means the store failed and had no spool to take them."""
+        return {s.sink.name: s.last_error or "not written yet" for s in self._states if s.pending}
+
     def spooled(self) -> dict[str, SpoolStats]:
         """Each spool's contents and drops, for sinks that have one."""
         return {s.sink.name: s.spool.stats() for s in self._states if s.spool is not None}

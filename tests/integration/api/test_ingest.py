@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
+from netgauge.errors import RetryableStorageError
 from netgauge.service import Service
 from tests.conftest import wait_for
 
@@ -233,3 +234,28 @@ def test_availability_is_the_share_of_up_status_samples(client: TestClient) -> N
         params={"target": "laptop", "metric": "cpu_percent", "agg": "availability"},
     )
     assert bad.status_code == 422 and "availability is for the status metric" in bad.text
+
+
+def test_a_batch_the_embedded_store_could_not_take_is_not_acknowledged(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+
+    async def failing(_: Any) -> None:
+        raise RetryableStorageError("embedded store: disk I/O error")
+
+    monkeypatch.setattr(service.stores[0], "write", failing)
+    first = batch(1, 10.0)
+    refused = post(client, token, first)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert "embedded: embedded store: disk I/O error" in refused.json()["detail"]
+    monkeypatch.undo()
+    # the agent sends it again: acknowledged now, and stored once although the first
+    # attempt's samples were still queued in the writer
+    again = post(client, token, first)
+    assert again.status_code == 200 and again.json()["accepted_through"] == 1
+    params = {"target": "laptop", "metric": "cpu_percent", "from": "2000-01-01T00:00:00"}
+    assert [p["value"] for p in client.get("/api/v1/metrics", params=params).json()["points"]] == [
+        10.0
+    ]
