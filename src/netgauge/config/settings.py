@@ -49,6 +49,12 @@ class StoreSettings(BaseModel):
     token_file: Path | None = Field(
         None, description="InfluxDB 2: or a file holding the API token (e.g. a mounted secret)"
     )
+    query_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s@]+$",
+        description="VictoriaMetrics cluster: vmselect's .../select/<tenant>/prometheus "
+        "(url is then vminsert's .../insert/<tenant>/influx)",
+    )
 
     @field_validator("password_env", "token_env")
     @classmethod
@@ -71,6 +77,8 @@ class StoreSettings(BaseModel):
                 raise ValueError("kind influxdb2 needs exactly one of token_env or token_file")
         elif v2_only:
             raise ValueError(f"{', '.join(sorted(v2_only))}: InfluxDB 2 only (kind influxdb2)")
+        if self.query_url is not None and self.kind != "victoriametrics":
+            raise ValueError("query_url: VictoriaMetrics only (kind victoriametrics)")
         return self
 
 

@@ -43,7 +43,7 @@ def query_store(settings: Settings, stores: list[Store]) -> Store:
 
 def _build(cfg: StoreSettings, index: int) -> Store:
     if cfg.kind == "victoriametrics":
-        return VictoriaMetricsStore(cfg.url)
+        return VictoriaMetricsStore(cfg.url, query_url=cfg.query_url)
     if cfg.kind == "influxdb2":
         token = _token(cfg, index)
         return InfluxV2Store(cfg.url, org=cfg.org or "", bucket=cfg.bucket or "", token=token)

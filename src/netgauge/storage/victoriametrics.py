@@ -134,11 +134,22 @@ class VictoriaMetricsStore:
         self,
         url: str,
         *,
+        query_url: str | None = None,
         timeout_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        # one server: url for both. The cluster: url = vminsert's .../insert/<tenant>/influx,
+        # query_url = vmselect's .../select/<tenant>/prometheus (the same paths follow)
         self.url = url.rstrip("/")
+        self.query_url = (query_url or url).rstrip("/")
         self._client = client or httpx.AsyncClient(base_url=self.url, timeout=timeout_s)
+        self._reader = (
+            self._client
+            if self.query_url == self.url
+            else httpx.AsyncClient(base_url=self.query_url, timeout=timeout_s)
+        )
+        root = httpx.URL(self.url)
+        self._health_url = str(root.copy_with(path="/health", query=None))
         self.samples_written = 0
         self.last_write_ns: int | None = None
         self._last_error: str | None = None
@@ -152,9 +163,11 @@ class VictoriaMetricsStore:
         params: Any = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        reading: bool = False,
     ) -> httpx.Response:
+        client = self._reader if reading else self._client
         try:
-            response = await self._client.request(
+            response = await client.request(
                 method, path, params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:  # refused, reset, timeouts
@@ -170,7 +183,7 @@ class VictoriaMetricsStore:
         return response
 
     async def _query(self, path: str, params: dict[str, str]) -> Any:
-        response = await self._request("GET", path, params=params)
+        response = await self._request("GET", path, params=params, reading=True)
         body = response.json()
         if body.get("status") != "success":
             raise PermanentStorageError(f"victoriametrics {path}: {body}")
@@ -181,7 +194,7 @@ class VictoriaMetricsStore:
     ) -> Iterator[tuple[dict[str, str], int, float]]:
         """(labels, ts_ms, value) of raw samples of ``selector`` in [start_ms, end_ms]."""
         params = {"match[]": selector, "start": _seconds(start_ms), "end": _seconds(end_ms)}
-        response = await self._request("GET", "/api/v1/export", params=params)
+        response = await self._request("GET", "/api/v1/export", params=params, reading=True)
         found: list[tuple[dict[str, str], int, float]] = []
         for line in response.text.splitlines():
             if line.strip():
@@ -217,7 +230,7 @@ class VictoriaMetricsStore:
         """Reachable when ``/health`` answers OK."""
         error: str | None
         try:
-            response = await self._request("GET", "/health")
+            response = await self._request("GET", self._health_url)  # the server's root
             error = None if response.text.strip() == "OK" else f"health: {response.text.strip()}"
         except StorageError as exc:
             error = str(exc)
@@ -225,8 +238,10 @@ class VictoriaMetricsStore:
         return SinkHealth(self.name, error is None, self.samples_written, self.last_write_ns, error)
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self._client.aclose()
+        if self._reader is not self._client:
+            await self._reader.aclose()
 
     # -- reading -----------------------------------------------------------------------------
     async def points(
