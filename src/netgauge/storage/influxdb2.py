@@ -73,7 +73,7 @@ import httpx
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
-from netgauge.storage.embedded.summary import Bucket
+from netgauge.storage.embedded.summary import bucketed
 from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode
 
 NS_PER_S = 1_000_000_000
@@ -484,11 +484,7 @@ def _bucketed(
     raw: list[tuple[int, float]], start_ns: int, step_ns: int, agg: Aggregation
 ) -> list[Point]:
     """Sorted samples as step buckets from ``start_ns``, summarised as the embedded store does."""
-    buckets: dict[int, Bucket] = {}
-    for ts, value in raw:
-        bucket = start_ns + (ts - start_ns) // step_ns * step_ns
-        buckets.setdefault(bucket, Bucket()).values.append(value)
-    return [buckets[b].point(b, agg) for b in sorted(buckets)]
+    return bucketed(raw, start_ns, step_ns, agg)
 
 
 def _offending_line(resp: httpx.Response, lines: Sequence[str]) -> str:

@@ -61,7 +61,7 @@ import httpx
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
-from netgauge.storage.embedded.summary import Bucket
+from netgauge.storage.embedded.summary import bucketed
 from netgauge.storage.line_protocol import encode, refuse_line_break
 
 _NS_PER_MS = 1_000_000
@@ -411,9 +411,5 @@ def _bucketed(
 ) -> list[Point]:
     """Exported samples in [start, end) as step buckets from ``origin_ns``, summarised as the
     embedded store does (its :class:`Bucket`: plain sum in time order, nearest-rank p95)."""
-    buckets: dict[int, Bucket] = {}
-    for ts_ns, value in sorted((ts * _NS_PER_MS, value) for _, ts, value in rows):
-        if start_ns <= ts_ns < end_ns:
-            b = origin_ns + (ts_ns - origin_ns) // step_ns * step_ns
-            buckets.setdefault(b, Bucket()).values.append(value)
-    return [buckets[b].point(b, agg) for b in sorted(buckets)]
+    samples = sorted((ts * _NS_PER_MS, value) for _, ts, value in rows)
+    return bucketed(((t, v) for t, v in samples if start_ns <= t < end_ns), origin_ns, step_ns, agg)

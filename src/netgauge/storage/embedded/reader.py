@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 from netgauge.storage.base import Aggregation, Point
 from netgauge.storage.embedded.blocks import decode
@@ -53,23 +55,8 @@ class Reader:
     ) -> dict[int, list[tuple[int, Summary]]]:
         """Per series (of ``sids``, or all), rollup rows with bucket start in [start, end)."""
         found: dict[int, list[tuple[int, Summary]]] = {}
-        if end <= start:
-            return found
-        where, args = "ts >= ? AND ts < ?", [start, end]
-        if sids is not None:
-            where = f"series_id IN ({','.join('?' * len(sids))}) AND {where}"
-            args = [*sids, *args]
-        for part in self.catalog.overlapping(level, start, end):
-            try:
-                rows = self.conn.execute(
-                    f"SELECT series_id, ts, n, sum, min, max, p95 FROM {table(level, part)} "
-                    f"WHERE {where} ORDER BY series_id, ts",
-                    args,
-                )
-                for r in rows:
-                    found.setdefault(r[0], []).append((r[1], Summary(r[2], r[3], r[4], r[5], r[6])))
-            except sqlite3.OperationalError:  # created or dropped since the catalog was read
-                continue
+        for sid, rows in self._rollup_rows(level, sids, start, end, "n, sum, min, max, p95"):
+            found.setdefault(sid, []).extend((r[1], Summary(*r[2:])) for r in rows)
         return found
 
     def rollup_points(
@@ -78,8 +65,17 @@ class Reader:
         """Per series, one point per rollup row in [start, end): the step is the resolution,
         so SQLite computes each value and no summary needs combining (the fleet's hot path)."""
         found: dict[int, list[Point]] = {}
+        columns = f"{_VALUE_SQL[agg]}, min, max, n"
+        for sid, rows in self._rollup_rows(level, sids, start, end, columns):
+            found.setdefault(sid, []).extend(Point(*r[1:]) for r in rows)
+        return found
+
+    def _rollup_rows(
+        self, level: Level, sids: list[int] | None, start: int, end: int, columns: str
+    ) -> Iterator[tuple[int, Iterator[tuple[Any, ...]]]]:
+        """(series id, its rows: series_id, ts, *columns) per partition of ``level``."""
         if end <= start:
-            return found
+            return
         where, args = "ts >= ? AND ts < ?", [start, end]
         if sids is not None:
             where = f"series_id IN ({','.join('?' * len(sids))}) AND {where}"
@@ -87,12 +83,10 @@ class Reader:
         for part in self.catalog.overlapping(level, start, end):
             try:
                 rows = self.conn.execute(
-                    f"SELECT series_id, ts, {_VALUE_SQL[agg]}, min, max, n "
-                    f"FROM {table(level, part)} WHERE {where} ORDER BY series_id, ts",
+                    f"SELECT series_id, ts, {columns} FROM {table(level, part)} "
+                    f"WHERE {where} ORDER BY series_id, ts",
                     args,
                 ).fetchall()
             except sqlite3.OperationalError:  # created or dropped since the catalog was read
                 continue
-            for sid, group in groupby(rows, itemgetter(0)):
-                found.setdefault(sid, []).extend(Point(*r[1:]) for r in group)
-        return found
+            yield from groupby(rows, itemgetter(0))

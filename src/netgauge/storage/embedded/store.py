@@ -38,7 +38,7 @@ from netgauge.storage.embedded.layout import (
 )
 from netgauge.storage.embedded.maintenance import Maintainer
 from netgauge.storage.embedded.reader import Reader
-from netgauge.storage.embedded.summary import Bucket, Summary
+from netgauge.storage.embedded.summary import Bucket, Summary, bucketed
 
 log = structlog.get_logger(__name__)
 SeriesKey = tuple[str, str, str]
@@ -466,6 +466,8 @@ def _buckets(
     Raw samples before ``rolled_until`` count only in hours no rollup row covers: minute
     rollups exist just for hours finer than a sample a minute, the rest is read raw.
     """
+    if not rows:
+        return bucketed(raw, start, step, agg)
     buckets: dict[int, Bucket] = {}
     covered = set()
     for ts, summary in rows:

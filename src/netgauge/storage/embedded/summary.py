@@ -8,7 +8,7 @@ p95s: an upper bound, exact whenever a step holds one rollup bucket (step = reso
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from netgauge.storage.base import Aggregation, Point
@@ -58,3 +58,14 @@ class Bucket:
         else:
             value = {"min": lo, "max": hi, "count": float(n)}[agg]
         return Point(ts, value, lo, hi, n)
+
+
+def bucketed(
+    samples: Iterable[tuple[int, float]], origin: int, step: int, agg: Aggregation
+) -> list[Point]:
+    """Time-ordered (ts, value) samples as step buckets from ``origin``, as the embedded
+    store sums them up (every backend that buckets raw samples itself uses this)."""
+    buckets: dict[int, Bucket] = {}
+    for ts, value in samples:
+        buckets.setdefault(origin + (ts - origin) // step * step, Bucket()).values.append(value)
+    return [buckets[b].point(b, agg) for b in sorted(buckets)]
