@@ -258,3 +258,21 @@ async def test_server_gone_is_retryable_and_writes_resume() -> None:
             assert (await store.health()).reachable
         finally:
             await store.close()
+
+
+async def test_schema_is_exactly_the_specs(store: InfluxV1Store, influxdb: InfluxDB) -> None:
+    """measurement device_metrics: tags device_id, metric_name, field value (float);
+    measurement device_status: tag device_id, field status; nothing else."""
+    await store.write(BATCH)
+
+    def show(statement: str) -> list[list[str]]:
+        params = {"db": store.database, "q": statement}
+        body = httpx.get(f"{influxdb.url}/query", params=params, timeout=10).json()
+        series = body["results"][0].get("series") or []
+        return [row for s in series for row in s["values"]]
+
+    assert show("SHOW MEASUREMENTS") == [["device_metrics"], ["device_status"]]
+    assert show("SHOW TAG KEYS FROM device_metrics") == [["device_id"], ["metric_name"]]
+    assert show("SHOW FIELD KEYS FROM device_metrics") == [["value", "float"]]
+    assert show("SHOW TAG KEYS FROM device_status") == [["device_id"]]
+    assert show("SHOW FIELD KEYS FROM device_status") == [["status", "float"]]

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError
@@ -272,3 +273,24 @@ async def test_infinities_round_trip(store: VictoriaMetricsStore) -> None:
         if s.device_id == INF_DEV:
             got = await store.points(INF_DEV, s.metric_name, T0, T0 + S)
             assert [(p.ts_ns, p.value) for p in got] == [(T0, s.value)]
+
+
+def test_schema_is_exactly_the_specs(vm: VictoriaMetrics) -> None:
+    """device_metrics with tags device_id and metric_name and field value, device_status with
+    tag device_id and field status: VictoriaMetrics names them <measurement>_<field>."""
+    day_s = 86_400
+    params = {
+        "match[]": '{__name__=~"device_.*"}',
+        "start": str(T0 // 10**9 - day_s),
+        "end": str(T0 // 10**9 + day_s),
+    }
+    found = httpx.get(f"{vm.url}/api/v1/series", params=params, timeout=10).json()["data"]
+    shapes = {(s["__name__"], tuple(sorted(set(s) - {"__name__"}))) for s in found}
+    assert shapes == {
+        ("device_metrics_value", ("device_id", "metric_name")),
+        ("device_status_status", ("device_id",)),
+    }
+    names = httpx.get(f"{vm.url}/api/v1/label/__name__/values", params=params, timeout=10).json()[
+        "data"
+    ]
+    assert set(names) == {"device_metrics_value", "device_status_status"}
