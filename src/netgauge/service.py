@@ -207,6 +207,7 @@ class Service:
         pending = self.writer.pending()
         dropped = self.writer.dropped()
         spooled = self.writer.spooled()
+        succeeded = self.writer.last_success()
         healthy = self.started and sched.running and all(h.reachable for h in stores)
         return {
             "status": "ok" if healthy else "degraded",
@@ -221,7 +222,8 @@ class Service:
                     "name": h.name,
                     "reachable": h.reachable,
                     "samples_written": h.samples_written,
-                    "last_write_ns": h.last_write_ns,
+                    "last_write_ns": h.last_write_ns,  # the newest sample it holds
+                    "last_success_ns": succeeded.get(h.name),  # when it last took a batch
                     "pending": pending.get(h.name, 0),
                     "dropped": dropped.get(h.name, 0),
                     "error": h.error,

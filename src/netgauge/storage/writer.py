@@ -43,6 +43,7 @@ class SinkState:
     dropped: int = 0
     last_error: str | None = None
     retry_at: float = 0.0
+    last_ok_ns: int | None = None  # wall time of the last batch the sink took
 
 
 class BatchWriter:
@@ -131,6 +132,8 @@ class BatchWriter:
                 self._failed(state, exc)
                 await self._spill(state)
                 return
+            else:
+                state.last_ok_ns = self._now_ns()
             for _ in batch:
                 state.pending.popleft()
             self._recovered(state)
@@ -151,6 +154,8 @@ class BatchWriter:
             except StorageError as exc:
                 self._failed(state, exc)
                 return False
+            else:
+                state.last_ok_ns = self._now_ns()
             await asyncio.to_thread(state.spool.remove, batch_id)
             self._recovered(state)
 
@@ -184,6 +189,13 @@ class BatchWriter:
             s.sink.name: len(s.pending) + (s.spool.stats().samples if s.spool else 0)
             for s in self._states
         }
+
+    def _now_ns(self) -> int:
+        return int(self._clock.now().timestamp() * 1e9)
+
+    def last_success(self) -> dict[str, int | None]:
+        """Per sink, the wall time (ns) of the last batch it took."""
+        return {s.sink.name: s.last_ok_ns for s in self._states}
 
     def in_memory(self) -> dict[str, str]:
         """Sinks still holding accepted samples only in memory, with their last error: after

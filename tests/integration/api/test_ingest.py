@@ -206,6 +206,11 @@ def test_metrics_exposes_every_series_newest_value_for_prometheus(client: TestCl
     reason = "cpu_percent out of range 0..100"
     assert samples[("netgauge_samples_refused_total", (("reason", reason),))] >= 1.0
     assert samples[("netgauge_store_samples_written_total", (("store", "embedded"),))] >= 5
+    embedded = (("store", "embedded"),)
+    assert samples[("netgauge_store_up", embedded)] == 1.0
+    took = samples[("netgauge_store_last_success_timestamp_seconds", embedded)]
+    assert abs(took - time.time()) < 300
+    assert samples[("netgauge_store_newest_sample_timestamp_seconds", embedded)] <= time.time()
 
 
 def test_availability_is_the_share_of_up_status_samples(client: TestClient) -> None:

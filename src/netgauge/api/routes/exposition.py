@@ -113,8 +113,15 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         "time of the newest sample the store has taken",
         labels=["store"],
     )
+    succeeded = GaugeMetricFamily(
+        PREFIX + "store_last_success_timestamp_seconds",
+        "when the store last took a batch",
+        labels=["store"],
+    )
     for store in health["stores"]:
         up.add_metric([store["name"]], 1.0 if store["reachable"] else 0.0)
+        if store.get("last_success_ns") is not None:
+            succeeded.add_metric([store["name"]], store["last_success_ns"] / 1e9)
         if store["last_write_ns"] is not None:
             newest.add_metric([store["name"]], store["last_write_ns"] / 1e9)
         written.add_metric([store["name"]], store["samples_written"])
@@ -135,4 +142,4 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         counts[state.value if state else "unknown"] += 1
     for state_name, count in sorted(counts.items()):
         devices.add_metric([state_name], count)
-    return [up, newest, written, pending, dropped, spooled, refused, devices]
+    return [up, newest, succeeded, written, pending, dropped, spooled, refused, devices]
