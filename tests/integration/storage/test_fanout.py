@@ -1,5 +1,6 @@
-"""A service writing to the embedded store and to InfluxDB at once (fan-out): every sample
-reaches both, /api/v1/health lists both, and ``query_store`` makes InfluxDB answer the API."""
+"""A service writing to the embedded store, InfluxDB and VictoriaMetrics at once (fan-out):
+every sample reaches each, /api/v1/health lists them, and ``query_store`` picks which one
+answers the API, with the same answers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from netgauge.storage.factory import build_stores
 from netgauge.storage.influxdb import InfluxV1Store
 from tests.conftest import wait_for
 from tests.lab.influxdb import InfluxDB
+from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
 CONFIG = "targets:\n  - {name: laptop, address: 127.0.0.1, type: device}\n"
 
@@ -79,3 +81,63 @@ async def test_the_influx_store_is_the_same_class_the_service_builds(
     assert isinstance(built[1], InfluxV1Store)
     for each in built:
         await each.close()
+
+
+@pytest.fixture(scope="module")
+def victoria() -> Iterator[VictoriaMetrics]:
+    reason = missing_victoriametrics()
+    if reason:
+        pytest.skip(reason)
+    with VictoriaMetrics() as server:
+        yield server
+
+
+@pytest.mark.parametrize("answering", ["embedded", "influxdb", "victoriametrics"])
+def test_round_trip_through_the_api_whichever_store_answers(
+    tmp_path: Path, influxdb: InfluxDB, victoria: VictoriaMetrics, answering: str
+) -> None:
+    """Agent batches in through /api/v1/ingest, read back through /api/v1/metrics from each
+    store in turn: exactly the values sent, raw and by the minute (ms-aligned timestamps, as
+    VictoriaMetrics keeps milliseconds)."""
+    stores = [
+        StoreSettings(kind="influxdb", url=influxdb.url, database=f"rt_{time.time_ns()}"),
+        StoreSettings(kind="victoriametrics", url=victoria.url),
+    ]
+    device = f"rt-{answering}"
+    config = f"targets:\n  - {{name: {device}, address: 127.0.0.1, type: device}}\n"
+    settings = Settings(data_dir=tmp_path / "d", port=0, stores=stores, query_store=answering)
+    service = Service(settings, load_config_text(config, "rt.yaml").config, "rt.yaml")
+    minute = 60_000_000_000
+    start = (time.time_ns() // minute - 30) * minute
+    sent = [(start + i * 7_000_000_000, round(10 + (i * 37 % 23) * 0.5, 1)) for i in range(40)]
+    with TestClient(create_app(service)) as client:
+        token = client.post(f"/api/v1/devices/{device}/agent-token").json()["token"]
+        batches = [
+            {"seq": i + 1, "ts_ns": ts, "metrics": [{"name": "cpu_percent", "value": v}]}
+            for i, (ts, v) in enumerate(sent)
+        ]
+        r = client.post(
+            "/api/v1/ingest",
+            json={"batches": batches},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200 and r.json()["stored"] == 40
+        victoria.flush()
+        params = {"target": device, "metric": "cpu_percent", "from": "2000-01-01T00:00:00"}
+
+        def raw() -> Any:
+            found = client.get("/api/v1/metrics", params=params).json()["points"]
+            return found if len(found) == len(sent) else None
+
+        got = wait_for(raw, what=f"40 samples read back from {answering}")
+        assert [(p["ts"], p["value"]) for p in got] == sent
+        from_ = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start / 1e9))
+        stepped = client.get(
+            "/api/v1/metrics", params={**params, "from": from_, "step": "1m", "agg": "max"}
+        ).json()["points"]
+        want: dict[int, list[float]] = {}
+        for ts, v in sent:
+            want.setdefault(start + (ts - start) // minute * minute, []).append(v)
+        assert [(p["ts"], p["value"], p["count"]) for p in stepped] == [
+            (b, max(v), len(v)) for b, v in sorted(want.items())
+        ]
