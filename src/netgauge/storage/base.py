@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from netgauge.models import Sample
 
 Aggregation = Literal["avg", "min", "max", "count", "p95"]
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One point of a series: raw (count 1) or a step bucket with its summary."""
+class Point(NamedTuple):
+    """One point of a series: raw (count 1) or a step bucket with its summary.
+
+    A named tuple, not a dataclass: a fleet query builds a million of these, and a tuple
+    is made from a database row in C (``Point._make``)."""
 
     ts_ns: int
     value: float
     min: float
     max: float
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, on purpose
 
 
 @dataclass(frozen=True, slots=True)

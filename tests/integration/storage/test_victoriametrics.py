@@ -16,9 +16,9 @@ milliseconds, so bucket boundaries are not moved).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -124,7 +124,7 @@ async def embedded(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
 
 
 def _ms(points: list[Point]) -> list[Point]:
-    return [replace(p, ts_ns=_floor(p.ts_ns)) for p in points]
+    return [p._replace(ts_ns=_floor(p.ts_ns)) for p in points]
 
 
 async def test_protocols(store: VictoriaMetricsStore) -> None:
@@ -209,7 +209,7 @@ async def test_latest_matches_embedded(
     for measurement in (DEVICE_METRICS, DEVICE_STATUS):
         for device in (None, DEV, DEV2, "nobody"):
             want = [
-                replace(v, ts_ns=_floor(v.ts_ns))
+                dataclasses.replace(v, ts_ns=_floor(v.ts_ns))
                 for v in await embedded.latest(measurement, device)
             ]
             assert await store.latest(measurement, device) == want, (measurement, device)
