@@ -60,26 +60,47 @@ class Reader:
         return found
 
     def rollup_points(
-        self, level: Level, sids: list[int], start: int, end: int, agg: Aggregation
+        self, level: Level, sids: list[int] | None, start: int, end: int, agg: Aggregation
     ) -> dict[int, list[Point]]:
-        """Per series, one point per rollup row in [start, end): the step is the resolution,
-        so SQLite computes each value and no summary needs combining (the fleet's hot path:
-        one indexed query per series and partition, each row made a Point in C)."""
+        """Per series (of ``sids``, or every one), one point per rollup row in [start, end):
+        the step is the resolution, so SQLite computes each value and nothing needs combining.
+
+        This is the fleet's hot path, so each row becomes a Point in C (``Point._make``):
+        for a few series, one indexed query each; for all of them, one scan of each partition
+        in key order, cut into series by a count per series."""
         found: dict[int, list[Point]] = {}
         if end <= start:
             return found
+        value = _VALUE_SQL[agg]
         for part in self.catalog.overlapping(level, start, end):
-            sql = (
-                f"SELECT ts, {_VALUE_SQL[agg]}, min, max, n FROM {table(level, part)} "
-                "WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts"
-            )
+            name = table(level, part)
             try:
-                for sid in sids:
-                    rows = self.conn.execute(sql, (sid, start, end)).fetchall()
-                    if rows:
-                        found.setdefault(sid, []).extend(map(Point._make, rows))
+                if sids is not None:
+                    sql = (
+                        f"SELECT ts, {value}, min, max, n FROM {name} "
+                        "WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts"
+                    )
+                    for sid in sids:
+                        rows = self.conn.execute(sql, (sid, start, end)).fetchall()
+                        if rows:
+                            found.setdefault(sid, []).extend(map(Point._make, rows))
+                    continue
+                where = "WHERE ts >= ? AND ts < ?"
+                counts = self.conn.execute(
+                    f"SELECT series_id, count(*) FROM {name} {where} GROUP BY series_id "
+                    "ORDER BY series_id",
+                    (start, end),
+                ).fetchall()
+                rows = self.conn.execute(
+                    f"SELECT ts, {value}, min, max, n FROM {name} {where} ORDER BY series_id, ts",
+                    (start, end),
+                ).fetchall()
             except sqlite3.OperationalError:  # created or dropped since the catalog was read
                 continue
+            points, at = list(map(Point._make, rows)), 0
+            for sid, count in counts:
+                found.setdefault(sid, []).extend(points[at : at + count])
+                at += count
         return found
 
     def _rollup_rows(

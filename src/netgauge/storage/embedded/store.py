@@ -378,7 +378,7 @@ class EmbeddedStore:
             sids = None if metric_name is None else list(wanted)
             found = {}
             if level is not RAW and level is not MINUTE_LEVEL and step == level.bucket_ns:
-                rolled = reader.rollup_points(level, list(wanted), start_ns, rolled_until, agg)
+                rolled = reader.rollup_points(level, sids, start_ns, rolled_until, agg)
                 for sid, key in wanted.items():
                     tail = _buckets(
                         [],
