@@ -34,6 +34,12 @@ settings), and stopped at the end.
 
    Query times are medians of ``--repeat`` runs, after one warm-up run.
 
+3. **A grown store**: 1,000 devices × 10 metrics × 90 days at one sample a minute, as the
+   default retention leaves it (written straight into the store's layout: through the writer
+   it would take hours), reopened; then the dashboard: the overview (latest value of every
+   series, one metric's 24 h hourly max for every device) and a device page (every metric
+   over 24 h raw, 7 and 30 days hourly, 90 days daily), first run and median.
+
 ``--quick`` shrinks everything (100 devices, 2 days, 200,000 ingest rows) to check the bench
 itself in a minute.
 """
@@ -60,6 +66,9 @@ from typing import Any
 
 from netgauge.models import DEVICE_METRICS, Sample
 from netgauge.storage.embedded import EmbeddedStore
+from netgauge.storage.embedded.blocks import encode
+from netgauge.storage.embedded.layout import DAY_LEVEL, HOUR_LEVEL, RAW, table
+from netgauge.storage.embedded.summary import Summary
 from netgauge.storage.victoriametrics import VictoriaMetricsStore
 from netgauge.storage.writer import BatchWriter
 
@@ -260,24 +269,25 @@ async def load_query_store(
     """The query data set, into both stores; the number of samples."""
     long_names = series_names(args.long_devices, args.metrics)
     all_names = series_names(args.devices, args.metrics)
-    short_names = [n for n in all_names if n not in set(long_names)]
     total, t_ng, t_vm = 0, 0.0, 0.0
+    start, short_start = end - args.long_days * DAY, end - args.days * DAY
+    chunk: list[tuple[int, str, str, float]] = []
+    # in time order, every series together, as a fleet reports: the first devices alone
+    # before the others start
     parts = [
-        (long_names, end - args.long_days * DAY, args.long_days * 1440),
-        (short_names, end - args.days * DAY, args.days * 1440),
+        (long_names, start, (short_start - start) // MIN),
+        (all_names, short_start, args.days * 1440),
     ]
-    for names, start, minutes in parts:
-        rows = minute_rows(names, start, minutes, seed=len(names))
-        chunk: list[tuple[int, str, str, float]] = []
-        for row in rows:
+    for names, first, minutes in parts:
+        for row in minute_rows(names, first, minutes, seed=len(names)):
             chunk.append(row)
             if len(chunk) == 100 * BATCH:
                 t_ng, t_vm = await _load_chunk(store, vm, chunk, t_ng, t_vm)
                 total += len(chunk)
                 chunk = []
-        if chunk:
-            t_ng, t_vm = await _load_chunk(store, vm, chunk, t_ng, t_vm)
-            total += len(chunk)
+    if chunk:
+        t_ng, t_vm = await _load_chunk(store, vm, chunk, t_ng, t_vm)
+        total += len(chunk)
     # one sample past the end closes the last hour for the rollups
     await store.write([Sample(DEVICE_METRICS, "tick", "x", 0.0, end + 5 * MIN)])
     dt, _ = await atimed(store.maintain)
@@ -344,7 +354,8 @@ async def bench_queries(args: argparse.Namespace, work: Path, vm: VictoriaMetric
 
     week = end - 7 * DAY
     fleet_ms, fleet = await median_ms(lambda: store.fleet(week, end, 3600, "avg"), args.repeat)
-    fleet_points = sum(len(v) for k, v in fleet.items() if k[0] != "tick")
+    fleet_series = [v for k, v in fleet.items() if k[0] != "tick"]
+    fleet_points = sum(map(len, fleet_series))
     vm_fleet = None
     if vm is not None:
         vm_fleet, found = await median_ms(
@@ -359,7 +370,7 @@ async def bench_queries(args: argparse.Namespace, work: Path, vm: VictoriaMetric
             args.repeat,
         )
         print(
-            f"fleet: netgauge {len(fleet) - 1:,} series / {fleet_points:,} points, "
+            f"fleet: netgauge {len(fleet_series):,} series / {fleet_points:,} points, "
             f"VM {len(found):,} series / {sum(len(r['values']) for r in found):,} points"
         )
     rows.append((f"fleet: {n_series:,} series × 7 days, hourly avg", fleet_ms, vm_fleet))
@@ -394,10 +405,138 @@ async def bench_queries(args: argparse.Namespace, work: Path, vm: VictoriaMetric
         f"MiB file; {used / total:.2f} in use, the rest free pages the head left for reuse)"
     )
     if vm is not None:
-        vm.flush()
+        vm.halt()  # a clean stop writes its in-memory parts out: what it keeps on disk
         vm_bytes = dir_bytes(vm.directory / "data")
         line += f", VictoriaMetrics {vm_bytes / total:.2f} ({vm_bytes / 2**20:,.0f} MiB)"
     print(line)
+
+
+# -- 3. a grown store ------------------------------------------------------------------------
+def build_grown_store(
+    path: Path, devices: int, metrics: int, days: int, end: int
+) -> tuple[int, EmbeddedStore]:
+    """A store as netgauge leaves it after ``days`` of one sample a minute per series, written
+    straight into its layout (raw blocks for the raw retention, hourly and daily rollups for
+    the rest): building it through the writer would take hours here. Values repeat from a
+    pool of 64 one-hour random walks, so each block and rollup has a realistic size."""
+    store = EmbeddedStore(path)
+    maint, conn = store._maint, store._w  # noqa: SLF001 - a bench fills the layout directly
+    names = series_names(devices, metrics)
+    rng = random.Random(9)
+    pool = []
+    for _ in range(64):
+        level, walk = rng.uniform(5, 95), []
+        for _ in range(60):
+            level = min(100.0, max(0.0, level + rng.uniform(-2, 2)))
+            walk.append(round(level, 1))
+        pool.append((walk, Summary.of(walk)))
+    start = end - days * DAY
+    raw_from = end - 30 * DAY
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO series (id, measurement, device_id, metric_name) VALUES (?, ?, ?, ?)",
+        [(i + 1, DEVICE_METRICS, d, m) for i, (d, m) in enumerate(names)],
+    )
+    conn.execute("COMMIT")
+    samples = 0
+    for day in range(start, end, DAY):
+        conn.execute("BEGIN")
+        day_rows = []
+        for hour in range(day, day + DAY, HOUR):
+            ts = list(range(hour, hour + HOUR, MIN))
+            picks = [(sid, (sid * 7 + hour // HOUR) % 64) for sid in range(1, len(names) + 1)]
+            if hour >= raw_from:
+                blobs = {k: encode(ts, pool[k][0]) for k in range(64)}
+                maint._ensure(RAW, day)  # noqa: SLF001
+                conn.executemany(
+                    f"INSERT INTO {table(RAW, day)} (series_id, t0, t1, n, data) "
+                    "VALUES (?, ?, ?, 60, ?)",
+                    [(sid, hour, ts[-1], blobs[k]) for sid, k in picks],
+                )
+            part = hour - hour % HOUR_LEVEL.partition_ns
+            maint._ensure(HOUR_LEVEL, part)  # noqa: SLF001
+            conn.executemany(
+                f"INSERT INTO {table(HOUR_LEVEL, part)} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (sid, hour, p.n, p.sum, p.min, p.max, p.p95)
+                    for sid, k in picks
+                    for p in (pool[k][1],)
+                ],
+            )
+            day_rows.extend(picks)
+            samples += 60 * len(names)
+        totals: dict[int, list[Summary]] = {}
+        for sid, k in day_rows:
+            totals.setdefault(sid, []).append(pool[k][1])
+        part = day - day % DAY_LEVEL.partition_ns
+        maint._ensure(DAY_LEVEL, part)  # noqa: SLF001
+        conn.executemany(
+            f"INSERT INTO {table(DAY_LEVEL, part)} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sid,
+                    day,
+                    sum(p.n for p in parts),
+                    sum(p.sum for p in parts),
+                    min(p.min for p in parts),
+                    max(p.max for p in parts),
+                    max(p.p95 for p in parts),
+                )
+                for sid, parts in totals.items()
+            ],
+        )
+        conn.execute("COMMIT")
+    conn.execute("BEGIN")
+    last = [(sid, end - MIN, pool[k][0][-1]) for sid, k in day_rows[-len(names) :]]
+    conn.executemany("INSERT INTO latest VALUES (?, ?, ?)", last)
+    for key, value in (("hour_done", end), ("day_done", end - end % DAY), ("max_ts", end)):
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return samples, store
+
+
+async def bench_grown(args: argparse.Namespace, work: Path) -> None:
+    devices, metrics, days = args.grown_devices, 10, 90
+    end = time.time_ns() // DAY * DAY
+    print(
+        f"\n== a grown store: {devices:,} devices × {metrics} metrics × {days} days at 1 min "
+        "(raw 30 days, hourly 90, daily 2 years: the default retention)"
+    )
+    path = work / "grown.db"
+    build_s, (samples, built) = timed(lambda: build_grown_store(path, devices, metrics, days, end))
+    await built.close()
+    size = sqlite_bytes(path)
+    print(f"built in {build_s:.0f} s: {samples:,} samples, {size / 2**30:.2f} GiB")
+    open_s, store = timed(lambda: EmbeddedStore(path))
+    month, week, quarter = end - 30 * DAY, end - 7 * DAY, end - 90 * DAY
+    device = f"dev{devices // 2:05d}"
+
+    async def overview() -> None:
+        await store.latest(DEVICE_METRICS)
+        await store.fleet(end - DAY, end, 3600, "max", metric_name="metric_0")
+
+    async def device_page() -> None:
+        for m in range(metrics):
+            await store.points(device, f"metric_{m}", end - DAY, end)
+            await store.points(device, f"metric_{m}", week, end, 3600, "avg")
+            await store.points(device, f"metric_{m}", month, end, 3600, "avg")
+            await store.points(device, f"metric_{m}", quarter, end, 86400, "avg")
+
+    first_s, _ = await atimed(overview)
+    first_page, _ = await atimed(device_page)
+    over_ms, _ = await median_ms(overview, args.repeat)
+    page_ms, _ = await median_ms(device_page, args.repeat)
+    await store.close()
+    print(f"open: {open_s * 1000:.0f} ms (series and latest values into memory)")
+    print(
+        f"overview (latest of {devices * metrics:,} series + the 24 h hourly max of one metric "
+        f"for every device): first {first_s * 1000:.0f} ms, then {over_ms:.0f} ms"
+    )
+    print(
+        f"device page ({metrics} metrics × 24 h raw, 7 d and 30 d hourly, 90 d daily): "
+        f"first {first_page * 1000:.0f} ms, then {page_ms:.0f} ms"
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -411,12 +550,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ingest-rows", type=int, default=2_000_000)
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--no-vm", action="store_true", help="netgauge and SQLite only")
+    p.add_argument("--grown-devices", type=int, default=1000, help="of the grown store (×10)")
+    p.add_argument("--no-grown", action="store_true", help="skip the grown-store section")
     p.add_argument("--quick", action="store_true", help="small sizes: check the bench itself")
     p.add_argument("--keep", type=Path, help="work in this directory and keep it")
     args = p.parse_args(argv)
     if args.quick:
         args.devices, args.days, args.ingest_rows, args.repeat = 100, 2, 200_000, 3
-        args.long_devices, args.long_days = 2, 30
+        args.long_devices, args.long_days, args.grown_devices = 2, 30, 20
     for name in ("devices", "metrics", "days", "long_devices", "long_days", "ingest_rows"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -438,6 +579,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             continue
         with BenchVictoriaMetrics() as vm:
             await section(args, work, vm)
+    if not args.no_grown:
+        await bench_grown(args, work)
 
 
 def main(argv: list[str]) -> int:
