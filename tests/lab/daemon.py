@@ -129,6 +129,29 @@ class Daemon:
             self.stop()
             raise
 
+    def halt(self) -> None:
+        """Stop the process but keep its directory and port(s) (start again with restart())."""
+        self._terminate()
+
+    def restart(self) -> Self:
+        """Start the process again (stopping it first if it runs) on the same port(s) and
+        data; waits until it answers, like start(). Stops and cleans up on failure (a port
+        may have been taken meanwhile: then this fails rather than moving)."""
+        if self._dir is None:
+            return self.start()
+        self._terminate()
+        self._launch()
+        try:
+            if not self._wait_ready():
+                raise RuntimeError(
+                    f"{self.what} could not reopen {self.where} on restart; its log ends:\n"
+                    f"{self.log_tail()}"
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def _terminate(self) -> None:
         """Stop the process (subclasses may stop more first, then call this)."""
         proc, self._proc = self._proc, None

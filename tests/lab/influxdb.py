@@ -140,27 +140,6 @@ bind-address = "{self.address}:{self.rpc_port}"
 
         return self._launch_on_a_free_port("influxd", _BIND_ATTEMPTS, next_port)
 
-    def restart(self) -> InfluxDB:
-        """Stop the process and start it again on the same ports with the same data."""
-        if self._dir is None:
-            return self.start()
-        self._terminate()
-        self._launch()
-        try:
-            if not self._wait_ready():
-                raise RuntimeError(
-                    f"influxd could not reopen {self.url} on restart; its log ends:\n"
-                    f"{self.log_tail()}"
-                )
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def halt(self) -> None:
-        """Stop the process but keep its directory and ports (start again with restart())."""
-        self._terminate()
-
     def _launch(self) -> None:
         directory = self.directory
         with open(directory / "influxd.log", "ab") as log:

@@ -113,29 +113,6 @@ class VictoriaMetrics(Daemon):
 
         return self._launch_on_a_free_port("victoria-metrics", _BIND_ATTEMPTS, next_port)
 
-    def halt(self) -> None:
-        """Stop the process but keep its directory and port (start again with restart())."""
-        self._terminate()
-
-    def restart(self) -> VictoriaMetrics:
-        """Start the process again (stopping it first if it runs) on the same port and data
-        directory; waits until it answers, like start(). Stops and cleans up on failure (the
-        port may have been taken meanwhile: then this fails rather than moving)."""
-        if self._dir is None:
-            return self.start()
-        self._terminate()
-        self._launch()
-        try:
-            if not self._wait_ready():
-                raise RuntimeError(
-                    f"victoria-metrics could not reopen {self.url} on restart; its log ends:\n"
-                    f"{self.log_tail()}"
-                )
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def _launch(self) -> None:
         # appended to: a restart keeps the log of the earlier run
         with open(self.directory / "victoria-metrics.log", "ab") as log:
