@@ -6,12 +6,16 @@ The API, the CLI and (later) the web console call this object; none talks to a b
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
 
+from netgauge.auth.accounts import FIRST_ADMIN, Accounts
+from netgauge.auth.secret import signing_key
+from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
 from netgauge.config.settings import Settings
@@ -71,6 +75,7 @@ class Service:
         self.engine = make_engine(s.inventory_url())
         await asyncio.to_thread(migrate, self.engine)
         self.inventory = Inventory(self.engine)
+        await self._start_auth()
         dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
         report = await asyncio.to_thread(
             sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
@@ -198,6 +203,26 @@ class Service:
             await store.close()
         self.engine.dispose()
         log.info("service.stopped", samples_accepted=self.writer.accepted)
+
+    async def _start_auth(self) -> None:
+        """Accounts, the token signing key, the login throttle; the first admin on first start
+        (a generated password is printed once, to the terminal, never to the log)."""
+        s = self.settings
+        self.accounts = Accounts(self.inventory)
+        self.signing_key = signing_key(s.secret_key, s.secret_key_file, s.data_dir)
+        self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
+        given = s.admin_password
+        if given is None and s.admin_password_file is not None:
+            given = s.admin_password_file.read_text().strip()
+        generated = await asyncio.to_thread(self.accounts.ensure_first_admin, given)
+        if generated is not None:
+            print(  # noqa: T201 - shown once to whoever started netgauge, on purpose not logged
+                f"netgauge: created the first admin, user {FIRST_ADMIN!r}, password {generated}"
+                " (shown once: change it, or set NETGAUGE_ADMIN_PASSWORD before the first start)",
+                file=sys.stderr,
+                flush=True,
+            )
+            log.info("auth.first_admin_created", user=FIRST_ADMIN, password="(shown once)")
 
     async def health(self) -> dict[str, Any]:
         """Scheduler, stores and last write, for /api/v1/health."""

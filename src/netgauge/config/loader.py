@@ -159,7 +159,7 @@ def load_config(path: Path) -> LoadedConfig:
     return load_config_text(text, str(path))
 
 
-SECRET_SETTINGS = ("database_password",)
+SECRET_SETTINGS = ("database_password", "admin_password", "secret_key")
 
 
 def _check_settings(config: ConfigFile, problems: _Problems) -> None:

@@ -144,6 +144,25 @@ class Settings(BaseSettings):
         4, ge=1, le=1000, description="More state changes than this within the window: flapping."
     )
     device_flap_window_s: float = Field(600.0, gt=0, le=86400, description="The flapping window.")
+    admin_password: str | None = Field(
+        None,
+        repr=False,
+        description="First start only: the password of the first admin (env only; without "
+        "it a random one is generated and printed once).",
+    )
+    admin_password_file: Path | None = Field(None, description="... or a file holding it.")
+    secret_key: str | None = Field(
+        None,
+        repr=False,
+        description="Signs access tokens (env only; default: a generated <data_dir>/secret.key).",
+    )
+    secret_key_file: Path | None = Field(None, description="... or a file holding it.")
+    access_token_minutes: int = Field(15, ge=1, le=1440, description="Access token lifetime.")
+    refresh_token_days: int = Field(14, ge=1, le=365, description="Refresh token lifetime.")
+    login_max_failures: int = Field(
+        5, ge=1, le=1000, description="Failed logins (per user, per address) before a lockout."
+    )
+    login_lockout_s: float = Field(900.0, gt=0, le=86400, description="The lockout.")
 
     @classmethod
     def settings_customise_sources(

@@ -134,6 +134,8 @@ class Inventory:
                 )
             )
 
+    record_change = _log  # for the other owners of inventory tables (auth.accounts)
+
     def list_changes(
         self, entity_type: str | None = None, name: str | None = None, limit: int = 100
     ) -> list[InventoryChange]:

@@ -1,0 +1,279 @@
+"""Users, API tokens and refresh tokens in the inventory database.
+
+Passwords are argon2 hashes; tokens are stored as SHA-256 only, so a copy of the database
+gives no working credential. Every change is written to the change log (who, what, when),
+never with a secret in it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from netgauge.auth.passwords import check_strength, hash_password, verify_password
+from netgauge.auth.roles import Principal, Role
+from netgauge.auth.tokens import API_TOKEN_PREFIX, digest, new_opaque
+from netgauge.errors import ConflictError, InventoryError, NotFoundError
+from netgauge.inventory.repository import Inventory
+from netgauge.inventory.tables import ApiToken, RefreshToken, User, utcnow
+
+FIRST_ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as the API shows it (never the hash)."""
+
+    username: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as the API lists it (never the token)."""
+
+    id: int
+    name: str
+    role: Role
+    owner: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class Accounts:
+    """Users and tokens, over the inventory's sessions."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inv = inventory
+
+    # -- first start --------------------------------------------------------------------------
+    def ensure_first_admin(self, password: str | None) -> str | None:
+        """With no user yet, create ``admin`` with ``password`` or, when none is given, a
+        generated one, which is returned (to be shown once). None when users exist."""
+        with self._inv.session() as s:
+            if s.scalar(select(func.count()).select_from(User)):
+                return None
+        generated = password is None
+        secret = password if password is not None else secrets.token_urlsafe(18)
+        self.create_user(FIRST_ADMIN, secret, Role.ADMIN, actor="first-start")
+        return secret if generated else None
+
+    # -- users --------------------------------------------------------------------------------
+    def create_user(self, username: str, password: str, role: Role, actor: str) -> UserInfo:
+        """A new user (ConflictError when the name is taken)."""
+        _check_username(username)
+        check_strength(password)
+        hashed = hash_password(password)
+        with self._inv.session() as s:
+            if s.scalar(select(User).where(User.username == username)) is not None:
+                raise ConflictError(f"username: {username!r} exists")
+            row = User(username=username, password_hash=hashed, role=role.value)
+            s.add(row)
+            s.flush()
+            self._inv.record_change(s, "user", username, "create", {"role": role.value}, actor)
+            return _user_info(row)
+
+    def list_users(self) -> list[UserInfo]:
+        """Every user, by name."""
+        with self._inv.session() as s:
+            return [_user_info(u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def update_user(
+        self,
+        username: str,
+        actor: str,
+        *,
+        role: Role | None = None,
+        password: str | None = None,
+        disabled: bool | None = None,
+    ) -> UserInfo:
+        """Change a user's role, password or disabled state (logged; the password never)."""
+        if password is not None:
+            check_strength(password)
+        hashed = hash_password(password) if password is not None else None
+        with self._inv.session() as s:
+            row = self._user(s, username)
+            changes: dict[str, list[object]] = {}
+            if role is not None and role.value != row.role:
+                self._keep_an_admin(s, row, role)
+                changes["role"] = [row.role, role.value]
+                row.role = role.value
+            if hashed is not None:
+                row.password_hash = hashed
+                changes["password"] = ["(changed)", "(changed)"]
+                self._revoke_refresh(s, username)
+            if disabled is not None and disabled != (row.disabled_at is not None):
+                if disabled:
+                    self._keep_an_admin(s, row, None)
+                    self._revoke_refresh(s, username)
+                changes["disabled"] = [not disabled, disabled]
+                row.disabled_at = utcnow() if disabled else None
+            self._inv.record_change(s, "user", username, "update", changes, actor)
+            return _user_info(row)
+
+    def delete_user(self, username: str, actor: str) -> None:
+        """Remove a user, their refresh tokens and API tokens (never the last admin)."""
+        with self._inv.session() as s:
+            row = self._user(s, username)
+            self._keep_an_admin(s, row, None)
+            self._revoke_refresh(s, username)
+            for token in s.scalars(select(ApiToken).where(ApiToken.owner == username)):
+                token.revoked_at = token.revoked_at or utcnow()
+            s.delete(row)
+            self._inv.record_change(s, "user", username, "delete", {}, actor)
+
+    def authenticate(self, username: str, password: str) -> Principal | None:
+        """The user when the password is right and the account enabled; None otherwise (the
+        same time either way)."""
+        with self._inv.session() as s:
+            row = s.scalar(select(User).where(User.username == username))
+            ok, rehashed = verify_password(password, row.password_hash if row else None)
+            if row is None or not ok or row.disabled_at is not None:
+                return None
+            if rehashed is not None:
+                row.password_hash = rehashed
+            return Principal(row.username, Role(row.role), "password")
+
+    def active_role(self, username: str) -> Role | None:
+        """A user's current role, or None when gone or disabled (checked on every request,
+        so a demotion or a disabled account takes effect at once, not at token expiry)."""
+        with self._inv.session() as s:
+            row = s.scalar(select(User).where(User.username == username))
+            if row is None or row.disabled_at is not None:
+                return None
+            return Role(row.role)
+
+    # -- refresh tokens -------------------------------------------------------------------------
+    def issue_refresh(self, username: str, ttl: timedelta) -> str:
+        """A new refresh token for ``username``."""
+        token = new_opaque()
+        with self._inv.session() as s:
+            s.add(
+                RefreshToken(
+                    token_sha256=digest(token), username=username, expires_at=utcnow() + ttl
+                )
+            )
+        return token
+
+    def use_refresh(self, token: str) -> str | None:
+        """Spend a refresh token: its user while valid (it is revoked now), else None."""
+        with self._inv.session() as s:
+            row = s.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest(token)))
+            if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+                return None
+            row.revoked_at = utcnow()
+            return row.username
+
+    def revoke_refresh(self, token: str) -> None:
+        """Log out: the refresh token stops working."""
+        with self._inv.session() as s:
+            row = s.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest(token)))
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = utcnow()
+
+    # -- API tokens -----------------------------------------------------------------------------
+    def create_api_token(self, name: str, role: Role, owner: str, actor: str) -> tuple[str, int]:
+        """A new API token (returned once) and its id. Its role cannot exceed its owner's."""
+        if not name.strip() or len(name) > 128:
+            raise InventoryError("name: 1 to 128 characters")
+        token = new_opaque(API_TOKEN_PREFIX)
+        with self._inv.session() as s:
+            owner_row = self._user(s, owner)
+            if not Role(owner_row.role).allows(role):
+                raise InventoryError(f"role: {owner!r} is {owner_row.role}, cannot grant {role}")
+            row = ApiToken(name=name, token_sha256=digest(token), role=role.value, owner=owner)
+            s.add(row)
+            s.flush()
+            self._inv._log(
+                s, "api_token", f"{row.id}:{name}", "create", {"role": role.value}, actor
+            )
+            return token, row.id
+
+    def list_api_tokens(self) -> list[TokenInfo]:
+        """Every API token (never the token itself)."""
+        with self._inv.session() as s:
+            return [_token_info(t) for t in s.scalars(select(ApiToken).order_by(ApiToken.id))]
+
+    def revoke_api_token(self, token_id: int, actor: str) -> None:
+        """The token stops working."""
+        with self._inv.session() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFoundError(f"api token {token_id} not found")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                self._inv.record_change(s, "api_token", f"{row.id}:{row.name}", "revoke", {}, actor)
+
+    def token_principal(self, token: str) -> Principal | None:
+        """Who a live API token speaks for (its role, capped by its owner's current one)."""
+        with self._inv.session() as s:
+            row = s.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
+            if row is None or row.revoked_at is not None:
+                return None
+            owner = s.scalar(select(User).where(User.username == row.owner))
+            if owner is None or owner.disabled_at is not None:
+                return None
+            role = min(Role(row.role), Role(owner.role), key=_rank)
+            row.last_used_at = utcnow()
+            return Principal(f"token:{row.name}", role, "token")
+
+    # -- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _user(s: Session, username: str) -> User:
+        row = s.scalar(select(User).where(User.username == username))
+        if row is None:
+            raise NotFoundError(f"user {username!r} not found")
+        return row
+
+    @staticmethod
+    def _revoke_refresh(s: Session, username: str) -> None:
+        live = select(RefreshToken).where(
+            RefreshToken.username == username, RefreshToken.revoked_at.is_(None)
+        )
+        for row in s.scalars(live):
+            row.revoked_at = utcnow()
+
+    @staticmethod
+    def _keep_an_admin(s: Session, row: User, new_role: Role | None) -> None:
+        """Refuse a change that would leave no enabled admin."""
+        if row.role != Role.ADMIN.value or new_role == Role.ADMIN:
+            return
+        admins = s.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN.value, User.disabled_at.is_(None))
+        )
+        if (admins or 0) <= 1:
+            raise ConflictError("the last enabled admin cannot be demoted, disabled or removed")
+
+
+def _rank(role: Role) -> int:
+    return [Role.VIEWER, Role.OPERATOR, Role.ADMIN].index(role)
+
+
+def _check_username(username: str) -> None:
+    if not (1 <= len(username) <= 64) or not all(c.isalnum() or c in "._-@" for c in username):
+        raise InventoryError("username: 1 to 64 letters, digits or . _ - @")
+
+
+def _user_info(row: User) -> UserInfo:
+    return UserInfo(row.username, Role(row.role), row.created_at, row.disabled_at is not None)
+
+
+def _token_info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        row.id,
+        row.name,
+        Role(row.role),
+        row.owner,
+        row.created_at,
+        row.last_used_at,
+        row.revoked_at is not None,
+    )
