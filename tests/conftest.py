@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,33 @@ def inventory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Invent
     migrate(engine)
     yield Inventory(engine)
     engine.dispose()
+
+
+# -- logging in ---------------------------------------------------------------------------------
+# The API needs credentials on every route but health and login. Tests over a TestClient use an
+# admin API token made straight in the service's accounts; tests of a `netgauge serve`
+# subprocess give it the first admin's password and log in over HTTP.
+TEST_ADMIN_PASSWORD = "netgauge-tests-admin-password"
+
+
+def as_admin(client: Any) -> Any:
+    """``client`` (a started TestClient) sending an admin API token with every request."""
+    from netgauge.auth.accounts import FIRST_ADMIN
+    from netgauge.auth.roles import Role
+
+    service = client.app.state.service
+    token, _ = service.accounts.create_api_token("tests", Role.ADMIN, FIRST_ADMIN, "tests")
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def admin_env() -> dict[str, str]:
+    """Environment giving a `netgauge serve` its first admin's password."""
+    return {"NETGAUGE_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD}
+
+
+def log_in(http: Any, username: str = "admin", password: str = TEST_ADMIN_PASSWORD) -> None:
+    """Log an httpx client in; its later requests carry the access token."""
+    r = http.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"

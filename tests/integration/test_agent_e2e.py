@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import admin_env, free_port, log_in, wait_for
 
 CONFIG = "targets:\n  - {name: host1, address: 127.0.0.1, type: device}\n"
 
@@ -34,9 +34,14 @@ class Server:
         cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(self.port)]
         cmd += ["--data-dir", str(self.data), "--config", str(self.config)]
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **admin_env()},
         )
         wait_for(self._healthy, timeout=30, what="netgauge serve to answer")
+        log_in(self.http)
 
     def _healthy(self) -> bool:
         try:

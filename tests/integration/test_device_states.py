@@ -16,7 +16,7 @@ from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 from tests.lab import Lab, missing_requirement
 
 pytestmark = [pytest.mark.privileged, pytest.mark.network]
@@ -44,6 +44,7 @@ jobs:
 """
     service = Service(settings, load_config_text(text, "devices.yaml").config, "devices.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        as_admin(c)
         yield c
 
 

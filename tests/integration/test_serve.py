@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from netgauge.storage.embedded import EmbeddedStore
-from tests.conftest import free_port, wait_for
+from tests.conftest import admin_env, free_port, log_in, wait_for
 
 DEFAULT_INTERVAL_S = 30.0  # the default config's job interval (netgauge.config.defaults)
 
@@ -67,12 +67,13 @@ def serve(tmp_path: Path) -> Iterator[Any]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **admin_env(), **(env or {})},
             cwd=tmp_path,
         )
         served = Served(proc, port, data)
         started.append(served)
         wait_for(served.healthy, timeout=30, what="netgauge serve to answer /api/v1/health")
+        log_in(served.http)
         return served
 
     yield start
@@ -86,7 +87,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
     s = serve()
     up_ns = time.time_ns()  # the API answers: the scheduler is running
-    assert s.get("/api/v1/health")["scheduler"]["jobs"] == 2
+    assert s.get("/api/v1/health/details")["scheduler"]["jobs"] == 2
     jobs = {j["name"]: j for j in s.get("/api/v1/jobs")}
     assert set(jobs) == {"ping-localhost", "netgauge-api-tcp"}
     assert jobs["netgauge-api-tcp"]["params"]["port"] == s.port  # it checks itself

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netgauge import __version__
 from netgauge.api.routes import (
+    auth,
     changes,
     devices,
     events,
@@ -30,7 +31,9 @@ from netgauge.api.routes import (
     sites,
     status,
     targets,
+    users,
 )
+from netgauge.api.security import authorize
 from netgauge.errors import (
     ConflictError,
     InventoryError,
@@ -82,6 +85,49 @@ class _BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+# No inline script or style anywhere netgauge serves; framing refused. The interactive API
+# docs (/docs, /redoc) load FastAPI's page assets from a CDN and start them inline, so they
+# get a CSP of their own.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_DOCS = ("/docs", "/redoc")
+
+
+class _SecureHeaders:
+    """Security headers on every response (pure ASGI: streaming bodies stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = _DOCS_CSP if scope["path"].startswith(_DOCS) else _CSP
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-frame-options", b"DENY"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -185,13 +231,17 @@ def create_app(
         title="netgauge",
         version=__version__,
         lifespan=lifespan,
-        description="Network and device monitoring API.",
+        description="Network and device monitoring API. Log in at /api/v1/auth/login, then "
+        "send `Authorization: Bearer <access token or API token>`.",
+        # every route, one rule (api.security.required_role): no route can forget it
+        dependencies=[Depends(authorize)],
     )
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit)
+    app.add_middleware(_SecureHeaders)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
-    for module in (*routers, devices, ingest):
+    for module in (*routers, devices, ingest, auth, users):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
 

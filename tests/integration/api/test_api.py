@@ -13,7 +13,7 @@ from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ jobs:
 """
     service = Service(settings, load_config_text(text, "api-test.yaml").config, "api-test.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        as_admin(c)
         yield c
 
 
@@ -46,7 +47,7 @@ def field_of(response: Any) -> str:
 
 
 def test_health(client: TestClient) -> None:
-    body = client.get("/api/v1/health").json()
+    body = client.get("/api/v1/health/details").json()
     assert body["status"] == "ok" and body["scheduler"]["running"] is True
     assert body["scheduler"]["jobs"] == 1 and body["stores"][0]["name"] == "embedded"
 
@@ -264,10 +265,10 @@ def test_job_crud_via_api(client: TestClient) -> None:
     r = client.post("/api/v1/jobs", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["interval"] == 300.0 and r.json()["window"]["start_time"] == "22:00:00"
-    assert client.get("/api/v1/health").json()["scheduler"]["jobs"] == 2
+    assert client.get("/api/v1/health/details").json()["scheduler"]["jobs"] == 2
     assert client.patch("/api/v1/jobs/ping-core", json={"interval": 60}).json()["interval"] == 60.0
     assert client.delete("/api/v1/jobs/ping-core").status_code == 204
-    assert client.get("/api/v1/health").json()["scheduler"]["jobs"] == 1
+    assert client.get("/api/v1/health/details").json()["scheduler"]["jobs"] == 1
 
 
 def test_search_is_a_plain_substring(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.service import Service
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 
 
 @pytest.fixture
@@ -27,6 +27,7 @@ targets:
 """
     service = Service(settings, load_config_text(text, "ingest.yaml").config, "ingest.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        as_admin(c)
         yield c
 
 
@@ -150,9 +151,11 @@ def test_the_silence_watch_survives_a_restart(settings: Settings) -> None:
     text = "targets:\n  - {name: laptop, address: 127.0.0.1, type: device}\n"
     config = load_config_text(text, "ingest.yaml").config
     with TestClient(create_app(Service(settings, config, "ingest.yaml"))) as first:
+        as_admin(first)
         token = first.post("/api/v1/devices/laptop/agent-token").json()["token"]
         assert post(first, token, batch(1, 10.0)).status_code == 200
     with TestClient(create_app(Service(settings, config, "ingest.yaml"))) as second:
+        as_admin(second)
         service = second.app.state.service  # type: ignore[attr-defined]
         second.portal.call(service.agents.resume)
         later = time.monotonic() + 1000

@@ -15,7 +15,7 @@ from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 from tests.lab.sshd import Sshd
 
 PASSWORD_ENV = "NETGAUGE_TEST_WINRM_PASSWORD"
@@ -45,6 +45,7 @@ jobs:
 """
     service = Service(settings, load_config_text(text, "jobs.yaml").config, "jobs.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        as_admin(c)
         yield c
 
 

@@ -14,7 +14,7 @@ from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 from tests.lab.snmpd import Snmpd
 
 ENV = "NETGAUGE_TEST_SNMP_COMMUNITY"
@@ -38,6 +38,7 @@ jobs:
 """
     service = Service(settings, load_config_text(text, "snmp-job.yaml").config, "snmp-job.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
+        as_admin(c)
         yield c
 
 
@@ -90,6 +91,7 @@ jobs:
 """
     service = Service(settings, load_config_text(text, "snmp-job.yaml").config, "snmp-job.yaml")
     with TestClient(create_app(service)) as c:
+        as_admin(c)
         run_job(c)
         clients = service.runner._probes["snmp"]._clients  # type: ignore[attr-defined]
         sockets = [t.get_extra_info("socket") for cl in clients for t in cl._transports.values()]

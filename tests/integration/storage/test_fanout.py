@@ -19,7 +19,7 @@ from netgauge.errors import ConfigError
 from netgauge.service import Service
 from netgauge.storage.factory import build_stores
 from netgauge.storage.influxdb import InfluxV1Store
-from tests.conftest import wait_for
+from tests.conftest import as_admin, wait_for
 from tests.lab.influxdb import InfluxDB
 from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
@@ -36,6 +36,7 @@ def service_with(tmp_path: Path, influxdb: InfluxDB, database: str, **kw: Any) -
 def client(tmp_path: Path, influxdb: InfluxDB) -> Iterator[TestClient]:
     service = service_with(tmp_path, influxdb, f"fanout_{time.time_ns()}", query_store="influxdb")
     with TestClient(create_app(service)) as c:
+        as_admin(c)
         yield c
 
 
@@ -47,7 +48,7 @@ def test_samples_reach_every_store_and_influxdb_answers_queries(client: TestClie
     }
     r = client.post("/api/v1/ingest", json=body, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
-    stores = {s["name"]: s for s in client.get("/api/v1/health").json()["stores"]}
+    stores = {s["name"]: s for s in client.get("/api/v1/health/details").json()["stores"]}
     assert set(stores) == {"embedded", "influxdb"} and stores["influxdb"]["answers_queries"]
     assert all(s["reachable"] and s["samples_written"] >= 1 for s in stores.values())
 
@@ -111,6 +112,7 @@ def test_round_trip_through_the_api_whichever_store_answers(
     start = (time.time_ns() // minute - 30) * minute
     sent = [(start + i * 7_000_000_000, round(10 + (i * 37 % 23) * 0.5, 1)) for i in range(40)]
     with TestClient(create_app(service)) as client:
+        as_admin(client)
         token = client.post(f"/api/v1/devices/{device}/agent-token").json()["token"]
         batches = [
             {"seq": i + 1, "ts_ns": ts, "metrics": [{"name": "cpu_percent", "value": v}]}

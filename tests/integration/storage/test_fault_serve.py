@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import admin_env, free_port, log_in, wait_for
 from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
 pytestmark = [
@@ -89,11 +89,13 @@ class Netgauge:
         cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(self.port)]
         cmd += ["--data-dir", str(self.data), "--config", str(self.config)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETGAUGE_")}
+        env.update(admin_env())
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env
             )
         wait_for(self._answers, timeout=30, what="netgauge serve to answer")
+        log_in(self.http)
 
     def _answers(self) -> bool:
         assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
@@ -120,7 +122,7 @@ class Netgauge:
                 proc.wait(10)
 
     def store_health(self) -> dict[str, Any]:
-        stores = self.http.get("/api/v1/health").json()["stores"]
+        stores = self.http.get("/api/v1/health/details").json()["stores"]
         found: dict[str, Any] = next(s for s in stores if s["name"] == STORE)
         return found
 

@@ -1,4 +1,6 @@
-"""/api/v1/health: open to load balancers; reports scheduler, stores and last write."""
+"""/api/v1/health: open to load balancers and probes, so it tells nothing sensitive — no
+inventory, no job names, no error texts (they can name hosts and paths), no versions.
+``/api/v1/health/details`` (any logged-in role) has everything."""
 
 from __future__ import annotations
 
@@ -9,9 +11,40 @@ from fastapi import APIRouter
 from netgauge.api.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
+_PUBLIC_STORE_FIELDS = (
+    "name",
+    "reachable",
+    "samples_written",
+    "last_write_ns",
+    "last_success_ns",
+    "pending",
+    "dropped",
+)
 
 
 @router.get("/health")
 async def health(service: ServiceDep) -> dict[str, Any]:
-    """Is the scheduler running, are the stores reachable, when was the last write."""
+    """Up or degraded; per store: reachable, written, pending, dropped, spool size."""
+    full = await service.health()
+    stores = []
+    for store in full["stores"]:
+        public = {key: store[key] for key in _PUBLIC_STORE_FIELDS}
+        spool = store.get("spool")
+        public["spool"] = (
+            {k: spool[k] for k in ("batches", "samples", "bytes", "dropped_samples")}
+            if spool
+            else None
+        )
+        stores.append(public)
+    return {
+        "status": full["status"],
+        "scheduler": {"running": full["scheduler"]["running"]},
+        "stores": stores,
+        "last_write_ns": full["last_write_ns"],
+    }
+
+
+@router.get("/health/details")
+async def health_details(service: ServiceDep) -> dict[str, Any]:
+    """Everything: jobs in flight, store errors, refused samples by reason."""
     return await service.health()

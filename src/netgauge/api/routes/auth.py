@@ -1,0 +1,131 @@
+"""/api/v1/auth: log in and out, refresh, who am I.
+
+A login answers with a short access token and a refresh token (for scripts), and sets the
+browser's session: the access token in an httpOnly SameSite=Strict cookie, and a CSRF token
+in a cookie the page's script reads and sends back as ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from netgauge.api.deps import ServiceDep
+from netgauge.api.security import CSRF_COOKIE, SESSION_COOKIE, authorize
+from netgauge.auth.roles import Principal, Role
+from netgauge.auth.tokens import issue_access
+from netgauge.service import Service
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Login(BaseModel):
+    """Credentials of a login."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Refresh(BaseModel):
+    """A refresh token, spent to get new tokens (or revoked at logout)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class Tokens(BaseModel):
+    """What a login or refresh gives."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+    username: str
+    role: Role
+
+
+class Me(BaseModel):
+    """The caller."""
+
+    name: str
+    role: Role
+    via: str
+
+
+@router.post("/login")
+async def login(body: Login, request: Request, response: Response, service: ServiceDep) -> Tokens:
+    """Check a user's password (throttled per user and per address: 429 with Retry-After)."""
+    address = request.client.host if request.client else "unknown"
+    wait = service.throttle.retry_after(body.username, address)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            "too many failed logins: try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    found = await asyncio.to_thread(service.accounts.authenticate, body.username, body.password)
+    if found is None:
+        service.throttle.failed(body.username, address)
+        raise HTTPException(
+            401, "username or password wrong", headers={"WWW-Authenticate": "Bearer"}
+        )
+    service.throttle.succeeded(body.username, address)
+    return await _tokens(service, response, found.name, found.role)
+
+
+@router.post("/refresh")
+async def refresh(body: Refresh, response: Response, service: ServiceDep) -> Tokens:
+    """Spend a refresh token for a new access token and a new refresh token."""
+    username = await asyncio.to_thread(service.accounts.use_refresh, body.refresh_token)
+    role = await asyncio.to_thread(service.accounts.active_role, username) if username else None
+    if username is None or role is None:
+        raise HTTPException(401, "refresh token unknown, used, expired or revoked")
+    return await _tokens(service, response, username, role)
+
+
+@router.post("/logout", status_code=204)
+async def logout(response: Response, service: ServiceDep, body: Refresh | None = None) -> Response:
+    """Forget the browser's session; with a refresh token, revoke it too."""
+    if body is not None:
+        await asyncio.to_thread(service.accounts.revoke_refresh, body.refresh_token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    response.status_code = 204
+    return response
+
+
+@router.get("/me")
+async def me(principal: Annotated[Principal | None, Depends(authorize)]) -> Me:
+    """Who the credentials belong to."""
+    assert principal is not None  # the route is not public
+    return Me(name=principal.name, role=principal.role, via=principal.via)
+
+
+async def _tokens(service: Service, response: Response, username: str, role: Role) -> Tokens:
+    ttl = service.settings.access_token_minutes * 60
+    access = issue_access(service.signing_key, username, role, ttl)
+    refresh_token = await asyncio.to_thread(
+        service.accounts.issue_refresh,
+        username,
+        timedelta(days=service.settings.refresh_token_days),
+    )
+    secure = service.settings.host not in ("127.0.0.1", "::1", "localhost")
+    response.set_cookie(
+        SESSION_COOKIE, access, max_age=ttl, httponly=True, samesite="strict", secure=secure
+    )
+    response.set_cookie(
+        CSRF_COOKIE, secrets.token_urlsafe(24), max_age=ttl, samesite="strict", secure=secure
+    )
+    return Tokens(
+        access_token=access,
+        expires_in=ttl,
+        refresh_token=refresh_token,
+        username=username,
+        role=role,
+    )

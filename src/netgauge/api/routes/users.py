@@ -1,0 +1,152 @@
+"""/api/v1/users and /api/v1/tokens: accounts and API tokens (admin only)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from netgauge.api.deps import ServiceDep
+from netgauge.api.security import actor
+from netgauge.auth.accounts import TokenInfo, UserInfo
+from netgauge.auth.roles import Role
+
+router = APIRouter(tags=["users"])
+Username = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class NewUser(BaseModel):
+    """A user to create."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    password: str = Field(min_length=12, max_length=1024)
+    role: Role
+
+
+class UserChange(BaseModel):
+    """What to change of a user (each optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    password: str | None = Field(None, min_length=12, max_length=1024)
+    disabled: bool | None = None
+
+
+class UserPublic(BaseModel):
+    """A user (never the password hash)."""
+
+    username: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+
+
+class NewToken(BaseModel):
+    """An API token to create, for scripts and Prometheus."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    role: Role
+
+
+class CreatedToken(BaseModel):
+    """The token, shown this once."""
+
+    id: int
+    name: str
+    role: Role
+    token: str
+
+
+class TokenPublic(BaseModel):
+    """An API token as listed (never the token)."""
+
+    id: int
+    name: str
+    role: Role
+    owner: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+def _user(u: UserInfo) -> UserPublic:
+    return UserPublic(
+        username=u.username, role=u.role, created_at=u.created_at, disabled=u.disabled
+    )
+
+
+def _token(t: TokenInfo) -> TokenPublic:
+    return TokenPublic(
+        id=t.id,
+        name=t.name,
+        role=t.role,
+        owner=t.owner,
+        created_at=t.created_at,
+        last_used_at=t.last_used_at,
+        revoked=t.revoked,
+    )
+
+
+@router.get("/users")
+async def list_users(service: ServiceDep) -> list[UserPublic]:
+    """Every user."""
+    return [_user(u) for u in await asyncio.to_thread(service.accounts.list_users)]
+
+
+@router.post("/users", status_code=201)
+async def create_user(body: NewUser, request: Request, service: ServiceDep) -> UserPublic:
+    """A new user (409 when the name is taken)."""
+    made = await asyncio.to_thread(
+        service.accounts.create_user, body.username, body.password, body.role, actor(request)
+    )
+    return _user(made)
+
+
+@router.patch("/users/{username}")
+async def update_user(
+    username: Username, body: UserChange, request: Request, service: ServiceDep
+) -> UserPublic:
+    """Change a user's role, password or disabled state (the last admin stays an admin)."""
+    changed = await asyncio.to_thread(
+        lambda: service.accounts.update_user(
+            username, actor(request), role=body.role, password=body.password, disabled=body.disabled
+        )
+    )
+    return _user(changed)
+
+
+@router.delete("/users/{username}", status_code=204)
+async def delete_user(username: Username, request: Request, service: ServiceDep) -> Response:
+    """Remove a user and revoke their tokens."""
+    await asyncio.to_thread(service.accounts.delete_user, username, actor(request))
+    return Response(status_code=204)
+
+
+@router.get("/tokens")
+async def list_tokens(service: ServiceDep) -> list[TokenPublic]:
+    """Every API token (never the token itself)."""
+    return [_token(t) for t in await asyncio.to_thread(service.accounts.list_api_tokens)]
+
+
+@router.post("/tokens", status_code=201)
+async def create_token(body: NewToken, request: Request, service: ServiceDep) -> CreatedToken:
+    """A new API token owned by the caller, with a role up to the caller's own."""
+    who = actor(request)
+    token, token_id = await asyncio.to_thread(
+        service.accounts.create_api_token, body.name, body.role, who, who
+    )
+    return CreatedToken(id=token_id, name=body.name, role=body.role, token=token)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+async def revoke_token(
+    token_id: Annotated[int, Path(ge=1)], request: Request, service: ServiceDep
+) -> Response:
+    """The token stops working at once."""
+    await asyncio.to_thread(service.accounts.revoke_api_token, token_id, actor(request))
+    return Response(status_code=204)

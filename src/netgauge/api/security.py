@@ -1,0 +1,114 @@
+"""Authentication and authorization of every request, in one place.
+
+Who: ``Authorization: Bearer <access JWT or API token>``, or the browser's session cookie
+(an access JWT, httpOnly, SameSite=Strict) — with the cookie, every state-changing request
+must also carry the CSRF token (``X-CSRF-Token`` equal to the ``ng_csrf`` cookie).
+
+What: ``required_role`` maps each route to the least role it needs — reading is viewer,
+changing is operator, users and API tokens are admin — and a few routes to none (health,
+login). A test walks the whole route table with each role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from netgauge.auth.roles import Principal, Role
+from netgauge.auth.tokens import API_TOKEN_PREFIX, InvalidToken, read_access
+
+SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "ng_session", "ng_csrf", "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# routes anyone may call: probes and load balancers, logging in, agents (their own token)
+PUBLIC = frozenset(
+    {
+        ("GET", "/"),
+        ("GET", "/api/v1/health"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/logout"),
+        ("POST", "/api/v1/ingest"),
+    }
+)
+ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/tokens")
+
+_bearer = HTTPBearer(auto_error=False, description="an access token or an API token")
+
+
+def required_role(method: str, path: str) -> Role | None:
+    """The least role a route needs (None: public)."""
+    if (method, path) in PUBLIC:
+        return None
+    if path.startswith(ADMIN_PREFIXES):
+        return Role.ADMIN
+    if path == "/api/v1/auth/me":
+        return Role.VIEWER
+    return Role.VIEWER if method in SAFE_METHODS else Role.OPERATOR
+
+
+async def authorize(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The app-wide dependency: 401 without valid credentials, 403 without the role."""
+    # the path as routed (the rules look at static segments only, so a template is not needed)
+    needed = required_role(request.method, request.scope["path"])
+    if needed is None:
+        return None
+    principal = await _identify(request, credentials)
+    if not principal.role.allows(needed):
+        raise HTTPException(403, f"needs the {needed} role ({principal.name} is {principal.role})")
+    request.state.principal = principal
+    return principal
+
+
+async def _identify(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    service = request.app.state.service
+    if credentials is not None:
+        token = credentials.credentials
+        if token.startswith(API_TOKEN_PREFIX):
+            found = await asyncio.to_thread(service.accounts.token_principal, token)
+            if found is None:
+                raise _unauthorized("API token unknown or revoked")
+            return found  # type: ignore[no-any-return]
+        return await _user_from_access(service, token, "password")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise _unauthorized("log in (POST /api/v1/auth/login) or send a bearer token")
+    if request.method not in SAFE_METHODS:
+        sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE)
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise HTTPException(403, f"{CSRF_HEADER}: missing or wrong (session cookies need it)")
+    return await _user_from_access(service, cookie, "session")
+
+
+async def _user_from_access(service: object, token: str, via: str) -> Principal:
+    try:
+        claims = read_access(service.signing_key, token)  # type: ignore[attr-defined]
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from exc
+    # the role as it is now: a demoted or disabled user loses rights at once
+    role = await asyncio.to_thread(service.accounts.active_role, claims.username)  # type: ignore[attr-defined]
+    if role is None:
+        raise _unauthorized("user unknown or disabled")
+    return Principal(claims.username, role, via)
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def actor(request: Request) -> str:
+    """Who made this request, for the change log."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal.name if principal is not None else "anonymous"
+
+
+AuthDep = Annotated[Principal | None, Depends(authorize)]

@@ -1,0 +1,248 @@
+"""Authentication and roles over a real service: every route of the route table with each
+role, logins (throttled), refresh and logout, browser sessions with CSRF, API tokens hashed
+at rest and revocable, the first admin, and what the open health route may say."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from netgauge.api import create_app
+from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, required_role
+from netgauge.auth.accounts import FIRST_ADMIN
+from netgauge.auth.roles import Role
+from netgauge.config import load_config_text
+from netgauge.config.settings import Settings
+from netgauge.service import Service
+
+PASSWORD = "correct horse battery staple"
+CONFIG = """
+targets:
+  - {name: secret-router, address: 127.0.0.1, site: hq}
+sites:
+  - {name: hq}
+"""
+
+
+def make_client(settings: Settings) -> TestClient:
+    service = Service(settings, load_config_text(CONFIG, "auth.yaml").config, "auth.yaml")
+    return TestClient(create_app(service), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with make_client(settings.model_copy(update={"admin_password": PASSWORD})) as c:
+        yield c
+
+
+def token_for(client: TestClient, role: Role) -> str:
+    token, _ = client.app.state.service.accounts.create_api_token(  # type: ignore[attr-defined]
+        f"matrix-{role}", role, FIRST_ADMIN, "tests"
+    )
+    return str(token)
+
+
+def login(client: TestClient, username: str = FIRST_ADMIN, password: str = PASSWORD) -> Any:
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def concrete(path: str) -> str:
+    """A route template with values that name nothing (so no call changes anything)."""
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: "999999" if "id" in m.group(1) else "nobody", path)
+
+
+def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> None:
+    tokens = {role: token_for(client, role) for role in Role}
+    # every operation of the API (the schema lists them all) and the two outside it
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    operations = [(m.upper(), p) for p, item in paths.items() for m in item]
+    operations += [("GET", "/metrics"), ("GET", "/")]
+    checked = 0
+    for method, template in operations:
+        if True:
+            url = concrete(template)
+            needed = required_role(method, url)
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+
+            def call(
+                headers: dict[str, str], method: str = method, url: str = url, body: Any = body
+            ) -> int:
+                kw: dict[str, Any] = {"headers": headers}
+                if body is not None:
+                    kw["json"] = body
+                return client.request(method, url, **kw).status_code
+
+            anonymous = call({})
+            if (method, template) == ("POST", "/api/v1/ingest"):
+                # agents only: a device's agent token, never a user's credentials
+                statuses = [call({"Authorization": f"Bearer {t}"}) for t in tokens.values()]
+                assert anonymous == 401 and statuses == [401] * len(tokens), statuses
+                continue
+            if needed is None:
+                assert anonymous not in (401, 403), (method, template, anonymous)
+            else:
+                assert anonymous == 401, (method, template, anonymous)
+            for role, token in tokens.items():
+                status = call({"Authorization": f"Bearer {token}"})
+                if needed is None or role.allows(needed):
+                    assert status not in (401, 403), (method, template, role, status)
+                else:
+                    assert status == 403, (method, template, role, status)
+                checked += 1
+    assert checked >= 3 * 40  # the whole table, not a sample
+
+
+def test_the_rules_give_admin_users_operator_changes_viewer_reads() -> None:
+    assert required_role("GET", "/api/v1/targets") is Role.VIEWER
+    assert required_role("POST", "/api/v1/targets") is Role.OPERATOR
+    assert required_role("GET", "/api/v1/users") is Role.ADMIN
+    assert required_role("DELETE", "/api/v1/tokens/3") is Role.ADMIN
+    assert required_role("GET", "/api/v1/health") is None
+    assert required_role("GET", "/api/v1/health/details") is Role.VIEWER
+    assert required_role("GET", "/metrics") is Role.VIEWER
+
+
+def test_login_refresh_and_logout(client: TestClient) -> None:
+    r = login(client)
+    assert r.status_code == 200
+    tokens = r.json()
+    assert tokens["role"] == "admin" and tokens["expires_in"] == 15 * 60
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    client.cookies.clear()
+    me = client.get("/api/v1/auth/me", headers=bearer).json()
+    assert me == {"name": "admin", "role": "admin", "via": "password"}
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 200
+    # a refresh token is spent once
+    spent = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert spent.status_code == 401
+    newest = again.json()["refresh_token"]
+    out = client.post("/api/v1/auth/logout", json={"refresh_token": newest})
+    assert out.status_code == 204
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": newest}).status_code == 401
+    forged = tokens["access_token"][:-4] + "AAAA"
+    assert (
+        client.get("/api/v1/targets", headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )
+
+
+def test_wrong_passwords_are_throttled_per_user_and_per_address(client: TestClient) -> None:
+    for _ in range(5):
+        assert login(client, password="wrong wrong wrong").status_code == 401
+    locked = login(client)  # the right password, but the account is locked out for now
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    # from this address, other user names are locked out too (guessing across accounts)
+    assert login(client, username="someone-else").status_code == 429
+    assert login(client, username="nobody", password="x" * 20).status_code == 429
+
+
+def test_an_unknown_user_and_a_wrong_password_look_the_same(client: TestClient) -> None:
+    a, b = login(client, username="nobody"), login(client, password="not the password")
+    assert a.status_code == b.status_code == 401 and a.json() == b.json()
+
+
+def test_a_browser_session_needs_the_csrf_token_to_change_anything(client: TestClient) -> None:
+    assert login(client).status_code == 200  # the TestClient keeps the cookies
+    assert client.get("/api/v1/targets").status_code == 200
+    site = {"name": "branch", "description": "branch office"}
+    refused = client.put("/api/v1/sites/branch", json=site)
+    assert refused.status_code == 403 and CSRF_HEADER in refused.json()["detail"]
+    wrong = client.put("/api/v1/sites/branch", json=site, headers={CSRF_HEADER: "guess"})
+    assert wrong.status_code == 403
+    csrf = client.cookies[CSRF_COOKIE]
+    made = client.put("/api/v1/sites/branch", json=site, headers={CSRF_HEADER: csrf})
+    assert made.status_code in (200, 201), made.text
+    set_cookie = login(client).headers.get_list("set-cookie")
+    session = next(c for c in set_cookie if c.startswith("ng_session="))
+    assert "HttpOnly" in session and "SameSite=strict" in session
+
+
+def test_api_tokens_are_hashed_at_rest_scoped_and_revocable(
+    client: TestClient, settings: Settings
+) -> None:
+    admin = {"Authorization": f"Bearer {login(client).json()['access_token']}"}
+    client.cookies.clear()
+    made = client.post(
+        "/api/v1/tokens", json={"name": "prometheus", "role": "viewer"}, headers=admin
+    )
+    assert made.status_code == 201
+    token, token_id = made.json()["token"], made.json()["id"]
+    db = sqlite3.connect(settings.data_dir / "inventory.db")
+    dump = "\n".join(db.iterdump())
+    assert token not in dump and PASSWORD not in dump  # only hashes are stored
+    scoped = {"Authorization": f"Bearer {token}"}
+    assert client.get("/metrics", headers=scoped).status_code == 200
+    assert client.put("/api/v1/sites/x", json={"name": "x"}, headers=scoped).status_code == 403
+    listed = client.get("/api/v1/tokens", headers=admin).json()
+    assert [t["name"] for t in listed if not t["revoked"]] == ["prometheus"]
+    assert "token" not in listed[0]
+    assert client.delete(f"/api/v1/tokens/{token_id}", headers=admin).status_code == 204
+    assert client.get("/metrics", headers=scoped).status_code == 401
+
+
+def test_a_demoted_user_loses_rights_at_once_and_the_last_admin_stays(client: TestClient) -> None:
+    admin = {"Authorization": f"Bearer {login(client).json()['access_token']}"}
+    client.cookies.clear()
+    new = {"username": "olga", "password": "operator password 1", "role": "operator"}
+    assert client.post("/api/v1/users", json=new, headers=admin).status_code == 201
+    olga = {
+        "Authorization": f"Bearer {login(client, 'olga', new['password']).json()['access_token']}"
+    }
+    client.cookies.clear()
+    assert client.put("/api/v1/sites/s1", json={"name": "s1"}, headers=olga).status_code in (
+        200,
+        201,
+    )
+    r = client.patch("/api/v1/users/olga", json={"role": "viewer"}, headers=admin)
+    assert r.status_code == 200
+    assert client.put("/api/v1/sites/s2", json={"name": "s2"}, headers=olga).status_code == 403
+    client.patch("/api/v1/users/olga", json={"disabled": True}, headers=admin)
+    assert client.get("/api/v1/targets", headers=olga).status_code == 401
+    last = client.patch("/api/v1/users/admin", json={"role": "viewer"}, headers=admin)
+    assert last.status_code == 409 and "last enabled admin" in last.json()["detail"]
+    short = {"username": "p", "password": "short", "role": "viewer"}
+    bad = client.post("/api/v1/users", json=short, headers=admin)
+    assert bad.status_code == 422 and "password" in bad.text
+
+
+def test_the_first_admin_gets_a_generated_password_shown_once(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with make_client(settings) as c:
+        printed = capfd.readouterr().err
+        found = re.search(r"user 'admin', password (\S+) \(shown once", printed)
+        assert found is not None, printed
+        generated = found.group(1)
+        assert login(c, password=generated).status_code == 200
+        for default in ("admin", "password", "netgauge", ""):
+            assert login(c, password=default or "x").status_code in (401, 422)
+    with make_client(settings) as c:  # the second start creates nobody and prints nothing
+        assert "password" not in capfd.readouterr().err
+    logs = (settings.data_dir / "inventory.db").read_bytes()
+    assert generated.encode() not in logs
+
+
+def test_health_is_open_and_tells_nothing_sensitive(client: TestClient) -> None:
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200
+    text = r.text
+    for secret in ("secret-router", "hq", "ping", str(client.app.state.service.settings.data_dir)):  # type: ignore[attr-defined]
+        assert secret not in text
+    assert "version" not in text.lower() and "error" not in text
+    assert client.get("/api/v1/health/details").status_code == 401
+
+
+def test_responses_carry_security_headers_and_no_cors(client: TestClient) -> None:
+    r = client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "access-control-allow-origin" not in r.headers
