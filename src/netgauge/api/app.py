@@ -11,7 +11,7 @@ import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +33,7 @@ from netgauge.api.routes import (
     targets,
     users,
 )
-from netgauge.api.security import authorize
+from netgauge.api.security import authorize, required_role
 from netgauge.errors import (
     ConflictError,
     InventoryError,
@@ -128,6 +128,57 @@ class _SecureHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class FieldError(BaseModel):
+    """One bad field of a request."""
+
+    field: str
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: what went wrong, and for bad input the field it is about."""
+
+    detail: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+# documented on every operation, so that clients (and schemathesis) know each answer's shape
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "malformed request"),
+        (401, "no or invalid credentials"),
+        (403, "the role does not allow it (or a session without its CSRF token)"),
+        (404, "no such entity"),
+        (405, "method not allowed"),
+        (409, "conflicts with existing data"),
+        (413, "request body too large"),
+        (422, "a field is invalid: detail and field name it"),
+        (429, "too many failed logins"),
+        (503, "a store is failing: retry later"),
+    )
+}
+
+
+def _document_public_routes(app: FastAPI) -> None:
+    """The schema says which operations need no credentials (the app-wide dependency would
+    otherwise mark every one as needing a bearer token)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, item in schema.get("paths", {}).items():
+                for method, operation in item.items():
+                    if required_role(method.upper(), path) is None:
+                        operation["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -235,6 +286,7 @@ def create_app(
         "send `Authorization: Bearer <access token or API token>`.",
         # every route, one rule (api.security.required_role): no route can forget it
         dependencies=[Depends(authorize)],
+        responses=_ERRORS,
     )
     app.state.service = service
     _install_error_handlers(app)
@@ -244,6 +296,8 @@ def create_app(
     for module in (*routers, devices, ingest, auth, users):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
+
+    _document_public_routes(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

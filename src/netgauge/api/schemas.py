@@ -24,7 +24,7 @@ class TargetUpdate(BaseModel):
     """Fields to change on a target; absent fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    address: str | None = None
+    address: str | None = Field(None, min_length=1, max_length=253)
     type: TargetType | None = None
     site: str | None = None
     tags: list[str] | None = None

@@ -117,7 +117,7 @@ class TargetConfig(StrictModel):
     """A destination to probe or a device to poll."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    address: str
+    address: str = Field(min_length=1, max_length=253, description="IP address or host name")
     type: TargetType = TargetType.DESTINATION
     site: str | None = None
     tags: list[str] = Field(default_factory=list)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from netgauge.api.deps import ServiceDep
 from netgauge.api.security import actor
@@ -33,7 +33,7 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     password: str | None = Field(None, min_length=12, max_length=1024)
-    disabled: bool | None = None
+    disabled: StrictBool | None = None  # 0 and 1 are not booleans
 
 
 class UserPublic(BaseModel):
