@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from contextvars import ContextVar
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -64,6 +65,7 @@ async def authorize(
     if not principal.role.allows(needed):
         raise HTTPException(403, f"needs the {needed} role ({principal.name} is {principal.role})")
     request.state.principal = principal
+    _ACTOR.set(principal.name)
     return principal
 
 
@@ -103,6 +105,16 @@ async def _user_from_access(service: object, token: str, via: str) -> Principal:
 
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+# who is making the current request: set by authorize, read where changes are recorded (the
+# endpoint runs in the dependency's context, and asyncio.to_thread copies it)
+_ACTOR: ContextVar[str] = ContextVar("actor", default="anonymous")
+
+
+def current_actor() -> str:
+    """The user or API token behind the current request, for the change log."""
+    return _ACTOR.get()
 
 
 def actor(request: Request) -> str:

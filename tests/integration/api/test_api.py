@@ -84,7 +84,7 @@ def test_target_crud_and_filters(client: TestClient) -> None:
     assert client.get("/api/v1/targets/web").status_code == 404
     changes = client.get("/api/v1/changes", params={"entity_type": "target", "name": "web"}).json()
     assert [c["action"] for c in changes] == ["delete", "update", "update", "create"]
-    assert all(c["actor"] == "api" for c in changes)
+    assert all(c["actor"] == "token:tests" for c in changes)  # who, not just "the API"
 
 
 @pytest.mark.parametrize(

@@ -246,3 +246,19 @@ def test_responses_carry_security_headers_and_no_cors(client: TestClient) -> Non
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_the_change_log_names_who_made_each_change(client: TestClient) -> None:
+    admin = {"Authorization": f"Bearer {login(client).json()['access_token']}"}
+    client.cookies.clear()
+    robot = {"Authorization": f"Bearer {token_for(client, Role.OPERATOR)}"}
+    client.put("/api/v1/sites/lab", json={"name": "lab"}, headers=admin)
+    client.put("/api/v1/sites/lab", json={"name": "lab", "description": "x"}, headers=robot)
+    changes = client.get("/api/v1/changes", params={"name": "lab"}, headers=admin).json()
+    assert [(c["action"], c["actor"]) for c in changes] == [
+        ("update", "token:matrix-operator"),
+        ("create", "admin"),
+    ]
+    users = client.get("/api/v1/changes", params={"entity_type": "user"}, headers=admin).json()
+    assert users[-1]["entity_name"] == "admin" and users[-1]["actor"] == "first-start"
+    assert users[-1]["changes"] == {"role": "admin"}  # never a password or its hash

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/changes", tags=["changes"])
 @router.get("")
 async def list_changes(
     inv: InventoryDep,
-    entity_type: Annotated[str | None, Query(pattern="^(site|credentials|target|job)$")] = None,
+    entity_type: Annotated[
+        str | None, Query(pattern="^(site|credentials|target|job|user|api_token|agent_token)$")
+    ] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ChangePublic]:

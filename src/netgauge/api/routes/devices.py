@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from netgauge.api.deps import InventoryDep, Limit, ServiceDep
 from netgauge.api.schemas import AgentTokenPublic, DeviceStateChangePublic, DeviceStatePublic
+from netgauge.api.security import current_actor
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -34,11 +35,11 @@ async def device_history(
 @router.post("/{device}/agent-token", status_code=201)
 async def create_agent_token(device: str, inv: InventoryDep) -> AgentTokenPublic:
     """A new token for the device's push agent; shown only in this answer."""
-    token = await asyncio.to_thread(inv.create_agent_token, device, "api")
+    token = await asyncio.to_thread(inv.create_agent_token, device, current_actor())
     return AgentTokenPublic(device=device, token=token)
 
 
 @router.delete("/{device}/agent-token", status_code=204)
 async def revoke_agent_tokens(device: str, inv: InventoryDep) -> None:
     """Revoke every agent token of the device (its agent gets 401 from then on)."""
-    await asyncio.to_thread(inv.revoke_agent_tokens, device, "api")
+    await asyncio.to_thread(inv.revoke_agent_tokens, device, current_actor())

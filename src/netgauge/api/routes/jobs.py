@@ -15,6 +15,7 @@ from netgauge.api.schemas import (
     PageOf,
     RunNowResponse,
 )
+from netgauge.api.security import current_actor
 from netgauge.config.model import JobConfig
 from netgauge.errors import ConflictError, InventoryError
 from netgauge.inventory.repository import job_config, job_fields
@@ -22,7 +23,6 @@ from netgauge.inventory.tables import JobRow
 from netgauge.service import Service
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-ACTOR = "api"
 
 
 def public(row: JobRow, service: Service) -> JobPublic:
@@ -46,7 +46,7 @@ async def list_jobs(service: ServiceDep, inv: InventoryDep) -> list[JobPublic]:
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_job(body: JobCreate, service: ServiceDep, inv: InventoryDep) -> JobPublic:
     """Add a job (409 if the name exists); it is scheduled at once."""
-    row = await asyncio.to_thread(inv.put_job, body, ACTOR, "api", create_only=True)
+    row = await asyncio.to_thread(inv.put_job, body, current_actor(), "api", create_only=True)
     await service.reload_jobs()
     return public(row, service)
 
@@ -64,7 +64,7 @@ async def replace_job(
     """Create or replace a job; the name in the body must match the path."""
     if body.name != name:
         raise InventoryError(f"name: body name {body.name!r} differs from the path {name!r}")
-    row = await asyncio.to_thread(inv.put_job, body, ACTOR)
+    row = await asyncio.to_thread(inv.put_job, body, current_actor())
     await service.reload_jobs()
     return public(row, service)
 
@@ -76,7 +76,7 @@ async def patch_job(
     """Change some fields of a job."""
     current = job_config(await asyncio.to_thread(inv.get_job, name)).model_dump(mode="json")
     cfg = JobConfig.model_validate({**current, **body.model_dump(exclude_unset=True, mode="json")})
-    row = await asyncio.to_thread(inv.put_job, cfg, ACTOR)
+    row = await asyncio.to_thread(inv.put_job, cfg, current_actor())
     await service.reload_jobs()
     return public(row, service)
 
@@ -84,13 +84,13 @@ async def patch_job(
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_job(name: str, service: ServiceDep, inv: InventoryDep) -> Response:
     """Delete a job; its run history stays."""
-    await asyncio.to_thread(inv.delete_job, name, ACTOR)
+    await asyncio.to_thread(inv.delete_job, name, current_actor())
     await service.reload_jobs()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _set_enabled(name: str, enabled: bool, service: Service) -> JobPublic:
-    row = await asyncio.to_thread(service.inventory.set_job_enabled, name, enabled, ACTOR)
+    row = await asyncio.to_thread(service.inventory.set_job_enabled, name, enabled, current_actor())
     await service.reload_jobs()
     return public(row, service)
 

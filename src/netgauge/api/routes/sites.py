@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response, status
 
 from netgauge.api.deps import InventoryDep
+from netgauge.api.security import current_actor
 from netgauge.config.model import SiteConfig
 
 router = APIRouter(prefix="/sites", tags=["sites"])
@@ -33,12 +34,12 @@ async def put_site(name: str, body: SiteConfig, inv: InventoryDep) -> SiteConfig
 
     if body.name != name:
         raise InventoryError(f"name: body name {body.name!r} differs from the path {name!r}")
-    await asyncio.to_thread(inv.put_site, body, "api")
+    await asyncio.to_thread(inv.put_site, body, current_actor())
     return body
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_site(name: str, inv: InventoryDep) -> Response:
     """Delete a site no target uses."""
-    await asyncio.to_thread(inv.delete_site, name, "api")
+    await asyncio.to_thread(inv.delete_site, name, current_actor())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

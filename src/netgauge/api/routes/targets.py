@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
+from netgauge.api.security import current_actor
 from netgauge.config.model import NAME_PATTERN, TargetConfig
 from netgauge.inventory import TargetFilter
 from netgauge.inventory.repository import target_fields
@@ -17,7 +18,6 @@ from netgauge.models import TargetType
 from netgauge.service import Service
 
 router = APIRouter(prefix="/targets", tags=["targets"])
-ACTOR = "api"
 StateFilter = Annotated[str | None, Query(pattern="^(up|down|degraded|unknown)$")]
 
 
@@ -62,7 +62,7 @@ async def list_targets(
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_target(body: TargetCreate, service: ServiceDep, inv: InventoryDep) -> TargetPublic:
     """Add a target (409 if the name exists)."""
-    row = await asyncio.to_thread(inv.put_target, body, ACTOR, "api", create_only=True)
+    row = await asyncio.to_thread(inv.put_target, body, current_actor(), "api", create_only=True)
     return public(row, service)
 
 
@@ -78,7 +78,7 @@ async def replace_target(
 ) -> TargetPublic:
     """Create or replace a target; the name in the body must match the path."""
     _same_name(name, body.name)
-    return public(await asyncio.to_thread(inv.put_target, body, ACTOR), service)
+    return public(await asyncio.to_thread(inv.put_target, body, current_actor()), service)
 
 
 @router.patch("/{name}")
@@ -89,13 +89,13 @@ async def patch_target(
     current = target_fields(await asyncio.to_thread(inv.get_target, name))
     merged = {**current, **body.model_dump(exclude_unset=True), "name": name}
     cfg = TargetConfig.model_validate(merged)
-    return public(await asyncio.to_thread(inv.put_target, cfg, ACTOR), service)
+    return public(await asyncio.to_thread(inv.put_target, cfg, current_actor()), service)
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_target(name: str, service: ServiceDep, inv: InventoryDep) -> Response:
     """Delete a target (409 while a job names it)."""
-    await asyncio.to_thread(inv.delete_target, name, ACTOR)
+    await asyncio.to_thread(inv.delete_target, name, current_actor())
     service.status.forget(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
