@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
@@ -201,6 +202,7 @@ class Service:
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
         for store in self.stores:
             await store.close()
+        await self.audit.stop()
         self.engine.dispose()
         log.info("service.stopped", samples_accepted=self.writer.accepted)
 
@@ -209,6 +211,15 @@ class Service:
         (a generated password is printed once, to the terminal, never to the log)."""
         s = self.settings
         self.accounts = Accounts(self.inventory)
+        self.audit = AuditLog(
+            self.inventory,
+            {
+                "requests": s.audit_request_retention_days,
+                "errors": s.audit_error_retention_days,
+                "activity": s.audit_activity_retention_days,
+            },
+        )
+        self.audit.start()
         self.signing_key = signing_key(s.secret_key, s.secret_key_file, s.data_dir)
         self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
         given = s.admin_password

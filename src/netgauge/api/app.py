@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netgauge import __version__
 from netgauge.api.routes import (
+    audit,
     auth,
     changes,
     devices,
@@ -163,6 +165,74 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class _RequestLog:
+    """Every API request into the audit trail: route template, user, client, status,
+    duration and bytes each way (pure ASGI, so bodies stream; the row is appended to the
+    audit buffer, written in batches elsewhere)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        sizes = {"in": 0, "out": 0, "status": 500}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            sizes["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sizes["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                sizes["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            _record_request(scope, sizes, (time.perf_counter() - started) * 1000)
+
+
+def _record_request(scope: Scope, sizes: dict[str, int], duration_ms: float) -> None:
+    audit = getattr(scope["app"].state.service, "audit", None)
+    if audit is None:  # not started (or failed to)
+        return
+    principal = scope.get("state", {}).get("principal")
+    client = scope.get("client")
+    audit.request(
+        method=scope["method"],
+        path=_template(scope),
+        user=principal.name if principal is not None else None,
+        client=client[0] if client else None,
+        status=sizes["status"],
+        duration_ms=round(duration_ms, 3),
+        request_bytes=sizes["in"],
+        response_bytes=sizes["out"],
+    )
+
+
+def _template(scope: Scope) -> str:
+    """The route template (``/api/v1/targets/{name}``), not the names in the path: the log
+    groups by route and does not copy inventory names around."""
+    path: str = scope["path"]
+    route = scope.get("route")
+    template: str | None = getattr(route, "path", None)
+    if template is None:
+        return path[:256] if scope.get("endpoint") else "(no route)"
+    params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
+    try:
+        concrete = re.sub(r":\w+}", "}", template).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template
+    prefix = path[: len(path) - len(concrete)] if path.endswith(concrete) else ""
+    return (prefix + template)[:256]
+
+
 def _document_public_routes(app: FastAPI) -> None:
     """The schema says which operations need no credentials (the app-wide dependency would
     otherwise mark every one as needing a bearer token)."""
@@ -211,6 +281,16 @@ def _validation_response(raw: Sequence[Any]) -> JSONResponse:
     )
 
 
+def _audit_error(
+    request: Request, category: str, severity: str, message: str, exc: BaseException | None
+) -> None:
+    audit = getattr(request.app.state.service, "audit", None)
+    if audit is not None:
+        principal = getattr(request.state, "principal", None)
+        user = principal.name if principal is not None else None
+        audit.error(category, severity, message, exc, user=user)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def too_large(_: Request, exc: Exception) -> JSONResponse:
         return _too_large(MAX_BODY_BYTES)
@@ -226,17 +306,21 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         return _error(422, exc)
 
-    async def invalid_model(_: Request, exc: Exception) -> JSONResponse:
+    async def invalid_model(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ValidationError | RequestValidationError)
-        return _validation_response(exc.errors())
+        response = _validation_response(exc.errors())
+        _audit_error(request, "validation", "info", bytes(response.body).decode(), None)
+        return response
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         # a bug: logged with the stack, answered without leaking internals
         log.exception("api.unhandled", path=request.url.path)
+        _audit_error(request, "api", "error", f"{request.method} {request.url.path}: {exc!r}", exc)
         return JSONResponse({"detail": "internal error (logged)"}, status_code=500)
 
-    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         # a store is failing right now: worth retrying, not the client's fault
+        _audit_error(request, "external_service", "warning", str(exc), None)
         response = _error(503, exc)
         response.headers["Retry-After"] = "5"
         return response
@@ -292,8 +376,9 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit)
     app.add_middleware(_SecureHeaders)
+    app.add_middleware(_RequestLog)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
-    for module in (*routers, devices, ingest, auth, users):
+    for module in (*routers, devices, ingest, auth, users, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
 

@@ -36,7 +36,7 @@ PUBLIC = frozenset(
         ("POST", "/api/v1/ingest"),
     }
 )
-ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/tokens")
+ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/tokens", "/api/v1/logs", "/api/v1/activity")
 
 _bearer = HTTPBearer(auto_error=False, description="an access token or an API token")
 
@@ -45,6 +45,8 @@ def required_role(method: str, path: str) -> Role | None:
     """The least role a route needs (None: public)."""
     if (method, path) in PUBLIC:
         return None
+    if (method, path) == ("POST", "/api/v1/activity"):
+        return Role.VIEWER  # every user's console reports its own use
     if path.startswith(ADMIN_PREFIXES):
         return Role.ADMIN
     if path == "/api/v1/auth/me":

@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         5, ge=1, le=1000, description="Failed logins (per user, per address) before a lockout."
     )
     login_lockout_s: float = Field(900.0, gt=0, le=86400, description="The lockout.")
+    audit_request_retention_days: float = Field(
+        30, gt=0, le=3650, description="How long API request logs are kept."
+    )
+    audit_error_retention_days: float = Field(90, gt=0, le=3650, description="... error logs.")
+    audit_activity_retention_days: float = Field(
+        90, gt=0, le=3650, description="... the console's user activity."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -240,3 +240,46 @@ class RefreshToken(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ApiRequestLog(Base):
+    """One API request: who, which route (its template, not the names in it), how it went."""
+
+    __tablename__ = "api_request_logs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(256))
+    user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[int] = mapped_column()
+    duration_ms: Mapped[float] = mapped_column()
+    request_bytes: Mapped[int] = mapped_column(BigInteger)
+    response_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ErrorLog(Base):
+    """An error worth a look: where it came from, how bad, the stack, and its context."""
+
+    __tablename__ = "error_logs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    stack: Mapped[str | None] = mapped_column(Text, nullable=True)
+    device: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class UserActivity(Base):
+    """What the web console reports of its own use: page views and actions (first party)."""
+
+    __tablename__ = "user_activity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    page: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

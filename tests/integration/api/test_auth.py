@@ -262,3 +262,27 @@ def test_the_change_log_names_who_made_each_change(client: TestClient) -> None:
     users = client.get("/api/v1/changes", params={"entity_type": "user"}, headers=admin).json()
     assert users[-1]["entity_name"] == "admin" and users[-1]["actor"] == "first-start"
     assert users[-1]["changes"] == {"role": "admin"}  # never a password or its hash
+
+
+def test_requests_errors_and_activity_are_kept_for_admins(client: TestClient) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    admin = {"Authorization": f"Bearer {token_for(client, Role.ADMIN)}"}
+    viewer = {"Authorization": f"Bearer {token_for(client, Role.VIEWER)}"}
+    assert client.get("/api/v1/targets/secret-router", headers=viewer).status_code == 200
+    assert client.put("/api/v1/sites/x", json={"name": 5}, headers=admin).status_code == 422
+    page = {"kind": "page_view", "page": "/devices/secret-router", "details": {"ms": 12}}
+    assert client.post("/api/v1/activity", json=page, headers=viewer).status_code == 204
+    assert client.get("/api/v1/logs/requests", headers=viewer).status_code == 403
+    service.audit.flush()
+    logged = client.get("/api/v1/logs/requests", headers=admin).json()
+    read = next(r for r in logged if r["method"] == "GET" and r["status"] == 200)
+    # the route, not the name in it; who; how long; how big
+    assert read["path"] == "/api/v1/targets/{name}" and read["user"] == "token:matrix-viewer"
+    assert read["duration_ms"] > 0 and read["response_bytes"] > 0
+    errors = client.get("/api/v1/logs/errors", params={"category": "validation"}, headers=admin)
+    assert "body.name" in errors.json()[0]["message"]
+    activity = client.get("/api/v1/activity", headers=admin).json()
+    assert activity[0]["user"] == "token:matrix-viewer" and activity[0]["details"] == {"ms": 12}
+    # retention: a row older than its table's setting goes at the next expiry
+    service.audit.retention_days["requests"] = 0.000001
+    assert service.audit.expire()["requests"] >= 1
