@@ -199,9 +199,20 @@ class _RequestLog:
 
 
 def _record_request(scope: Scope, sizes: dict[str, int], duration_ms: float) -> None:
-    audit = getattr(scope["app"].state.service, "audit", None)
-    if audit is None:  # not started (or failed to)
+    service = scope["app"].state.service
+    audit = getattr(service, "audit", None)
+    if audit is None or not service.settings.audit_requests:  # not started, or turned off
         return
+    if scope["method"] in ("GET", "HEAD") and sizes["status"] < 400:
+        # successful reads are sampled (1 in audit_read_sample, with that weight): a
+        # dashboard polling all day would otherwise cost more to log than to answer
+        every = service.settings.audit_read_sample
+        audit.reads_seen += 1
+        if audit.reads_seen % every:
+            return
+        weight = every
+    else:
+        weight = 1
     principal = scope.get("state", {}).get("principal")
     client = scope.get("client")
     audit.request(
@@ -213,6 +224,7 @@ def _record_request(scope: Scope, sizes: dict[str, int], duration_ms: float) -> 
         duration_ms=round(duration_ms, 3),
         request_bytes=sizes["in"],
         response_bytes=sizes["out"],
+        weight=weight,
     )
 
 

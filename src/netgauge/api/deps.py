@@ -10,15 +10,17 @@ from netgauge.inventory import Inventory
 from netgauge.service import Service
 
 
-def get_service(request: Request) -> Service:
-    """The process's Service (set on app.state by create_app)."""
+async def get_service(request: Request) -> Service:
+    """The process's Service (set on app.state by create_app). Async on purpose: FastAPI runs
+    a plain ``def`` dependency in its thread pool, a thread hop on every request."""
     service: Service = request.app.state.service
     return service
 
 
-def get_inventory(request: Request) -> Inventory:
+async def get_inventory(request: Request) -> Inventory:
     """The inventory of the running service."""
-    return get_service(request).inventory
+    service: Service = request.app.state.service
+    return service.inventory
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -49,6 +49,7 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self._last_expiry = 0.0
         self.dropped = 0  # rows lost to a full buffer (the database failing for long)
+        self.reads_seen = 0  # successful reads, of which 1 in N is logged
 
     # -- recording (cheap, from any coroutine) ----------------------------------------------------
     def request(self, **row: Any) -> None:

@@ -8,8 +8,11 @@ never with a secret in it.
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +25,7 @@ from netgauge.inventory.repository import Inventory
 from netgauge.inventory.tables import ApiToken, RefreshToken, User, utcnow
 
 FIRST_ADMIN = "admin"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +52,30 @@ class TokenInfo:
 
 
 class Accounts:
-    """Users and tokens, over the inventory's sessions."""
+    """Users and tokens, over the inventory's sessions.
 
-    def __init__(self, inventory: Inventory) -> None:
+    What every request asks — a user's current role, an API token's principal — is cached
+    for ``cache_s`` seconds, and dropped at once by any change this process makes (another
+    process sharing the database sees a change within ``cache_s``). A token's last use is
+    written at most once a minute: reading must not mean writing on every request.
+    """
+
+    def __init__(self, inventory: Inventory, cache_s: float = 10.0) -> None:
         self._inv = inventory
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, object]] = {}
+
+    def _cached(self, key: str, load: Callable[[], _T]) -> _T:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.cache_s:
+            return hit[1]  # type: ignore[return-value]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def _forget(self) -> None:
+        self._cache.clear()
 
     # -- first start --------------------------------------------------------------------------
     def ensure_first_admin(self, password: str | None) -> str | None:
@@ -78,6 +102,7 @@ class Accounts:
             s.add(row)
             s.flush()
             self._inv.record_change(s, "user", username, "create", {"role": role.value}, actor)
+            self._forget()
             return _user_info(row)
 
     def list_users(self) -> list[UserInfo]:
@@ -116,6 +141,7 @@ class Accounts:
                 changes["disabled"] = [not disabled, disabled]
                 row.disabled_at = utcnow() if disabled else None
             self._inv.record_change(s, "user", username, "update", changes, actor)
+            self._forget()
             return _user_info(row)
 
     def delete_user(self, username: str, actor: str) -> None:
@@ -128,6 +154,7 @@ class Accounts:
                 token.revoked_at = token.revoked_at or utcnow()
             s.delete(row)
             self._inv.record_change(s, "user", username, "delete", {}, actor)
+            self._forget()
 
     def authenticate(self, username: str, password: str) -> Principal | None:
         """The user when the password is right and the account enabled; None otherwise (the
@@ -144,6 +171,9 @@ class Accounts:
     def active_role(self, username: str) -> Role | None:
         """A user's current role, or None when gone or disabled (checked on every request,
         so a demotion or a disabled account takes effect at once, not at token expiry)."""
+        return self._cached(f"user:{username}", lambda: self._load_role(username))
+
+    def _load_role(self, username: str) -> Role | None:
         with self._inv.session() as s:
             row = s.scalar(select(User).where(User.username == username))
             if row is None or row.disabled_at is not None:
@@ -210,9 +240,13 @@ class Accounts:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 self._inv.record_change(s, "api_token", f"{row.id}:{row.name}", "revoke", {}, actor)
+            self._forget()
 
     def token_principal(self, token: str) -> Principal | None:
         """Who a live API token speaks for (its role, capped by its owner's current one)."""
+        return self._cached(f"token:{digest(token)}", lambda: self._load_token(token))
+
+    def _load_token(self, token: str) -> Principal | None:
         with self._inv.session() as s:
             row = s.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
             if row is None or row.revoked_at is not None:
@@ -221,7 +255,9 @@ class Accounts:
             if owner is None or owner.disabled_at is not None:
                 return None
             role = min(Role(row.role), Role(owner.role), key=_rank)
-            row.last_used_at = utcnow()
+            now = utcnow()
+            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+                row.last_used_at = now
             return Principal(f"token:{row.name}", role, "token")
 
     # -- helpers --------------------------------------------------------------------------------

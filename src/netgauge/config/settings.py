@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         5, ge=1, le=1000, description="Failed logins (per user, per address) before a lockout."
     )
     login_lockout_s: float = Field(900.0, gt=0, le=86400, description="The lockout.")
+    audit_requests: bool = Field(True, description="Log API requests (the audit trail).")
+    audit_read_sample: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="Successful reads (GET under 400) logged 1 in N; changes and errors always.",
+    )
     audit_request_retention_days: float = Field(
         30, gt=0, le=3650, description="How long API request logs are kept."
     )

@@ -256,6 +256,7 @@ class ApiRequestLog(Base):
     duration_ms: Mapped[float] = mapped_column()
     request_bytes: Mapped[int] = mapped_column(BigInteger)
     response_bytes: Mapped[int] = mapped_column(BigInteger)
+    weight: Mapped[int] = mapped_column(default=1)  # requests this row stands for (sampling)
 
 
 class ErrorLog(Base):

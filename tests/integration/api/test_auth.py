@@ -264,7 +264,13 @@ def test_the_change_log_names_who_made_each_change(client: TestClient) -> None:
     assert users[-1]["changes"] == {"role": "admin"}  # never a password or its hash
 
 
-def test_requests_errors_and_activity_are_kept_for_admins(client: TestClient) -> None:
+def test_requests_errors_and_activity_are_kept_for_admins(settings: Settings) -> None:
+    every = settings.model_copy(update={"admin_password": PASSWORD, "audit_read_sample": 1})
+    with make_client(every) as client:
+        _check_the_trail(client)
+
+
+def _check_the_trail(client: TestClient) -> None:
     service = client.app.state.service  # type: ignore[attr-defined]
     admin = {"Authorization": f"Bearer {token_for(client, Role.ADMIN)}"}
     viewer = {"Authorization": f"Bearer {token_for(client, Role.VIEWER)}"}
@@ -286,3 +292,19 @@ def test_requests_errors_and_activity_are_kept_for_admins(client: TestClient) ->
     # retention: a row older than its table's setting goes at the next expiry
     service.audit.retention_days["requests"] = 0.000001
     assert service.audit.expire()["requests"] >= 1
+
+
+def test_successful_reads_are_sampled_with_their_weight(client: TestClient) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    viewer = {"Authorization": f"Bearer {token_for(client, Role.VIEWER)}"}
+    admin = {"Authorization": f"Bearer {token_for(client, Role.ADMIN)}"}
+    start = service.audit.reads_seen
+    for _ in range(30 - start % 10):  # whatever came before, end on a multiple of 10
+        client.get("/api/v1/sites", headers=viewer)
+    client.get("/api/v1/sites/none-such", headers=viewer)  # a failed read: always logged
+    service.audit.flush()
+    rows = client.get("/api/v1/logs/requests", params={"limit": 1000}, headers=admin).json()
+    sites = [r for r in rows if r["path"] == "/api/v1/sites"]
+    assert 2 <= len(sites) <= 3 and all(r["weight"] == 10 for r in sites)
+    missing = [r for r in rows if r["path"] == "/api/v1/sites/{name}"]
+    assert [(r["status"], r["weight"]) for r in missing] == [(404, 1)]

@@ -39,6 +39,7 @@ class RequestLogRow(BaseModel):
     duration_ms: float
     request_bytes: int
     response_bytes: int
+    weight: int  # the requests this row stands for: successful reads are sampled
 
 
 class ErrorLogRow(BaseModel):

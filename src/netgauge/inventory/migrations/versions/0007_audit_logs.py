@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Float(), nullable=False),
         sa.Column("request_bytes", sa.BigInteger(), nullable=False),
         sa.Column("response_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_api_request_logs_at", "api_request_logs", ["at"])

@@ -1,0 +1,167 @@
+"""API throughput: netgauge's routes next to a bare FastAPI endpoint, with ``wrk``.
+
+    sudo ./scripts/bench api [--duration 5] [--connections 16]
+    .venv/bin/python bench/api.py
+
+Every server runs on 127.0.0.1, one uvicorn worker each, started here and stopped at the
+end; ``wrk`` (Debian's) drives it from one thread. Measured, in one run:
+
+* a bare FastAPI app: ``async def health(): return {"status": "ok"}`` — the ceiling;
+* ``netgauge serve``: ``GET /api/v1/health`` (open) and ``GET /api/v1/targets`` (a viewer's
+  API token checked on every request), with the request log on (the default) and off
+  (``NETGAUGE_AUDIT_REQUESTS=false``), so its cost shows as the difference.
+
+Printed: requests/s, the mean latency, and each row's ratio to the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for tests.conftest when run as a script
+
+from tests.conftest import free_port  # noqa: E402
+
+PASSWORD = "bench-admin-password"
+
+
+def wait_up(url: str, deadline_s: float = 30.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {deadline_s:.0f} s")
+
+
+@contextmanager
+def bare_server(work: Path) -> Iterator[str]:
+    app = work / "bare_app.py"
+    app.write_text(
+        textwrap.dedent(
+            """
+            from fastapi import FastAPI
+            app = FastAPI()
+
+            @app.get("/health")
+            async def health() -> dict[str, str]:
+                return {"status": "ok"}
+            """
+        )
+    )
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port)]
+    cmd += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, cwd=work)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@contextmanager
+def netgauge_server(work: Path, audit: bool) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    data = work / f"data-{audit}"
+    config = work / "empty.yaml"
+    config.write_text("targets: []\n")
+    env = {**os.environ, "NETGAUGE_ADMIN_PASSWORD": PASSWORD, "NETGAUGE_LOG_LEVEL": "warning"}
+    env["NETGAUGE_AUDIT_REQUESTS"] = "true" if audit else "false"
+    cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(port)]
+    cmd += ["--data-dir", str(data), "--config", str(config)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_up(f"{url}/api/v1/health")
+        yield url, viewer_token(url)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def viewer_token(url: str) -> str:
+    import json
+
+    def post(path: str, body: dict[str, str], token: str | None = None) -> dict[str, str]:
+        request = urllib.request.Request(
+            f"{url}{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=10) as r:
+            answer: dict[str, str] = json.loads(r.read())
+            return answer
+
+    access = post("/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
+    made = post("/api/v1/tokens", {"name": "bench", "role": "viewer"}, access["access_token"])
+    return made["token"]
+
+
+def wrk(url: str, args: argparse.Namespace, token: str | None = None) -> tuple[float, str]:
+    cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = re.search(r"Latency\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} answers were not 2xx")
+    return rate, latency
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    p.add_argument("--connections", type=int, default=16)
+    args = p.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("skipped: wrk is not installed (Debian package wrk)")
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="netgauge-bench-api-"))
+    rows: list[tuple[str, float, str]] = []
+    try:
+        with bare_server(work) as bare:
+            rows.append(("bare FastAPI GET /health", *wrk(f"{bare}/health", args)))
+        for audit in (True, False):
+            with netgauge_server(work, audit) as (url, token):
+                label = "request log on" if audit else "request log off"
+                rows.append(
+                    (f"netgauge GET /api/v1/health, {label}", *wrk(f"{url}/api/v1/health", args))
+                )
+                rows.append(
+                    (
+                        f"netgauge GET /api/v1/targets + token, {label}",
+                        *wrk(f"{url}/api/v1/targets", args, token),
+                    )
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    base = rows[0][1]
+    print(f"{'':52} {'req/s':>9} {'latency':>9} {'× bare':>7}")
+    for label, rate, latency in rows:
+        print(f"{label:52} {rate:9,.0f} {latency:>9} {rate / base:6.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
