@@ -60,35 +60,6 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, f"request body over {max_bytes} bytes")
 
 
-class _BodyLimit:
-    """413 for a body over MAX_BODY_BYTES: at once when its Content-Length says so, and
-    while it is read when it comes chunked (no length announced)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
-            return message
-
-        await self.app(scope, counted, send)
-
-
 # No inline script or style anywhere netgauge serves; framing refused. The interactive API
 # docs (/docs, /redoc) load FastAPI's page assets from a CDN and start them inline, so they
 # get a CSP of their own.
@@ -104,32 +75,17 @@ _DOCS_CSP = (
 _DOCS = ("/docs", "/redoc")
 
 
-class _SecureHeaders:
-    """Security headers on every response (pure ASGI: streaming bodies stay streamed)."""
+def _security_headers(csp: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        csp = _DOCS_CSP if scope["path"].startswith(_DOCS) else _CSP
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-frame-options", b"DENY"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                ]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+_HEADERS, _DOCS_HEADERS = _security_headers(_CSP), _security_headers(_DOCS_CSP)
 
 
 class FieldError(BaseModel):
@@ -165,29 +121,44 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _RequestLog:
-    """Every API request into the audit trail: route template, user, client, status,
-    duration and bytes each way (pure ASGI, so bodies stream; the row is appended to the
-    audit buffer, written in batches elsewhere)."""
+class _Edge:
+    """What every HTTP request goes through, in one ASGI layer (each layer costs on every
+    request; pure ASGI, so bodies stream):
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    * a 413 for a body over ``max_bytes``: at once when its Content-Length says so, and
+      while it is read when it comes chunked (no length announced);
+    * the security headers on every response;
+    * the request into the audit trail: route template, user, client, status, duration
+      and bytes each way.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
         started = time.perf_counter()
         sizes = {"in": 0, "out": 0, "status": 500}
+        headers = _DOCS_HEADERS if scope["path"].startswith(_DOCS) else _HEADERS
 
         async def counting_receive() -> Message:
             message = await receive()
-            sizes["in"] += len(message.get("body", b""))
+            if message["type"] == "http.request":
+                sizes["in"] += len(message.get("body", b""))
+                if sizes["in"] > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 sizes["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
             elif message["type"] == "http.response.body":
                 sizes["out"] += len(message.get("body", b""))
             await send(message)
@@ -386,9 +357,7 @@ def create_app(
     )
     app.state.service = service
     _install_error_handlers(app)
-    app.add_middleware(_BodyLimit)
-    app.add_middleware(_SecureHeaders)
-    app.add_middleware(_RequestLog)
+    app.add_middleware(_Edge)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
     for module in (*routers, devices, ingest, auth, users, audit):
         app.include_router(module.router, prefix="/api/v1")
