@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -253,7 +253,7 @@ class ApiRequestLog(Base):
     user: Mapped[str | None] = mapped_column(String(200), nullable=True)
     client: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[int] = mapped_column()
-    duration_ms: Mapped[float] = mapped_column()
+    duration_ms: Mapped[float] = mapped_column(Float)
     request_bytes: Mapped[int] = mapped_column(BigInteger)
     response_bytes: Mapped[int] = mapped_column(BigInteger)
     weight: Mapped[int] = mapped_column(default=1)  # requests this row stands for (sampling)
