@@ -23,6 +23,7 @@ from netgauge.api.routes import (
     changes,
     devices,
     events,
+    export,
     exposition,
     health,
     ingest,
@@ -358,7 +359,7 @@ def create_app(
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(_Edge)
-    routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes)
+    routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes, export)
     for module in (*routers, devices, ingest, auth, users, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
