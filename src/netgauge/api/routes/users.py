@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -36,15 +35,6 @@ class UserChange(BaseModel):
     disabled: StrictBool | None = None  # 0 and 1 are not booleans
 
 
-class UserPublic(BaseModel):
-    """A user (never the password hash)."""
-
-    username: str
-    role: Role
-    created_at: datetime
-    disabled: bool
-
-
 class NewToken(BaseModel):
     """An API token to create, for scripts and Prometheus."""
 
@@ -62,62 +52,30 @@ class CreatedToken(BaseModel):
     token: str
 
 
-class TokenPublic(BaseModel):
-    """An API token as listed (never the token)."""
-
-    id: int
-    name: str
-    role: Role
-    owner: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-
-
-def _user(u: UserInfo) -> UserPublic:
-    return UserPublic(
-        username=u.username, role=u.role, created_at=u.created_at, disabled=u.disabled
-    )
-
-
-def _token(t: TokenInfo) -> TokenPublic:
-    return TokenPublic(
-        id=t.id,
-        name=t.name,
-        role=t.role,
-        owner=t.owner,
-        created_at=t.created_at,
-        last_used_at=t.last_used_at,
-        revoked=t.revoked,
-    )
-
-
 @router.get("/users")
-async def list_users(service: ServiceDep) -> list[UserPublic]:
+async def list_users(service: ServiceDep) -> list[UserInfo]:
     """Every user."""
-    return [_user(u) for u in await asyncio.to_thread(service.accounts.list_users)]
+    return await asyncio.to_thread(service.accounts.list_users)
 
 
 @router.post("/users", status_code=201)
-async def create_user(body: NewUser, request: Request, service: ServiceDep) -> UserPublic:
+async def create_user(body: NewUser, request: Request, service: ServiceDep) -> UserInfo:
     """A new user (409 when the name is taken)."""
-    made = await asyncio.to_thread(
+    return await asyncio.to_thread(
         service.accounts.create_user, body.username, body.password, body.role, actor(request)
     )
-    return _user(made)
 
 
 @router.patch("/users/{username}")
 async def update_user(
     username: Username, body: UserChange, request: Request, service: ServiceDep
-) -> UserPublic:
+) -> UserInfo:
     """Change a user's role, password or disabled state (the last admin stays an admin)."""
-    changed = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: service.accounts.update_user(
             username, actor(request), role=body.role, password=body.password, disabled=body.disabled
         )
     )
-    return _user(changed)
 
 
 @router.delete("/users/{username}", status_code=204)
@@ -128,9 +86,9 @@ async def delete_user(username: Username, request: Request, service: ServiceDep)
 
 
 @router.get("/tokens")
-async def list_tokens(service: ServiceDep) -> list[TokenPublic]:
+async def list_tokens(service: ServiceDep) -> list[TokenInfo]:
     """Every API token (never the token itself)."""
-    return [_token(t) for t in await asyncio.to_thread(service.accounts.list_api_tokens)]
+    return await asyncio.to_thread(service.accounts.list_api_tokens)
 
 
 @router.post("/tokens", status_code=201)
