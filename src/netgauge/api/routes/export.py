@@ -47,7 +47,15 @@ def _filename(target: str, start: int, suffix: str) -> str:
     return f"netgauge-{safe}-{ns_to_dt(start):%Y%m%dT%H%M%SZ}.{suffix}"
 
 
-@router.get("/csv")
+_CSV = "text/csv; charset=utf-8"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _file(media: str, what: str) -> dict[int | str, dict[str, object]]:
+    return {200: {"description": what, "content": {media: {"schema": {"type": "string"}}}}}
+
+
+@router.get("/csv", response_class=StreamingResponse, responses=_file(_CSV, "the samples, as CSV"))
 async def export_csv(
     service: ServiceDep, target: Target, from_: From, to: To = None
 ) -> StreamingResponse:
@@ -68,10 +76,10 @@ async def export_csv(
         yield out.getvalue()
 
     headers = {"Content-Disposition": f'attachment; filename="{_filename(target, start, "csv")}"'}
-    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(rows(), media_type=_CSV, headers=headers)
 
 
-@router.get("/xlsx")
+@router.get("/xlsx", response_class=StreamingResponse, responses=_file(_XLSX, "the XLSX report"))
 async def export_xlsx(
     service: ServiceDep, target: Target, from_: From, to: To = None
 ) -> StreamingResponse:
@@ -85,8 +93,7 @@ async def export_xlsx(
     ]
     path = await asyncio.to_thread(_workbook, target, start, end, loaded)
     headers = {"Content-Disposition": f'attachment; filename="{_filename(target, start, "xlsx")}"'}
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(_file_chunks(path), media_type=media, headers=headers)
+    return StreamingResponse(_file_chunks(path), media_type=_XLSX, headers=headers)
 
 
 def _workbook(target: str, start: int, end: int, loaded: list[tuple[str, list[Point]]]) -> str:
