@@ -217,18 +217,24 @@ def _template(scope: Scope) -> str:
     return (prefix + template)[:256]
 
 
-def _document_public_routes(app: FastAPI) -> None:
-    """The schema says which operations need no credentials (the app-wide dependency would
-    otherwise mark every one as needing a bearer token)."""
+def _document_security(app: FastAPI) -> None:
+    """The schema says which operations need a bearer token and which are open (the rule
+    lives in api.security, not in per-route declarations FastAPI could see)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["HTTPBearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "an access token (POST /api/v1/auth/login) or an API token",
+            }
             for path, item in schema.get("paths", {}).items():
                 for method, operation in item.items():
-                    if required_role(method.upper(), path) is None:
-                        operation["security"] = []
+                    public = required_role(method.upper(), path) is None
+                    operation["security"] = [] if public else [{"HTTPBearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -364,7 +370,7 @@ def create_app(
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
 
-    _document_public_routes(app)
+    _document_security(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

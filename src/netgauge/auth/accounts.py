@@ -25,6 +25,7 @@ from netgauge.inventory.repository import Inventory
 from netgauge.inventory.tables import ApiToken, RefreshToken, User, utcnow
 
 FIRST_ADMIN = "admin"
+MISS = object()  # what peek() gives when the cache has no fresh answer
 _T = TypeVar("_T")
 
 
@@ -73,6 +74,15 @@ class Accounts:
         value = load()
         self._cache[key] = (now, value)
         return value
+
+    def peek(self, method: str, key: str) -> object:
+        """The cached answer of ``method`` (``active_role`` or ``token_principal``) for
+        ``key``, or MISS: lets a caller skip the thread hop when nothing needs loading."""
+        cache_key = f"user:{key}" if method == "active_role" else f"token:{digest(key)}"
+        hit = self._cache.get(cache_key)
+        if hit is None or time.monotonic() - hit[0] >= self.cache_s:
+            return MISS
+        return hit[1]
 
     def _forget(self) -> None:
         self._cache.clear()
