@@ -93,7 +93,8 @@ async def _identify(
         raise _unauthorized("log in (POST /api/v1/auth/login) or send a bearer token")
     if request.method not in SAFE_METHODS:
         sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE)
-        if not expected or not hmac.compare_digest(sent, expected):
+        # compared as bytes: compare_digest refuses non-ASCII str (a 500, not a 403)
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise HTTPException(403, f"{CSRF_HEADER}: missing or wrong (session cookies need it)")
     return await _user_from_access(service, cookie, "session")
 

@@ -155,6 +155,8 @@ def test_a_browser_session_needs_the_csrf_token_to_change_anything(client: TestC
     assert refused.status_code == 403 and CSRF_HEADER in refused.json()["detail"]
     wrong = client.put("/api/v1/sites/branch", json=site, headers={CSRF_HEADER: "guess"})
     assert wrong.status_code == 403
+    odd = client.put("/api/v1/sites/branch", json=site, headers={CSRF_HEADER: "é".encode()})
+    assert odd.status_code == 403
     csrf = client.cookies[CSRF_COOKIE]
     made = client.put("/api/v1/sites/branch", json=site, headers={CSRF_HEADER: csrf})
     assert made.status_code in (200, 201), made.text
