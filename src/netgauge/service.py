@@ -240,9 +240,14 @@ class Service:
         sched = self.scheduler.status()
         stores = [await each.health() for each in self.stores]
         store = stores[0]  # the embedded one: the service needs it; the others are extra
-        pending = self.writer.pending()
-        dropped = self.writer.dropped()
+        # one reading of each spool for both its own figures and the pending count: a spool
+        # written by its thread between two readings would show bytes but no samples
         spooled = self.writer.spooled()
+        pending = {
+            name: queued + (spooled[name].samples if name in spooled else 0)
+            for name, queued in self.writer.queued().items()
+        }
+        dropped = self.writer.dropped()
         succeeded = self.writer.last_success()
         healthy = self.started and sched.running and all(h.reachable for h in stores)
         return {

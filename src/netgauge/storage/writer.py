@@ -183,6 +183,10 @@ class BatchWriter:
             log.info("storage.write_recovered", sink=state.sink.name, after_failures=state.failures)
         state.failures, state.last_error, state.retry_at = 0, None, 0.0
 
+    def queued(self) -> dict[str, int]:
+        """Samples waiting in memory per sink (not counting its spool)."""
+        return {s.sink.name: len(s.pending) for s in self._states}
+
     def pending(self) -> dict[str, int]:
         """Samples waiting per sink, in memory and in its spool."""
         return {
