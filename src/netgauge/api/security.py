@@ -134,10 +134,4 @@ def current_actor() -> str:
     return _ACTOR.get()
 
 
-def actor(request: Request) -> str:
-    """Who made this request, for the change log."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return principal.name if principal is not None else "anonymous"
-
-
 AuthDep = Annotated[Principal | None, Depends(authorize)]

@@ -264,7 +264,9 @@ class Accounts:
             owner = s.scalar(select(User).where(User.username == row.owner))
             if owner is None or owner.disabled_at is not None:
                 return None
-            role = min(Role(row.role), Role(owner.role), key=_rank)
+            role, owner_role = Role(row.role), Role(owner.role)
+            if not owner_role.allows(role):  # an owner demoted since: the token is too
+                role = owner_role
             now = utcnow()
             if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
                 row.last_used_at = now
@@ -298,10 +300,6 @@ class Accounts:
         )
         if (admins or 0) <= 1:
             raise ConflictError("the last enabled admin cannot be demoted, disabled or removed")
-
-
-def _rank(role: Role) -> int:
-    return [Role.VIEWER, Role.OPERATOR, Role.ADMIN].index(role)
 
 
 def _check_username(username: str) -> None:

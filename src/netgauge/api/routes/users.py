@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.security import actor
+from netgauge.api.security import current_actor
 from netgauge.auth.accounts import TokenInfo, UserInfo
 from netgauge.auth.roles import Role
 
@@ -59,29 +59,31 @@ async def list_users(service: ServiceDep) -> list[UserInfo]:
 
 
 @router.post("/users", status_code=201)
-async def create_user(body: NewUser, request: Request, service: ServiceDep) -> UserInfo:
+async def create_user(body: NewUser, service: ServiceDep) -> UserInfo:
     """A new user (409 when the name is taken)."""
     return await asyncio.to_thread(
-        service.accounts.create_user, body.username, body.password, body.role, actor(request)
+        service.accounts.create_user, body.username, body.password, body.role, current_actor()
     )
 
 
 @router.patch("/users/{username}")
-async def update_user(
-    username: Username, body: UserChange, request: Request, service: ServiceDep
-) -> UserInfo:
+async def update_user(username: Username, body: UserChange, service: ServiceDep) -> UserInfo:
     """Change a user's role, password or disabled state (the last admin stays an admin)."""
     return await asyncio.to_thread(
         lambda: service.accounts.update_user(
-            username, actor(request), role=body.role, password=body.password, disabled=body.disabled
+            username,
+            current_actor(),
+            role=body.role,
+            password=body.password,
+            disabled=body.disabled,
         )
     )
 
 
 @router.delete("/users/{username}", status_code=204)
-async def delete_user(username: Username, request: Request, service: ServiceDep) -> Response:
+async def delete_user(username: Username, service: ServiceDep) -> Response:
     """Remove a user and revoke their tokens."""
-    await asyncio.to_thread(service.accounts.delete_user, username, actor(request))
+    await asyncio.to_thread(service.accounts.delete_user, username, current_actor())
     return Response(status_code=204)
 
 
@@ -92,9 +94,9 @@ async def list_tokens(service: ServiceDep) -> list[TokenInfo]:
 
 
 @router.post("/tokens", status_code=201)
-async def create_token(body: NewToken, request: Request, service: ServiceDep) -> CreatedToken:
+async def create_token(body: NewToken, service: ServiceDep) -> CreatedToken:
     """A new API token owned by the caller, with a role up to the caller's own."""
-    who = actor(request)
+    who = current_actor()
     token, token_id = await asyncio.to_thread(
         service.accounts.create_api_token, body.name, body.role, who, who
     )
@@ -102,9 +104,7 @@ async def create_token(body: NewToken, request: Request, service: ServiceDep) ->
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_token(
-    token_id: Annotated[int, Path(ge=1)], request: Request, service: ServiceDep
-) -> Response:
+async def revoke_token(token_id: Annotated[int, Path(ge=1)], service: ServiceDep) -> Response:
     """The token stops working at once."""
-    await asyncio.to_thread(service.accounts.revoke_api_token, token_id, actor(request))
+    await asyncio.to_thread(service.accounts.revoke_api_token, token_id, current_actor())
     return Response(status_code=204)
