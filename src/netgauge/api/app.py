@@ -11,12 +11,12 @@ from typing import Any
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from netgauge import __version__
+from netgauge import __version__, web
 from netgauge.api.routes import (
     audit,
     auth,
@@ -371,9 +371,5 @@ def create_app(
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
 
     _document_security(app)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    web.install(app)  # the console's pages and assets
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -24,12 +25,13 @@ from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import API_TOKEN_PREFIX, InvalidToken, read_access
 
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "ng_session", "ng_csrf", "X-CSRF-Token"
+REFRESH_COOKIE = "ng_refresh"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # routes anyone may call: probes and load balancers, logging in, agents (their own token)
 PUBLIC = frozenset(
     {
-        ("GET", "/"),
+        ("GET", "/login"),
         ("GET", "/api/v1/health"),
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/refresh"),
@@ -37,7 +39,20 @@ PUBLIC = frozenset(
         ("POST", "/api/v1/ingest"),
     }
 )
-ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/tokens", "/api/v1/logs", "/api/v1/activity")
+ADMIN_PREFIXES = (
+    "/api/v1/users",
+    "/api/v1/tokens",
+    "/api/v1/logs",
+    "/api/v1/activity",
+    "/admin",  # the console's admin pages
+)
+# console pages that only show forms to change things (a viewer sees no add/edit controls)
+_FORM_PAGE = re.compile(r"^/(?!api/)[^?]*/(new|edit)$")
+
+
+def is_page(path: str) -> bool:
+    """A console page (HTML for a browser), as opposed to the API."""
+    return not path.startswith(("/api/", "/metrics", "/static/"))
 
 
 def required_role(method: str, path: str) -> Role | None:
@@ -50,6 +65,8 @@ def required_role(method: str, path: str) -> Role | None:
         return Role.ADMIN
     if path == "/api/v1/auth/me":
         return Role.VIEWER
+    if _FORM_PAGE.match(path):
+        return Role.OPERATOR
     return Role.VIEWER if method in SAFE_METHODS else Role.OPERATOR
 
 

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.security import CSRF_COOKIE, SESSION_COOKIE, authorize
+from netgauge.api.security import CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE, authorize
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import issue_access
 from netgauge.service import Service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+REFRESH_PATH = "/api/v1/auth"
 
 
 class Login(BaseModel):
@@ -80,9 +81,15 @@ async def login(body: Login, request: Request, response: Response, service: Serv
 
 
 @router.post("/refresh")
-async def refresh(body: Refresh, response: Response, service: ServiceDep) -> Tokens:
-    """Spend a refresh token for a new access token and a new refresh token."""
-    username = await asyncio.to_thread(service.accounts.use_refresh, body.refresh_token)
+async def refresh(
+    request: Request, response: Response, service: ServiceDep, body: Refresh | None = None
+) -> Tokens:
+    """Spend a refresh token for a new access token and a new refresh token: the one in the
+    body, or without a body the browser's (an httpOnly cookie only this path sees)."""
+    token = body.refresh_token if body is not None else request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise HTTPException(401, "refresh_token: missing (send it, or log in again)")
+    username = await asyncio.to_thread(service.accounts.use_refresh, token)
     role = await asyncio.to_thread(service.accounts.active_role, username) if username else None
     if username is None or role is None:
         raise HTTPException(401, "refresh token unknown, used, expired or revoked")
@@ -90,12 +97,17 @@ async def refresh(body: Refresh, response: Response, service: ServiceDep) -> Tok
 
 
 @router.post("/logout", status_code=204)
-async def logout(response: Response, service: ServiceDep, body: Refresh | None = None) -> Response:
-    """Forget the browser's session; with a refresh token, revoke it too."""
-    if body is not None:
-        await asyncio.to_thread(service.accounts.revoke_refresh, body.refresh_token)
+async def logout(
+    request: Request, response: Response, service: ServiceDep, body: Refresh | None = None
+) -> Response:
+    """Forget the browser's session (and revoke its refresh token); with a refresh token in
+    the body, revoke that one too."""
+    for token in (body.refresh_token if body else None, request.cookies.get(REFRESH_COOKIE)):
+        if token:
+            await asyncio.to_thread(service.accounts.revoke_refresh, token)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
     response.status_code = 204
     return response
 
@@ -121,6 +133,17 @@ async def _tokens(service: Service, response: Response, username: str, role: Rol
     )
     response.set_cookie(
         CSRF_COOKIE, secrets.token_urlsafe(24), max_age=ttl, samesite="strict", secure=secure
+    )
+    # the console keeps its session alive with this (POST /refresh without a body); scripts
+    # use the refresh token in the answer
+    response.set_cookie(
+        REFRESH_COOKIE,
+        refresh_token,
+        max_age=service.settings.refresh_token_days * 86400,
+        path=REFRESH_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
     )
     return Tokens(
         access_token=access,

@@ -1,0 +1,54 @@
+"""The web console: server-rendered pages over the same service as the API.
+
+Each page lives in ``web/pages/<page>.py`` (its route) with ``templates/<page>.html`` and,
+when it has behaviour, ``static/js/<page>.js``. Pages read the service directly; what a page
+changes goes through the JSON API (``static/js/common.js`` sends the session's CSRF token),
+so the API's validation and authorization are the only ones. Assets are shipped in the
+package and served from ``/static``: the console needs no internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from netgauge.api.security import is_page
+from netgauge.web.pages import admin, detail, jobs, login, overview, targets
+from netgauge.web.render import render
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's pages and assets to ``app``."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (login, overview, targets, detail, jobs, admin):
+        app.include_router(module.router)
+
+    async def page_errors(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not is_page(request.url.path):
+            return await http_exception_handler(request, exc)
+        if exc.status_code == 401:
+            # a browser without a session goes to the login page, and comes back after it
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            title=f"{exc.status_code}",
+            message=str(exc.detail),
+        )
+
+    app.add_exception_handler(HTTPException, page_errors)
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

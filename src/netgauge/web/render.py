@@ -1,0 +1,75 @@
+"""Rendering a page: one Jinja environment, the layout's context, cache-busted asset URLs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from netgauge import __version__
+from netgauge.auth.roles import Principal, Role
+
+HERE = Path(__file__).parent
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@cache
+def asset(path: str) -> str:
+    """``/static/<path>?v=<content hash>``: browsers cache assets for long and still get a
+    new one as soon as it changes."""
+    data = (HERE / "static" / path).read_bytes()
+    return f"/static/{path}?v={hashlib.sha256(data).hexdigest()[:10]}"
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp as the console shows it (UTC, to the second; pages convert to local)."""
+    if value is None:
+        return "—"
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso(value: datetime | None) -> str:
+    """A timestamp for a ``<time datetime=…>`` attribute."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+_env.globals.update(asset=asset, version=__version__)
+_env.filters.update(when=when, iso=iso)
+
+
+def principal_of(request: Request) -> Principal | None:
+    """Who is looking (set by api.security.authorize; None on public pages)."""
+    return getattr(request.state, "principal", None)
+
+
+def render(
+    request: Request, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """``template`` with the layout's context: the user, what their role may do, the page."""
+    principal = principal_of(request)
+    role = principal.role if principal is not None else None
+    html = _env.get_template(template).render(
+        request=request,
+        path=request.url.path,
+        user=principal.name if principal is not None else None,
+        role=role,
+        can_edit=role is not None and role.allows(Role.OPERATOR),
+        is_admin=role is not None and role.allows(Role.ADMIN),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

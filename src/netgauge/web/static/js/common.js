@@ -1,0 +1,206 @@
+// netgauge console: what every page shares. `ng.api` talks to the JSON API with the session
+// cookie and its CSRF token; `ng.bindForm` shows the API's validation messages next to the
+// field they name; page views are reported to /api/v1/activity (first party, no tracker).
+"use strict";
+(function () {
+  var ng = (window.ng = window.ng || {});
+
+  function cookie(name) {
+    var found = document.cookie.split("; ").find(function (c) { return c.indexOf(name + "=") === 0; });
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  var refreshing = null;
+  // the session's access token is short-lived: renew it from the refresh cookie
+  ng.refresh = function () {
+    if (!refreshing) {
+      refreshing = fetch("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" })
+        .then(function (r) { return r.ok; })
+        .catch(function () { return false; })
+        .finally(function () { setTimeout(function () { refreshing = null; }, 1000); });
+    }
+    return refreshing;
+  };
+
+  ng.toLogin = function () {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  };
+
+  // fetch JSON from the API; throws an Error carrying .status and .body (the ErrorBody)
+  ng.api = async function (method, url, body, retried) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = cookie("ng_csrf");
+    var response = await fetch(url, {
+      method: method, headers: headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401 && !retried && url.indexOf("/api/v1/auth/") !== 0) {
+      if (await ng.refresh()) return ng.api(method, url, body, true);
+      ng.toLogin();
+    }
+    var text = await response.text();
+    var data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
+    if (!response.ok) {
+      var error = new Error((data && data.detail) || response.statusText);
+      error.status = response.status;
+      error.body = data || {};
+      throw error;
+    }
+    return data;
+  };
+
+  ng.toast = function (message) {
+    var box = document.querySelector(".toast");
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = false;
+    clearTimeout(ng._toastTimer);
+    ng._toastTimer = setTimeout(function () { box.hidden = true; }, 4000);
+  };
+
+  // a form's field for an API field name: "address", "window.start_time", "body.address"
+  function fieldFor(form, name) {
+    var parts = String(name || "").split(".");
+    if (parts[0] === "body") parts.shift();
+    while (parts.length) {
+      var el = form.querySelector('[name="' + parts.join(".") + '"]');
+      if (el) return el;
+      parts.pop();
+    }
+    return null;
+  }
+
+  ng.clearErrors = function (form) {
+    form.querySelectorAll(".field-error").forEach(function (p) { p.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
+    var general = form.querySelector(".form-error");
+    if (general) { general.hidden = true; general.textContent = ""; }
+  };
+
+  // the server's messages (422 errors[], or detail/field) next to their fields
+  ng.showErrors = function (form, error) {
+    ng.clearErrors(form);
+    var body = error.body || {};
+    var list = body.errors && body.errors.length ? body.errors
+      : [{ field: body.field || "", msg: body.detail || error.message }];
+    var unplaced = [];
+    var first = null;
+    list.forEach(function (e, i) {
+      var el = fieldFor(form, e.field);
+      if (!el || el.getAttribute("aria-invalid") === "true") { if (!el) unplaced.push(e.msg); return; }
+      var p = document.createElement("p");
+      p.className = "field-error";
+      p.id = (el.id || el.name) + "-error-" + i;
+      p.textContent = e.msg;
+      el.setAttribute("aria-invalid", "true");
+      el.setAttribute("aria-describedby", p.id);
+      (el.closest(".field") || el.parentNode).appendChild(p);
+      first = first || el;
+    });
+    var general = form.querySelector(".form-error");
+    if (unplaced.length && general) { general.textContent = unplaced.join("; "); general.hidden = false; }
+    if (first) first.focus();
+  };
+
+  // submit `form` as JSON: options.method, options.url (or functions), options.body(form)
+  // builds the payload; options.done(result) runs after a 2xx
+  ng.bindForm = function (form, options) {
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      var button = form.querySelector('[type="submit"]');
+      if (button) button.setAttribute("aria-busy", "true");
+      ng.clearErrors(form);
+      try {
+        var url = typeof options.url === "function" ? options.url(form) : options.url;
+        var method = typeof options.method === "function" ? options.method(form) : options.method;
+        var result = await ng.api(method, url, options.body(form));
+        ng.track("action", options.action || method + " " + url);
+        if (options.done) options.done(result);
+      } catch (error) {
+        if (error.status === undefined) throw error;
+        ng.showErrors(form, error);
+      } finally {
+        if (button) button.removeAttribute("aria-busy");
+      }
+    });
+  };
+
+  // the console's own usage statistics (page views, actions): POST /api/v1/activity
+  ng.track = function (kind, action) {
+    if (!document.body.dataset.role) return;
+    var body = { kind: kind, page: location.pathname.slice(0, 256) };
+    if (action) body.action = String(action).slice(0, 128);
+    ng.api("POST", "/api/v1/activity", body).catch(function () { /* best effort */ });
+  };
+
+  // numbers and times as the console shows them
+  ng.num = function (value, digits) {
+    if (value === null || value === undefined || isNaN(value)) return "—";
+    return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 2 : digits });
+  };
+  ng.time = function (value) {
+    if (!value) return "—";
+    var d = value instanceof Date ? value : new Date(value);
+    return d.toLocaleString();
+  };
+  // <time datetime> elements rendered by the server in UTC, shown in the browser's zone
+  ng.localTimes = function (root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
+      if (t.dataset.local) return;
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.title = t.textContent; t.textContent = d.toLocaleString(); t.dataset.local = "1"; }
+    });
+  };
+
+  function setTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    try { localStorage.setItem("ng-theme", theme); } catch (e) { /* storage off */ }
+    document.dispatchEvent(new CustomEvent("ng:theme", { detail: theme }));
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".theme-toggle").forEach(function (b) {
+      b.addEventListener("click", function () {
+        setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark");
+      });
+    });
+    var toggle = document.querySelector(".nav-toggle");
+    if (toggle) toggle.addEventListener("click", function () {
+      var nav = document.getElementById("mainnav");
+      var open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+    document.querySelectorAll("[data-logout]").forEach(function (b) {
+      b.addEventListener("click", async function () {
+        try { await ng.api("POST", "/api/v1/auth/logout"); } catch (e) { /* gone anyway */ }
+        location.assign("/login");
+      });
+    });
+    // confirm-then-call buttons: data-call="METHOD URL", data-confirm, data-then (a URL)
+    document.querySelectorAll("[data-call]").forEach(function (b) {
+      b.addEventListener("click", async function () {
+        if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
+        var parts = b.dataset.call.split(" ");
+        b.setAttribute("aria-busy", "true");
+        try {
+          await ng.api(parts[0], parts[1]);
+          ng.track("action", b.dataset.call);
+          if (b.dataset.then) location.assign(b.dataset.then); else location.reload();
+        } catch (error) {
+          ng.toast(error.message);
+        } finally {
+          b.removeAttribute("aria-busy");
+        }
+      });
+    });
+    ng.localTimes();
+    // keep the session while the page is open (the access cookie lives 15 min by default)
+    if (document.body.dataset.role) setInterval(ng.refresh, 5 * 60 * 1000);
+    ng.track("page_view");
+  });
+})();
