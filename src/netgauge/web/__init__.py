@@ -21,12 +21,13 @@ from netgauge.web.pages import admin, detail, jobs, login, overview, targets
 from netgauge.web.render import render
 
 STATIC = Path(__file__).parent / "static"
+PAGES = (login, overview, targets, detail, jobs, admin)  # each has a `router`
 
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and assets to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, overview, targets, detail, jobs, admin):
+    for module in PAGES:
         app.include_router(module.router)
 
     async def page_errors(request: Request, exc: Exception) -> Response:

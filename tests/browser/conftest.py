@@ -1,0 +1,198 @@
+"""The web console in a real browser: Debian's Chromium, headless, driven by Playwright's sync
+API, against a real `netgauge serve` on loopback (the lab's targets are 127.0.0.x).
+
+Screenshots of every page go to ``artifacts/screenshots/`` (or ``$NETGAUGE_ARTIFACTS``).
+Any script error or CSP violation in the browser's console fails the test that caused it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TEST_ADMIN_PASSWORD, admin_env, free_port, log_in, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("NETGAUGE_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
+VIEWER, VIEWER_PASSWORD = "vera-viewer", "viewer-password-for-tests"
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - the test command installs it
+    sync_playwright = None
+
+if sync_playwright is None:
+    pytest.skip("playwright (pip) is missing: ./scripts/test installs it", allow_module_level=True)
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: Debian package chromium (the test command installs it as root)",
+        allow_module_level=True,
+    )
+
+# the lab: one device (fed by a real agent token through the ingest API) and a fast ICMP job
+# over every destination, so a destination added in the browser gets results in seconds
+CONFIG = """
+sites:
+  - {name: lab, description: the browser tests' loopback lab}
+targets:
+  - {name: lab-router, address: 127.0.0.2, type: device, site: lab, tags: [core]}
+  - {name: lab-dns, address: 127.0.0.3, site: lab, tags: [core]}
+jobs:
+  - name: ping-destinations
+    kind: icmp
+    params: {count: 5, interval: 0.05, timeout: 1.0, pace_ms: 0}
+    selector: {type: destination}
+    interval: 2s
+    timeout: 10s
+"""
+
+
+@dataclass
+class Server:
+    """A running `netgauge serve` and an admin's API client to it."""
+
+    port: int
+    data: Path
+    config: Path
+    proc: subprocess.Popen[str] | None = None
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "netgauge", "serve", "--config", str(self.config)]
+        cmd += ["--port", str(self.port), "--data-dir", str(self.data)]
+        env = {**os.environ, **admin_env(), "NETGAUGE_LOG_FORMAT": "json"}
+        self.log = open(self.data.parent / "serve.log", "a")  # noqa: SIM115 - closed in stop
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        wait_for(self.healthy, timeout=60, what="netgauge serve to answer /api/v1/health")
+        self.http.headers.pop("Authorization", None)
+        log_in(self.http)
+
+    def healthy(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, self.tail()
+        try:
+            return self.http.get("/api/v1/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+        self.log.close()
+
+    def tail(self) -> str:
+        path = self.data.parent / "serve.log"
+        return path.read_text()[-4000:] if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("console")
+    config = root / "netgauge.yaml"
+    config.write_text(CONFIG)
+    (root / "data").mkdir()
+    s = Server(free_port(), root / "data", config)
+    s.start()
+    r = s.http.post(
+        "/api/v1/users", json={"username": VIEWER, "password": VIEWER_PASSWORD, "role": "viewer"}
+    )
+    assert r.status_code == 201, r.text
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        # Debian's chromium; no background traffic of its own (updates, sync, safe browsing)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-sandbox",  # root in a container: chromium's sandbox needs user namespaces
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Console:
+    """A browser tab on the console, collecting script errors and CSP violations."""
+
+    def __init__(self, context: BrowserContext, server: Server) -> None:
+        self.context, self.server = context, server
+        self.page: Page = context.new_page()
+        self.problems: list[str] = []
+        self.page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" and not _expected(text):
+            self.problems.append(f"console error: {text}")
+
+    def goto(self, path: str) -> Page:
+        self.page.goto(self.server.url + path)
+        return self.page
+
+    def login(self, username: str = "admin", password: str = TEST_ADMIN_PASSWORD) -> None:
+        self.goto("/login")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(lambda url: "/login" not in url)
+
+    def shot(self, name: str, page: Page | None = None) -> Path:
+        """A full-page screenshot, kept as a test artifact."""
+        path = ARTIFACTS / f"{name}.png"
+        (page or self.page).screenshot(path=str(path), full_page=True)
+        return path
+
+
+def _expected(text: str) -> bool:
+    """Console errors that are the test's own doing: the 403/401 answers it provokes, and
+    a stream cut while the server restarts."""
+    return any(
+        s in text
+        for s in ("status of 401", "status of 403", "status of 422", "status of 409", "ERR_")
+    )
+
+
+@pytest.fixture
+def console(browser: Browser, server: Server) -> Iterator[Console]:
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, accept_downloads=True, locale="en-GB"
+    )
+    c = Console(context, server)
+    try:
+        yield c
+    finally:
+        context.close()
+    assert not c.problems, c.problems
