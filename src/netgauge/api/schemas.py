@@ -99,6 +99,15 @@ class JobRunPublic(BaseModel):
     error: str | None
 
 
+class JobRunTargetPublic(BaseModel):
+    """One target's outcome in a run."""
+
+    model_config = ConfigDict(from_attributes=True)
+    target: str
+    status: str
+    error: str | None
+
+
 class PageOf(BaseModel):
     """A page of items and the total that matched."""
 
@@ -136,6 +145,23 @@ class SeriesResponse(BaseModel):
     step: float | None
     agg: str
     points: list[PointPublic]
+
+
+class SeriesColumns(BaseModel):
+    """Points of one series as parallel arrays (``format=columns``): the same numbers as
+    ``SeriesResponse`` in about a quarter of the bytes, for charts."""
+
+    target: str
+    metric: str
+    start: datetime
+    end: datetime
+    step: float | None
+    agg: str
+    ts: list[int]
+    value: list[float]
+    min: list[float]
+    max: list[float]
+    count: list[int]
 
 
 class CheckStatus(BaseModel):

@@ -31,6 +31,7 @@ from netgauge.inventory.tables import (
     InventoryChange,
     JobRow,
     JobRun,
+    JobRunTarget,
     Site,
     TargetPath,
     TargetRow,
@@ -39,6 +40,10 @@ from netgauge.inventory.tables import (
 )
 from netgauge.models import CredentialRef, Target, TargetType
 from netgauge.status.hysteresis import Transition
+
+# per-target outcomes kept per run: enough to read a run of a few hundred targets, bounded
+# for a run of 10,000 (whose successes the run's counts already say)
+RUN_TARGETS_KEPT = 500
 
 RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
 
@@ -229,7 +234,8 @@ class Inventory:
             return list(s.scalars(select(Credential).order_by(Credential.name)))
 
     # -- targets ----------------------------------------------------------------------------
-    def _target_query(self, f: TargetFilter) -> Select[TargetRow]:
+    def target_query(self, f: TargetFilter) -> Select[TargetRow]:
+        """Targets matching ``f`` (a query to page, sort or count; the filter rules live here)."""
         stmt = select(TargetRow)
         if f.q:
             like = f"%{_escape_like(f.q.lower())}%"
@@ -254,7 +260,7 @@ class Inventory:
         self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
     ) -> Page:
         """Targets matching ``f``, ordered by name, one page."""
-        stmt = self._target_query(f or TargetFilter())
+        stmt = self.target_query(f or TargetFilter())
         with self.session() as s:
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
             rows = s.scalars(stmt.order_by(TargetRow.name).limit(limit).offset(offset)).unique()
@@ -377,7 +383,7 @@ class Inventory:
         with self.session() as s:
             rows: dict[str, TargetRow] = {}
             if cfg.targets:
-                stmt = self._target_query(TargetFilter(names=cfg.targets))
+                stmt = self.target_query(TargetFilter(names=cfg.targets))
                 rows.update((r.name, r) for r in s.scalars(stmt).unique())
             if cfg.selector is not None:
                 for row in s.scalars(self._selector_query(cfg)).unique():
@@ -392,7 +398,7 @@ class Inventory:
     def _selector_query(self, cfg: JobConfig) -> Select[TargetRow]:
         assert cfg.selector is not None
         sel = cfg.selector
-        stmt = self._target_query(TargetFilter(site=sel.site, type=sel.type))
+        stmt = self.target_query(TargetFilter(site=sel.site, type=sel.type))
         for tag in sel.tags:
             stmt = stmt.where(
                 TargetRow.id.in_(select(TargetTag.target_id).where(TargetTag.tag == tag))
@@ -422,8 +428,13 @@ class Inventory:
         failed: int,
         error: str | None,
         samples_rejected: int = 0,
+        per_target: Sequence[tuple[str, str, str | None]] = (),
     ) -> None:
-        """Record how a run ended."""
+        """Record how a run ended, and each target's (name, status, error) outcome: all of
+        them in a run of up to RUN_TARGETS_KEPT targets, else the failures, that many."""
+        kept = list(per_target)
+        if len(kept) > RUN_TARGETS_KEPT:
+            kept = [t for t in kept if t[1] != "ok"][:RUN_TARGETS_KEPT]
         with self.session() as s:
             run = s.get(JobRun, run_id)
             if run is None:
@@ -431,6 +442,19 @@ class Inventory:
             run.status, run.targets_ok, run.targets_failed = status, ok, failed
             run.error, run.finished_at = error, utcnow()
             run.samples_rejected = samples_rejected
+            s.add_all(
+                JobRunTarget(run_id=run_id, target=name, status=outcome, error=why)
+                for name, outcome, why in kept
+            )
+
+    def run_targets(self, run_id: int) -> list[JobRunTarget]:
+        """The recorded per-target outcomes of a run: failures first, then by name."""
+        with self.session() as s:
+            if s.get(JobRun, run_id) is None:
+                raise NotFoundError(f"job run {run_id} not found")
+            stmt = select(JobRunTarget).where(JobRunTarget.run_id == run_id)
+            rows = list(s.scalars(stmt))
+        return sorted(rows, key=lambda r: (r.status == "ok", r.target))
 
     def record_skip(self, job: str, scheduled_at: datetime, reason: str, trigger: str) -> None:
         """Record an occurrence that did not run (previous run still going, ...)."""

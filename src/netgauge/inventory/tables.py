@@ -133,6 +133,18 @@ class JobRun(Base):
     __table_args__ = (Index("ix_job_runs_job_started", "job_name", "started_at"),)
 
 
+class JobRunTarget(Base):
+    """One target's outcome in a run. Every target of runs up to RUN_TARGETS_KEPT targets;
+    of bigger runs only the ones that failed, up to that many (the run has the counts)."""
+
+    __tablename__ = "job_run_targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("job_runs.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # ok failed timeout ...
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class InventoryChange(Base):
     """Who changed what in the inventory, field by field (old → new)."""
 

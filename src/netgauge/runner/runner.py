@@ -48,6 +48,7 @@ class RunOutcome:
     targets_failed: int
     error: str | None = None
     samples_rejected: int = 0
+    per_target: tuple[tuple[str, str, str | None], ...] = ()  # (target, status, error)
 
 
 def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
@@ -60,7 +61,8 @@ def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
     errors = sorted({r.error for r in results if r.error})
     summary = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
     rejected = sum(int(r.details.get("rejected", 0)) for r in results)
-    return RunOutcome(status, ok, failed, summary or None, rejected)
+    per_target = tuple((r.target, "ok" if r.up else r.status.value, r.error) for r in results)
+    return RunOutcome(status, ok, failed, summary or None, rejected, per_target)
 
 
 def spread_gap(n_targets: int, interval_s: float) -> float:
@@ -143,6 +145,7 @@ class JobRunner:
             outcome.targets_failed,
             outcome.error,
             outcome.samples_rejected,
+            outcome.per_target,
         )
         return outcome
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from netgauge import web
 from netgauge.api import create_app
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
@@ -52,9 +53,10 @@ def test_health(client: TestClient) -> None:
     assert body["scheduler"]["jobs"] == 1 and body["stores"][0]["name"] == "embedded"
 
 
-def test_root_leads_to_docs(client: TestClient) -> None:
+def test_root_is_the_console_and_the_schema_is_served(client: TestClient) -> None:
     r = client.get("/", follow_redirects=False)
-    assert r.status_code == 307 and r.headers["location"] == "/docs"
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert 'href="/docs"' in r.text  # the console links the API docs
     assert client.get("/openapi.json").json()["info"]["title"] == "netgauge"
 
 
@@ -233,6 +235,9 @@ def test_job_lifecycle_run_now_and_data(client: TestClient) -> None:
 
     runs = wait_for(finished, what="the manual run to finish")
     assert (runs[0]["status"], runs[0]["trigger"], runs[0]["targets_ok"]) == ("ok", "manual", 1)
+    outcomes = client.get(f"/api/v1/runs/{runs[0]['id']}/targets").json()
+    assert outcomes == [{"target": "gw", "status": "ok", "error": None}]
+    assert client.get("/api/v1/runs/999999/targets").status_code == 404
     status = client.get("/api/v1/status/gw").json()
     assert status["state"] == "up" and status["checks"][0]["kind"] == "tcp"
     assert client.get("/api/v1/targets", params={"state": "up"}).json()["items"][0]["name"] == "gw"
@@ -245,6 +250,17 @@ def test_job_lifecycle_run_now_and_data(client: TestClient) -> None:
 
     points = wait_for(stored, what="the sample to reach the store")
     assert points[0]["value"] > 0 and points[0]["count"] == 1
+    # the same series as parallel arrays (what the console's charts ask for)
+    columns = client.get(
+        "/api/v1/metrics",
+        params={"target": "gw", "metric": "tcp.connect_ms", "format": "columns"},
+    ).json()
+    assert "points" not in columns
+    assert (columns["ts"], columns["value"], columns["count"]) == (
+        [p["ts"] for p in points],
+        [p["value"] for p in points],
+        [p["count"] for p in points],
+    )
     rounds = client.get("/api/v1/metrics/rounds", params={"target": "gw", "kind": "tcp"}).json()
     assert rounds["rounds"][0]["metrics"]["refused"] == 0.0
     assert rounds["rounds"][0]["metrics"]["connect_ms"] == points[0]["value"]
@@ -308,11 +324,14 @@ def test_metrics_range_is_exact_to_the_nanosecond(client: TestClient) -> None:
 
 def test_no_route_answers_500_to_odd_path_values(client: TestClient) -> None:
     odd = ["%00", "x" * 300, "..", "ü", "1;DROP TABLE targets", "a%2Fb"]
-    for route in client.app.routes:  # type: ignore[attr-defined]
-        path = getattr(route, "path", "")
-        if "{" not in path:
-            continue
-        for method in getattr(route, "methods", set()) - {"HEAD"}:
+    # every templated route: the API's (from its schema) and the console's pages
+    schema = client.get("/openapi.json").json()["paths"]
+    routes = [(p, {m.upper() for m in item}) for p, item in schema.items()]
+    routes += [(r.path, r.methods) for m in web.PAGES for r in m.router.routes]
+    templated = [(path, methods) for path, methods in routes if "{" in path]
+    assert len(templated) >= 20  # the whole table, not nothing
+    for path, methods in templated:
+        for method in methods - {"HEAD"}:
             for value in odd:
                 url = path.replace("{name}", value).replace("{target}", value)
                 r = client.request(method, url, json={})

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from netgauge import web
 from netgauge.api import create_app
-from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, required_role
+from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, is_page, required_role
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
 from netgauge.config import load_config_text
@@ -61,7 +63,11 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
     # every operation of the API (the schema lists them all) and the two outside it
     paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     operations = [(m.upper(), p) for p, item in paths.items() for m in item]
-    operations += [("GET", "/metrics"), ("GET", "/")]
+    # and every route outside the schema: /metrics and each page of the console
+    hidden = [r for module in web.PAGES for r in module.router.routes if isinstance(r, APIRoute)]
+    operations += [(m, r.path) for r in hidden for m in sorted(r.methods)] + [("GET", "/metrics")]
+    pages = {(m, p) for m, p in operations if is_page(p)}
+    assert {("GET", "/"), ("GET", "/destinations"), ("GET", "/admin/users")} <= pages
     checked = 0
     for method, template in operations:
         if True:
@@ -70,12 +76,20 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
             body = {} if method in ("POST", "PUT", "PATCH") else None
 
             def call(
-                headers: dict[str, str], method: str = method, url: str = url, body: Any = body
+                headers: dict[str, str],
+                method: str = method,
+                url: str = url,
+                body: Any = body,
             ) -> int:
-                kw: dict[str, Any] = {"headers": headers}
+                kw: dict[str, Any] = {"headers": headers, "follow_redirects": False}
                 if body is not None:
                     kw["json"] = body
-                return client.request(method, url, **kw).status_code
+                response = client.request(method, url, **kw)
+                location = response.headers.get("location", "")
+                if response.status_code == 303 and location.startswith("/login?next="):
+                    assert is_page(url)  # only pages send browsers there
+                    return 401
+                return response.status_code
 
             anonymous = call({})
             if (method, template) == ("POST", "/api/v1/ingest"):

@@ -8,7 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.schemas import PointPublic, Round, RoundsResponse, SeriesResponse
+from netgauge.api.schemas import (
+    PointPublic,
+    Round,
+    RoundsResponse,
+    SeriesColumns,
+    SeriesResponse,
+)
 from netgauge.config.model import parse_duration
 from netgauge.errors import InventoryError
 from netgauge.storage.base import Aggregation, Point
@@ -60,7 +66,11 @@ async def query_metrics(
     to: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
     step: Annotated[str | None, Query(description="bucket size: 60, 30s, 5m, 1h")] = None,
     agg: Literal["avg", "min", "max", "count", "p95", "availability"] = "avg",
-) -> SeriesResponse:
+    format: Annotated[
+        Literal["points", "columns"],
+        Query(description="points: a list of objects; columns: parallel arrays (charts)"),
+    ] = "points",
+) -> SeriesResponse | SeriesColumns:
     """Points of ``metric`` for ``target`` in [from, to); one per ``step`` when given.
 
     The embedded store answers long ranges from rollups (minute, hour, day) when the step is
@@ -86,6 +96,20 @@ async def query_metrics(
         points = [
             Point(p.ts_ns, 100.0 * p.value, 100.0 * p.min, 100.0 * p.max, p.count) for p in points
         ]
+    if format == "columns":
+        return SeriesColumns(
+            target=target,
+            metric=metric,
+            start=start,
+            end=end,
+            step=step_s,
+            agg=agg,
+            ts=[p.ts_ns for p in points],
+            value=[p.value for p in points],
+            min=[p.min for p in points],
+            max=[p.max for p in points],
+            count=[p.count for p in points],
+        )
     return SeriesResponse(
         target=target,
         metric=metric,

@@ -1,14 +1,14 @@
-"""/api/v1/runs: every job's runs, newest first."""
+"""/api/v1/runs: every job's runs, newest first, and each run's per-target outcomes."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, RunStatus
-from netgauge.api.schemas import JobRunPublic, PageOf
+from netgauge.api.schemas import JobRunPublic, JobRunTargetPublic, PageOf
 from netgauge.inventory import Inventory
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -33,3 +33,13 @@ async def list_runs(
 ) -> PageOf:
     """Runs, optionally of one job and/or one status."""
     return await runs_page(inv, job, status, limit, offset)
+
+
+@router.get("/{run_id}/targets")
+async def run_targets(
+    run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], inv: InventoryDep
+) -> list[JobRunTargetPublic]:
+    """Each target's outcome in one run, failures first. A run of up to 500 targets lists
+    them all; a bigger one lists its failures, up to 500 (its counts say the rest)."""
+    rows = await asyncio.to_thread(inv.run_targets, run_id)
+    return [JobRunTargetPublic.model_validate(r) for r in rows]

@@ -86,8 +86,11 @@
   ng.showErrors = function (form, error) {
     ng.clearErrors(form);
     var body = error.body || {};
+    // a 4xx without a list says "field: message" in detail: the field is shown by place
+    var detail = String(body.detail || error.message);
+    if (body.field && detail.indexOf(body.field + ": ") === 0) detail = detail.slice(body.field.length + 2);
     var list = body.errors && body.errors.length ? body.errors
-      : [{ field: body.field || "", msg: body.detail || error.message }];
+      : [{ field: body.field || "", msg: detail }];
     var unplaced = [];
     var first = null;
     list.forEach(function (e, i) {
