@@ -47,6 +47,7 @@ SENDS_TRAFFIC = [
     "/api/v1/jobs/{name}",
     "/api/v1/jobs/{name}/run",
     "/api/v1/jobs/{name}/enable",
+    "/api/v1/targets/{name}/test",  # "test now" probes the target
 ]
 # Two checks are left out, each for a stated reason:
 # - positive_data_acceptance: the schema cannot say "an IP address or a host name" or "a

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, RunStatus, ServiceDep
 from netgauge.api.routes.runs import runs_page
@@ -16,23 +19,28 @@ from netgauge.api.schemas import (
     RunNowResponse,
 )
 from netgauge.api.security import current_actor
-from netgauge.config.model import JobConfig
+from netgauge.config.model import JobConfig, WindowConfig, parse_duration
 from netgauge.errors import ConflictError, InventoryError
 from netgauge.inventory.repository import job_config, job_fields
 from netgauge.inventory.tables import JobRow
-from netgauge.service import Service
+from netgauge.scheduler.timing import next_due
+from netgauge.service import Service, window_of
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def public(row: JobRow, service: Service) -> JobPublic:
-    """Row → API shape, with the next scheduled run."""
+def public(
+    row: JobRow, service: Service, next_runs: dict[str, datetime | None] | None = None
+) -> JobPublic:
+    """Row → API shape, with the next scheduled run (``next_runs``: the scheduler's map,
+    asked once by callers that convert many rows)."""
+    runs = service.next_runs() if next_runs is None else next_runs
     return JobPublic(
         name=row.name,
         source=row.source,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        next_run=service.next_runs().get(row.name),
+        next_run=runs.get(row.name),
         **job_fields(row),
     )
 
@@ -40,7 +48,8 @@ def public(row: JobRow, service: Service) -> JobPublic:
 @router.get("")
 async def list_jobs(service: ServiceDep, inv: InventoryDep) -> list[JobPublic]:
     """All jobs by name."""
-    return [public(r, service) for r in await asyncio.to_thread(inv.list_jobs)]
+    runs = service.next_runs()
+    return [public(r, service, runs) for r in await asyncio.to_thread(inv.list_jobs)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -49,6 +58,75 @@ async def create_job(body: JobCreate, service: ServiceDep, inv: InventoryDep) ->
     row = await asyncio.to_thread(inv.put_job, body, current_actor(), "api", create_only=True)
     await service.reload_jobs()
     return public(row, service)
+
+
+# the earliest/latest instant a preview may start from: far enough for any real use, and
+# inside what datetime arithmetic can add two weeks of window openings to
+_PREVIEW_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+_PREVIEW_TO = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class JobPreviewRequest(BaseModel):
+    """The schedule part of a job (the form sends its whole body; the rest is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field("preview", min_length=1, max_length=128, description="spreads the phase")
+    interval: float | str = Field(60.0, description="seconds, or a duration string like 5m")
+    window: WindowConfig | None = None
+    enabled: StrictBool = True  # 0 and 1 are not booleans (the schema says boolean)
+    count: StrictInt = Field(5, ge=1, le=50, description="how many runs to list")
+    after: datetime | None = Field(None, description="list runs after this instant (default now)")
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: Any) -> float:
+        # the same rules as a job's interval (JobConfig), so the preview fails where saving would
+        seconds = parse_duration(value)
+        if not 1.0 <= seconds <= 7 * 86400:
+            raise ValueError("interval must be between 1s and 7d")
+        return seconds
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("must carry a UTC offset, e.g. 2026-01-05T08:00:00Z")
+        if not _PREVIEW_FROM <= value <= _PREVIEW_TO:
+            raise ValueError("must lie between the years 2000 and 2200")
+        return value
+
+
+class JobPreview(BaseModel):
+    """When a job with this schedule would run next (the scheduler's own arithmetic)."""
+
+    after: datetime
+    next_runs: list[datetime]
+    note: str | None = None
+
+
+@router.post("/preview")
+async def preview_schedule(body: JobPreviewRequest, service: ServiceDep) -> JobPreview:
+    """The next runs for an interval and a time window, computed as the scheduler does;
+    changes nothing (the job form shows "next run at" with it while the user types)."""
+    after = body.after or service.clock.now()
+    interval = float(body.interval)  # a float after validation
+    if not body.enabled:
+        return JobPreview(
+            after=after, next_runs=[], note="the job is disabled: it runs only on demand"
+        )
+    window = window_of(body.window)
+    runs: list[datetime] = []
+    point = after
+    while len(runs) < body.count:
+        due = next_due(body.name, interval, point, window)
+        if due is None:
+            break
+        runs.append(due)
+        point = due
+    note = None if runs else "the window never opens"
+    return JobPreview(after=after, next_runs=runs, note=note)
 
 
 @router.get("/{name}")

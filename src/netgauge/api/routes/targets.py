@@ -1,20 +1,25 @@
-"""/api/v1/targets: list with search and filters, create, read, replace, patch, delete."""
+"""/api/v1/targets: list with search and filters, create, read, replace, patch, delete, and
+"test now" (run the target's checks once, without storing anything)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
 from netgauge.api.security import current_actor
-from netgauge.config.model import NAME_PATTERN, TargetConfig
-from netgauge.inventory import TargetFilter
-from netgauge.inventory.repository import target_fields
+from netgauge.config.model import NAME_PATTERN, JobConfig, TargetConfig
+from netgauge.errors import ProbeSetupError
+from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory.repository import job_config, target_fields
 from netgauge.inventory.tables import TargetRow
-from netgauge.models import TargetType
+from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
+from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes
 from netgauge.service import Service
 
 router = APIRouter(prefix="/targets", tags=["targets"])
@@ -98,6 +103,148 @@ async def delete_target(name: str, service: ServiceDep, inv: InventoryDep) -> Re
     await asyncio.to_thread(inv.delete_target, name, current_actor())
     service.status.forget(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class CheckOutcome(BaseModel):
+    """One check of "test now": which job (None for the default check), its outcome."""
+
+    job: str | None
+    kind: str
+    status: str
+    error: str | None = None
+    metrics: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+
+
+class TestReport(BaseModel):
+    """What "test now" did: each covering job's check of the target, or the default check."""
+
+    target: str
+    address: str
+    covered: bool
+    note: str | None = None
+    results: list[CheckOutcome]
+
+
+# checks that do not go to the target's address: "test now" never sends traffic elsewhere
+_ELSEWHERE: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "http": lambda p: bool(p.get("url")),  # a whole URL replaces the target's address
+    "dns": lambda p: p.get("server") == "system",  # asks resolv.conf's servers
+}
+_DEFAULT_JOB = "icmp"  # what "test now" runs when no job covers the target
+_DEFAULT_PARAMS = {"count": 3, "interval": 0.2, "timeout": 2.0}  # answers within ~2.5 s
+
+
+@router.post("/{name}/test")
+async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> TestReport:
+    """Test now: run once, for this target only, every enabled job that covers it (by name or
+    by selector) with the job's params and timeout, and answer the results (job, kind,
+    status, error, metrics). Nothing is stored: no samples, no state change, no job run.
+
+    When no enabled job covers the target, a default ICMP check (one round of pings) runs
+    and ``covered`` is false. Traffic goes to the target's address only: a job whose check
+    is aimed elsewhere (an HTTP job with a whole ``url``, a DNS job asking the system's
+    resolvers) is reported as ``skipped``, not run. Each check is bounded by its job's
+    timeout (the settings' default when the job has none)."""
+    row = await asyncio.to_thread(inv.get_target, name)
+    jobs = [job_config(j) for j in await asyncio.to_thread(inv.list_jobs) if j.enabled]
+    plain = Target(
+        row.name,
+        row.address,
+        TargetType(row.type),
+        row.site.name if row.site else None,
+        tuple(row.tags),
+    )
+    covering = [cfg for cfg in jobs if _covers(cfg, plain)]
+    note = None
+    if not covering:
+        note = f"no enabled job covers {name}: ran a default {_DEFAULT_JOB} check"
+        covering = [
+            JobConfig(name="default", kind=_DEFAULT_JOB, params=_DEFAULT_PARAMS, targets=[name])
+        ]
+    target = await _with_credentials(inv, covering[0], plain)
+    default_timeout = service.runner.default_timeout_s
+    covered = note is None
+    outcomes = await asyncio.gather(
+        *(_check(cfg, target, default_timeout, covered) for cfg in covering)
+    )
+    return TestReport(
+        target=name, address=row.address, covered=covered, note=note, results=list(outcomes)
+    )
+
+
+def _covers(cfg: JobConfig, target: Target) -> bool:
+    """Whether ``cfg`` checks ``target``: named in its targets, or matched by its selector
+    (every listed tag, and the site and type when given: the inventory's selector rule)."""
+    if target.name in cfg.targets:
+        return True
+    sel = cfg.selector
+    if sel is None:
+        return False
+    return (
+        (sel.site is None or sel.site == target.site)
+        and (sel.type is None or sel.type is target.type)
+        and set(sel.tags) <= set(target.tags)
+    )
+
+
+async def _with_credentials(inv: Inventory, cfg: JobConfig, target: Target) -> Target:
+    """The target with its credentials reference, as the runner hands it to a check."""
+    only = cfg.model_copy(update={"targets": [target.name], "selector": None})
+    found = await asyncio.to_thread(inv.job_targets, only)
+    return found[0] if found else target
+
+
+async def _check(
+    cfg: JobConfig, target: Target, default_timeout: float, covered: bool
+) -> CheckOutcome:
+    """One check of ``target`` by ``cfg``'s kind, within its timeout."""
+    job = cfg.name if covered else None
+    aimed = _ELSEWHERE.get(cfg.kind)
+    if aimed is not None and aimed(cfg.params):
+        error = f"not run: this {cfg.kind} check is aimed elsewhere than {target.address}"
+        return CheckOutcome(job=job, kind=cfg.kind, status="skipped", error=error)
+    result = await _run_once(cfg, target, default_timeout)
+    return CheckOutcome(
+        job=job,
+        kind=cfg.kind,
+        status=str(result.status),
+        error=result.error,
+        metrics=dict(result.metrics),
+        details=dict(result.details),
+    )
+
+
+async def _run_once(cfg: JobConfig, target: Target, default_timeout: float) -> ProbeResult:
+    """Run the check as the runner would (same params, same timeout rule), but with a fresh
+    probe, closed after: the scheduled runs' probes keep their own state (counter rates,
+    sessions), and nothing reaches the writer or the status."""
+    load_builtin_probes()
+    probe = PROBES.get(cfg.kind)()
+    ts = now_ns()
+    params = probe.params_model.model_validate(cfg.params)
+    own = getattr(probe, "check_timeout", None)
+    timeout = cfg.timeout or (own(params) if own else None) or default_timeout
+    if isinstance(probe, BatchProbe):
+        timeout += probe.batch_duration(1, params)
+    try:
+        async with asyncio.timeout(timeout):
+            if isinstance(probe, BatchProbe):
+                return (await probe.run_batch([target], params))[0]
+            return await probe.run(target, params)
+    except TimeoutError:
+        error = f"check timed out after {timeout:g}s"
+        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.TIMEOUT, {}, error)
+    except ProbeSetupError as exc:
+        error = f"cannot run {cfg.kind} checks here: {exc}"
+        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
+    except Exception as exc:  # a probe bug is this check's failure, not a 500
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
+    finally:
+        close: Callable[[], Awaitable[None]] | None = getattr(probe, "close", None)
+        if close is not None:
+            await close()
 
 
 def _same_name(path_name: str, body_name: str) -> None:

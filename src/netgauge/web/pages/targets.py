@@ -1,7 +1,283 @@
-"""Console page(s): targets (being built)."""
+"""Console pages: the Destinations and Devices lists (search, filters, sorting, paging) and
+their add/edit forms. The forms and "Test now" talk to /api/v1/targets from
+``static/js/targets.js``; these routes only read.
+
+The lists stay fast with 10,000 targets: the common case (sorted by name) is one page of
+the inventory's paged, filtered query. A live-state filter narrows that query to the names
+in the wanted state (the states are in memory). Another sort column is ordered in SQL over
+the inventory's filter query and only the page's rows are loaded; sorting by the live state,
+or the "unknown" state (everything not checked yet), takes one pass over the matching names.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from netgauge.errors import NotFoundError
+from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory.repository import target_fields
+from netgauge.inventory.tables import Site, TargetRow
+from netgauge.models import TargetType
+from netgauge.service import Service
+from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+PAGE_SIZES = (50, 100, 500)
+SORTS = ("name", "address", "site", "status", "updated")
+# the states a list can filter on: the tracker's for destinations, the decided ones of devices
+STATES = {
+    TargetType.DESTINATION: ("up", "down", "degraded", "unknown"),
+    TargetType.DEVICE: ("online", "offline", "degraded", "flapping", "unknown"),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One list page: its kind of target and its words."""
+
+    type: TargetType
+    path: str  # /destinations
+    singular: str  # destination
+    title: str  # Destinations
+
+
+SECTIONS = {
+    "destinations": Section(TargetType.DESTINATION, "/destinations", "destination", "Destinations"),
+    "devices": Section(TargetType.DEVICE, "/devices", "device", "Devices"),
+}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's search, filters, sorting and page, from the URL (bad values → defaults:
+    a hand-edited URL shows the list rather than an error)."""
+
+    q: str = ""
+    site: str = ""
+    tag: str = ""
+    state: str = ""
+    sort: str = "name"
+    desc: bool = False
+    page: int = 1
+    size: int = PAGE_SIZES[0]
+
+    @classmethod
+    def parse(cls, params: Any, section: Section) -> ListQuery:
+        """From the query string."""
+        sort = params.get("sort", "name")
+        state = params.get("state", "")
+        size = _int(params.get("size"), PAGE_SIZES[0])
+        return cls(
+            q=params.get("q", "").strip()[:200],
+            site=params.get("site", "").strip()[:128],
+            tag=params.get("tag", "").strip()[:128],
+            state=state if state in STATES[section.type] else "",
+            sort=sort if sort in SORTS else "name",
+            desc=params.get("dir") == "desc",
+            page=max(1, _int(params.get("page"), 1)),
+            size=size if size in PAGE_SIZES else PAGE_SIZES[0],
+        )
+
+    @property
+    def offset(self) -> int:
+        """Rows before this page."""
+        return (self.page - 1) * self.size
+
+    def url(self, path: str, **change: Any) -> str:
+        """This list's URL with some parameters changed (defaults left out: short links)."""
+        values = replace(self, **change)
+        params = {
+            "q": values.q,
+            "site": values.site,
+            "tag": values.tag,
+            "state": values.state,
+            "sort": values.sort if values.sort != "name" else "",
+            "dir": "desc" if values.desc else "",
+            "page": values.page if values.page != 1 else "",
+            "size": values.size if values.size != PAGE_SIZES[0] else "",
+        }
+        query = urlencode({k: v for k, v in params.items() if v != ""})
+        return f"{path}?{query}" if query else path
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    name: str
+    address: str
+    site: str | None
+    tags: list[str]
+    state: str
+    source: str
+    updated_at: datetime
+
+
+def state_reader(service: Service, kind: TargetType) -> dict[str, str]:
+    """Every checked target's live state: the status tracker's for destinations, the decided
+    state (with hysteresis) for devices. Targets absent here are ``unknown``."""
+    if kind is TargetType.DEVICE:
+        return {name: st.value for name, st in service.devices.states().items() if st}
+    return {st.target: st.state for st in service.status.all()}
+
+
+def select_rows(
+    inv: Inventory, f: TargetFilter, states: dict[str, str], query: ListQuery
+) -> tuple[list[TargetRow], int]:
+    """(rows of this page, total matching): blocking, run it in a thread."""
+    if query.state and query.state != "unknown":
+        # the states are in memory: ask the inventory for just those names
+        f = replace(f, names=[n for n, s in states.items() if s == query.state])
+    if query.sort == "name" and query.state != "unknown":
+        return _by_name(inv, f, query)
+    names, total = inv.run_in_session(lambda s: _page_names(inv, s, f, states, query))
+    if not names:
+        return [], total
+    found = {r.name: r for r in inv.list_targets(TargetFilter(names=names), len(names), 0).items}
+    return [found[n] for n in names if n in found], total
+
+
+def _page_names(
+    inv: Inventory, s: Session, f: TargetFilter, states: dict[str, str], query: ListQuery
+) -> tuple[list[str], int]:
+    """The names on this page when sorted by another column than the name: ordered in SQL
+    over the few columns it needs (not whole rows); the live state (in memory) orders, or
+    filters on "unknown", one pass over the matching names."""
+    # the inventory's own filter query (one definition of q/tag/site/type), as a subquery
+    found = inv.target_query(f).subquery()
+    site = aliased(Site)
+    base = select(found.c.name).outerjoin(site, site.id == found.c.site_id)
+    if query.sort == "status" or query.state == "unknown":
+        names = list(s.scalars(base))
+        if query.state == "unknown":
+            names = [n for n in names if n not in states]
+        names.sort(key=lambda n: (states.get(n, "unknown"), n), reverse=query.desc)
+        return names[query.offset : query.offset + query.size], len(names)
+    column = {
+        "address": found.c.address,
+        "site": func.coalesce(site.name, ""),
+        "updated": found.c.updated_at,
+    }.get(query.sort, found.c.name)
+    order = [column.desc(), found.c.name.desc()] if query.desc else [column, found.c.name]
+    total = s.scalar(select(func.count()).select_from(found)) or 0
+    page = base.order_by(*order).limit(query.size).offset(query.offset)
+    return list(s.scalars(page)), total
+
+
+def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[TargetRow], int]:
+    """One page straight from the inventory (it orders by name; descending is the mirrored
+    page, read backwards)."""
+    if not query.desc:
+        page = inv.list_targets(f, query.size, query.offset)
+        return page.items, page.total
+    total = inv.list_targets(f, 1, 0).total
+    end = max(0, total - query.offset)
+    start = max(0, end - query.size)
+    if end <= start:
+        return [], total
+    window = inv.list_targets(f, end - start, start)
+    return list(reversed(window.items)), total
+
+
+def _row(r: TargetRow, states: dict[str, str]) -> Row:
+    return Row(
+        name=r.name,
+        address=r.address,
+        site=r.site.name if r.site else None,
+        tags=r.tags,
+        state=states.get(r.name, "unknown"),
+        source=r.source,
+        updated_at=r.updated_at,
+    )
+
+
+def _section(request: Request) -> Section:
+    return SECTIONS[request.url.path.strip("/").split("/")[0]]
+
+
+@router.get("/destinations")
+@router.get("/devices")
+async def target_list(request: Request) -> HTMLResponse:
+    """The list of destinations or devices."""
+    section = _section(request)
+    service: Service = request.app.state.service
+    query = ListQuery.parse(request.query_params, section)
+    f = TargetFilter(
+        q=query.q or None, tag=query.tag or None, site=query.site or None, type=section.type
+    )
+    states = state_reader(service, section.type)
+    items, total = await asyncio.to_thread(select_rows, service.inventory, f, states, query)
+    sites = await asyncio.to_thread(service.inventory.list_sites)
+    now = datetime.now(UTC).replace(microsecond=0)
+    return render(
+        request,
+        "targets_list.html",
+        title=section.title,
+        section=section,
+        query=query,
+        rows=[_row(r, states) for r in items],
+        total=total,
+        first=query.offset + 1 if items else 0,
+        last=query.offset + len(items),
+        pages=max(1, -(-total // query.size)),
+        states=STATES[section.type],
+        sites=[s.name for s in sites],
+        sorts=SORTS,
+        page_sizes=PAGE_SIZES,
+        export_from=(now - timedelta(days=1)).isoformat(),
+    )
+
+
+@router.get("/destinations/new")
+@router.get("/devices/new")
+async def target_new(request: Request) -> HTMLResponse:
+    """The form for a new destination or device (operators)."""
+    return await _form(request, _section(request), None)
+
+
+@router.get("/destinations/{name}/edit")
+@router.get("/devices/{name}/edit")
+async def target_edit(request: Request, name: str) -> HTMLResponse:
+    """The form to change or delete a destination or device (operators)."""
+    service: Service = request.app.state.service
+    try:
+        row = await asyncio.to_thread(service.inventory.get_target, name)
+    except NotFoundError:
+        raise HTTPException(404, f"no target named {name!r}") from None
+    return await _form(request, _section(request), {"name": row.name, **target_fields(row)})
+
+
+async def _form(request: Request, section: Section, target: dict[str, Any] | None) -> HTMLResponse:
+    service: Service = request.app.state.service
+    sites = await asyncio.to_thread(service.inventory.list_sites)
+    credentials = await asyncio.to_thread(service.inventory.list_credentials)
+    if target is not None and target["type"] != section.type.value:
+        # the form of the list the target is in: a device edited under /devices
+        section = SECTIONS["devices" if target["type"] == "device" else "destinations"]
+    verb = "Edit" if target else "Add"
+    return render(
+        request,
+        "target_form.html",
+        title=f"{verb} {section.singular}" + (f" {target['name']}" if target else ""),
+        section=section,
+        target=target,
+        sites=[s.name for s in sites],
+        credentials=[c.name for c in credentials],
+    )
