@@ -447,6 +447,19 @@ class Inventory:
                 for name, outcome, why in kept
             )
 
+    def runs_targets(self, run_ids: Sequence[int]) -> dict[int, list[JobRunTarget]]:
+        """The per-target outcomes of several runs (one query), failures first."""
+        found: dict[int, list[JobRunTarget]] = {run_id: [] for run_id in run_ids}
+        if not run_ids:
+            return found
+        with self.session() as s:
+            stmt = select(JobRunTarget).where(JobRunTarget.run_id.in_(list(run_ids)))
+            for row in s.scalars(stmt):
+                found[row.run_id].append(row)
+        for rows in found.values():
+            rows.sort(key=lambda r: (r.status == "ok", r.target))
+        return found
+
     def run_targets(self, run_id: int) -> list[JobRunTarget]:
         """The recorded per-target outcomes of a run: failures first, then by name."""
         with self.session() as s:

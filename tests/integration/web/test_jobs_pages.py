@@ -134,6 +134,9 @@ def test_run_now_records_a_run_shown_with_per_target_outcomes(
     runs = re.search(r'<table id="runs-table">(.*?)</table>', html, re.S)
     assert runs and f'data-run="{run["id"]}"' in runs.group(1)
     assert "manual" in runs.group(1) and 'class="badge ok">ok' in runs.group(1)
+    # the run's own per-target outcomes, recorded with it
+    listed = re.search(r'<ul class="outcome-list">(.*?)</ul>', runs.group(1), re.S)
+    assert listed and re.findall(r"</span> (loop-[ab])", listed.group(1)) == ["loop-a", "loop-b"]
     outcomes = re.search(r'<table id="target-outcomes">(.*?)</table>', html, re.S)
     assert outcomes
     assert re.findall(r">(loop-[ab])</a>", outcomes.group(1)) == ["loop-a", "loop-b"]

@@ -217,6 +217,7 @@ async def job_detail(
     status = status if status in RUN_STATUSES else None
     page = await asyncio.to_thread(inv.list_runs, name, status, RUNS_PER_PAGE, offset)
     changes = await asyncio.to_thread(inv.list_changes, "job", name, 50)
+    per_run = await asyncio.to_thread(inv.runs_targets, [r.id for r in page.items])
     return render(
         request,
         "job_detail.html",
@@ -224,6 +225,7 @@ async def job_detail(
         page_name="job-detail",
         job=job,
         runs=page.items,
+        per_run=per_run,
         total=page.total,
         offset=offset,
         per_page=RUNS_PER_PAGE,
