@@ -28,6 +28,7 @@ from netgauge.api.routes import (
     health,
     ingest,
     jobs,
+    live,
     metrics,
     probes,
     runs,
@@ -366,7 +367,7 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(_Edge)
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes, export)
-    for module in (*routers, devices, ingest, auth, users, audit):
+    for module in (*routers, devices, ingest, auth, users, audit, live):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(exposition.router)  # /metrics, where Prometheus looks
 

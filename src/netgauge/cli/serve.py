@@ -87,6 +87,7 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     import uvicorn
 
     from netgauge.api import create_app
+    from netgauge.api.server import Server
     from netgauge.config.defaults import default_config
     from netgauge.logs import configure_logging
     from netgauge.service import Service
@@ -101,7 +102,7 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
         typer.echo(f"data directory: {settings.data_dir.resolve()}")
         typer.echo(f"configuration: {source}")
 
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             create_app(service, on_started=announce),
             host=settings.host,
