@@ -9,7 +9,9 @@ package and served from ``/static``: the console needs no internet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -24,11 +26,12 @@ STATIC = Path(__file__).parent / "static"
 PAGES = (login, overview, targets, detail, jobs, admin)  # each has a `router`
 
 
-def install(app: FastAPI) -> None:
-    """Add the console's pages and assets to ``app``."""
+def install(app: FastAPI, dependencies: Sequence[Any]) -> None:
+    """Add the console's pages (each with ``dependencies``: the authorization) and its
+    assets (public: the login page needs them) to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in PAGES:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=dependencies)
 
     async def page_errors(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
