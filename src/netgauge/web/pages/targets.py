@@ -39,6 +39,14 @@ STATES = {
     TargetType.DESTINATION: ("up", "down", "degraded", "unknown"),
     TargetType.DEVICE: ("online", "offline", "degraded", "flapping", "unknown"),
 }
+# the export buttons' ranges (?export=…): the samples from that long before the page was shown
+EXPORT_RANGES = {
+    "1h": ("1 h", timedelta(hours=1)),
+    "24h": ("24 h", timedelta(days=1)),
+    "7d": ("7 d", timedelta(days=7)),
+    "30d": ("30 d", timedelta(days=30)),
+}
+EXPORT_DEFAULT = "24h"
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,38 @@ def _row(r: TargetRow, states: dict[str, str]) -> Row:
     )
 
 
+@dataclass(frozen=True)
+class Export:
+    """The list's export buttons: the current filter (not the live state: the export API
+    selects on what the inventory holds) over the chosen range."""
+
+    range: str  # a key of EXPORT_RANGES
+    since: str  # ISO 8601 start of the range
+    query: str  # the export API's query string for the whole filtered list
+    ranges: list[tuple[str, str, bool]]  # (label, this page's URL with that range, chosen)
+
+    @property
+    def is_default(self) -> bool:
+        """Whether the range is the default one (left out of the page's URLs)."""
+        return self.range == EXPORT_DEFAULT
+
+
+def export_links(params: Any, query: ListQuery, section: Section, now: datetime) -> Export:
+    """The export buttons of this list page (``?export=`` picks the range)."""
+    key = params.get("export", "")
+    key = key if key in EXPORT_RANGES else EXPORT_DEFAULT
+    since = (now - EXPORT_RANGES[key][1]).isoformat()
+    wanted = {"q": query.q, "site": query.site, "tag": query.tag, "type": section.type.value}
+    api = urlencode({**{k: v for k, v in wanted.items() if v}, "from": since})
+    page = query.url(section.path)
+    joiner = "&" if "?" in page else "?"
+    ranges = [
+        (label, page if k == EXPORT_DEFAULT else f"{page}{joiner}export={k}", k == key)
+        for k, (label, _) in EXPORT_RANGES.items()
+    ]
+    return Export(key, since, api, ranges)
+
+
 def _section(request: Request) -> Section:
     return SECTIONS[request.url.path.strip("/").split("/")[0]]
 
@@ -241,7 +281,7 @@ async def target_list(request: Request) -> HTMLResponse:
         sites=[s.name for s in sites],
         sorts=SORTS,
         page_sizes=PAGE_SIZES,
-        export_from=(now - timedelta(days=1)).isoformat(),
+        export=export_links(request.query_params, query, section, now),
     )
 
 
