@@ -15,7 +15,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.browser.conftest import VIEWER, VIEWER_PASSWORD, Console, Server
+from tests.browser.conftest import ARTIFACTS, VIEWER, VIEWER_PASSWORD, Console, Server
 from tests.conftest import TEST_ADMIN_PASSWORD, wait_for
 
 pytestmark = [pytest.mark.network, pytest.mark.privileged]
@@ -115,7 +115,11 @@ def test_login_add_watch_chart_export_logout(console: Console, server: Server) -
     assert len(rows) > 1 and any(NEW in row for row in rows[1:]), rows[:3]
     with page.expect_download() as got:
         page.click("#export-xlsx")
-    book = load_workbook(got.value.path(), read_only=True)
+    download = got.value
+    assert download.suggested_filename.endswith(".xlsx")
+    saved = ARTIFACTS.parent / download.suggested_filename  # kept beside the screenshots
+    download.save_as(saved)
+    book = load_workbook(saved, read_only=True)
     table = [list(r) for r in book["statistics"].iter_rows(values_only=True)]
     at = next(i for i, row in enumerate(table) if row and row[0] == "target")
     header, rows = [str(c).lower() for c in table[at]], table[at + 1 :]
