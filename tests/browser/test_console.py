@@ -128,11 +128,19 @@ def test_login_add_watch_chart_export_logout(console: Console, server: Server) -
         index = next(i for i, h in enumerate(header) if h.startswith(column))
         assert isinstance(mine[index], int | float), (column, header, mine)
 
+    # "Test now" on the list runs the destination's job once and shows the answer in place
+    page.goto(f"{server.url}/destinations")
+    page.locator("tr", has_text="lab-dns").get_by_role("button", name="Test now").click()
+    result = page.locator("#test-result[data-target='lab-dns'] li[data-kind='icmp'] .badge")
+    result.wait_for(timeout=20_000)
+    assert result.inner_text() == "ok"
+    console.shot("07a-test-now")
+
     # the other pages, as screenshots (each must render without a script error)
     feed_device(server, "lab-router")
     page.goto(f"{server.url}/devices/lab-router?range=24h")
     wait_for(lambda: points_of(page) > 0, timeout=20, what="a device chart with points")
-    console.shot("07-device-detail")
+    console.shot("07b-device-detail")
     for path, name in (
         ("/destinations", "08-destinations"),
         ("/devices", "09-devices"),
