@@ -172,6 +172,7 @@ def script_requests(html: str) -> list[tuple[str, str]]:
     assert charts, "no #charts on the page"
     attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', charts.group(0)))
     base = {"target": attrs["target"], "from": attrs["from"], "to": attrs["to"]}
+    base["format"] = "columns"  # as detail.js asks: parallel arrays
     if attrs["step"]:
         base["step"] = attrs["step"]
     wanted: list[tuple[str, str]] = []
@@ -208,7 +209,7 @@ def measure(url: str, token: str, repeat: int) -> list[tuple[str, float, int, st
     t_sum, json_bytes = 0.0, 0
     for label, path in requests:
         dt, (_, n, data) = median(repeat, lambda p=path: fetch(url + p, token))  # type: ignore[misc]
-        count = len(json.loads(data)["points"])
+        count = len(json.loads(data)["ts"])
         points += count
         t_sum += dt
         json_bytes += n

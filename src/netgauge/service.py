@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -37,6 +37,7 @@ from netgauge.storage.spool import DiskSpool
 
 log = structlog.get_logger(__name__)
 AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
+HOUSEKEEPING_S = 3600.0  # how often job runs past their retention are deleted
 
 
 def window_of(cfg: WindowConfig | None) -> TimeWindow | None:
@@ -68,6 +69,7 @@ class Service:
         self.start_error: str | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
         self._agents_task: asyncio.Task[None] | None = None
+        self._housekeeping_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate, sync the file into the inventory, open the store, start scheduling."""
@@ -143,6 +145,9 @@ class Service:
         await self.reload_jobs()
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
+        self._housekeeping_task = asyncio.create_task(
+            self._housekeep(), name="netgauge-housekeeping"
+        )
         self.started = True
 
     async def _execute(self, job: str, scheduled_at: datetime) -> None:
@@ -187,15 +192,28 @@ class Service:
             except Exception:  # a bug here must not stop the watch, nor the service
                 log.exception("agents.watch_failed")
 
+    async def _housekeep(self) -> None:
+        """At start and then hourly: job runs older than ``run_retention_days`` go."""
+        while True:
+            cutoff = self.clock.now() - timedelta(days=self.settings.run_retention_days)
+            try:
+                removed = await asyncio.to_thread(self.inventory.expire_runs, cutoff)
+                if removed:
+                    log.info("runs.expired", runs=removed, before=cutoff.isoformat())
+            except Exception:  # housekeeping must never take the service down
+                log.exception("runs.expiry_failed")
+            await self.clock.sleep(HOUSEKEEPING_S)
+
     async def stop(self) -> None:
         """Stop scheduling, let runs finish, flush every pending sample, close everything."""
         if not self.started:
             return
         self.started = False
         await self.scheduler.stop()
-        if self._agents_task is not None:
-            self._agents_task.cancel()
-            await asyncio.gather(self._agents_task, return_exceptions=True)
+        for task in (self._agents_task, self._housekeeping_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
         await self.runner.close()

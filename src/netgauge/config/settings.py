@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     audit_activity_retention_days: float = Field(
         90, gt=0, le=3650, description="... the console's user activity."
     )
+    run_retention_days: float = Field(
+        30, gt=0, le=3650, description="Job runs and their targets' outcomes are kept this long."
+    )
 
     @classmethod
     def settings_customise_sources(

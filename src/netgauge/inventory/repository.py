@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,10 @@ from netgauge.inventory.tables import (
 from netgauge.models import CredentialRef, Target, TargetType
 from netgauge.status.hysteresis import Transition
 
-# per-target outcomes kept per run: enough to read a run of a few hundred targets, bounded
-# for a run of 10,000 (whose successes the run's counts already say)
+# per-target outcomes kept per run: every target's of a small run; of a bigger one only its
+# failures, up to RUN_TARGETS_KEPT (its successes are the run's counts: a 500-target job each
+# minute would otherwise add 720,000 rows a day)
+RUN_ALL_OUTCOMES_UP_TO = 50
 RUN_TARGETS_KEPT = 500
 
 RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
@@ -431,9 +433,10 @@ class Inventory:
         per_target: Sequence[tuple[str, str, str | None]] = (),
     ) -> None:
         """Record how a run ended, and each target's (name, status, error) outcome: all of
-        them in a run of up to RUN_TARGETS_KEPT targets, else the failures, that many."""
+        them in a run of up to RUN_ALL_OUTCOMES_UP_TO targets, else its failures, at most
+        RUN_TARGETS_KEPT."""
         kept = list(per_target)
-        if len(kept) > RUN_TARGETS_KEPT:
+        if len(kept) > RUN_ALL_OUTCOMES_UP_TO:
             kept = [t for t in kept if t[1] != "ok"][:RUN_TARGETS_KEPT]
         with self.session() as s:
             run = s.get(JobRun, run_id)
@@ -498,6 +501,15 @@ class Inventory:
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
             rows = s.scalars(stmt.order_by(JobRun.id.desc()).limit(limit).offset(offset))
             return Page(list(rows), total)
+
+    def expire_runs(self, older_than: datetime) -> int:
+        """Delete runs started before ``older_than`` with their per-target outcomes (done
+        here, not by the foreign key: SQLite enforces ON DELETE only when told to)."""
+        with self.session() as s:
+            old = select(JobRun.id).where(JobRun.started_at < older_than)
+            s.execute(delete(JobRunTarget).where(JobRunTarget.run_id.in_(old)))
+            result = s.execute(delete(JobRun).where(JobRun.started_at < older_than))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def close_dangling_runs(self) -> int:
         """Mark runs left 'running' by a crash as failed; returns how many."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +10,7 @@ from netgauge.config import load_config_text
 from netgauge.config.model import JobConfig, TargetConfig
 from netgauge.errors import ConflictError, InventoryError, NotFoundError
 from netgauge.inventory import Inventory, TargetFilter, sync_inventory
+from netgauge.inventory.repository import RUN_ALL_OUTCOMES_UP_TO
 from netgauge.models import TargetType
 
 FILE_V1 = """
@@ -129,6 +130,40 @@ def test_runs_are_recorded(inventory: Inventory) -> None:
     ]
     assert runs[1].scheduled_at == at and runs[1].finished_at is not None
     assert inventory.list_runs(status="skipped").total == 1
+
+
+def test_runs_keep_their_targets_outcomes_bounded(inventory: Inventory) -> None:
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    small = inventory.start_run("ping", at, "schedule")
+    inventory.finish_run(
+        small, "partial", 1, 1, "b: timeout", 0, [("a", "ok", None), ("b", "timeout", "t")]
+    )
+    assert [(r.target, r.status) for r in inventory.run_targets(small)] == [
+        ("b", "timeout"),  # failures first
+        ("a", "ok"),
+    ]
+    # a big run keeps its failures only: its successes are its counts
+    many = [
+        (f"t{i:04}", "ok" if i % 10 else "failed", None) for i in range(RUN_ALL_OUTCOMES_UP_TO + 50)
+    ]
+    big = inventory.start_run("ping", at, "schedule")
+    failures = sum(1 for t in many if t[1] != "ok")
+    inventory.finish_run(big, "partial", len(many) - failures, failures, None, 0, many)
+    kept = inventory.run_targets(big)
+    assert len(kept) == failures and {r.status for r in kept} == {"failed"}
+    assert inventory.runs_targets([small, big])[small][0].target == "b"
+
+
+def test_old_runs_expire_with_their_outcomes(inventory: Inventory) -> None:
+    run = inventory.start_run("ping", datetime(2026, 1, 1, tzinfo=UTC), "schedule")
+    inventory.finish_run(run, "ok", 1, 0, None, 0, [("a", "ok", None)])
+    assert inventory.expire_runs(datetime.now(UTC) - timedelta(days=1)) == 0
+    assert inventory.list_runs().total == 1
+    assert inventory.expire_runs(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert inventory.list_runs().total == 0
+    with pytest.raises(NotFoundError):
+        inventory.run_targets(run)
+    assert inventory.runs_targets([run]) == {run: []}  # the outcomes went with the run
 
 
 def test_dangling_runs_are_closed_at_start(inventory: Inventory) -> None:

@@ -39,7 +39,7 @@ async def list_runs(
 async def run_targets(
     run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], inv: InventoryDep
 ) -> list[JobRunTargetPublic]:
-    """Each target's outcome in one run, failures first. A run of up to 500 targets lists
+    """Each target's outcome in one run, failures first. A run of up to 50 targets lists
     them all; a bigger one lists its failures, up to 500 (its counts say the rest)."""
     rows = await asyncio.to_thread(inv.run_targets, run_id)
     return [JobRunTargetPublic.model_validate(r) for r in rows]
