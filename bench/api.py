@@ -7,8 +7,9 @@ Every server runs on 127.0.0.1, one uvicorn worker each, started here and stoppe
 end; ``wrk`` (Debian's) drives it from one thread. Measured, in one run:
 
 * a bare FastAPI app: ``async def health(): return {"status": "ok"}`` — the ceiling;
-* ``netgauge serve``: ``GET /api/v1/health`` (open) and ``GET /api/v1/targets`` (a viewer's
-  API token checked on every request), with the request log on (the default) and off
+* ``netgauge serve``: ``GET /api/v1/health`` (open), ``GET /api/v1/targets`` and a metrics
+  query of one hour of one-minute samples (60 points; a viewer's API token checked on every
+  request), with the request log on (the default) and off
   (``NETGAUGE_AUDIT_REQUESTS=false``), so its cost shows as the difference.
 
 Printed: requests/s, the mean latency, and each row's ratio to the bare endpoint.
@@ -17,6 +18,7 @@ Printed: requests/s, the mean latency, and each row's ratio to the bare endpoint
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -29,6 +31,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.conftest when run as a script
@@ -36,6 +39,8 @@ sys.path.insert(0, str(ROOT))  # for tests.conftest when run as a script
 from tests.conftest import free_port  # noqa: E402
 
 PASSWORD = "bench-admin-password"
+DEVICE = "bench-device"
+METRICS_QUERY = f"/api/v1/metrics?target={DEVICE}&metric=cpu_percent"
 
 
 def wait_up(url: str, deadline_s: float = 30.0) -> None:
@@ -81,8 +86,8 @@ def bare_server(work: Path) -> Iterator[str]:
 def netgauge_server(work: Path, audit: bool) -> Iterator[tuple[str, str]]:
     port = free_port()
     data = work / f"data-{audit}"
-    config = work / "empty.yaml"
-    config.write_text("targets: []\n")
+    config = work / "bench.yaml"
+    config.write_text(f"targets:\n  - {{name: {DEVICE}, address: 127.0.0.1, type: device}}\n")
     env = {**os.environ, "NETGAUGE_ADMIN_PASSWORD": PASSWORD, "NETGAUGE_LOG_LEVEL": "warning"}
     env["NETGAUGE_AUDIT_REQUESTS"] = "true" if audit else "false"
     cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(port)]
@@ -91,29 +96,47 @@ def netgauge_server(work: Path, audit: bool) -> Iterator[tuple[str, str]]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_up(f"{url}/api/v1/health")
-        yield url, viewer_token(url)
+        token, admin = viewer_token(url)
+        seed_hour(url, admin)
+        yield url, token
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def viewer_token(url: str) -> str:
-    import json
+def post(url: str, body: dict[str, Any] | None, token: str | None = None) -> dict[str, Any]:
+    data = json.dumps(body).encode() if body is not None else b""
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as r:
+        answer: dict[str, Any] = json.loads(r.read())
+        return answer
 
-    def post(path: str, body: dict[str, str], token: str | None = None) -> dict[str, str]:
-        request = urllib.request.Request(
-            f"{url}{path}", data=json.dumps(body).encode(), method="POST"
-        )
-        request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=10) as r:
-            answer: dict[str, str] = json.loads(r.read())
-            return answer
 
-    access = post("/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
-    made = post("/api/v1/tokens", {"name": "bench", "role": "viewer"}, access["access_token"])
-    return made["token"]
+def viewer_token(url: str) -> tuple[str, str]:
+    """A viewer's API token, and an admin's access token."""
+    access = post(f"{url}/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
+    admin = access["access_token"]
+    made = post(f"{url}/api/v1/tokens", {"name": "bench", "role": "viewer"}, admin)
+    return made["token"], admin
+
+
+def seed_hour(url: str, admin: str) -> None:
+    """The device's last hour, one CPU sample a minute, through its agent's ingest route:
+    the metrics query then reads 60 points."""
+    agent = post(f"{url}/api/v1/devices/{DEVICE}/agent-token", None, admin)["token"]
+    now = time.time_ns()
+    batches = [
+        {
+            "seq": i + 1,
+            "ts_ns": now - (60 - i) * 60 * 10**9,
+            "metrics": [{"name": "cpu_percent", "value": 20.0 + i % 7}],
+        }
+        for i in range(60)
+    ]
+    post(f"{url}/api/v1/ingest", {"batches": batches}, agent)
 
 
 def wrk(url: str, args: argparse.Namespace, token: str | None = None) -> tuple[float, str]:
@@ -154,12 +177,18 @@ def main(argv: list[str]) -> int:
                         *wrk(f"{url}/api/v1/targets", args, token),
                     )
                 )
+                rows.append(
+                    (
+                        f"netgauge GET /api/v1/metrics (60 points) + token, {label}",
+                        *wrk(f"{url}{METRICS_QUERY}", args, token),
+                    )
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     base = rows[0][1]
-    print(f"{'':52} {'req/s':>9} {'latency':>9} {'× bare':>7}")
+    print(f"{'':62} {'req/s':>9} {'latency':>9} {'× bare':>7}")
     for label, rate, latency in rows:
-        print(f"{label:52} {rate:9,.0f} {latency:>9} {rate / base:6.2f}×")
+        print(f"{label:62} {rate:9,.0f} {latency:>9} {rate / base:6.2f}×")
     return 0
 
 
