@@ -169,11 +169,29 @@ class Console:
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_url(lambda url: "/login" not in url)
 
+    def unlabelled(self) -> list[str]:
+        """Form controls and buttons of the current page without an accessible name (a
+        label, aria-label or aria-labelledby, or for a button its text): a screen reader
+        would announce them as nothing."""
+        found: list[str] = self.page.evaluate(UNLABELLED_JS)
+        return found
+
     def shot(self, name: str, page: Page | None = None) -> Path:
         """A full-page screenshot, kept as a test artifact."""
         path = ARTIFACTS / f"{name}.png"
         (page or self.page).screenshot(path=str(path), full_page=True)
         return path
+
+
+UNLABELLED_JS = """() => {
+  const named = (el) => (el.labels && el.labels.length) || el.getAttribute("aria-label")
+    || el.getAttribute("aria-labelledby") || el.getAttribute("title")
+    || ((el.tagName === "BUTTON" || el.tagName === "A") && el.textContent.trim());
+  const visible = (el) => el.offsetParent !== null && el.type !== "hidden";
+  return [...document.querySelectorAll("input, select, textarea, button, a[href]")]
+    .filter((el) => visible(el) && !named(el))
+    .map((el) => el.outerHTML.slice(0, 120));
+}"""
 
 
 def _expected(text: str) -> bool:

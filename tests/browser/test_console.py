@@ -97,11 +97,13 @@ def test_login_add_watch_chart_export_logout(console: Console, server: Server) -
     # its first results arrive on the overview by the live stream, without a reload
     page.wait_for_selector(f"#worst-destinations a:has-text('{NEW}')", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
+    assert console.unlabelled() == []
     console.shot("04-overview-live")
 
     # the detail page: a latency chart with points, then the last hour only
     page.goto(f"{server.url}/destinations/{NEW}")
     wait_for(lambda: points_of(page) > 0, timeout=20, what="a chart with points")
+    assert console.unlabelled() == []
     console.shot("05-destination-detail")
     page.locator("#range-picker").get_by_role("link", name=re.compile("1 ?h")).click()
     page.wait_for_url(re.compile(r"range=1h"))
@@ -156,6 +158,7 @@ def test_login_add_watch_chart_export_logout(console: Console, server: Server) -
         response = page.goto(server.url + path)
         assert response is not None and response.status == 200, (path, response)
         page.wait_for_load_state("networkidle")
+        assert console.unlabelled() == [], path
         console.shot(name)
 
     # logging out ends the session: pages send the browser back to the login form
