@@ -44,6 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.conftest when run as a script
 
+from bench.api import wait_up  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample  # noqa: E402
@@ -118,18 +119,6 @@ def sqlite_baseline(path: Path, end: int, days: int) -> sqlite3.Connection:
 
 
 # -- the server ---------------------------------------------------------------------------------
-def wait_up(url: str, deadline_s: float = 60.0) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {deadline_s:.0f} s")
-
-
 @contextmanager
 def netgauge_server(data: Path, work: Path) -> Iterator[str]:
     port = free_port()
@@ -141,7 +130,7 @@ def netgauge_server(data: Path, work: Path) -> Iterator[str]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_up(f"{url}/api/v1/health")
+        wait_up(f"{url}/api/v1/health", deadline_s=60.0)
         yield url
     finally:
         proc.terminate()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -96,14 +96,17 @@ async def query_metrics(
         points = [
             Point(p.ts_ns, 100.0 * p.value, 100.0 * p.min, 100.0 * p.max, p.count) for p in points
         ]
+    head: dict[str, Any] = {
+        "target": target,
+        "metric": metric,
+        "start": start,
+        "end": end,
+        "step": step_s,
+        "agg": agg,
+    }
     if format == "columns":
         return SeriesColumns(
-            target=target,
-            metric=metric,
-            start=start,
-            end=end,
-            step=step_s,
-            agg=agg,
+            **head,
             ts=[p.ts_ns for p in points],
             value=[p.value for p in points],
             min=[p.min for p in points],
@@ -111,12 +114,7 @@ async def query_metrics(
             count=[p.count for p in points],
         )
     return SeriesResponse(
-        target=target,
-        metric=metric,
-        start=start,
-        end=end,
-        step=step_s,
-        agg=agg,
+        **head,
         points=[
             PointPublic(
                 ts=p.ts_ns,
