@@ -198,6 +198,14 @@ def test_api_tokens_are_hashed_at_rest_scoped_and_revocable(
     listed = client.get("/api/v1/tokens", headers=admin).json()
     assert [t["name"] for t in listed if not t["revoked"]] == ["prometheus"]
     assert "token" not in listed[0]
+    # a token cannot make tokens, even an admin's: only a logged-in user can
+    admin_token = token_for(client, Role.ADMIN)
+    by_token = client.post(
+        "/api/v1/tokens",
+        json={"name": "more", "role": "viewer"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert by_token.status_code == 403 and "logged-in user" in by_token.json()["detail"]
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=admin).status_code == 204
     assert client.get("/metrics", headers=scoped).status_code == 401
 

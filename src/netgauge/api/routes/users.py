@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from netgauge.api.deps import ServiceDep
@@ -94,8 +94,12 @@ async def list_tokens(service: ServiceDep) -> list[TokenInfo]:
 
 
 @router.post("/tokens", status_code=201)
-async def create_token(body: NewToken, service: ServiceDep) -> CreatedToken:
-    """A new API token owned by the caller, with a role up to the caller's own."""
+async def create_token(body: NewToken, request: Request, service: ServiceDep) -> CreatedToken:
+    """A new API token owned by the caller, with a role up to the caller's own. Only a
+    logged-in user makes tokens (an API token cannot make more of itself: 403)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.via == "token":
+        raise HTTPException(403, "API tokens are made by a logged-in user, not by an API token")
     who = current_actor()
     token, token_id = await asyncio.to_thread(
         service.accounts.create_api_token, body.name, body.role, who, who
