@@ -23,6 +23,7 @@ from netgauge.config.settings import Settings
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
+from netgauge.models import TargetType
 from netgauge.pollers.agent import AgentIngest
 from netgauge.pollers.jobs import REJECTIONS
 from netgauge.runner import JobRunner
@@ -177,6 +178,17 @@ class Service:
         if not started:
             self.runner.unmark_manual(job)
         return started
+
+    def live_states(self, kind: TargetType | None = None) -> dict[str, str]:
+        """Every checked target's live state: the status tracker's for destinations, the
+        decided state (with hysteresis) for devices; both for no ``kind``. A target absent
+        here is ``unknown``."""
+        found: dict[str, str] = {}
+        if kind in (None, TargetType.DESTINATION):
+            found.update((st.target, st.state) for st in self.status.all())
+        if kind in (None, TargetType.DEVICE):
+            found.update((name, st.value) for name, st in self.devices.states().items() if st)
+        return found
 
     def next_runs(self) -> dict[str, datetime | None]:
         """Next scheduled run per job name."""

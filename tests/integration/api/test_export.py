@@ -24,7 +24,7 @@ from netgauge.api.routes import export
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
-from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
+from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample
 from netgauge.service import Service
 from tests.conftest import as_admin
 
@@ -181,6 +181,22 @@ def test_csv_by_the_list_filters(client: TestClient) -> None:
     assert {r["target"] for r in _csv(client, type="device")} == {"laptop"}
     assert {r["target"] for r in _csv(client, q="127.0.0.3")} == {"d2"}
     assert _csv(client, site="nowhere") == []  # nothing matches: just the header
+
+
+def test_csv_by_the_live_state(client: TestClient) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+    now = time.time_ns()
+    service.status.update("ping", ProbeResult("d1", "icmp", now, ProbeStatus.OK))
+    service.status.update("ping", ProbeResult("d2", "icmp", now, ProbeStatus.TIMEOUT))
+    assert {r["target"] for r in _csv(client, state="up")} == {"d1"}
+    assert {r["target"] for r in _csv(client, state="down", type="destination")} == {"d2"}
+    # never checked: d3 (it has no samples: the report lists it all the same)
+    never = _statistics(_xlsx(client, state="unknown", type="destination"))
+    assert list(never) == ["d3"]
+    html = client.get("/destinations?state=up").text
+    assert "state=up" in _href(html, "export-csv")
+    r = client.get("/api/v1/export/csv", params={"from": SINCE, "state": "sideways"})
+    assert r.status_code == 422 and r.json()["field"] == "query.state"
 
 
 def test_a_target_gone_from_the_inventory_still_exports_its_samples(client: TestClient) -> None:

@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, BinaryIO
 
@@ -62,6 +62,13 @@ Q = Annotated[str | None, Query(max_length=200, description="instead of target: 
 Tag = Annotated[str | None, Query(max_length=128, description="instead of target: a tag")]
 Site = Annotated[str | None, Query(max_length=128, description="instead of target: a site")]
 Kind = Annotated[TargetType | None, Query(description="instead of target: the type")]
+State = Annotated[
+    str | None,
+    Query(
+        pattern="^(up|down|degraded|online|offline|flapping|unknown)$",
+        description="instead of target: the live state (devices: their decided state)",
+    ),
+]
 
 # the metric the latency columns are of: the first of these a target has in the range
 LATENCY = (
@@ -121,10 +128,10 @@ def _range(from_: datetime, to: datetime | None) -> tuple[int, int]:
 
 
 def _filters(
-    q: str | None, site: str | None, tag: str | None, kind: TargetType | None
+    q: str | None, site: str | None, tag: str | None, kind: TargetType | None, state: str | None
 ) -> dict[str, Any]:
     """The list filters given, by query parameter name."""
-    given = {"q": q, "site": site, "tag": tag, "type": kind}
+    given = {"q": q, "site": site, "tag": tag, "type": kind, "state": state}
     return {k: v for k, v in given.items() if v not in (None, "")}
 
 
@@ -138,7 +145,8 @@ async def _choose(
         return await _named(service, list(dict.fromkeys(names)))  # a repeated name: once
     if not filters:
         raise InventoryError(
-            "target: name at least one target (repeat target=), or filter with q, site, tag, type"
+            "target: name at least one target (repeat target=), or filter with q, site, tag,"
+            " type, state"
         )
     return await _by_filter(service, filters)
 
@@ -170,7 +178,13 @@ async def _by_filter(
         site=filters.get("site"),
         type=filters.get("type"),
     )
+    state = filters.get("state")
+    states = service.live_states(filters.get("type")) if state else {}
+    if state and state != "unknown":  # the states are in memory: just those names
+        f = replace(f, names=[n for n, s in states.items() if s == state])
     chosen, total = await asyncio.to_thread(_filtered, service.inventory, f)
+    if state == "unknown":  # never checked: what the live states do not hold
+        chosen = [c for c in chosen if c.name not in states]
     if total > MAX_TARGETS:
         field = next(iter(filters))
         raise InventoryError(
@@ -239,13 +253,14 @@ async def export_csv(
     site: Site = None,
     tag: Tag = None,
     type: Kind = None,
+    state: State = None,
 ) -> StreamingResponse:
     """Every raw sample of the chosen targets in [from, to): time, ts_ns, target, metric,
     value; streamed one series at a time. Choose the targets by name (``target``, repeated,
     up to 1,000) or by the targets list's filters (``q``, ``site``, ``tag``, ``type``; up to
     10,000 targets)."""
     start, end = _range(from_, to)
-    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type))
+    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type, state))
 
     async def rows() -> AsyncIterator[str]:
         out = io.StringIO()
@@ -275,6 +290,7 @@ async def export_xlsx(
     site: Site = None,
     tag: Tag = None,
     type: Kind = None,
+    state: State = None,
 ) -> StreamingResponse:
     """A report of the chosen targets (as for the CSV) over [from, to): a ``statistics``
     sheet with one row per target (status samples, latency min/avg/max/p95, jitter, loss,
@@ -282,7 +298,7 @@ async def export_xlsx(
     target and metric: samples, min, avg, max, p95; availability % for status) and every
     raw sample on ``samples`` (continued on ``samples 2``, … past Excel's row limit)."""
     start, end = _range(from_, to)
-    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type))
+    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type, state))
     report = _Report(start, end, len(chosen))
     try:
         for t in chosen:

@@ -138,14 +138,6 @@ class Row:
     updated_at: datetime
 
 
-def state_reader(service: Service, kind: TargetType) -> dict[str, str]:
-    """Every checked target's live state: the status tracker's for destinations, the decided
-    state (with hysteresis) for devices. Targets absent here are ``unknown``."""
-    if kind is TargetType.DEVICE:
-        return {name: st.value for name, st in service.devices.states().items() if st}
-    return {st.target: st.state for st in service.status.all()}
-
-
 def select_rows(
     inv: Inventory, f: TargetFilter, states: dict[str, str], query: ListQuery
 ) -> tuple[list[TargetRow], int]:
@@ -218,8 +210,7 @@ def _row(r: TargetRow, states: dict[str, str]) -> Row:
 
 @dataclass(frozen=True)
 class Export:
-    """The list's export buttons: the current filter (not the live state: the export API
-    selects on what the inventory holds) over the chosen range."""
+    """The list's export buttons: the current filter over the chosen range."""
 
     range: str  # a key of EXPORT_RANGES
     since: str  # ISO 8601 start of the range
@@ -237,7 +228,13 @@ def export_links(params: Any, query: ListQuery, section: Section, now: datetime)
     key = params.get("export", "")
     key = key if key in EXPORT_RANGES else EXPORT_DEFAULT
     since = (now - EXPORT_RANGES[key][1]).isoformat()
-    wanted = {"q": query.q, "site": query.site, "tag": query.tag, "type": section.type.value}
+    wanted = {
+        "q": query.q,
+        "site": query.site,
+        "tag": query.tag,
+        "state": query.state,
+        "type": section.type.value,
+    }
     api = urlencode({**{k: v for k, v in wanted.items() if v}, "from": since})
     page = query.url(section.path)
     joiner = "&" if "?" in page else "?"
@@ -262,7 +259,7 @@ async def target_list(request: Request) -> HTMLResponse:
     f = TargetFilter(
         q=query.q or None, tag=query.tag or None, site=query.site or None, type=section.type
     )
-    states = state_reader(service, section.type)
+    states = service.live_states(section.type)
     items, total = await asyncio.to_thread(select_rows, service.inventory, f, states, query)
     sites = await asyncio.to_thread(service.inventory.list_sites)
     now = datetime.now(UTC).replace(microsecond=0)
