@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
@@ -364,6 +365,17 @@ def create_app(
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(_Edge)
+    if service.settings.cors_origins:
+        # only when configured, for scripts on other origins sending a bearer token; the
+        # session cookie stays same-site (allow_credentials off)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=service.settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
     # every route but the open health summary goes through one rule (api.security's
     # required_role, public routes included); the role-matrix test walks every route to
     # prove none was left out. The summary skips it: load balancers poll it all day.

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("netgauge-data"), description="Where the SQLite files live.")
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8470, ge=0, le=65535, description="HTTP port (0 = pick a free one).")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API with a bearer token (CORS); none by "
+        "default. Exact origins like https://dash.example.org; cookies are never allowed "
+        "cross-origin.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the inventory database; default "

@@ -272,6 +272,23 @@ def test_responses_carry_security_headers_and_no_cors(client: TestClient) -> Non
     assert "access-control-allow-origin" not in r.headers
 
 
+def test_cors_answers_only_the_configured_origins(settings: Settings) -> None:
+    allowed = "https://dash.example.org"
+    configured = settings.model_copy(update={"admin_password": PASSWORD, "cors_origins": [allowed]})
+    with make_client(configured) as c:
+        ask = {
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        ok = c.options("/api/v1/targets", headers={"Origin": allowed, **ask})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == allowed
+        assert "access-control-allow-credentials" not in ok.headers  # cookies stay same-site
+        other = c.options("/api/v1/targets", headers={"Origin": "https://evil.example", **ask})
+        assert "access-control-allow-origin" not in other.headers
+        got = c.get("/api/v1/health", headers={"Origin": allowed})
+        assert got.headers["access-control-allow-origin"] == allowed
+
+
 def test_the_change_log_names_who_made_each_change(client: TestClient) -> None:
     admin = {"Authorization": f"Bearer {login(client).json()['access_token']}"}
     client.cookies.clear()
