@@ -52,6 +52,12 @@ _env.globals.update(asset=asset, version=__version__)
 _env.filters.update(when=when, iso=iso)
 
 
+def render_fragment(template: str, **context: Any) -> str:
+    """A partial template as HTML text, without the layout (for pages and their live
+    updates to share one renderer)."""
+    return _env.get_template(template).render(**context)
+
+
 def principal_of(request: Request) -> Principal | None:
     """Who is looking (set by api.security.authorize; None on public pages)."""
     return getattr(request.state, "principal", None)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
 from netgauge.service import Service
 from netgauge.status import TargetState
-from netgauge.web.render import _env, render
+from netgauge.web.render import render, render_fragment
 
 router = APIRouter(include_in_schema=False)
 
@@ -344,7 +344,7 @@ _CACHE: dict[int, _Cache] = {}  # one per event loop (tests run several apps)
 
 def render_sections(data: Overview) -> str:
     """The sections' HTML (the one renderer of the page and of its live updates)."""
-    return _env.get_template(PARTIAL).render(o=data, href=href)
+    return render_fragment(PARTIAL, o=data, href=href)
 
 
 async def sections(service: Service) -> str:
