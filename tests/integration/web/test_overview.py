@@ -313,6 +313,23 @@ def test_open_stream_follows_changes_and_ends_on_shutdown(server: Served) -> Non
     assert not thread.is_alive() and time.monotonic() - started < 10
 
 
+def test_an_open_stream_ends_when_its_token_is_revoked(server: Served) -> None:
+    _, url, _, _, service = server
+    token, token_id = service.accounts.create_api_token("watcher", Role.VIEWER, FIRST_ADMIN, "t")
+    headers = {**SSE, "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, timeout=10) as http:
+        params = {"interval": 0.5, "max_seconds": 20}  # without the check: ends after 20 s
+        with http.stream("GET", LIVE, params=params, headers=headers) as r:
+            assert r.status_code == 200
+            lines = r.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: overview"
+            service.accounts.revoke_api_token(token_id, FIRST_ADMIN)
+            started = time.monotonic()
+            rest = list(lines)  # the stream ends: the next look finds the token revoked
+            assert time.monotonic() - started < 5, rest
+        assert http.get(LIVE, headers=headers).status_code == 401  # and cannot come back
+
+
 def test_netgauge_serve_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
     port = free_port()
     cfg = tmp_path / "netgauge.yaml"

@@ -13,10 +13,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from netgauge.api.deps import ServiceDep
+from netgauge.api.security import authorize
 from netgauge.web.pages import overview
 
 router = APIRouter(prefix="/live", tags=["live"])
@@ -47,6 +48,10 @@ async def _stream(
     yield f"retry: {RETRY_MS}\n\n"
     last, sent_at = None, started
     while True:
+        try:  # still allowed? a user disabled, demoted or logged out since: the stream ends
+            await authorize(request)
+        except HTTPException:
+            return
         html = await overview.sections(service)
         if html != last:
             yield event("overview", html)
