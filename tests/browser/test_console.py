@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -237,3 +238,37 @@ def test_overview_reconnects_after_a_server_restart(console: Console, server: Se
     page.wait_for_selector("#live-status[data-state='open']", timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True
     console.shot("40-overview-after-restart")
+
+
+def test_job_editor_shows_the_next_runs_of_its_window(console: Console, server: Server) -> None:
+    console.login()
+    page = console.goto("/jobs/new")
+    page.get_by_label("Name").fill("e2e-window")
+    page.get_by_label("Kind").select_option("tcp")
+    page.get_by_label("Targets").fill("lab-dns")
+    page.get_by_label("Parameters (JSON)").fill('{"port": 9}')
+    interval = page.get_by_label("Interval")
+    interval.fill("soon")  # the server's message lands next to the field
+    page.get_by_role("button", name="Save").click()
+    page.locator(".field:has(#job-interval) .field-error").wait_for(timeout=10_000)
+    interval.fill("10m")
+    page.check("#use-window")
+    page.fill("#win-start", "09:00")
+    page.fill("#win-end", "10:00")
+    page.get_by_label("Time zone").fill("UTC")
+    page.get_by_role("button", name="Weekdays").click()
+    # "next run at", asked of the scheduler for what the form says now
+    first = page.locator("#next-run[data-state='ok'][data-at]")
+    wait_for(
+        lambda: (first.count() and first.get_attribute("data-at") or "").find("T09:00") > 0,
+        timeout=15,
+        what="the next run inside the window",
+    )
+    at = datetime.fromisoformat(str(first.get_attribute("data-at")).replace("Z", "+00:00"))
+    assert (at.hour, at.minute) == (9, 0) and at.weekday() < 5 and at > datetime.now(UTC)
+    console.shot("12b-job-form-window")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/jobs/e2e-window$"), timeout=10_000)
+    job = server.http.get("/api/v1/jobs/e2e-window").json()
+    assert job["window"]["start_time"].startswith("09:00") and job["interval"] == 600
+    assert server.http.delete("/api/v1/jobs/e2e-window").status_code == 204
