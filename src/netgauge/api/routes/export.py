@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -243,24 +243,31 @@ def _file(media: str, what: str) -> dict[int | str, dict[str, object]]:
     return {200: {"description": what, "content": {media: {"schema": {"type": "string"}}}}}
 
 
-@router.get("/csv", response_class=StreamingResponse, responses=_file(_CSV, "the samples, as CSV"))
-async def export_csv(
-    service: ServiceDep,
-    from_: From,
-    to: To = None,
+async def _selection(
     target: Names = None,
     q: Q = None,
     site: Site = None,
     tag: Tag = None,
     type: Kind = None,
     state: State = None,
+) -> tuple[list[str] | None, dict[str, Any]]:
+    """The targets both exports take: names, or the list's filters (checked by _choose)."""
+    return target, _filters(q, site, tag, type, state)
+
+
+SelectionDep = Annotated[tuple[list[str] | None, dict[str, Any]], Depends(_selection)]
+
+
+@router.get("/csv", response_class=StreamingResponse, responses=_file(_CSV, "the samples, as CSV"))
+async def export_csv(
+    service: ServiceDep, from_: From, selection: SelectionDep, to: To = None
 ) -> StreamingResponse:
     """Every raw sample of the chosen targets in [from, to): time, ts_ns, target, metric,
     value; streamed one series at a time. Choose the targets by name (``target``, repeated,
     up to 1,000) or by the targets list's filters (``q``, ``site``, ``tag``, ``type``; up to
     10,000 targets)."""
     start, end = _range(from_, to)
-    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type, state))
+    chosen, metrics = await _choose(service, *selection)
 
     async def rows() -> AsyncIterator[str]:
         out = io.StringIO()
@@ -282,15 +289,7 @@ async def export_csv(
 
 @router.get("/xlsx", response_class=StreamingResponse, responses=_file(_XLSX, "the XLSX report"))
 async def export_xlsx(
-    service: ServiceDep,
-    from_: From,
-    to: To = None,
-    target: Names = None,
-    q: Q = None,
-    site: Site = None,
-    tag: Tag = None,
-    type: Kind = None,
-    state: State = None,
+    service: ServiceDep, from_: From, selection: SelectionDep, to: To = None
 ) -> StreamingResponse:
     """A report of the chosen targets (as for the CSV) over [from, to): a ``statistics``
     sheet with one row per target (status samples, latency min/avg/max/p95, jitter, loss,
@@ -298,7 +297,7 @@ async def export_xlsx(
     target and metric: samples, min, avg, max, p95; availability % for status) and every
     raw sample on ``samples`` (continued on ``samples 2``, … past Excel's row limit)."""
     start, end = _range(from_, to)
-    chosen, metrics = await _choose(service, target, _filters(q, site, tag, type, state))
+    chosen, metrics = await _choose(service, *selection)
     report = _Report(start, end, len(chosen))
     try:
         for t in chosen:
