@@ -397,6 +397,20 @@ class Inventory:
             }
             return [_to_target(rows[n], refs) for n in sorted(rows)]
 
+    def jobs_covering(self, name: str) -> list[JobRow]:
+        """The jobs that cover target ``name`` now (enabled or not), by name: one target
+        row and the jobs, not every job's targets."""
+        target = _to_target(self.get_target(name))
+        return [row for row in self.list_jobs() if job_covers(job_config(row), target)]
+
+    def recent_runs(self, jobs: Sequence[str], limit: int) -> list[JobRun]:
+        """The newest runs of any of ``jobs``, newest first, in one query."""
+        if not jobs:
+            return []
+        stmt = select(JobRun).where(JobRun.job_name.in_(list(jobs)))
+        with self.session() as s:
+            return list(s.scalars(stmt.order_by(JobRun.id.desc()).limit(limit)))
+
     def _selector_query(self, cfg: JobConfig) -> Select[TargetRow]:
         assert cfg.selector is not None
         sel = cfg.selector
@@ -679,6 +693,22 @@ def check_job(cfg: JobConfig) -> None:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InventoryError(f"params.{loc}: {first['msg']}") from exc
+
+
+def job_covers(cfg: JobConfig, target: Target) -> bool:
+    """Whether ``cfg`` checks ``target``: named in its targets, or matched by its selector
+    (every listed tag, and the site and type when given): ``_selector_query``'s rule, for
+    one target in memory."""
+    if target.name in cfg.targets:
+        return True
+    sel = cfg.selector
+    if sel is None:
+        return False
+    return (
+        (sel.site is None or sel.site == target.site)
+        and (sel.type is None or sel.type is target.type)
+        and set(sel.tags) <= set(target.tags)
+    )
 
 
 def _to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> Target:

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netgauge.api.security import is_page
 from netgauge.web.pages import admin, detail, jobs, login, overview, targets
@@ -34,7 +35,8 @@ def install(app: FastAPI, dependencies: Sequence[Any]) -> None:
         app.include_router(module.router, dependencies=dependencies)
 
     async def page_errors(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        # Starlette's class: the router's own 404/405 too, not only the routes' errors
+        assert isinstance(exc, StarletteHTTPException)
         if not is_page(request.url.path):
             return await http_exception_handler(request, exc)
         if exc.status_code == 401:
@@ -49,7 +51,7 @@ def install(app: FastAPI, dependencies: Sequence[Any]) -> None:
             message=str(exc.detail),
         )
 
-    app.add_exception_handler(HTTPException, page_errors)
+    app.add_exception_handler(StarletteHTTPException, page_errors)
 
 
 def _quote(path: str) -> str:

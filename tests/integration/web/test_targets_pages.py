@@ -146,6 +146,18 @@ def test_state_filter_and_badges(client: TestClient) -> None:
 def test_bad_parameters_fall_back_to_defaults(client: TestClient) -> None:
     r = client.get("/destinations?page=x&size=7&sort=nope&state=weird")
     assert r.status_code == 200 and showing(r.text) == "Showing 1–50 of 120"
+    # a page far past the end (an offset SQLite could not even take) is an empty page
+    for sort in ("name", "address"):
+        r = client.get(f"/destinations?page={10**20}&sort={sort}")
+        assert r.status_code == 200, r.text
+
+
+def test_an_unknown_page_is_the_console_s_404_page(client: TestClient) -> None:
+    r = client.get("/destinationz")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "<h1>404</h1>" in r.text
+    api = client.get("/api/v1/nothing-here")  # the API keeps its JSON
+    assert api.status_code == 404 and api.json()["detail"] == "Not Found"
 
 
 # -- roles ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from netgauge.api.security import current_actor
 from netgauge.config.model import NAME_PATTERN, JobConfig, TargetConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
-from netgauge.inventory.repository import job_config, target_fields
+from netgauge.inventory.repository import job_config, job_covers, target_fields
 from netgauge.inventory.tables import TargetRow
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes
@@ -155,7 +155,7 @@ async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> Test
         row.site.name if row.site else None,
         tuple(row.tags),
     )
-    covering = [cfg for cfg in jobs if _covers(cfg, plain)]
+    covering = [cfg for cfg in jobs if job_covers(cfg, plain)]
     note = None
     if not covering:
         note = f"no enabled job covers {name}: ran a default {_DEFAULT_JOB} check"
@@ -170,21 +170,6 @@ async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> Test
     )
     return TestReport(
         target=name, address=row.address, covered=covered, note=note, results=list(outcomes)
-    )
-
-
-def _covers(cfg: JobConfig, target: Target) -> bool:
-    """Whether ``cfg`` checks ``target``: named in its targets, or matched by its selector
-    (every listed tag, and the site and type when given: the inventory's selector rule)."""
-    if target.name in cfg.targets:
-        return True
-    sel = cfg.selector
-    if sel is None:
-        return False
-    return (
-        (sel.site is None or sel.site == target.site)
-        and (sel.type is None or sel.type is target.type)
-        and set(sel.tags) <= set(target.tags)
     )
 
 

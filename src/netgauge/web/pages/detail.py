@@ -26,7 +26,7 @@ from fastapi.responses import RedirectResponse, Response
 from netgauge.api.routes.metrics import dt_to_ns, ns_to_dt
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
-from netgauge.inventory.repository import job_config, target_fields
+from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import TargetRow
 from netgauge.service import Service
 from netgauge.web.render import render
@@ -239,24 +239,18 @@ async def availability(service: Service, name: str, tr: TimeRange) -> float | No
 
 def _covering_jobs(inv: Inventory, name: str) -> list[tuple[str, str]]:
     """(job, kind) of every job that covers target ``name`` now."""
-    covering = []
-    for row in inv.list_jobs():
-        cfg = job_config(row)
-        if name in {t.name for t in inv.job_targets(cfg)}:
-            covering.append((row.name, row.kind))
-    return covering
+    return [(row.name, row.kind) for row in inv.jobs_covering(name)]
 
 
 def _side_data(inv: Inventory, name: str) -> dict[str, Any]:
     """Jobs, runs, path changes, paths and the change log: one thread, several queries."""
     jobs = _covering_jobs(inv, name)
-    runs = [run for job, _ in jobs for run in inv.list_runs(job, None, 15, 0).items]
-    runs.sort(key=lambda r: r.started_at, reverse=True)
+    runs = inv.recent_runs([job for job, _ in jobs], 20)
     trace_jobs = [job for job, kind in jobs if kind == "traceroute"]
     paths = {job: inv.current_path(job, name) for job in trace_jobs}
     return {
         "jobs": jobs,
-        "runs": runs[:20],
+        "runs": runs,
         "trace_jobs": trace_jobs,
         "stored_paths": {j: p for j, p in paths.items() if p is not None},
         "path_changes": inv.list_events(name, "path_change", 20),

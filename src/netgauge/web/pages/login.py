@@ -16,6 +16,8 @@ def safe_next(value: str | None) -> str:
     """Where to go after logging in: a path on this site only (no open redirect)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    if not value.isprintable() or any(c.isspace() for c in value):
+        return "/"  # browsers drop tabs and newlines from URLs: "/\t/evil" is "//evil"
     return value
 
 

@@ -33,6 +33,7 @@ from netgauge.web.render import render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZES = (50, 100, 500)
+MAX_PAGE = 1_000_000  # past any inventory; bounds the SQL offset (a huge one overflows)
 SORTS = ("name", "address", "site", "status", "updated")
 # the states a list can filter on: the tracker's for destinations, the decided ones of devices
 STATES = {
@@ -92,7 +93,7 @@ class ListQuery:
             state=state if state in STATES[section.type] else "",
             sort=sort if sort in SORTS else "name",
             desc=params.get("dir") == "desc",
-            page=max(1, _int(params.get("page"), 1)),
+            page=min(max(1, _int(params.get("page"), 1)), MAX_PAGE),
             size=size if size in PAGE_SIZES else PAGE_SIZES[0],
         )
 

@@ -185,9 +185,9 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  async function newestRun(name) {
-    var page = await ng.api("GET", "/api/v1/jobs/" + encodeURIComponent(name) + "/runs?limit=1");
-    return page.items[0] || null;
+  async function newestRuns(name) {
+    var page = await ng.api("GET", "/api/v1/jobs/" + encodeURIComponent(name) + "/runs?limit=10");
+    return page.items;
   }
 
   function describe(run) {
@@ -220,15 +220,18 @@
       box.dataset.state = "running";
       box.textContent = "Starting…";
       try {
-        var before = await newestRun(name);
-        var lastId = before ? before.id : 0;
+        var before = await newestRuns(name);
+        var lastId = before.length ? before[0].id : 0;
         await ng.api("POST", "/api/v1/jobs/" + encodeURIComponent(name) + "/run");
         ng.track("action", "job.run_now");
         box.textContent = "Running…";
         for (var i = 0; i < POLL_LIMIT; i++) {
           await sleep(POLL_MS);
-          var run = await newestRun(name);
-          if (run && run.id > lastId && run.finished_at) {
+          // the manual run this button started (a scheduled run or a skip may come between)
+          var run = (await newestRuns(name)).find(function (r) {
+            return r.id > lastId && r.trigger === "manual";
+          });
+          if (run && run.finished_at) {
             box.dataset.state = run.status;
             box.textContent = describe(run);
             await refreshCards();
