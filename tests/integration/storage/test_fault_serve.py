@@ -148,6 +148,7 @@ class Agent:
         self.url, self.token, self.base_ns = url, token, base_ns
         self.acked: list[int] = []
         self.cut: list[int] = []
+        self.cut_by: list[str] = []  # how each cut request failed (for a failure's message)
         self.errors: list[str] = []
         self._seq = 1
         self._stop = threading.Event()
@@ -192,8 +193,9 @@ class Agent:
             response = client.post("/api/v1/ingest", json=body)
         except httpx.ConnectError:
             return  # never reached netgauge: the same batch at the next tick
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             self.cut.append(seq)  # sent, not answered: stored or not, never acknowledged
+            self.cut_by.append(f"{seq}: {exc!r} at {time.monotonic():.3f}")
             self._seq += 1
             return
         self._seq += 1
@@ -297,7 +299,7 @@ def test_kill_9_while_victoriametrics_is_down_loses_nothing_acknowledged(
     finally:
         agent.stop()
     assert not agent.errors, agent.errors
-    assert len(agent.cut) <= 1, agent.cut  # only the request the kill cut
+    assert len(agent.cut) <= 1, agent.cut_by  # only the request the kill cut
     assert acked_at_kill < len(agent.acked)
 
     replayed = wait_for(
