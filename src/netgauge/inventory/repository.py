@@ -395,12 +395,12 @@ class Inventory:
                 c.name: _to_credential_ref(c)
                 for c in s.scalars(select(Credential).where(Credential.name.in_(wanted)))
             }
-            return [_to_target(rows[n], refs) for n in sorted(rows)]
+            return [to_target(rows[n], refs) for n in sorted(rows)]
 
     def jobs_covering(self, name: str) -> list[JobRow]:
         """The jobs that cover target ``name`` now (enabled or not), by name: one target
         row and the jobs, not every job's targets."""
-        target = _to_target(self.get_target(name))
+        target = to_target(self.get_target(name))
         return [row for row in self.list_jobs() if job_covers(job_config(row), target)]
 
     def recent_runs(self, jobs: Sequence[str], limit: int) -> list[JobRun]:
@@ -711,7 +711,8 @@ def job_covers(cfg: JobConfig, target: Target) -> bool:
     )
 
 
-def _to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> Target:
+def to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> Target:
+    """A stored target as the checks see it (credentials: with ``refs``, else none)."""
     return Target(
         name=row.name,
         address=row.address,

@@ -32,20 +32,23 @@ def asset(path: str) -> str:
     return f"/static/{path}?v={hashlib.sha256(data).hexdigest()[:10]}"
 
 
+def as_utc(value: datetime) -> datetime:
+    """An aware datetime: a naive one (as SQLite gives them back) is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def when(value: datetime | None) -> str:
     """A timestamp as the console shows it (UTC, to the second; pages convert to local)."""
     if value is None:
         return "—"
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(value: datetime | None) -> str:
     """A timestamp for a ``<time datetime=…>`` attribute."""
     if value is None:
         return ""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat()
+    return as_utc(value).astimezone(UTC).isoformat()
 
 
 _env.globals.update(asset=asset, version=__version__)

@@ -16,7 +16,7 @@ from netgauge.api.security import current_actor
 from netgauge.config.model import NAME_PATTERN, JobConfig, TargetConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
-from netgauge.inventory.repository import job_config, job_covers, target_fields
+from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target
 from netgauge.inventory.tables import TargetRow
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes
@@ -148,13 +148,7 @@ async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> Test
     timeout (the settings' default when the job has none)."""
     row = await asyncio.to_thread(inv.get_target, name)
     jobs = [job_config(j) for j in await asyncio.to_thread(inv.list_jobs) if j.enabled]
-    plain = Target(
-        row.name,
-        row.address,
-        TargetType(row.type),
-        row.site.name if row.site else None,
-        tuple(row.tags),
-    )
+    plain = to_target(row)
     covering = [cfg for cfg in jobs if job_covers(cfg, plain)]
     note = None
     if not covering:

@@ -27,10 +27,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
 from netgauge.service import Service
 from netgauge.status import TargetState
-from netgauge.web.render import render, render_fragment
+from netgauge.web.render import as_utc, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
 
@@ -118,7 +119,8 @@ def href(name: str, kind: str | None) -> str:
 
 
 def _dt(ns: int) -> datetime | None:
-    return datetime.fromtimestamp(ns / 1e9, UTC) if ns else None
+    """UTC nanoseconds as a datetime; None for 0 (never)."""
+    return ns_to_dt(ns) if ns else None
 
 
 _SHOWN = {name for name, _, _ in DEVICE_METRICS}
@@ -214,10 +216,6 @@ def _recent_rows(s: Session) -> tuple[list[JobRun], list[DeviceStateChange], lis
     return runs, changes, events
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 async def build(service: Service) -> Overview:
     """The overview's data: one pass over the in-memory states, one database session."""
     states = service.status.all()
@@ -281,7 +279,7 @@ def _transitions(
     ]
     merged += [
         Transition(
-            _as_utc(c.at),
+            as_utc(c.at),
             c.device,
             href(c.device, "device"),
             c.previous_state,
@@ -292,7 +290,7 @@ def _transitions(
     ]
     merged += [
         Transition(
-            _as_utc(e.at),
+            as_utc(e.at),
             e.target_name,
             href(e.target_name, types.get(e.target_name)),
             None,
