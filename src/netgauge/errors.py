@@ -5,6 +5,8 @@
     ├── InventoryError           inventory rule broken (unknown site, duplicate name, ...)
     │   ├── NotFoundError        an entity asked for by name/id does not exist
     │   └── ConflictError        the name is taken / the entity is still in use
+    ├── ForbiddenError           the caller's role may not make this change (an HTTP 403)
+    ├── CredentialScopeError     a check would send credentials outside their scope
     ├── ProbeSetupError          a probe cannot run at all here (e.g. no ICMP socket permitted)
     ├── TargetResolutionError    a target address cannot be parsed or resolved
     └── StorageError             a store could not take or give data
@@ -58,6 +60,15 @@ class NotFoundError(InventoryError):
 
 class ConflictError(InventoryError):
     """The name is taken or the entity is still in use."""
+
+
+class ForbiddenError(NetgaugeError):
+    """The caller's role may not make this change (the message names the field and who may)."""
+
+
+class CredentialScopeError(NetgaugeError):
+    """A check would send a target's credentials to an address outside their scope: nothing
+    is sent, and the target's result says why."""
 
 
 class ProbeSetupError(NetgaugeError):

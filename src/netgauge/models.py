@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,16 +34,43 @@ class ProbeStatus(enum.StrEnum):
     TIMEOUT = "timeout"
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialScope:
+    """Where a credential may be sent: every dimension given must hold (the address in one
+    of ``networks``, the site among ``sites``, one of the target's tags among ``tags``); a
+    dimension left empty does not restrict."""
+
+    networks: tuple[IpNetwork, ...] = ()
+    sites: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    def admits_address(self, address: IpAddress) -> bool:
+        """Whether ``address`` (where packets would go) lies inside ``networks``."""
+        return not self.networks or any(address in net for net in self.networks)
+
+    def admits_placement(self, site: str | None, tags: Iterable[str]) -> bool:
+        """Whether a target of ``site`` with ``tags`` is among ``sites`` and ``tags``."""
+        if self.sites and site not in self.sites:
+            return False
+        return not self.tags or not self.tags.isdisjoint(tags)
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialRef:
     """Where a target's secrets are: environment variable names and file paths per field
-    (``community``, ``password``...), never the secrets themselves."""
+    (``community``, ``password``...), never the secrets themselves; and where they may be
+    sent (``scope``; None: wherever an admin attached them)."""
 
     name: str
     kind: str
     env: Mapping[str, str] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     username: str | None = None
+    scope: CredentialScope | None = None
 
 
 @dataclass(frozen=True, slots=True)

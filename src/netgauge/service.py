@@ -15,11 +15,13 @@ import structlog
 
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
+from netgauge.auth.passwords import PasswordPool
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
 from netgauge.config.settings import Settings
+from netgauge.datadir import private_dir, private_file
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
@@ -75,10 +77,12 @@ class Service:
     async def start(self) -> None:
         """Migrate, sync the file into the inventory, open the store, start scheduling."""
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir)
+        if s.database_url is None:  # the default SQLite inventory, in the data directory
+            private_file(s.data_dir / "inventory.db")
         self.engine = make_engine(s.inventory_url())
         await asyncio.to_thread(migrate, self.engine)
-        self.inventory = Inventory(self.engine)
+        self.inventory = Inventory(self.engine, s.file_policy())
         await self._start_auth()
         dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
         report = await asyncio.to_thread(
@@ -233,6 +237,7 @@ class Service:
         for store in self.stores:
             await store.close()
         await self.audit.stop()
+        self.passwords.close()
         self.engine.dispose()
         log.info("service.stopped", samples_accepted=self.writer.accepted)
 
@@ -252,6 +257,7 @@ class Service:
         self.audit.start()
         self.signing_key = signing_key(s.secret_key, s.secret_key_file, s.data_dir)
         self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
+        self.passwords = PasswordPool(s.login_workers or None)
         given = s.admin_password
         if given is None and s.admin_password_file is not None:
             given = s.admin_password_file.read_text().strip()

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from netgauge import __version__, web
 from netgauge.api.routes import (
@@ -41,6 +42,7 @@ from netgauge.api.routes import (
 from netgauge.api.security import authorize, required_role
 from netgauge.errors import (
     ConflictError,
+    ForbiddenError,
     InventoryError,
     NetgaugeError,
     NotFoundError,
@@ -295,6 +297,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: Exception) -> JSONResponse:
         return _error(409, exc)
 
+    async def forbidden(_: Request, exc: Exception) -> JSONResponse:
+        return _error(403, exc)
+
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         return _error(422, exc)
 
@@ -320,6 +325,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RetryableStorageError, unavailable)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(InventoryError, invalid)
     app.add_exception_handler(NetgaugeError, invalid)
     app.add_exception_handler(ValidationError, invalid_model)
@@ -365,6 +371,11 @@ def create_app(
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(_Edge)
+    if service.settings.trusted_proxies:
+        # X-Forwarded-For/-Proto only from the proxies the settings name (uvicorn's own
+        # handling is off: it believes anyone on loopback); outermost, so that the request
+        # log, the login throttle and the cookies see the real client and scheme
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=service.settings.trusted_proxies)
     if service.settings.cors_origins:
         # only when configured, for scripts on other origins sending a bearer token; the
         # session cookie stays same-site (allow_credentials off)

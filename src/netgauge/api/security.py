@@ -121,11 +121,14 @@ async def _user_from_access(service: object, token: str, via: str) -> Principal:
         claims = read_access(service.signing_key, token)  # type: ignore[attr-defined]
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from exc
-    # the role as it is now: a demoted or disabled user loses rights at once
-    role = await _cached_or_thread(service.accounts, "active_role", claims.username)  # type: ignore[attr-defined]
-    if role is None:
+    # the role as it is now: a demoted or disabled user loses rights at once; a token of an
+    # older generation (logged out, new password, a user since made again) none at all
+    user = await _cached_or_thread(service.accounts, "active_user", claims.username)  # type: ignore[attr-defined]
+    if user is None:
         raise _unauthorized("user unknown or disabled")
-    return Principal(claims.username, role, via)
+    if not hmac.compare_digest(user.generation.encode(), claims.generation.encode()):
+        raise _unauthorized("access token ended (logged out or password changed): log in again")
+    return Principal(claims.username, user.role, via)
 
 
 async def _cached_or_thread(accounts: Any, method: str, key: str) -> Any:
@@ -152,3 +155,8 @@ def current_actor() -> str:
 
 
 AuthDep = Annotated[Principal | None, Depends(authorize)]
+
+
+def is_admin(principal: Principal | None) -> bool:
+    """Whether the caller is an admin (decides what an inventory change may touch)."""
+    return principal is not None and principal.role is Role.ADMIN

@@ -7,6 +7,7 @@ never with a secret in it.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from netgauge.auth.passwords import check_strength, hash_password, verify_password
+from netgauge.auth.passwords import PasswordPool, check_strength, hash_password
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import API_TOKEN_PREFIX, digest, new_opaque
 from netgauge.errors import ConflictError, InventoryError, NotFoundError
@@ -36,6 +37,23 @@ class UserInfo:
     username: str
     role: Role
     created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveUser:
+    """An enabled user as every request checks it: the role now, and the generation its
+    access tokens must name (a logout, a new password or a disabled account changes it)."""
+
+    role: Role
+    generation: str
+
+
+@dataclass(frozen=True, slots=True)
+class _LoginRecord:
+    username: str
+    role: Role
+    password_hash: str
     disabled: bool
 
 
@@ -76,9 +94,9 @@ class Accounts:
         return value
 
     def peek(self, method: str, key: str) -> object:
-        """The cached answer of ``method`` (``active_role`` or ``token_principal``) for
+        """The cached answer of ``method`` (``active_user`` or ``token_principal``) for
         ``key``, or MISS: lets a caller skip the thread hop when nothing needs loading."""
-        cache_key = f"user:{key}" if method == "active_role" else f"token:{digest(key)}"
+        cache_key = f"user:{key}" if method == "active_user" else f"token:{digest(key)}"
         hit = self._cache.get(cache_key)
         if hit is None or time.monotonic() - hit[0] >= self.cache_s:
             return MISS
@@ -108,7 +126,12 @@ class Accounts:
         with self._inv.session() as s:
             if s.scalar(select(User).where(User.username == username)) is not None:
                 raise ConflictError(f"username: {username!r} exists")
-            row = User(username=username, password_hash=hashed, role=role.value)
+            row = User(
+                username=username,
+                password_hash=hashed,
+                role=role.value,
+                token_generation=_new_generation(),
+            )
             s.add(row)
             s.flush()
             self._inv.record_change(s, "user", username, "create", {"role": role.value}, actor)
@@ -144,10 +167,12 @@ class Accounts:
                 row.password_hash = hashed
                 changes["password"] = ["(changed)", "(changed)"]
                 self._revoke_refresh(s, username)
+                row.token_generation = _new_generation()  # every session ends
             if disabled is not None and disabled != (row.disabled_at is not None):
                 if disabled:
                     self._keep_an_admin(s, row, None)
                     self._revoke_refresh(s, username)
+                    row.token_generation = _new_generation()
                 changes["disabled"] = [not disabled, disabled]
                 row.disabled_at = utcnow() if disabled else None
             self._inv.record_change(s, "user", username, "update", changes, actor)
@@ -166,29 +191,56 @@ class Accounts:
             self._inv.record_change(s, "user", username, "delete", {}, actor)
             self._forget()
 
-    def authenticate(self, username: str, password: str) -> Principal | None:
+    async def authenticate(
+        self, username: str, password: str, pool: PasswordPool
+    ) -> Principal | None:
         """The user when the password is right and the account enabled; None otherwise (the
-        same time either way)."""
+        same time either way). The database is read in a thread of the default pool, the
+        password checked in ``pool`` (PoolBusy when it is full): a flood of logins never
+        holds a database connection or a default-pool thread while it hashes."""
+        record = await asyncio.to_thread(self._login_record, username)
+        ok, rehashed = await pool.verify(password, record.password_hash if record else None)
+        if record is None or not ok or record.disabled:
+            return None
+        if rehashed is not None:
+            await asyncio.to_thread(self._store_rehash, username, rehashed)
+        return Principal(record.username, record.role, "password")
+
+    def _login_record(self, username: str) -> _LoginRecord | None:
         with self._inv.session() as s:
             row = s.scalar(select(User).where(User.username == username))
-            ok, rehashed = verify_password(password, row.password_hash if row else None)
-            if row is None or not ok or row.disabled_at is not None:
+            if row is None:
                 return None
-            if rehashed is not None:
-                row.password_hash = rehashed
-            return Principal(row.username, Role(row.role), "password")
+            disabled = row.disabled_at is not None
+            return _LoginRecord(row.username, Role(row.role), row.password_hash, disabled)
 
-    def active_role(self, username: str) -> Role | None:
-        """A user's current role, or None when gone or disabled (checked on every request,
-        so a demotion or a disabled account takes effect at once, not at token expiry)."""
-        return self._cached(f"user:{username}", lambda: self._load_role(username))
+    def _store_rehash(self, username: str, hashed: str) -> None:
+        with self._inv.session() as s:
+            row = s.scalar(select(User).where(User.username == username))
+            if row is not None:
+                row.password_hash = hashed
 
-    def _load_role(self, username: str) -> Role | None:
+    def active_user(self, username: str) -> ActiveUser | None:
+        """A user's current role and token generation, or None when gone or disabled
+        (checked on every request, so a demotion, a disabled account or a logout takes
+        effect at once, not at token expiry)."""
+        return self._cached(f"user:{username}", lambda: self._load_user(username))
+
+    def _load_user(self, username: str) -> ActiveUser | None:
         with self._inv.session() as s:
             row = s.scalar(select(User).where(User.username == username))
             if row is None or row.disabled_at is not None:
                 return None
-            return Role(row.role)
+            return ActiveUser(Role(row.role), row.token_generation)
+
+    def end_sessions(self, username: str) -> None:
+        """Every access token of ``username`` stops working (logout): its generation is
+        replaced. Refresh tokens other than the one logged out with keep working."""
+        with self._inv.session() as s:
+            row = s.scalar(select(User).where(User.username == username))
+            if row is not None:
+                row.token_generation = _new_generation()
+        self._forget()
 
     # -- refresh tokens -------------------------------------------------------------------------
     def issue_refresh(self, username: str, ttl: timedelta) -> str:
@@ -203,20 +255,36 @@ class Accounts:
         return token
 
     def use_refresh(self, token: str) -> str | None:
-        """Spend a refresh token: its user while valid (it is revoked now), else None."""
-        with self._inv.session() as s:
-            row = s.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest(token)))
-            if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-                return None
-            row.revoked_at = utcnow()
-            return row.username
+        """Spend a refresh token: its user while valid (it is revoked now), else None.
 
-    def revoke_refresh(self, token: str) -> None:
-        """Log out: the refresh token stops working."""
+        One conditional UPDATE does both the check and the spending, so two requests
+        spending the same token at once cannot both succeed (the database decides which)."""
+        now, hashed = utcnow(), digest(token)
+        spend = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_sha256 == hashed,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(revoked_at=now)
+        )
+        with self._inv.session() as s:
+            if s.execute(spend).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return s.scalar(
+                select(RefreshToken.username).where(RefreshToken.token_sha256 == hashed)
+            )
+
+    def revoke_refresh(self, token: str) -> str | None:
+        """Log out: the refresh token stops working; whose it was (None: unknown)."""
         with self._inv.session() as s:
             row = s.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest(token)))
-            if row is not None and row.revoked_at is None:
+            if row is None:
+                return None
+            if row.revoked_at is None:
                 row.revoked_at = utcnow()
+            return row.username
 
     # -- API tokens -----------------------------------------------------------------------------
     def create_api_token(self, name: str, role: Role, owner: str, actor: str) -> tuple[str, int]:
@@ -300,6 +368,10 @@ class Accounts:
         )
         if (admins or 0) <= 1:
             raise ConflictError("the last enabled admin cannot be demoted, disabled or removed")
+
+
+def _new_generation() -> str:
+    return secrets.token_hex(8)
 
 
 def _check_username(username: str) -> None:

@@ -28,12 +28,19 @@ class AccessClaims:
     username: str
     role: Role
     expires_at: int
+    generation: str  # the user's token generation when it was issued (see auth.accounts)
 
 
 def issue_access(
-    key: bytes, username: str, role: Role, ttl_s: int, now: float | None = None
+    key: bytes,
+    username: str,
+    role: Role,
+    ttl_s: int,
+    generation: str,
+    now: float | None = None,
 ) -> str:
-    """A signed access token for ``username`` valid ``ttl_s`` seconds."""
+    """A signed access token for ``username`` valid ``ttl_s`` seconds, naming the user's
+    token ``generation`` (it stops working once that changes)."""
     issued = int(time.time() if now is None else now)
     claims = {
         "sub": username,
@@ -45,6 +52,7 @@ def issue_access(
         "iss": ISSUER,
         "aud": AUDIENCE,
         "jti": uuid.uuid4().hex,
+        "gen": generation,
     }
     return jwt.encode(claims, key, algorithm="HS256")
 
@@ -59,7 +67,7 @@ def read_access(key: bytes, token: str) -> AccessClaims:
             audience=AUDIENCE,
             issuer=ISSUER,
             leeway=5,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "gen"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("access token expired") from exc
@@ -71,7 +79,7 @@ def read_access(key: bytes, token: str) -> AccessClaims:
         role = Role(claims["role"])
     except (KeyError, ValueError) as exc:
         raise InvalidToken("access token invalid") from exc
-    return AccessClaims(str(claims["sub"]), role, int(claims["exp"]))
+    return AccessClaims(str(claims["sub"]), role, int(claims["exp"]), str(claims["gen"]))
 
 
 def new_opaque(prefix: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -45,7 +46,8 @@ def _settings(
 
     if config is None:
         return load_settings({}, cli), None, "<defaults>"
-    loaded = load_config(config)
+    data_dir = cli.get("data_dir")  # the files jobs name must lie in the one it will use
+    loaded = load_config(config, data_dir=data_dir if isinstance(data_dir, Path) else None)
     return load_settings(loaded.config.settings, cli), loaded.config, str(config)
 
 
@@ -93,6 +95,9 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     from netgauge.service import Service
 
     settings = settings.model_copy(update={"port": _claim_port(settings.host, settings.port)})
+    # whatever this process writes is its owner's only (the data directory's files are made
+    # 0600 explicitly too; this covers what a library writes on its own)
+    os.umask(0o077)
     configure_logging(settings.log_level, settings.log_format)
     service = Service(settings, cfg or default_config(settings.port), source)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -109,6 +114,8 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
             port=settings.port,
             log_config=None,
             access_log=False,
+            # forwarded headers are believed only from settings.trusted_proxies (create_app)
+            proxy_headers=False,
             lifespan="on",
         )
     )

@@ -13,8 +13,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from netgauge.config.files import FilePolicy
 from netgauge.config.model import ConfigFile
-from netgauge.config.settings import Settings
+from netgauge.config.settings import Settings, load_settings
 from netgauge.errors import ConfigError, ConfigProblem
 
 Loc = tuple[str | int, ...]
@@ -128,8 +129,13 @@ def load_model_text(model: type[M], text: str, source: str) -> M:
         raise ConfigError(problems.items) from None
 
 
-def load_config_text(text: str, source: str = "<config>") -> LoadedConfig:
-    """Validate YAML ``text``; raise ConfigError listing every problem with path and line."""
+def load_config_text(
+    text: str, source: str = "<config>", *, data_dir: Path | None = None
+) -> LoadedConfig:
+    """Validate YAML ``text``; raise ConfigError listing every problem with path and line.
+
+    ``data_dir``: the data directory the file will run with when it is not the file's own
+    (``serve --data-dir``): the files jobs name must lie inside it (or ``file_dirs``)."""
     data, lines = parse_yaml(text, source)
     problems = _Problems(source, lines)
     try:
@@ -139,14 +145,14 @@ def load_config_text(text: str, source: str = "<config>") -> LoadedConfig:
         raise ConfigError(problems.items) from None
     _check_settings(config, problems)
     _check_references(config, problems)
-    _check_job_params(config, problems)
+    _check_job_params(config, problems, data_dir)
     if problems.items:
         raise ConfigError(problems.items)
     return LoadedConfig(config, source)
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read and validate the YAML file at ``path``."""
+def load_config(path: Path, *, data_dir: Path | None = None) -> LoadedConfig:
+    """Read and validate the YAML file at ``path`` (``data_dir``: see load_config_text)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -156,7 +162,7 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(
             [ConfigProblem("<file>", f"cannot read: {exc.strerror}", None, str(path))]
         ) from None
-    return load_config_text(text, str(path))
+    return load_config_text(text, str(path), data_dir=data_dir)
 
 
 SECRET_SETTINGS = ("database_password", "admin_password", "secret_key")
@@ -228,18 +234,25 @@ def _check_references(config: ConfigFile, problems: _Problems) -> None:
                 problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
 
 
-def _check_job_params(config: ConfigFile, problems: _Problems) -> None:
-    """Each job's kind is a registered probe and its params validate against that probe."""
-    from netgauge.probes.base import PROBES, load_builtin_probes
+def _check_job_params(config: ConfigFile, problems: _Problems, data_dir: Path | None) -> None:
+    """Each job's kind is a registered probe and its params validate against that probe,
+    the files they name included (held to the data directory, ``data_dir`` or else the
+    one the settings give, and ``file_dirs``)."""
+    from netgauge.probes.base import PROBES, load_builtin_probes, validate_params
 
     load_builtin_probes()
+    try:
+        override = {"data_dir": data_dir} if data_dir is not None else None
+        files: FilePolicy | None = load_settings(config.settings, override).file_policy()
+    except (ValidationError, ValueError):
+        files = None  # the settings' own problems are reported; paths are checked at start
     for i, job in enumerate(config.jobs):
         if job.kind not in PROBES:
             known = ", ".join(PROBES.names())
             problems.add(("jobs", i, "kind"), f"unknown check kind {job.kind!r} (known: {known})")
             continue
         try:
-            PROBES.get(job.kind).params_model.model_validate(job.params)
+            validate_params(PROBES.get(job.kind).params_model, job.params, files)
         except ValidationError as exc:
             problems.add_validation(exc, ("jobs", i, "params"))
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from netgauge.models import TargetType
+from netgauge.models import CredentialScope, TargetType
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -88,8 +88,46 @@ class SiteConfig(StrictModel):
         return check_timezone(value)
 
 
+def check_network(value: str) -> str:
+    """A CIDR (``10.0.0.0/8``, ``2001:db8::/32``) or one address; host bits set are an
+    error, not silently dropped (``10.1.2.3/8`` is a typo more often than a wish)."""
+    try:
+        return str(ipaddress.ip_network(value.strip()))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR or IP address ({exc})") from None
+
+
+class CredentialScopeConfig(StrictModel):
+    """Where a credential may be sent: the target's address inside one of ``addresses``,
+    its site among ``sites`` and one of its tags among ``tags`` (each given one must hold)."""
+
+    addresses: list[str] = Field(default_factory=list, description="CIDRs, e.g. 10.0.0.0/8")
+    sites: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [check_network(v) for v in value]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CredentialScopeConfig:
+        if not (self.addresses or self.sites or self.tags):
+            raise ValueError("a scope needs at least one of addresses, sites, tags")
+        return self
+
+    def to_scope(self) -> CredentialScope:
+        """The value type the checks use."""
+        return CredentialScope(
+            tuple(ipaddress.ip_network(a) for a in self.addresses),
+            frozenset(self.sites),
+            frozenset(self.tags),
+        )
+
+
 class CredentialConfig(StrictModel):
-    """A credentials *reference*: names of environment variables or secret files, never secrets."""
+    """A credentials *reference*: names of environment variables or secret files, never
+    secrets; and its ``scope``, where it may be sent."""
 
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["snmp", "ssh", "winrm", "http", "token"]
@@ -100,6 +138,11 @@ class CredentialConfig(StrictModel):
         default_factory=dict, description="field → path of a file holding the secret"
     )
     username: str | None = None
+    scope: CredentialScopeConfig | None = Field(
+        None,
+        description="where it may be sent; without one only an admin may attach it to a "
+        "target (polls then go wherever the admin attached it)",
+    )
 
     @field_validator("env")
     @classmethod

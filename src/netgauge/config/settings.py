@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from netgauge.config.files import FilePolicy
+from netgauge.config.model import check_network
+
 # The YAML file's ``settings:`` section, handed to the source below for one load_settings call.
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("netgauge_file_settings", default=None)
 
@@ -96,6 +99,21 @@ class Settings(BaseSettings):
         "default. Exact origins like https://dash.example.org; cookies are never allowed "
         "cross-origin.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; none by default (the headers are then ignored).",
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the session cookies Secure. Default: when the request came over "
+        "HTTPS (directly, or as a trusted proxy says) or netgauge listens beyond loopback.",
+    )
+    file_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Directories, besides the data directory, whose files jobs may name "
+        "(known_hosts, ca_file, tls_ca_file, resolv_conf, profiles_dir); absolute paths.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the inventory database; default "
@@ -168,7 +186,20 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         5, ge=1, le=1000, description="Failed logins (per user, per address) before a lockout."
     )
-    login_lockout_s: float = Field(900.0, gt=0, le=86400, description="The lockout.")
+    login_lockout_s: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        description="The longest lockout: from the limit on, each failure doubles the wait "
+        "from 1 s up to this.",
+    )
+    login_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Passwords checked at once (argon2: 64 MiB and ~0.1 s each), in threads "
+        "of their own; 0: half the CPUs, 1 to 4.",
+    )
     audit_requests: bool = Field(True, description="Log API requests (the audit trail).")
     audit_read_sample: int = Field(
         10,
@@ -198,6 +229,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: command-line flags > NETGAUGE_* environment > YAML file > defaults."""
         return init_settings, env_settings, _FileSource(settings_cls)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        return [check_network(v) for v in value]
+
+    @field_validator("file_dirs")
+    @classmethod
+    def _absolute_dirs(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_absolute():
+                raise ValueError(f"{str(path)!r} is not an absolute path")
+        return value
+
+    def file_policy(self) -> FilePolicy:
+        """The files jobs may name: under the data directory and ``file_dirs``."""
+        return FilePolicy(self.data_dir, tuple(self.file_dirs))
 
     @model_validator(mode="after")
     def _query_store_exists(self) -> Settings:

@@ -12,15 +12,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from netgauge.config.files import NO_FILES, FilePolicy
 from netgauge.config.model import CredentialConfig, JobConfig, SiteConfig, TargetConfig
-from netgauge.errors import ConflictError, InventoryError, NotFoundError
+from netgauge.credentials.scope import operator_refusal, scope_of
+from netgauge.errors import ConflictError, ForbiddenError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
 from netgauge.inventory.tables import (
     AgentCursor,
@@ -46,6 +48,9 @@ from netgauge.status.hysteresis import Transition
 # minute would otherwise add 720,000 rows a day)
 RUN_ALL_OUTCOMES_UP_TO = 50
 RUN_TARGETS_KEPT = 500
+
+if TYPE_CHECKING:
+    from netgauge.probes.base import ProbeParams
 
 RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
 
@@ -111,9 +116,11 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class Inventory:
     """The inventory store (SQLite or PostgreSQL through SQLAlchemy)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, files: FilePolicy | None = None) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        # the files jobs may name (None: no path a job names is allowed but the defaults)
+        self.files = files if files is not None else NO_FILES
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -223,9 +230,15 @@ class Inventory:
             s.add(row)
             self._log(s, "credentials", cfg.name, "create", _diff({}, new), actor)
         else:
-            old = {"kind": row.kind, "env": row.env, "files": row.files, "username": row.username}
+            old = {
+                "kind": row.kind,
+                "env": row.env,
+                "files": row.files,
+                "username": row.username,
+                "scope": row.scope,
+            }
             row.kind, row.env, row.files = cfg.kind, dict(cfg.env), dict(cfg.files)
-            row.username, row.source = cfg.username, source
+            row.username, row.source, row.scope = cfg.username, source, new["scope"]
             self._log(s, "credentials", cfg.name, "update", _diff(old, new), actor)
         s.flush()
         return row
@@ -274,24 +287,45 @@ class Inventory:
             return self._get(s, TargetRow, name)
 
     def put_target(
-        self, cfg: TargetConfig, actor: str, source: str = "api", *, create_only: bool = False
+        self,
+        cfg: TargetConfig,
+        actor: str,
+        source: str = "api",
+        *,
+        admin: bool,
+        create_only: bool = False,
     ) -> TargetRow:
-        """Create or update a target (``create_only``: fail if the name exists)."""
+        """Create or update a target (``create_only``: fail if the name exists). Without
+        ``admin``, credentials go only where their scope allows (ForbiddenError otherwise:
+        see ``credentials.scope``)."""
         with self.session() as s:
-            return self._put_target(s, cfg, actor, source, create_only)
+            return self._put_target(s, cfg, actor, source, create_only, admin=admin)
 
     def _put_target(
-        self, s: Session, cfg: TargetConfig, actor: str, source: str, create_only: bool = False
+        self,
+        s: Session,
+        cfg: TargetConfig,
+        actor: str,
+        source: str,
+        create_only: bool = False,
+        *,
+        admin: bool = True,
     ) -> TargetRow:
         site = self._find(s, Site, cfg.site) if cfg.site else None
         if cfg.site and site is None:
             raise InventoryError(f"site: unknown site {cfg.site!r}")
-        if cfg.credentials and self._find(s, Credential, cfg.credentials) is None:
+        credential = self._find(s, Credential, cfg.credentials) if cfg.credentials else None
+        if cfg.credentials and credential is None:
             raise InventoryError(f"credentials: unknown credentials {cfg.credentials!r}")
         row = self._find(s, TargetRow, cfg.name)
         old = target_fields(row) if row else {}
         if row is not None and create_only:
             raise ConflictError(f"name: a target named {cfg.name!r} already exists")
+        if not admin:
+            scope = scope_of(credential.scope) if credential is not None else None
+            refused = operator_refusal(old or None, cfg, scope)
+            if refused is not None:
+                raise ForbiddenError(f"{refused[0]}: {refused[1]}")
         if row is None:
             row = TargetRow(name=cfg.name)
             s.add(row)
@@ -329,16 +363,38 @@ class Inventory:
             return self._get(s, JobRow, name)
 
     def put_job(
-        self, cfg: JobConfig, actor: str, source: str = "api", *, create_only: bool = False
+        self,
+        cfg: JobConfig,
+        actor: str,
+        source: str = "api",
+        *,
+        admin: bool,
+        create_only: bool = False,
     ) -> JobRow:
-        """Create or update a job after checking its kind, params and target names."""
+        """Create or update a job after checking its kind, params (files included) and
+        target names; without ``admin``, settings only an admin may give a job (accepting
+        any SSH host key) are refused with ForbiddenError."""
         with self.session() as s:
-            return self._put_job(s, cfg, actor, source, create_only)
+            return self._put_job(s, cfg, actor, source, create_only, admin=admin)
 
     def _put_job(
-        self, s: Session, cfg: JobConfig, actor: str, source: str, create_only: bool = False
+        self,
+        s: Session,
+        cfg: JobConfig,
+        actor: str,
+        source: str,
+        create_only: bool = False,
+        *,
+        admin: bool = True,
     ) -> JobRow:
-        check_job(cfg)
+        params = check_job(cfg, self.files)
+        risky = params.risky_settings()
+        if risky and not admin:
+            name = risky[0]
+            raise ForbiddenError(
+                f"params.{name}: {name}: {params.admin_only[name]!r} would send the targets' "
+                "credentials to whichever host answers: only an admin may set it"
+            )
         if cfg.selector is not None and cfg.selector.site is not None:
             if self._find(s, Site, cfg.selector.site) is None:
                 raise InventoryError(f"selector.site: unknown site {cfg.selector.site!r}")
@@ -678,9 +734,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def check_job(cfg: JobConfig) -> None:
-    """The kind is a registered probe and the params fit it (API input gets the YAML rules)."""
-    from netgauge.probes.base import PROBES, load_builtin_probes
+def check_job(cfg: JobConfig, files: FilePolicy) -> ProbeParams:
+    """The kind is a registered probe and the params fit it, the files they name included
+    (API input gets the YAML rules); the validated params."""
+    from netgauge.probes.base import PROBES, load_builtin_probes, params_error, validate_params
 
     load_builtin_probes()
     if cfg.kind not in PROBES:
@@ -688,11 +745,9 @@ def check_job(cfg: JobConfig) -> None:
             f"kind: unknown check kind {cfg.kind!r} (known: {', '.join(PROBES.names())})"
         )
     try:
-        PROBES.get(cfg.kind).params_model.model_validate(cfg.params)
+        return validate_params(PROBES.get(cfg.kind).params_model, cfg.params, files)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InventoryError(f"params.{loc}: {first['msg']}") from exc
+        raise InventoryError(params_error(exc)) from exc
 
 
 def job_covers(cfg: JobConfig, target: Target) -> bool:
@@ -724,4 +779,6 @@ def to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> T
 
 
 def _to_credential_ref(row: Credential) -> CredentialRef:
-    return CredentialRef(row.name, row.kind, dict(row.env), dict(row.files), row.username)
+    return CredentialRef(
+        row.name, row.kind, dict(row.env), dict(row.files), row.username, scope_of(row.scope)
+    )

@@ -64,6 +64,8 @@ class Credential(NamedEntity, Base):
     env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     username: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # {addresses: [CIDR], sites: [...], tags: [...]} or None (see CredentialScopeConfig)
+    scope: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
 
 
 class TargetRow(NamedEntity, Base):
@@ -227,6 +229,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # named by every access token issued to the user; a new value (logout, new password,
+    # disabled) ends them all, and a user created again under the same name gets a fresh one
+    token_generation: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class ApiToken(Base):

@@ -18,11 +18,13 @@ on first use inside the service's event loop.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from netgauge.errors import TargetResolutionError
+from netgauge.config.files import LocalFile
+from netgauge.credentials.scope import checked_address
+from netgauge.errors import CredentialScopeError, TargetResolutionError
 from netgauge.models import CredentialRef, ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.pollers.readings import DeviceReading, DeviceState
 from netgauge.pollers.secrets import SecretMissingError, secret
@@ -35,7 +37,9 @@ from netgauge.pollers.ssh import SshCredentials, SshEndpoint, SshPoller, SshSetu
 from netgauge.pollers.validation import REFUSED, Rejections
 from netgauge.pollers.winrm import HttpTransport, WinrmPoller, endpoint_url
 from netgauge.probes.base import ProbeParams, register_probe
-from netgauge.probes.icmp_resolve import resolve_address
+
+# why a poll could not start: a failed result naming it, never an exception
+_CANNOT_START = (SecretMissingError, TargetResolutionError, CredentialScopeError, ValueError)
 
 REJECTIONS = Rejections()
 """Refused device samples of every poll job, counted by reason (shown in /api/v1/health)."""
@@ -87,7 +91,9 @@ class SnmpJobParams(ProbeParams):
     port: int = Field(161, ge=1, le=65535)
     timeout: float = Field(1.0, gt=0.0, le=30.0, description="seconds per try")
     retries: int = Field(1, ge=0, le=5)
-    profiles_dir: str | None = Field(None, description="extra device profiles (*.yaml)")
+    profiles_dir: Annotated[str | None, LocalFile()] = Field(
+        None, description="extra device profiles (*.yaml)"
+    )
 
 
 @register_probe
@@ -109,8 +115,8 @@ class SnmpJob:
         )
         try:
             credentials = snmp_credentials(target.credentials, checked.version)
-            endpoint = await _endpoint(target.address, checked.port)
-        except (SecretMissingError, TargetResolutionError, ValueError) as exc:
+            endpoint = Endpoint(await checked_address(target), checked.port)
+        except _CANNOT_START as exc:
             return failed(target, self.kind, str(exc))
         poller = self._poller(checked)
         return reading_to_result(await poller.poll(target.name, endpoint, credentials))
@@ -166,16 +172,21 @@ def snmp_credentials(ref: CredentialRef | None, version: str) -> Credentials:
     )
 
 
-async def _endpoint(address: str, port: int) -> Endpoint:
-    return Endpoint(await resolve_address(address), port)
-
-
 class SshJobParams(ProbeParams):
     """Parameters of an ``ssh`` job; the user, key file and password come from each
     target's credentials (``username``, ``files.key``, ``env``/``files`` ``password``)."""
 
+    # a job sends the target's password or key to whichever host answers when it accepts
+    # unknown host keys: only an admin may say so
+    admin_only: ClassVar[dict[str, object]] = {"accept_new_host_keys": True}
+
     port: int = Field(22, ge=1, le=65535)
-    known_hosts: str | None = Field(None, description="default ~/.ssh/known_hosts")
+    known_hosts: Annotated[str | None, LocalFile("known_hosts")] = Field(
+        None,
+        validate_default=True,
+        description="default: known_hosts in the data directory (~/.ssh/known_hosts on the "
+        "command line)",
+    )
     accept_new_host_keys: bool = False
     connect_timeout: float = Field(10.0, gt=0.0, le=120.0)
     command_timeout: float = Field(10.0, gt=0.0, le=300.0)
@@ -198,9 +209,10 @@ class SshJob:
         checked = SshJobParams.model_validate(params) if isinstance(params, dict) else params
         try:
             credentials = ssh_credentials(target.credentials)
-        except (SecretMissingError, ValueError) as exc:
+            # dial the address the scope was checked for, never the name again
+            endpoint = SshEndpoint(target.address, checked.port, await checked_address(target))
+        except _CANNOT_START as exc:
             return failed(target, self.kind, str(exc))
-        endpoint = SshEndpoint(target.address, checked.port)
         try:
             reading = await self._poller(checked).poll(target.name, endpoint, credentials)
         except SshSetupError as exc:
@@ -247,10 +259,13 @@ def ssh_credentials(ref: CredentialRef | None) -> SshCredentials:
 class WinrmJobParams(ProbeParams):
     """Parameters of a ``winrm`` job; user and password from each target's credentials."""
 
+    # without certificate checks the password goes to whoever answers: admins only
+    admin_only: ClassVar[dict[str, object]] = {"verify": False}
+
     https: bool = True
     port: int | None = Field(None, ge=1, le=65535, description="default 5986, 5985 for http")
     auth: Literal["ntlm", "basic"] = "ntlm"
-    ca_file: str | None = None
+    ca_file: Annotated[str | None, LocalFile()] = None
     verify: bool = True
     timeout: float = Field(20.0, gt=0.0, le=300.0)
 
@@ -275,7 +290,10 @@ class WinrmJob:
             return failed(target, self.kind, "basic auth over plain HTTP would send the password")
         try:
             user, password = winrm_credentials(target.credentials)
-        except (SecretMissingError, ValueError) as exc:
+            # (a host name is looked up again by the HTTP client, which needs the name for
+            # the certificate check: the README says so)
+            await checked_address(target)
+        except _CANNOT_START as exc:
             return failed(target, self.kind, str(exc))
         port = p.port or (5986 if p.https else 5985)
         transport = HttpTransport(

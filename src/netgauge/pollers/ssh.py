@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shlex
 import socket
 import time
@@ -144,10 +145,13 @@ class SshSetupError(NetgaugeError):
 
 @dataclass(frozen=True, slots=True)
 class SshEndpoint:
-    """Where an SSH server listens: an IP address or host name, and a TCP port."""
+    """Where an SSH server listens: an IP address or host name, and a TCP port; ``address``,
+    when given, is the IP to dial (already resolved and checked), while known_hosts still
+    names the host by ``host``."""
 
     host: str
     port: int = DEFAULT_PORT
+    address: str | None = None
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -547,7 +551,9 @@ def _append_known_host(path: Path, name: str, key: asyncssh.SSHKey) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     existing = path.read_bytes() if path.exists() else b""
     newline = "\n" if existing and not existing.endswith(b"\n") else ""
-    with path.open("a", encoding="utf-8") as file:
+    # 0600 when made here: the data directory's files are its owner's only
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as file:
         file.write(f"{newline}{name} {algorithm} {data}\n")
 
 
@@ -759,8 +765,9 @@ class SshPoller:
         keys = [self._client_key(credentials.key_file)] if credentials.key_file else None
         try:
             return await asyncssh.connect(
-                endpoint.host,
+                endpoint.address or endpoint.host,
                 endpoint.port,
+                host_key_alias=endpoint.host if endpoint.address else None,
                 username=credentials.username,
                 password=credentials.password,
                 client_keys=keys,

@@ -7,16 +7,53 @@ import pkgutil
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from netgauge.config.files import FilePolicy, LocalFile, policy_in, validation_context
 from netgauge.models import ProbeResult, Target
 from netgauge.plugins import Registry
 
 
 class ProbeParams(BaseModel):
-    """Base of every probe's parameter model: strict, unknown keys are errors."""
+    """Base of every probe's parameter model: strict, unknown keys are errors.
+
+    Fields holding local paths are marked ``Annotated[..., LocalFile()]``: validated with a
+    :class:`FilePolicy` in the context (:func:`validate_params`), they must name files inside
+    the allowed directories. ``admin_only`` names settings that only an admin may give a job
+    (field -> the risky value), e.g. accepting any SSH host key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    admin_only: ClassVar[dict[str, object]] = {}
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _local_files(cls, value: Any, info: ValidationInfo) -> Any:
+        policy = policy_in(info.context)
+        if policy is None or info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
+        marker = next((m for m in field.metadata if isinstance(m, LocalFile)), None)
+        return value if marker is None else policy.apply(marker, value, field.default)
+
+    def risky_settings(self) -> list[str]:
+        """The ``admin_only`` settings these params have (``accept_new_host_keys``...)."""
+        return [name for name, value in self.admin_only.items() if getattr(self, name) == value]
+
+
+def params_error(exc: ValidationError) -> str:
+    """``params.<field>: <why>`` of the first problem of a params validation."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"params.{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
+def validate_params(model: type[ProbeParams], params: Any, files: FilePolicy | None) -> ProbeParams:
+    """``params`` as ``model``, with its local paths held to ``files`` (None: unchecked, as
+    on the command line)."""
+    if isinstance(params, model) and files is None:
+        return params
+    raw = params.model_dump() if isinstance(params, BaseModel) else params
+    return model.model_validate(raw, context=validation_context(files))
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import dns.asyncquery
 import dns.exception
@@ -39,6 +39,7 @@ import dns.resolver
 import dns.reversename
 from pydantic import Field, field_validator, model_validator
 
+from netgauge.config.files import LocalFile
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
 
@@ -79,12 +80,12 @@ class DnsParams(ProbeParams):
     name: str = Field(min_length=1, max_length=253)
     type: RecordType = "A"
     server: Literal["target", "system"] = "target"
-    resolv_conf: str = DEFAULT_RESOLV_CONF
+    resolv_conf: Annotated[str, LocalFile()] = DEFAULT_RESOLV_CONF
     port: int | None = Field(None, ge=1, le=65535)
     tcp: bool = False
     tls: bool = False
     tls_server_name: str | None = None
-    tls_ca_file: str | None = None
+    tls_ca_file: Annotated[str | None, LocalFile()] = None
     tls_verify: bool = True
     timeout: float = Field(5.0, gt=0, le=300, description="seconds for the whole query")
     expect: tuple[str, ...] = ()

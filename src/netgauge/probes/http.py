@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from netgauge.config.files import LocalFile
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
 
@@ -81,7 +82,9 @@ class HttpParams(ProbeParams):
     match: str | None = Field(None, description="regex searched in the body")
     max_body_bytes: int = Field(1024 * 1024, ge=0, le=MAX_BODY_BYTES)
     verify: bool = True
-    ca_file: str | None = Field(None, description="PEM file of CAs to trust instead of the system")
+    ca_file: Annotated[str | None, LocalFile()] = Field(
+        None, description="PEM file of CAs to trust instead of the system"
+    )
     http2: bool = False
 
     @field_validator("expect_status", mode="before")

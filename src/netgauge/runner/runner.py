@@ -15,14 +15,24 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from netgauge.clock import Clock, SystemClock
+from netgauge.config.files import FilePolicy
 from netgauge.config.model import JobConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory.repository import Inventory, job_config
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.pollers.readings import DeviceState
-from netgauge.probes.base import PROBES, BatchProbe, Probe, load_builtin_probes
+from netgauge.probes.base import (
+    PROBES,
+    BatchProbe,
+    Probe,
+    ProbeParams,
+    load_builtin_probes,
+    params_error,
+    validate_params,
+)
 from netgauge.runner.backoff import PollBackoff
 from netgauge.status.devices import DeviceStates
 from netgauge.status.hysteresis import Thresholds
@@ -87,8 +97,10 @@ class JobRunner:
         probes: dict[str, Probe] | None = None,
         devices: DeviceStates | None = None,
         kind_concurrency: dict[str, int] | None = None,
+        files: FilePolicy | None = None,
     ) -> None:
         load_builtin_probes()
+        self.files = files if files is not None else inventory.files
         self.inventory, self.writer, self.status = inventory, writer, status
         self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
         self.default_timeout_s = default_timeout_s
@@ -134,6 +146,10 @@ class JobRunner:
             targets = await asyncio.to_thread(self.inventory.job_targets, cfg)
             results = await self.run_checks(cfg, targets)
             outcome = outcome_of(results)
+        except ValidationError as exc:  # stored params today's rules refuse (a file elsewhere)
+            error = params_error(exc)
+            log.error("job.params_refused", job=job_name, error=error)
+            outcome = RunOutcome("failed", 0, 0, f"not run: {error}")
         except Exception as exc:  # a bug or a vanished job: record it, never kill the scheduler
             log.exception("job.crashed", job=job_name)
             outcome = RunOutcome("failed", 0, 0, f"{type(exc).__name__}: {exc}")
@@ -183,14 +199,20 @@ class JobRunner:
                     new=event.data["new"],
                 )
 
-    async def probe(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
-        """Probe every target of ``cfg`` within the limits and timeouts; nothing is stored."""
-        probe = self._probe(cfg.kind)
-        params = probe.params_model.model_validate(cfg.params)
+    def plan(self, probe: Probe, cfg: JobConfig) -> tuple[ProbeParams, float]:
+        """The params of ``cfg`` for ``probe`` (held to the file policy again: a job stored
+        before a rule changed is run by today's rules; ValidationError when they fail) and
+        the timeout of one check."""
+        params = validate_params(probe.params_model, cfg.params, self.files)
         # a poll kind knows how long its own timeouts can add up to (several requests,
         # retries): cutting it short would turn "refused" into a bare "timed out"
         own = getattr(probe, "check_timeout", None)
-        timeout = cfg.timeout or (own(params) if own else None) or self.default_timeout_s
+        return params, cfg.timeout or (own(params) if own else None) or self.default_timeout_s
+
+    async def probe(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
+        """Probe every target of ``cfg`` within the limits and timeouts; nothing is stored."""
+        probe = self._probe(cfg.kind)
+        params, timeout = self.plan(probe, cfg)
         if isinstance(probe, BatchProbe):
             return await self._run_batch(probe, targets, params, timeout)
         return await self._run_each(cfg, probe, targets, params, timeout)

@@ -25,6 +25,7 @@ from typing import Literal
 
 import structlog
 
+from netgauge.datadir import private_dir, private_file
 from netgauge.models import Sample
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,7 @@ class DiskSpool:
     def __init__(
         self, path: Path, max_bytes: int = 512 * 1024 * 1024, policy: SpoolPolicy = "drop_oldest"
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(path.parent) / path.name)
         self.path, self.max_bytes, self.policy = path, max_bytes, policy
         self._lock = threading.Lock()  # called from worker threads (asyncio.to_thread)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

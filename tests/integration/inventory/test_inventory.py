@@ -65,7 +65,7 @@ def test_sync_updates_and_removes_with_the_change_recorded(inventory: Inventory)
 
 def test_api_created_targets_survive_a_sync(inventory: Inventory) -> None:
     sync(inventory, FILE_V1)
-    inventory.put_target(TargetConfig(name="extra", address="127.0.0.9"), "api")
+    inventory.put_target(TargetConfig(name="extra", address="127.0.0.9"), "api", admin=False)
     sync(inventory, FILE_V2)
     assert inventory.get_target("extra").source == "api"
 
@@ -97,18 +97,26 @@ def test_job_targets_from_names_and_selector(inventory: Inventory) -> None:
 def test_crud_rules(inventory: Inventory) -> None:
     sync(inventory, FILE_V1)
     with pytest.raises(ConflictError, match="already exists"):
-        inventory.put_target(TargetConfig(name="gw", address="127.0.0.3"), "api", create_only=True)
+        inventory.put_target(
+            TargetConfig(name="gw", address="127.0.0.3"), "api", admin=True, create_only=True
+        )
     with pytest.raises(InventoryError, match="site: unknown site 'mars'"):
-        inventory.put_target(TargetConfig(name="x", address="127.0.0.3", site="mars"), "api")
+        inventory.put_target(
+            TargetConfig(name="x", address="127.0.0.3", site="mars"), "api", admin=True
+        )
     with pytest.raises(ConflictError, match="used by job"):
         inventory.delete_target("web", "api")
     with pytest.raises(InventoryError, match="targets: unknown target"):
         inventory.put_job(
-            JobConfig(name="j2", kind="tcp", params={"port": 1}, targets=["ghost"]), "api"
+            JobConfig(name="j2", kind="tcp", params={"port": 1}, targets=["ghost"]),
+            "api",
+            admin=True,
         )
     with pytest.raises(InventoryError, match=r"params.port"):
         inventory.put_job(
-            JobConfig(name="j3", kind="tcp", params={"port": 0}, targets=["gw"]), "api"
+            JobConfig(name="j3", kind="tcp", params={"port": 0}, targets=["gw"]),
+            "api",
+            admin=True,
         )
     with pytest.raises(ConflictError, match="used by 1 target"):
         inventory.delete_site("branch", "api")

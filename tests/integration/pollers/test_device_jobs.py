@@ -30,6 +30,10 @@ def closed_port() -> int:
 @pytest.fixture
 def client(settings: Settings, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv(PASSWORD_ENV, "not-a-real-password")
+    # a job's known_hosts lies in the data directory (or file_dirs): the sshd's copy there
+    known_hosts = settings.data_dir / "known_hosts"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    known_hosts.write_bytes(sshd.known_hosts.read_bytes())
     text = f"""
 credentials:
   - {{name: lab-ssh, kind: ssh, username: root, files: {{key: "{sshd.client_key}"}}}}
@@ -39,11 +43,12 @@ targets:
   - {{name: win1, address: 127.0.0.1, type: device, credentials: lab-win}}
 jobs:
   - {{name: linux-health, kind: ssh, targets: [linux1], interval: 1h, enabled: false,
-     params: {{port: {sshd.port}, known_hosts: "{sshd.known_hosts}"}}}}
+     params: {{port: {sshd.port}, known_hosts: "{known_hosts.resolve()}"}}}}
   - {{name: win-health, kind: winrm, targets: [win1], interval: 1h, enabled: false,
      params: {{https: false, port: {closed_port()}, timeout: 3}}}}
 """
-    service = Service(settings, load_config_text(text, "jobs.yaml").config, "jobs.yaml")
+    loaded = load_config_text(text, "jobs.yaml", data_dir=settings.data_dir)
+    service = Service(settings, loaded.config, "jobs.yaml")
     with TestClient(create_app(service), raise_server_exceptions=False) as c:
         as_admin(c)
         yield c

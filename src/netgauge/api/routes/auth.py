@@ -8,6 +8,7 @@ in a cookie the page's script reads and sends back as ``X-CSRF-Token``.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -17,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.api.deps import ServiceDep
 from netgauge.api.security import CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE, authorize
+from netgauge.auth.passwords import PoolBusy
 from netgauge.auth.roles import Principal, Role
-from netgauge.auth.tokens import issue_access
+from netgauge.auth.throttle import Throttled
+from netgauge.auth.tokens import InvalidToken, issue_access, read_access
 from netgauge.service import Service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -61,23 +64,32 @@ class Me(BaseModel):
 
 @router.post("/login")
 async def login(body: Login, request: Request, response: Response, service: ServiceDep) -> Tokens:
-    """Check a user's password (throttled per user and per address: 429 with Retry-After)."""
+    """Check a user's password (throttled per user and address and per address, counted
+    before the password is checked: 429 with Retry-After)."""
     address = request.client.host if request.client else "unknown"
-    wait = service.throttle.retry_after(body.username, address)
-    if wait > 0:
-        raise HTTPException(
-            429,
-            "too many failed logins: try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    found = await asyncio.to_thread(service.accounts.authenticate, body.username, body.password)
+    try:
+        attempt = service.throttle.begin(body.username, address)
+    except Throttled as exc:
+        raise _too_many("too many failed logins: try again later", exc.retry_after) from None
+    try:
+        found = await service.accounts.authenticate(body.username, body.password, service.passwords)
+    except PoolBusy:
+        service.throttle.abandoned(attempt)
+        raise _too_many("too many logins in progress: try again in a second", 1) from None
+    except BaseException:
+        service.throttle.abandoned(attempt)
+        raise
     if found is None:
-        service.throttle.failed(body.username, address)
+        service.throttle.failed(attempt)
         raise HTTPException(
             401, "username or password wrong", headers={"WWW-Authenticate": "Bearer"}
         )
-    service.throttle.succeeded(body.username, address)
-    return await _tokens(service, response, found.name, found.role)
+    service.throttle.succeeded(attempt)
+    return await _tokens(service, request, response, found.name)
+
+
+def _too_many(message: str, retry_after: float) -> HTTPException:
+    return HTTPException(429, message, headers={"Retry-After": str(math.ceil(retry_after))})
 
 
 @router.post("/refresh")
@@ -90,21 +102,32 @@ async def refresh(
     if not token:
         raise HTTPException(401, "refresh_token: missing (send it, or log in again)")
     username = await asyncio.to_thread(service.accounts.use_refresh, token)
-    role = await asyncio.to_thread(service.accounts.active_role, username) if username else None
-    if username is None or role is None:
+    if username is None:
         raise HTTPException(401, "refresh token unknown, used, expired or revoked")
-    return await _tokens(service, response, username, role)
+    return await _tokens(service, request, response, username)  # 401 for a disabled user
 
 
 @router.post("/logout", status_code=204)
 async def logout(
     request: Request, response: Response, service: ServiceDep, body: Refresh | None = None
 ) -> Response:
-    """Forget the browser's session (and revoke its refresh token); with a refresh token in
-    the body, revoke that one too."""
+    """Log out: revoke the refresh token (the body's, the browser's cookie) and end every
+    access token of its user (and of the user whose access token came along), everywhere:
+    other sessions renew theirs with their own refresh tokens."""
+    users: set[str] = set()
     for token in (body.refresh_token if body else None, request.cookies.get(REFRESH_COOKIE)):
         if token:
-            await asyncio.to_thread(service.accounts.revoke_refresh, token)
+            owner = await asyncio.to_thread(service.accounts.revoke_refresh, token)
+            users.update([owner] if owner else [])
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    access = bearer.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE)
+    if access:
+        try:
+            users.add(read_access(service.signing_key, access).username)
+        except InvalidToken:
+            pass  # nothing to end
+    for username in users:
+        await asyncio.to_thread(service.accounts.end_sessions, username)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
@@ -119,15 +142,28 @@ async def me(principal: Annotated[Principal | None, Depends(authorize)]) -> Me:
     return Me(name=principal.name, role=principal.role, via=principal.via)
 
 
-async def _tokens(service: Service, response: Response, username: str, role: Role) -> Tokens:
+def secure_cookies(service: Service, request: Request) -> bool:
+    """Whether the session cookies are marked Secure: as the setting says, else when the
+    request came over HTTPS (directly, or as a trusted proxy says) or netgauge listens
+    beyond loopback (where only a TLS proxy in front makes sense)."""
+    if service.settings.secure_cookies is not None:
+        return service.settings.secure_cookies
+    loopback = service.settings.host in ("127.0.0.1", "::1", "localhost")
+    return request.url.scheme == "https" or not loopback
+
+
+async def _tokens(service: Service, request: Request, response: Response, username: str) -> Tokens:
     ttl = service.settings.access_token_minutes * 60
-    access = issue_access(service.signing_key, username, role, ttl)
+    user = await asyncio.to_thread(service.accounts.active_user, username)
+    if user is None:
+        raise HTTPException(401, "user unknown or disabled")
+    access = issue_access(service.signing_key, username, user.role, ttl, user.generation)
     refresh_token = await asyncio.to_thread(
         service.accounts.issue_refresh,
         username,
         timedelta(days=service.settings.refresh_token_days),
     )
-    secure = service.settings.host not in ("127.0.0.1", "::1", "localhost")
+    secure = secure_cookies(service, request)
     response.set_cookie(
         SESSION_COOKIE, access, max_age=ttl, httponly=True, samesite="strict", secure=secure
     )
@@ -150,5 +186,5 @@ async def _tokens(service: Service, response: Response, username: str, role: Rol
         expires_in=ttl,
         refresh_token=refresh_token,
         username=username,
-        role=role,
+        role=user.role,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Response, status
@@ -18,7 +19,7 @@ from netgauge.api.schemas import (
     PageOf,
     RunNowResponse,
 )
-from netgauge.api.security import current_actor
+from netgauge.api.security import AuthDep, current_actor, is_admin
 from netgauge.config.model import JobConfig, WindowConfig, parse_duration
 from netgauge.errors import ConflictError, InventoryError
 from netgauge.inventory.repository import job_config, job_fields
@@ -53,9 +54,12 @@ async def list_jobs(service: ServiceDep, inv: InventoryDep) -> list[JobPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_job(body: JobCreate, service: ServiceDep, inv: InventoryDep) -> JobPublic:
+async def create_job(
+    body: JobCreate, service: ServiceDep, inv: InventoryDep, who: AuthDep
+) -> JobPublic:
     """Add a job (409 if the name exists); it is scheduled at once."""
-    row = await asyncio.to_thread(inv.put_job, body, current_actor(), "api", create_only=True)
+    put = partial(inv.put_job, admin=is_admin(who), create_only=True)
+    row = await asyncio.to_thread(put, body, current_actor(), "api")
     await service.reload_jobs()
     return public(row, service)
 
@@ -137,24 +141,24 @@ async def get_job(name: str, service: ServiceDep, inv: InventoryDep) -> JobPubli
 
 @router.put("/{name}")
 async def replace_job(
-    name: str, body: JobCreate, service: ServiceDep, inv: InventoryDep
+    name: str, body: JobCreate, service: ServiceDep, inv: InventoryDep, who: AuthDep
 ) -> JobPublic:
     """Create or replace a job; the name in the body must match the path."""
     if body.name != name:
         raise InventoryError(f"name: body name {body.name!r} differs from the path {name!r}")
-    row = await asyncio.to_thread(inv.put_job, body, current_actor())
+    row = await asyncio.to_thread(partial(inv.put_job, admin=is_admin(who)), body, current_actor())
     await service.reload_jobs()
     return public(row, service)
 
 
 @router.patch("/{name}")
 async def patch_job(
-    name: str, body: JobUpdate, service: ServiceDep, inv: InventoryDep
+    name: str, body: JobUpdate, service: ServiceDep, inv: InventoryDep, who: AuthDep
 ) -> JobPublic:
     """Change some fields of a job."""
     current = job_config(await asyncio.to_thread(inv.get_job, name)).model_dump(mode="json")
     cfg = JobConfig.model_validate({**current, **body.model_dump(exclude_unset=True, mode="json")})
-    row = await asyncio.to_thread(inv.put_job, cfg, current_actor())
+    row = await asyncio.to_thread(partial(inv.put_job, admin=is_admin(who)), cfg, current_actor())
     await service.reload_jobs()
     return public(row, service)
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
-from netgauge.api.security import current_actor
+from netgauge.api.security import AuthDep, current_actor, is_admin
 from netgauge.config.model import NAME_PATTERN, JobConfig, TargetConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
 from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target
 from netgauge.inventory.tables import TargetRow
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
-from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes
+from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes, params_error
+from netgauge.runner import JobRunner
 from netgauge.service import Service
 
 router = APIRouter(prefix="/targets", tags=["targets"])
@@ -65,9 +67,16 @@ async def list_targets(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_target(body: TargetCreate, service: ServiceDep, inv: InventoryDep) -> TargetPublic:
-    """Add a target (409 if the name exists)."""
-    row = await asyncio.to_thread(inv.put_target, body, current_actor(), "api", create_only=True)
+async def create_target(
+    body: TargetCreate, service: ServiceDep, inv: InventoryDep, who: AuthDep
+) -> TargetPublic:
+    """Add a target (409 if the name exists; 403 for credentials outside their scope)."""
+    row = await asyncio.to_thread(
+        partial(inv.put_target, admin=is_admin(who), create_only=True),
+        body,
+        current_actor(),
+        "api",
+    )
     return public(row, service)
 
 
@@ -79,22 +88,28 @@ async def get_target(name: str, service: ServiceDep, inv: InventoryDep) -> Targe
 
 @router.put("/{name}")
 async def replace_target(
-    name: Annotated[str, ...], body: TargetCreate, service: ServiceDep, inv: InventoryDep
+    name: Annotated[str, ...],
+    body: TargetCreate,
+    service: ServiceDep,
+    inv: InventoryDep,
+    who: AuthDep,
 ) -> TargetPublic:
     """Create or replace a target; the name in the body must match the path."""
     _same_name(name, body.name)
-    return public(await asyncio.to_thread(inv.put_target, body, current_actor()), service)
+    put = partial(inv.put_target, admin=is_admin(who))
+    return public(await asyncio.to_thread(put, body, current_actor()), service)
 
 
 @router.patch("/{name}")
 async def patch_target(
-    name: str, body: TargetUpdate, service: ServiceDep, inv: InventoryDep
+    name: str, body: TargetUpdate, service: ServiceDep, inv: InventoryDep, who: AuthDep
 ) -> TargetPublic:
     """Change some fields of a target."""
     current = target_fields(await asyncio.to_thread(inv.get_target, name))
     merged = {**current, **body.model_dump(exclude_unset=True), "name": name}
     cfg = TargetConfig.model_validate(merged)
-    return public(await asyncio.to_thread(inv.put_target, cfg, current_actor()), service)
+    put = partial(inv.put_target, admin=is_admin(who))
+    return public(await asyncio.to_thread(put, cfg, current_actor()), service)
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
@@ -157,10 +172,9 @@ async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> Test
             JobConfig(name="default", kind=_DEFAULT_JOB, params=_DEFAULT_PARAMS, targets=[name])
         ]
     target = await _with_credentials(inv, covering[0], plain)
-    default_timeout = service.runner.default_timeout_s
     covered = note is None
     outcomes = await asyncio.gather(
-        *(_check(cfg, target, default_timeout, covered) for cfg in covering)
+        *(_check(cfg, target, service.runner, covered) for cfg in covering)
     )
     return TestReport(
         target=name, address=row.address, covered=covered, note=note, results=list(outcomes)
@@ -174,16 +188,14 @@ async def _with_credentials(inv: Inventory, cfg: JobConfig, target: Target) -> T
     return found[0] if found else target
 
 
-async def _check(
-    cfg: JobConfig, target: Target, default_timeout: float, covered: bool
-) -> CheckOutcome:
+async def _check(cfg: JobConfig, target: Target, runner: JobRunner, covered: bool) -> CheckOutcome:
     """One check of ``target`` by ``cfg``'s kind, within its timeout."""
     job = cfg.name if covered else None
     aimed = _ELSEWHERE.get(cfg.kind)
     if aimed is not None and aimed(cfg.params):
         error = f"not run: this {cfg.kind} check is aimed elsewhere than {target.address}"
         return CheckOutcome(job=job, kind=cfg.kind, status="skipped", error=error)
-    result = await _run_once(cfg, target, default_timeout)
+    result = await _run_once(cfg, target, runner)
     return CheckOutcome(
         job=job,
         kind=cfg.kind,
@@ -194,16 +206,18 @@ async def _check(
     )
 
 
-async def _run_once(cfg: JobConfig, target: Target, default_timeout: float) -> ProbeResult:
-    """Run the check as the runner would (same params, same timeout rule), but with a fresh
-    probe, closed after: the scheduled runs' probes keep their own state (counter rates,
-    sessions), and nothing reaches the writer or the status."""
+async def _run_once(cfg: JobConfig, target: Target, runner: JobRunner) -> ProbeResult:
+    """Run the check as the runner would (same params, files policy and timeout rule), but
+    with a fresh probe, closed after: the scheduled runs' probes keep their own state
+    (counter rates, sessions), and nothing reaches the writer or the status."""
     load_builtin_probes()
     probe = PROBES.get(cfg.kind)()
     ts = now_ns()
-    params = probe.params_model.model_validate(cfg.params)
-    own = getattr(probe, "check_timeout", None)
-    timeout = cfg.timeout or (own(params) if own else None) or default_timeout
+    try:
+        params, timeout = runner.plan(probe, cfg)
+    except ValidationError as exc:  # stored params today's rules refuse (a file elsewhere)
+        error = f"not run: {params_error(exc)}"
+        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
     if isinstance(probe, BatchProbe):
         timeout += probe.batch_duration(1, params)
     try:

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import structlog
 
+from netgauge.datadir import private_dir, private_file
 from netgauge.errors import PermanentStorageError, RetryableStorageError
 from netgauge.models import Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
@@ -59,7 +60,7 @@ class EmbeddedStore:
         grace_s: float = 120.0,
         now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(path.parent) / path.name)
         self.path = path
         self.seal_rows = seal_rows
         self._now_ns = now_ns
