@@ -39,7 +39,13 @@ from netgauge.api.routes import (
     targets,
     users,
 )
-from netgauge.api.security import authorize, required_role
+from netgauge.api.security import (
+    MAX_BODY_BYTES,
+    SAFE_METHODS,
+    admit_body,
+    authorize,
+    required_role,
+)
 from netgauge.errors import (
     ConflictError,
     ForbiddenError,
@@ -54,15 +60,14 @@ log = structlog.get_logger(__name__)
 _FIELD = re.compile(r"^([A-Za-z_][\w.\[\]]*): ")
 
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # the largest request any route takes (an agent's post)
-
-
 class BodyTooLargeError(HTTPException):
-    """A request body went past MAX_BODY_BYTES while it was being read (an HTTPException,
-    because FastAPI turns anything else raised while reading a body into a 400)."""
+    """A request body went past its route's limit while it was being read (an
+    HTTPException, because FastAPI turns anything else raised while reading a body into a
+    400)."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"request body over {max_bytes} bytes")
+        self.max_bytes = max_bytes
 
 
 # No inline script or style anywhere netgauge serves; framing refused. The interactive API
@@ -130,35 +135,26 @@ class _Edge:
     """What every HTTP request goes through, in one ASGI layer (each layer costs on every
     request; pure ASGI, so bodies stream):
 
-    * a 413 for a body over ``max_bytes``: at once when its Content-Length says so, and
-      while it is read when it comes chunked (no length announced);
+    * a request that may carry a body (any method but GET, HEAD, OPTIONS) is authenticated
+      and authorized first (``security.admit_body``): a 401/403 without reading a byte of
+      it (FastAPI would read and parse the whole body before any dependency runs);
+    * then a 413 for a body over its route's limit: at once when its Content-Length says
+      so, and while it is read when it comes chunked (no length announced);
     * the security headers on every response;
     * the request into the audit trail: route template, user, client, status, duration
       and bytes each way.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
-            return
         started = time.perf_counter()
         sizes = {"in": 0, "out": 0, "status": 500}
         headers = _DOCS_HEADERS if scope["path"].startswith(_DOCS) else _HEADERS
-
-        async def counting_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                sizes["in"] += len(message.get("body", b""))
-                if sizes["in"] > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
-            return message
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -169,9 +165,36 @@ class _Edge:
             await send(message)
 
         try:
+            limit, refused = await _admit(scope)
+            if refused is not None:
+                await refused(scope, receive, counting_send)
+                return
+
+            async def counting_receive() -> Message:
+                message = await receive()
+                if message["type"] == "http.request":
+                    sizes["in"] += len(message.get("body", b""))
+                    if sizes["in"] > limit:
+                        raise BodyTooLargeError(limit)
+                return message
+
             await self.app(scope, counting_receive, counting_send)
         finally:
             _record_request(scope, sizes, (time.perf_counter() - started) * 1000)
+
+
+async def _admit(scope: Scope) -> tuple[int, JSONResponse | None]:
+    """The body limit of a request, or the answer that refuses it unread."""
+    if scope["method"] in SAFE_METHODS:
+        return MAX_BODY_BYTES, None  # (a GET route reads no body)
+    try:
+        limit = await admit_body(Request(scope))
+    except HTTPException as exc:
+        return 0, JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    length = Headers(scope=scope).get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return limit, _too_large(limit)
+    return limit, None
 
 
 def _record_request(scope: Scope, sizes: dict[str, int], duration_ms: float) -> None:
@@ -287,7 +310,8 @@ def _audit_error(
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def too_large(_: Request, exc: Exception) -> JSONResponse:
-        return _too_large(MAX_BODY_BYTES)
+        assert isinstance(exc, BodyTooLargeError)
+        return _too_large(exc.max_bytes)
 
     app.add_exception_handler(BodyTooLargeError, too_large)
 

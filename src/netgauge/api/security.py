@@ -75,7 +75,9 @@ async def authorize(request: Request) -> Principal | None:
 
     It reads the Authorization header itself rather than through ``HTTPBearer``: one
     sub-dependency less to solve on every request (the schema's security entries are
-    written in ``app._document_security``)."""
+    written in ``app._document_security``). Requests with a body have passed the same
+    check once already, before their body was read (``app._Edge``); it is made again here
+    (from the caches) because a live stream calls this at every look."""
     # the path as routed (the rules look at static segments only, so a template is not needed)
     needed = required_role(request.method, request.scope["path"])
     if needed is None:
@@ -152,6 +154,43 @@ _ACTOR: ContextVar[str] = ContextVar("actor", default="anonymous")
 def current_actor() -> str:
     """The user or API token behind the current request, for the change log."""
     return _ACTOR.get()
+
+
+# -- bodies: who may send one, and how big ---------------------------------------------------
+# FastAPI reads and parses a body before it solves any dependency, so the edge (app._Edge)
+# asks these before it lets a body in: an unauthenticated client gets its 401 without the
+# server reading a byte of what it sent.
+INGEST_PATH = "/api/v1/ingest"
+KIB, MIB = 1024, 1024 * 1024
+MAX_INGEST_BYTES = 32 * MIB  # an agent's backlog after an outage (500 batches)
+MAX_PUBLIC_BYTES = 16 * KIB  # login, refresh, logout: anyone may send these
+MAX_SMALL_BYTES = {"/api/v1/activity": 16 * KIB}  # routes whose bodies are small
+MAX_BODY_BYTES = 1 * MIB  # everything else: a target, a job, a probe of 1,000 addresses
+
+
+async def admit_body(request: Request) -> int:
+    """The most bytes this request's body may have, once its sender is known to be allowed
+    to send one here (HTTPException 401/403 before any byte is read, otherwise)."""
+    path = request.scope["path"]
+    if (request.method, path) == ("POST", INGEST_PATH):
+        await agent_device(request)  # agents only, with their own token
+        return MAX_INGEST_BYTES
+    if required_role(request.method, path) is None:
+        return MAX_PUBLIC_BYTES
+    await authorize(request)
+    return MAX_SMALL_BYTES.get(path, MAX_BODY_BYTES)
+
+
+async def agent_device(request: Request) -> str:
+    """The device whose agent token the request carries (401 otherwise)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
+        raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
+    inventory = request.app.state.service.inventory
+    device: str | None = await asyncio.to_thread(inventory.device_for_token, token.strip())
+    if device is None:
+        raise HTTPException(401, "unknown or revoked agent token")
+    return device
 
 
 AuthDep = Annotated[Principal | None, Depends(authorize)]

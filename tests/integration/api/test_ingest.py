@@ -163,11 +163,11 @@ def test_the_silence_watch_survives_a_restart(settings: Settings) -> None:
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_read(client: TestClient) -> None:
-    from netgauge.api import app as app_module
+    from netgauge.api.security import MAX_INGEST_BYTES
 
     token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
     chunk = b" " * (1024 * 1024)
-    chunks = (app_module.MAX_BODY_BYTES // len(chunk)) + 2
+    chunks = (MAX_INGEST_BYTES // len(chunk)) + 2
 
     def body() -> Any:
         yield b'{"batches": ['

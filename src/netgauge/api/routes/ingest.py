@@ -3,13 +3,13 @@ the device's agent token). The protocol is in ``netgauge.pollers.agent``."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
-from netgauge.api.deps import InventoryDep, ServiceDep
+from netgauge.api.deps import ServiceDep
 from netgauge.api.schemas import MAX_INGEST_METRICS, IngestRequest, IngestResponse
+from netgauge.api.security import agent_device
 from netgauge.pollers.agent import Batch
 from netgauge.pollers.readings import Metric
 
@@ -17,16 +17,11 @@ router = APIRouter(prefix="/ingest", tags=["agents"])
 
 
 async def _device(
-    inv: InventoryDep, authorization: Annotated[str | None, Header(max_length=512)] = None
+    request: Request, authorization: Annotated[str | None, Header(max_length=512)] = None
 ) -> str:
-    """The device of the bearer token (a dependency: checked before the body is read)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
-    device = await asyncio.to_thread(inv.device_for_token, token.strip())
-    if device is None:
-        raise HTTPException(401, "unknown or revoked agent token")
-    return device
+    """The device of the bearer token (checked once more: the edge checked it before the
+    body was read; the header parameter documents it in the schema)."""
+    return await agent_device(request)
 
 
 @router.post("")
