@@ -42,6 +42,7 @@ from pydantic import Field, field_validator, model_validator
 from netgauge.config.files import LocalFile
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
+from netgauge.probes.patterns import UserRegex, compile_text
 
 __all__ = ["RECORD_TYPES", "DnsParams", "DnsProbe", "answer_text"]
 
@@ -72,7 +73,7 @@ class DnsParams(ProbeParams):
     * ``timeout``: seconds for the whole query (fallback included); later is ``timeout``.
     * ``expect``: strings that must all be among the answers (compared as in
       :func:`answer_text`, case-insensitive, trailing dots ignored).
-    * ``expect_regex``: a regular expression that must match (``re.search``) one answer.
+    * ``expect_regex``: a regular expression (RE2) that must match (search) one answer.
     * ``expect_rcode``: the response code that counts as success (default NOERROR).
     * ``recurse``: set the RD (recursion desired) flag.
     """
@@ -89,7 +90,7 @@ class DnsParams(ProbeParams):
     tls_verify: bool = True
     timeout: float = Field(5.0, gt=0, le=300, description="seconds for the whole query")
     expect: tuple[str, ...] = ()
-    expect_regex: str | None = None
+    expect_regex: UserRegex | None = None
     expect_rcode: RcodeName = "NOERROR"
     recurse: bool = True
 
@@ -105,16 +106,6 @@ class DnsParams(ProbeParams):
             dns.name.from_text(value)
         except dns.exception.DNSException as exc:
             raise ValueError(f"not a valid DNS name: {exc}") from exc
-        return value
-
-    @field_validator("expect_regex")
-    @classmethod
-    def _valid_regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
         return value
 
     @model_validator(mode="after")
@@ -341,7 +332,7 @@ def _expectation_error(texts: Sequence[str], params: DnsParams) -> list[str]:
     missing = [want for want in params.expect if _normal(want) not in present]
     errors = [f"expected answers missing: {', '.join(missing)}"] if missing else []
     if params.expect_regex is not None:
-        pattern = re.compile(params.expect_regex)
+        pattern = compile_text(params.expect_regex)
         if not any(pattern.search(text) for text in texts):
             errors.append(f"no answer matches /{params.expect_regex}/")
     return errors

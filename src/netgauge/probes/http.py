@@ -29,6 +29,7 @@ from pydantic import Field, field_validator, model_validator
 from netgauge.config.files import LocalFile
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
+from netgauge.probes.patterns import UserRegex, compile_text
 
 if TYPE_CHECKING:  # httpx is imported when a probe runs, so that importing probes stays fast
     import httpcore
@@ -79,7 +80,7 @@ class HttpParams(ProbeParams):
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=30)
     expect_status: tuple[str, ...] = ("200-399",)
-    match: str | None = Field(None, description="regex searched in the body")
+    match: UserRegex | None = Field(None, description="regex (RE2) searched in the body")
     max_body_bytes: int = Field(1024 * 1024, ge=0, le=MAX_BODY_BYTES)
     verify: bool = True
     ca_file: Annotated[str | None, LocalFile()] = Field(
@@ -95,16 +96,6 @@ class HttpParams(ProbeParams):
         if isinstance(value, list | tuple):
             value = tuple(str(item) for item in value)
             parse_status_ranges(value)
-        return value
-
-    @field_validator("match")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex: {exc}") from None
         return value
 
     @field_validator("path")
@@ -493,7 +484,8 @@ class HttpProbe:
         timer.phase = "check"
         if params.match is not None:
             text = _decode(body, response.charset_encoding)
-            outcome.content_match = 1.0 if re.search(params.match, text) else 0.0
+            found = compile_text(params.match).search(text)
+            outcome.content_match = 1.0 if found else 0.0
         ranges = parse_status_ranges(params.expect_status)
         if not status_expected(response.status_code, ranges):
             expected = ", ".join(params.expect_status)

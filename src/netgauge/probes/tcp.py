@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import re
 import time
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
+from netgauge.probes.patterns import Pattern, UserRegex, compile_bytes
 
 
 class TcpParams(ProbeParams):
@@ -20,20 +20,12 @@ class TcpParams(ProbeParams):
 
     port: int = Field(ge=1, le=65535)
     timeout: float = Field(3.0, gt=0, le=300, description="seconds for the connect")
-    expect: str | None = Field(None, description="regex the banner (first bytes) must match")
+    expect: UserRegex | None = Field(
+        None, description="regex (RE2) the banner (first bytes) must match"
+    )
     send: str | None = Field(None, description="text sent first (UTF-8), e.g. a request line")
     read_timeout: float = Field(3.0, gt=0, le=300, description="seconds to wait for the banner")
     max_banner_bytes: int = Field(4096, ge=1, le=65536)
-
-    @field_validator("expect")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value.encode())
-            except re.error as exc:
-                raise ValueError(f"invalid regex: {exc}") from None
-        return value
 
 
 BANNER_SHOWN = 256  # bytes of the banner kept in the result's details
@@ -51,7 +43,7 @@ def _escape(byte: int) -> str:
 
 
 async def read_banner(
-    reader: asyncio.StreamReader, pattern: re.Pattern[bytes], limit: int, timeout: float
+    reader: asyncio.StreamReader, pattern: Pattern, limit: int, timeout: float
 ) -> tuple[bytes, bool]:
     """Read until ``pattern`` matches, the peer closes, ``limit`` bytes or ``timeout``.
 
@@ -124,7 +116,7 @@ class TcpProbe:
                 await writer.drain()
             if params.expect is None:
                 return ProbeResult(target.name, self.kind, ts, ProbeStatus.OK, metrics)
-            pattern = re.compile(params.expect.encode())
+            pattern = compile_bytes(params.expect)
             banner, matched = await read_banner(
                 reader, pattern, params.max_banner_bytes, params.read_timeout
             )

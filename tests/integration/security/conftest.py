@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,39 @@ def netgauge_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             except subprocess.TimeoutExpired:
                 served.proc.kill()
                 served.proc.wait(10)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        status, headers, body = self.routes.get(self.path, (404, {}, b"no such page"))
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[..., tuple[str, int]]]:
+    """A plain HTTP server on a loopback address: ``serve_pages(routes, host)`` gives
+    (host, port); routes map a path to (status, headers, body)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(
+        routes: dict[str, tuple[int, dict[str, str], bytes]], host: str = "127.0.0.1"
+    ) -> tuple[str, int]:
+        handler = type("Pages", (_Handler,), {"routes": routes})
+        server = ThreadingHTTPServer((host, 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return host, int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
