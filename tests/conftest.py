@@ -149,6 +149,19 @@ def inventory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Invent
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def influxdb() -> Iterator[Any]:
+    """One influxd on 127.0.0.1 for the whole session (stopped after it); tests use
+    databases of their own. Skips, naming the Debian package, when influxd is missing."""
+    from tests.lab.influxdb import InfluxDB, missing_influxdb
+
+    reason = missing_influxdb()
+    if reason:
+        pytest.skip(reason)
+    with InfluxDB() as server:
+        yield server
+
+
 # -- logging in ---------------------------------------------------------------------------------
 # The API needs credentials on every route but health and login. Tests over a TestClient use an
 # admin API token made straight in the service's accounts; tests of a `netgauge serve`

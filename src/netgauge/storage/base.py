@@ -45,14 +45,24 @@ class SinkHealth:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A sample a store cannot take, and why (a tag value its line protocol cannot carry)."""
+
+    sample: Sample
+    reason: str
+
+
 @runtime_checkable
 class Sink(Protocol):
     """A place samples are written to. I/O only: batching and retries live in the writer."""
 
     name: str
 
-    async def write(self, batch: Sequence[Sample]) -> None:
-        """Store ``batch`` (raise RetryableStorageError or PermanentStorageError)."""
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+        """Store ``batch`` but for the samples it returns, each refused with why (one bad
+        sample never costs the others); raise RetryableStorageError when nothing could be
+        written and later may work, PermanentStorageError when the store refused the batch."""
         ...
 
     async def health(self) -> SinkHealth:

@@ -29,7 +29,7 @@ import httpx
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
-from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode, split_series_key
 
 # percentile() is the nearest rank, rounded half up: the embedded store's p95 is defined so
@@ -141,27 +141,29 @@ class InfluxV1Store:
         return series
 
     # -- Sink --------------------------------------------------------------------------------
-    async def write(self, batch: Sequence[Sample]) -> None:
-        """POST ``batch`` as gzip-compressed line protocol to ``/write`` (ns precision)."""
-        if not batch:
-            return
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+        """POST ``batch`` as gzip-compressed line protocol to ``/write`` (ns precision);
+        samples InfluxDB 1.x cannot carry are refused, the rest written."""
+        encoded = encode(batch)
+        if not encoded.lines:
+            return encoded.refused
         try:
-            _, body = encode(batch)
             await self._ensure_db()
             resp = await self._request(
                 "POST",
                 "/write",
                 params={"db": self.database, "precision": "ns"},
-                content=body,
+                content=encoded.body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
             )
             self._check(resp, "write")
         except StorageError as exc:
             self._last_error = str(exc)
             raise
-        self.samples_written += len(batch)
-        self.last_write_ns = max(s.ts_ns for s in batch)
+        self.samples_written += len(encoded.lines)
+        self.last_write_ns = encoded.newest_ns
         self._last_error = None
+        return encoded.refused
 
     async def health(self) -> SinkHealth:
         """Reachable when ``/ping`` answers 204; counters of this process's writes."""

@@ -72,9 +72,9 @@ import httpx
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
-from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.embedded.summary import bucketed
-from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode
+from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode, escape_tag_v2
 
 NS_PER_S = 1_000_000_000
 MIN_TIME_NS = -(2**63) + 2  # InfluxDB's earliest and latest valid timestamps
@@ -355,30 +355,32 @@ class InfluxV2Store:
         return parse_annotated_csv(resp.text)
 
     # -- Sink --------------------------------------------------------------------------------
-    async def write(self, batch: Sequence[Sample]) -> None:
-        """POST ``batch`` as gzip-compressed line protocol to ``/api/v2/write`` (ns precision)."""
-        if not batch:
-            return
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+        """POST ``batch`` as gzip-compressed line protocol to ``/api/v2/write`` (ns
+        precision; 2.x reads doubled backslashes, so only a line break is refused)."""
+        encoded = encode(batch, escape_tag_v2)
+        if not encoded.lines:
+            return encoded.refused
         try:
-            lines, body = encode(batch)
             resp = await self._request(
                 "POST",
                 "/api/v2/write",
                 params={"org": self.org, "bucket": self.bucket, "precision": "ns"},
-                content=body,
+                content=encoded.body,
                 headers={
                     "Content-Encoding": "gzip",
                     "Content-Type": "text/plain; charset=utf-8",
                     "Accept": "application/json",
                 },
             )
-            self._check(resp, "write", lines)
+            self._check(resp, "write", encoded.lines)
         except StorageError as exc:
             self._last_error = str(exc)
             raise
-        self.samples_written += len(batch)
-        self.last_write_ns = max(s.ts_ns for s in batch)
+        self.samples_written += len(encoded.lines)
+        self.last_write_ns = encoded.newest_ns
         self._last_error = None
+        return encoded.refused
 
     async def health(self) -> SinkHealth:
         """Reachable when ``/health`` answers 200 (status ``pass``); counters of this process."""

@@ -4,20 +4,33 @@ Schema (the spec's): measurement ``device_metrics`` with tags ``device_id``, ``m
 and field ``value``; measurement ``device_status`` with tag ``device_id`` and field
 ``status`` (netgauge's ``Sample.metric_name`` is ``"status"`` there). Values are always
 written as floats (``repr``: the shortest exact form) so a field never changes type;
-timestamps are integer nanoseconds (``precision=ns``).
+timestamps are integer nanoseconds (``precision=ns``). Measurement and field keys are these
+fixed words, so only tag values (a device's name, a metric's name with its labels, such as
+a Windows volume ``C:\\ Label:  Serial Number 1a2b``) need escaping, and their rules differ
+by server:
 
-InfluxDB 1.x and 2.x use the same format, with the same rule for escaping. VictoriaMetrics
-reads one more escape (a doubled backslash), so it passes its own tag escaper to
-:func:`encode`.
+* InfluxDB 1.x: commas, equals signs and spaces are backslash-escaped; a backslash is not
+  an escape of its own (its scanner takes a separator as escaped when the byte before it is
+  a backslash), so ``C:\\ Label`` is written ``C:\\\\ Label`` and read back byte for byte.
+  The one value it cannot carry ends with a backslash (that backslash would escape the
+  separator after it): :func:`escape_tag` refuses it.
+* InfluxDB 2.x and VictoriaMetrics read a doubled backslash as one: :func:`escape_tag_v2`
+  doubles every backslash first, and every value can be carried.
+* No line protocol has an escape for a line break: a value with one is refused.
+
+A refused value refuses its own sample only (:func:`encode` returns it with the reason):
+the rest of the batch, other devices' samples included, is written.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from netgauge.errors import PermanentStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
+from netgauge.storage.base import Refusal
 
 STATUS_METRIC = "status"  # Sample.metric_name of device_status; also its field name
 FIELD = {DEVICE_METRICS: "value", DEVICE_STATUS: "status"}
@@ -33,21 +46,30 @@ def refuse_line_break(text: str) -> None:
         raise PermanentStorageError(f"line protocol: tag value with a line break: {text!r}")
 
 
-def escape_tag(text: str) -> str:
-    """A tag value for InfluxDB: commas, equals signs and spaces backslash-escaped.
-
-    InfluxDB (1.x and 2.x) has no escape for a backslash itself, so a value whose backslash
-    comes right before one of those characters (or at its end) cannot round-trip, and a line
-    break ends the line: both are refused here with :class:`PermanentStorageError`.
-    """
-    refuse_line_break(text)
-    if text.endswith("\\") or any(f"\\{c}" in text for c in _TAG_SPECIALS):
-        raise PermanentStorageError(
-            f"line protocol: tag value {text!r} has a backslash InfluxDB cannot carry"
-        )
+def _escape_specials(text: str) -> str:
     for char in _TAG_SPECIALS:
         text = text.replace(char, f"\\{char}")
     return text
+
+
+def escape_tag(text: str) -> str:
+    """A tag value for InfluxDB 1.x (see the module docstring): commas, equals signs and
+    spaces backslash-escaped; a trailing backslash or a line break is refused with
+    :class:`PermanentStorageError`."""
+    refuse_line_break(text)
+    if text.endswith("\\"):
+        raise PermanentStorageError(
+            f"line protocol: tag value {text!r} ends with a backslash, which InfluxDB 1.x "
+            "cannot carry"
+        )
+    return _escape_specials(text)
+
+
+def escape_tag_v2(text: str) -> str:
+    """A tag value for InfluxDB 2.x and VictoriaMetrics: backslashes doubled, then commas,
+    equals signs and spaces escaped; only a line break is refused."""
+    refuse_line_break(text)
+    return _escape_specials(text.replace("\\", "\\\\"))
 
 
 def to_line(sample: Sample, escape: TagEscaper = escape_tag) -> str:
@@ -60,48 +82,61 @@ def to_line(sample: Sample, escape: TagEscaper = escape_tag) -> str:
     return f"{sample.measurement},{tags} {field} {sample.ts_ns}"
 
 
-def encode(batch: Sequence[Sample], escape: TagEscaper = escape_tag) -> tuple[list[str], bytes]:
-    """The lines of ``batch`` and the gzip-compressed request body holding them."""
-    lines = [to_line(sample, escape) for sample in batch]
-    body = ("\n".join(lines) + "\n").encode()
-    return lines, gzip.compress(body, compresslevel=_GZIP_LEVEL)
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A batch as line protocol: its lines, the gzip-compressed request body holding them,
+    and the samples that cannot be written, each with why (not in the body)."""
+
+    lines: list[str]
+    body: bytes
+    refused: list[Refusal]
+    newest_ns: int | None  # the newest timestamp among the lines
+
+
+def encode(batch: Sequence[Sample], escape: TagEscaper = escape_tag) -> Encoded:
+    """The lines of ``batch`` but its unwritable samples, which are refused one by one."""
+    lines: list[str] = []
+    refused: list[Refusal] = []
+    newest: int | None = None
+    for sample in batch:
+        try:
+            lines.append(to_line(sample, escape))
+        except PermanentStorageError as exc:
+            refused.append(Refusal(sample, str(exc)))
+            continue
+        newest = sample.ts_ns if newest is None else max(newest, sample.ts_ns)
+    body = ("\n".join(lines) + "\n").encode() if lines else b""
+    return Encoded(lines, gzip.compress(body, compresslevel=_GZIP_LEVEL), refused, newest)
 
 
 def unescape_key_part(text: str) -> str:
-    """Undo :func:`escape_tag` (series keys of SHOW SERIES use the same escaping)."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _TAG_SPECIALS:
-            out.append(text[i + 1])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    """Undo :func:`escape_tag` (series keys of SHOW SERIES use the same escaping): a
+    backslash before a comma, equals sign or space goes; every other one stays."""
+    for char in _TAG_SPECIALS:
+        text = text.replace(f"\\{char}", char)
+    return text
 
 
 def split_series_key(key: str) -> tuple[str, dict[str, str]]:
-    """``measurement,tag=value,...`` (escaped) → (measurement, {tag: value})."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(key):
-        if key[i] == "\\" and i + 1 < len(key):
-            current.append(key[i : i + 2])
-            i += 2
-            continue
-        if key[i] == ",":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(key[i])
-        i += 1
-    parts.append("".join(current))
+    """``measurement,tag=value,...`` (escaped) → (measurement, {tag: value}). A comma or an
+    equals sign separates unless the byte before it is a backslash: InfluxDB 1.x's own rule,
+    under which ``a\\\\,b`` is the value ``a\\,b``."""
+    parts = _split_unescaped(key, ",")
     tags: dict[str, str] = {}
     for part in parts[1:]:
-        j = 0
-        while j < len(part) and part[j] != "=":
-            j += 2 if part[j] == "\\" else 1
-        tags[unescape_key_part(part[:j])] = unescape_key_part(part[j + 1 :])
+        name, value = _split_unescaped(part, "=", maxsplit=1)
+        tags[unescape_key_part(name)] = unescape_key_part(value)
     return unescape_key_part(parts[0]), tags
+
+
+def _split_unescaped(text: str, separator: str, maxsplit: int = -1) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    for i, char in enumerate(text):
+        if char == separator and (i == 0 or text[i - 1] != "\\"):
+            parts.append(text[start:i])
+            start = i + 1
+            if len(parts) == maxsplit:
+                break
+    parts.append(text[start:])
+    return parts

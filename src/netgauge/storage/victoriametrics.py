@@ -60,9 +60,9 @@ import httpx
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
-from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.embedded.summary import bucketed
-from netgauge.storage.line_protocol import encode, refuse_line_break
+from netgauge.storage.line_protocol import encode, escape_tag_v2
 
 _NS_PER_MS = 1_000_000
 _METRIC_OF = {DEVICE_METRICS: "device_metrics_value", DEVICE_STATUS: "device_status_status"}
@@ -71,13 +71,6 @@ _MAX_STEPS_PER_QUERY = 10_000
 _LATEST_SINCE_S = 631_152_000  # 1990-01-01T00:00:00Z
 # export JSON writes infinities as bare +Inf/-Inf (and NaN): not JSON
 _NON_JSON_NUMBER = re.compile(r"(?<=[\[,])([+-]?)(Inf|NaN)(?=[,\]])")
-
-
-def escape_tag(value: str) -> str:
-    """A tag value for VictoriaMetrics: backslash, comma, equals sign and space escaped (unlike
-    InfluxDB, it reads a doubled backslash as one, so every value can be carried)."""
-    refuse_line_break(value)
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 def quote(value: str) -> str:
@@ -203,14 +196,15 @@ class VictoriaMetricsStore:
         return iter(found)
 
     # -- writing -----------------------------------------------------------------------------
-    async def write(self, batch: Sequence[Sample]) -> None:
-        """Send ``batch`` as one gzip line-protocol request (timestamps kept to the ms)."""
-        if not batch:
-            return
-        _, body = encode(batch, escape_tag)
-        await self._send(body)
-        self.samples_written += len(batch)
-        self.last_write_ns = max(s.ts_ns for s in batch)
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+        """Send ``batch`` as one gzip line-protocol request (timestamps kept to the ms);
+        only a tag value with a line break is refused."""
+        encoded = encode(batch, escape_tag_v2)
+        if encoded.lines:
+            await self._send(encoded.body)
+            self.samples_written += len(encoded.lines)
+            self.last_write_ns = encoded.newest_ns
+        return encoded.refused
 
     async def _send(self, gzipped: bytes) -> None:
         try:

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
 from netgauge.clock import Clock, SystemClock
 from netgauge.errors import PermanentStorageError, StorageError
 from netgauge.models import Sample
-from netgauge.storage.base import Sink
+from netgauge.storage.base import Refusal, Sink
 from netgauge.storage.spool import DiskSpool, SpoolStats
 
 log = structlog.get_logger(__name__)
@@ -44,6 +44,7 @@ class SinkState:
     last_error: str | None = None
     retry_at: float = 0.0
     last_ok_ns: int | None = None  # wall time of the last batch the sink took
+    refused: Counter[str] = field(default_factory=Counter)  # samples it could not carry
 
 
 class BatchWriter:
@@ -117,7 +118,7 @@ class BatchWriter:
         while state.pending:
             batch = [state.pending[i] for i in range(min(self.batch_size, len(state.pending)))]
             try:
-                await state.sink.write(batch)
+                self._refused(state, await state.sink.write(batch))
             except PermanentStorageError as exc:
                 # the data itself was refused: retrying cannot help; drop it, count it, say it
                 state.dropped += len(batch)
@@ -147,7 +148,7 @@ class BatchWriter:
                 return True
             batch_id, batch = oldest
             try:
-                await state.sink.write(batch)
+                self._refused(state, await state.sink.write(batch))
             except PermanentStorageError as exc:
                 state.dropped += len(batch)
                 log.error("storage.batch_refused", sink=state.sink.name, error=str(exc))
@@ -169,6 +170,20 @@ class BatchWriter:
             batch = waiting[start : start + self.batch_size]
             # (refused by the spool's drop_newest policy: counted in the spool's file)
             await asyncio.to_thread(state.spool.append, batch)
+
+    def _refused(self, state: SinkState, refused: Sequence[Refusal]) -> None:
+        """Samples the sink took the batch without (the rest of it is written): dropped and
+        counted by reason, and said once per reason, not per sample."""
+        for refusal in refused:
+            state.dropped += 1
+            state.refused[refusal.reason] += 1
+            if state.refused[refusal.reason] == 1:
+                log.error(
+                    "storage.sample_refused",
+                    sink=state.sink.name,
+                    reason=refusal.reason,
+                    sample=repr(refusal.sample),
+                )
 
     def _failed(self, state: SinkState, exc: Exception) -> None:
         if state.failures == 0:  # log transitions, not every retry
@@ -209,6 +224,10 @@ class BatchWriter:
     def spooled(self) -> dict[str, SpoolStats]:
         """Each spool's contents and drops, for sinks that have one."""
         return {s.sink.name: s.spool.stats() for s in self._states if s.spool is not None}
+
+    def refusals(self) -> dict[str, dict[str, int]]:
+        """Per sink, the samples it could not carry, by reason (part of :meth:`dropped`)."""
+        return {s.sink.name: dict(s.refused) for s in self._states}
 
     def dropped(self) -> dict[str, int]:
         """Samples the sink refused (since start); what a full spool dropped is counted in

@@ -186,15 +186,60 @@ async def test_refused_line_is_permanent_and_named(store: InfluxV1Store) -> None
     assert health.reachable and health.error is not None and "value=inf" in health.error
 
 
-def test_unrepresentable_tag_values_are_refused_before_sending() -> None:
-    for text in ("ends\\", "a\\,b", "a\\ b", "a\\=b", "two\nlines"):
+# tag values as devices report them (Windows volumes, UNC paths, SNMP descriptions)
+ODD = (
+    'disk_percent{mount="C:\\ Label:  Serial Number 1a2b3c4d"}',
+    "\\\\server\\share",
+    "a\\,b",
+    "a\\=b c",
+    "trailing space ",
+    "tab\there",
+    'quote"d',
+)
+
+
+def test_only_what_influxdb_1_cannot_carry_is_refused() -> None:
+    for text in ("ends\\", 'disk_percent{mount="C:\\"}\\', "two\nlines", "cr\rhere"):
         with pytest.raises(PermanentStorageError):
             escape_tag(text)
     assert escape_tag('d{m="/"} x,y=z') == 'd{m\\="/"}\\ x\\,y\\=z'
+    assert escape_tag("C:\\ Label") == "C:\\\\ Label"  # the backslash stays as it is
     assert split_series_key("device_metrics,device_id=a\\ b\\,c,metric_name=x\\=1") == (
         "device_metrics",
         {"device_id": "a b,c", "metric_name": "x=1"},
     )
+    assert split_series_key("m,device_id=a\\\\,b,metric_name=C:\\\\ L") == (
+        "m",
+        {"device_id": "a\\,b", "metric_name": "C:\\ L"},
+    )
+
+
+async def test_odd_tag_values_come_back_byte_for_byte(
+    store: InfluxV1Store, influxdb: InfluxDB
+) -> None:
+    """Every value above written, then read by InfluxDB's own JSON answer (not our parser)
+    and by the store: equal to what was sent. One unwritable sample (a trailing backslash)
+    is refused alone; the others of its batch are written."""
+    batch = [Sample(DEVICE_METRICS, f"dev{i}", odd, float(i), T0 + i) for i, odd in enumerate(ODD)]
+    batch += [Sample(DEVICE_METRICS, odd, "cpu_percent", 1.0, T0) for odd in ODD]
+    unwritable = Sample(DEVICE_METRICS, "win", 'disk_percent{mount="D:\\"}\\', 5.0, T0)
+    refused = await store.write([*batch[:3], unwritable, *batch[3:]])
+    assert [r.sample for r in refused] == [unwritable]
+    async with httpx.AsyncClient(base_url=influxdb.url) as http:
+
+        async def tag_values(key: str) -> set[str]:
+            q = f'SHOW TAG VALUES FROM device_metrics WITH KEY = "{key}"'
+            r = await http.get("/query", params={"db": store.database, "q": q})
+            rows = r.json()["results"][0]["series"][0]["values"]
+            return {str(row[1]) for row in rows}
+
+        assert set(ODD) <= await tag_values("metric_name")
+        assert set(ODD) <= await tag_values("device_id")
+    stored = {(d, m) for _, d, m in await store.series()}
+    assert {(s.device_id, s.metric_name) for s in batch} <= stored
+    for sample in batch:
+        points = await store.points(sample.device_id, sample.metric_name, T0 - 1, T0 + 100)
+        assert [(p.ts_ns, p.value) for p in points] == [(sample.ts_ns, sample.value)]
 
 
 async def test_write_is_gzip_line_protocol(influxdb: InfluxDB) -> None:

@@ -237,10 +237,12 @@ async def test_rounds_match_embedded(store: VictoriaMetricsStore, embedded: Embe
     assert len(await store.rounds(DEV2, "icmp", T0, T0 + 100 * S, 10)) == 4
 
 
-async def test_unrepresentable_sample_is_permanent(store: VictoriaMetricsStore) -> None:
+async def test_an_unrepresentable_sample_is_refused_alone(store: VictoriaMetricsStore) -> None:
     bad = Sample(DEVICE_METRICS, "line\nbreak", "cpu_percent", 1.0, T0)
-    with pytest.raises(PermanentStorageError, match="line break"):
-        await store.write([bad])
+    good = Sample(DEVICE_METRICS, "C:\\", 'disk_percent{mount="C:\\ Label"}', 2.0, T0)
+    refused = await store.write([bad, good])
+    assert [r.sample for r in refused] == [bad] and "line break" in refused[0].reason
+    assert store.samples_written == 1
 
 
 async def test_refused_body_is_permanent_with_reason(store: VictoriaMetricsStore) -> None:

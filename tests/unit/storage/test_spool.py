@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netgauge.errors import RetryableStorageError
 from netgauge.models import DEVICE_METRICS, Sample
-from netgauge.storage.base import SinkHealth
+from netgauge.storage.base import Refusal, SinkHealth
 from netgauge.storage.spool import DiskSpool
 from netgauge.storage.writer import BatchWriter
 
@@ -25,10 +25,11 @@ class FlakySink:
         self.down = False
         self.written: list[float] = []
 
-    async def write(self, batch: Sequence[Sample]) -> None:
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
         if self.down:
             raise RetryableStorageError("connection refused")
         self.written += [s.value for s in batch]
+        return []
 
     async def health(self) -> SinkHealth:
         return SinkHealth(self.name, not self.down, len(self.written), None)

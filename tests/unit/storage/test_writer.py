@@ -9,7 +9,7 @@ import pytest
 
 from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
 from netgauge.models import DEVICE_METRICS, Sample
-from netgauge.storage.base import SinkHealth
+from netgauge.storage.base import Refusal, SinkHealth
 from netgauge.storage.writer import BatchWriter
 
 
@@ -27,11 +27,13 @@ class RecordingSink:
         self.fail_with: Exception | None = None
         self.written = asyncio.Event()
 
-    async def write(self, batch: Sequence[Sample]) -> None:
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
         if self.fail_with is not None:
             raise self.fail_with
-        self.batches.append(list(batch))
+        refused = [Refusal(s, "odd tag") for s in batch if s.device_id.endswith("\\")]
+        self.batches.append([s for s in batch if not s.device_id.endswith("\\")])
         self.written.set()
+        return refused
 
     async def health(self) -> SinkHealth:
         return SinkHealth(self.name, True, sum(map(len, self.batches)), None)
@@ -105,9 +107,9 @@ async def test_close_flushes_everything_and_then_refuses() -> None:
 class SlowSink(RecordingSink):
     """Yields to the loop inside each write, as a real store does (a thread, a socket)."""
 
-    async def write(self, batch: Sequence[Sample]) -> None:
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
         await asyncio.sleep(0)
-        await super().write(batch)
+        return await super().write(batch)
 
 
 async def test_concurrent_flushes_write_each_sample_once() -> None:
@@ -118,3 +120,15 @@ async def test_concurrent_flushes_write_each_sample_once() -> None:
     written = [s.value for batch in sink.batches for s in batch]
     assert sorted(written) == [float(i) for i in range(1, 26)]  # no sample twice, none lost
     assert writer.pending() == {"fake": 0}
+
+
+async def test_a_refused_sample_costs_only_itself() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=100, flush_interval_s=3600)
+    odd = Sample(DEVICE_METRICS, "C:\\", "m", 1.0, 1)
+    writer.submit([*samples(3), odd, *samples(2, start=10)])
+    await writer.flush(force=True)
+    assert [s.value for s in sink.batches[0]] == [1.0, 2.0, 3.0, 10.0, 11.0]
+    assert writer.dropped() == {"fake": 1}
+    assert writer.refusals() == {"fake": {"odd tag": 1}}
+    assert writer.queued() == {"fake": 0}

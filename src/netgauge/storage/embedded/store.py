@@ -23,7 +23,7 @@ import structlog
 from netgauge.datadir import private_dir, private_file
 from netgauge.errors import PermanentStorageError, RetryableStorageError
 from netgauge.models import Sample
-from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
+from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.embedded.head import Head, pack, unpack
 from netgauge.storage.embedded.layout import (
     DAY_LEVEL,
@@ -126,10 +126,12 @@ class EmbeddedStore:
         self._w.execute("DROP TABLE samples")
 
     # -- writing -----------------------------------------------------------------------------
-    async def write(self, batch: Sequence[Sample]) -> None:
-        """Store ``batch`` in one transaction (duplicates of (series, ts) keep the newest value)."""
+    async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+        """Store ``batch`` in one transaction (duplicates of (series, ts) keep the newest
+        value); it takes every sample, so it refuses none."""
         if batch:
             await asyncio.to_thread(self._write_sync, batch)
+        return []
 
     def _write_sync(self, batch: Sequence[Sample]) -> None:
         with self._wlock:
