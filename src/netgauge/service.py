@@ -25,6 +25,7 @@ from netgauge.datadir import private_dir, private_file
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.inventory.repository import job_config
+from netgauge.limits import RateLimiter
 from netgauge.models import TargetType
 from netgauge.pollers.agent import AgentIngest
 from netgauge.pollers.jobs import REJECTIONS
@@ -258,6 +259,8 @@ class Service:
         self.signing_key = signing_key(s.secret_key, s.secret_key_file, s.data_dir)
         self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
         self.passwords = PasswordPool(s.login_workers or None)
+        per_minute = s.activity_per_minute
+        self.activity_limit = RateLimiter(per_minute / 60.0, burst=per_minute)
         given = s.admin_password
         if given is None and s.admin_password_file is not None:
             given = s.admin_password_file.read_text().strip()

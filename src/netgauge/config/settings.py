@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         "of their own; 0: half the CPUs, 1 to 4.",
     )
     audit_requests: bool = Field(True, description="Log API requests (the audit trail).")
+    activity_per_minute: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="Console activity reports (POST /activity) a user may send per minute "
+        "(as a burst, then on average).",
+    )
     audit_read_sample: int = Field(
         10,
         ge=1,

@@ -4,11 +4,13 @@ activity reports (posted by any user, read by admins)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from netgauge.api.deps import Limit, Offset, ServiceDep
 from netgauge.api.security import current_actor
@@ -16,14 +18,28 @@ from netgauge.api.security import current_actor
 router = APIRouter(tags=["audit"])
 
 
+DetailKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+DetailValue = Annotated[str, StringConstraints(max_length=256)] | int | float | bool | None
+MAX_DETAILS_BYTES = 2048  # a row of the trail, as JSON
+
+
 class Activity(BaseModel):
-    """A page view or an action, as the web console reports it (first party only)."""
+    """A page view or an action, as the web console reports it (first party only). Small
+    by construction: at most 16 details of 256 characters, 2 KiB in all."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["page_view", "action"]
     page: str = Field(min_length=1, max_length=256)
     action: str | None = Field(None, max_length=128)
-    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    details: dict[DetailKey, DetailValue] = Field(default_factory=dict, max_length=16)
+
+    @field_validator("details")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value))
+        if size > MAX_DETAILS_BYTES:
+            raise ValueError(f"{size} bytes as JSON: at most {MAX_DETAILS_BYTES}")
+        return value
 
 
 class RequestLogRow(BaseModel):
@@ -101,7 +117,15 @@ async def error_logs(
 
 @router.post("/activity", status_code=204)
 async def report_activity(body: Activity, service: ServiceDep) -> Response:
-    """The web console reports a page view or an action of the logged-in user."""
+    """The web console reports a page view or an action of the logged-in user (at most
+    ``activity_per_minute`` a user: 429 with Retry-After beyond)."""
+    wait = service.activity_limit.take(current_actor())
+    if wait > 0:
+        raise HTTPException(
+            429,
+            "too many activity reports: the console sends a few a minute",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     service.audit.activity(
         user=current_actor(),
         kind=body.kind,
