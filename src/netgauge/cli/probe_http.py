@@ -124,6 +124,7 @@ def http_command(
         "http2": http2,
         "verify": not insecure,
         "follow_redirects": not no_follow,
+        "follow_other_hosts": True,  # a user's own command follows as curl -L does
     }
     optional = {"timeout": timeout, "match": match, "ca_file": ca_file}
     raw.update({name: value for name, value in optional.items() if value is not None})

@@ -78,6 +78,9 @@ class HttpParams(ProbeParams):
     # reports the timeout rather than the runner
     timeout: float = Field(8.0, gt=0, le=300, description="seconds for the whole exchange")
     follow_redirects: bool = True
+    # a redirect to another host would make the server fetch a page the job does not name
+    # (an address inside the network, say): followed only when the job says so
+    follow_other_hosts: bool = False
     max_redirects: int = Field(10, ge=0, le=30)
     expect_status: tuple[str, ...] = ("200-399",)
     match: UserRegex | None = Field(None, description="regex (RE2) searched in the body")
@@ -461,12 +464,19 @@ class HttpProbe:
             transport=transport, timeout=params.timeout, headers=headers, trust_env=False
         ) as client:
             request = client.build_request(params.method, url)
+            home = request.url.host
             while True:  # bounded: every turn adds to the chain, which max_redirects caps
                 request.extensions["trace"] = timer.trace
                 response = await client.send(request, stream=True, follow_redirects=False)
                 try:
                     outcome.record(response)
                     follow = response.next_request if params.follow_redirects else None
+                    other = follow.url.host if follow is not None else home
+                    if other != home and not params.follow_other_hosts:
+                        raise _Rejected(
+                            f"redirect to another host ({other}) not followed "
+                            "(follow_other_hosts: true follows it)"
+                        )
                     if follow is None:
                         await self._judge(response, params, timer, outcome)
                         return

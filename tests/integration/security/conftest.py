@@ -118,8 +118,10 @@ def netgauge_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
 class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    hits: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.hits.append(self.path)
         status, headers, body = self.routes.get(self.path, (404, {}, b"no such page"))
         self.send_response(status)
         for name, value in {**headers, "Content-Length": str(len(body))}.items():
@@ -133,14 +135,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def web_server() -> Iterator[Callable[..., tuple[str, int]]]:
-    """A plain HTTP server on a loopback address: ``serve_pages(routes, host)`` gives
-    (host, port); routes map a path to (status, headers, body)."""
+    """A plain HTTP server on a loopback address: ``web_server(routes, host, hits)`` gives
+    (host, port); routes map a path to (status, headers, body); ``hits`` (a list) gets the
+    path of every request."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(
-        routes: dict[str, tuple[int, dict[str, str], bytes]], host: str = "127.0.0.1"
+        routes: dict[str, tuple[int, dict[str, str], bytes]],
+        host: str = "127.0.0.1",
+        hits: list[str] | None = None,
     ) -> tuple[str, int]:
-        handler = type("Pages", (_Handler,), {"routes": routes})
+        handler = type(
+            "Pages", (_Handler,), {"routes": routes, "hits": [] if hits is None else hits}
+        )
         server = ThreadingHTTPServer((host, 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
