@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,12 +151,18 @@ class Inventory:
     record_change = _log  # for the other owners of inventory tables (auth.accounts)
 
     def list_changes(
-        self, entity_type: str | None = None, name: str | None = None, limit: int = 100
+        self,
+        entity_type: str | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        types: Collection[str] | None = None,
     ) -> list[InventoryChange]:
-        """Newest changes first, optionally for one entity."""
+        """Newest changes first, optionally for one entity, or of ``types`` only."""
         stmt = select(InventoryChange).order_by(InventoryChange.id.desc()).limit(limit)
         if entity_type:
             stmt = stmt.where(InventoryChange.entity_type == entity_type)
+        if types is not None:
+            stmt = stmt.where(InventoryChange.entity_type.in_(list(types)))
         if name:
             stmt = stmt.where(InventoryChange.entity_name == name)
         with self.session() as s:
