@@ -134,6 +134,8 @@ class Service:
             self.devices,
             rejections=REJECTIONS,
             silent_after_s=s.agent_silent_after_s,
+            stored_series=self.store.series,
+            max_series=s.ingest_max_series_per_device,
         )
         self.runner = JobRunner(
             self.inventory,

@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Checks of one kind in flight, e.g. {ssh: 32, winrm: 16} (the defaults).",
     )
+    ingest_max_series_per_device: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Series a device's agent may create (one per disk, interface, sensor "
+        "and metric); samples of new series beyond it are refused and counted.",
+    )
     agent_silent_after_s: float = Field(
         120.0,
         gt=0,

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from netgauge.errors import RetryableStorageError
 from netgauge.inventory.repository import Inventory
 from netgauge.models import ProbeResult, ProbeStatus, now_ns
 from netgauge.pollers.readings import DeviceState, Metric
-from netgauge.pollers.validation import Rejections
+from netgauge.pollers.validation import REFUSED, Rejections
 from netgauge.status.devices import DeviceStates
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
@@ -31,6 +31,7 @@ KIND = "agent"
 MAX_AGE_NS = 30 * 86400 * 1_000_000_000  # a spool older than this is not stored
 MAX_AHEAD_NS = 5 * 60 * 1_000_000_000  # nor a batch from an agent whose clock runs ahead
 TIMESTAMP_REFUSED = "timestamp more than 30 days old or 5 minutes ahead of the server"
+SERIES_CAP_REFUSED = "a new series beyond the device's limit (ingest_max_series_per_device)"
 JOB = "agent"  # the status tracker's name for the results agents push
 
 
@@ -62,6 +63,9 @@ class AgentIngest:
         devices: DeviceStates,
         rejections: Rejections | None = None,
         silent_after_s: float = 120.0,
+        *,
+        stored_series: Callable[[str], Awaitable[list[tuple[str, str, str]]]] | None = None,
+        max_series: int = 1000,
     ) -> None:
         self._inventory = inventory
         self._writer = writer
@@ -73,6 +77,11 @@ class AgentIngest:
         self.silent_after_s = silent_after_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_batch: dict[str, float] = {}  # device -> monotonic time of its last post
+        # an agent names its series (a label per disk, interface, sensor): each device may
+        # have max_series of them, those already stored counted (a store's series())
+        self._stored_series = stored_series
+        self.max_series = max_series
+        self._series: dict[str, set[str]] = {}
 
     async def ingest(self, device: str, batches: Sequence[Batch]) -> IngestOutcome:
         """Store the batches of ``device`` not stored yet, in order; what was acknowledged."""
@@ -91,7 +100,8 @@ class AgentIngest:
                     refused.append(f"refused batch {batch.seq}: {TIMESTAMP_REFUSED}")
                     continue
                 kept, errors = self.rejections.screen(batch.metrics)
-                refused += errors
+                kept, over = await self._within_series_cap(device, kept)
+                refused += errors + over
                 # the device's state is about now: a backlog replayed after an outage is
                 # stored, but only the newest batch is an observation
                 stored += await self._store(device, batch, kept, observe=batch is fresh[-1])
@@ -107,6 +117,27 @@ class AgentIngest:
             if fresh:
                 await asyncio.to_thread(self._inventory.advance_agent_cursor, device, through)
             return IngestOutcome(device, through, stored, tuple(refused))
+
+    async def _within_series_cap(
+        self, device: str, metrics: list[Metric]
+    ) -> tuple[list[Metric], list[str]]:
+        """The metrics of series the device has, or may still add; an error line for each
+        metric of a new series beyond ``max_series`` (counted, never stored)."""
+        known = self._series.get(device)
+        if known is None:
+            stored = await self._stored_series(device) if self._stored_series else []
+            known = self._series[device] = {name for _, _, name in stored if name != "status"}
+        kept: list[Metric] = []
+        errors: list[str] = []
+        for metric in metrics:
+            name = metric.series()
+            if name not in known and len(known) >= self.max_series:
+                self.rejections.add(SERIES_CAP_REFUSED)
+                errors.append(f"{REFUSED}{name} = {metric.value!r}: {SERIES_CAP_REFUSED}")
+                continue
+            known.add(name)
+            kept.append(metric)
+        return kept, errors
 
     async def resume(self) -> None:
         """After a restart: agents' last posts from the database, so that an agent which
