@@ -162,6 +162,19 @@ def influxdb() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture
+def victoriametrics() -> Iterator[Any]:
+    """A victoria-metrics server of the test's own on 127.0.0.1 (it may stop and start it),
+    removed after it. Skips, naming the Debian package, when it is missing."""
+    from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
+
+    reason = missing_victoriametrics()
+    if reason:
+        pytest.skip(reason)
+    with VictoriaMetrics() as server:
+        yield server
+
+
 # -- logging in ---------------------------------------------------------------------------------
 # The API needs credentials on every route but health and login. Tests over a TestClient use an
 # admin API token made straight in the service's accounts; tests of a `netgauge serve`

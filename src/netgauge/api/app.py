@@ -186,11 +186,12 @@ class _Edge:
 async def _admit(scope: Scope) -> tuple[int, JSONResponse | None]:
     """The body limit of a request, or the answer that refuses it unread."""
     if scope["method"] in SAFE_METHODS:
-        return MAX_BODY_BYTES, None  # (a GET route reads no body)
-    try:
-        limit = await admit_body(Request(scope))
-    except HTTPException as exc:
-        return 0, JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        limit = MAX_BODY_BYTES  # (no GET route reads a body: nobody to ask first)
+    else:
+        try:
+            limit = await admit_body(Request(scope))
+        except HTTPException as exc:
+            return 0, JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
     length = Headers(scope=scope).get("content-length", "")
     if length.isdigit() and int(length) > limit:
         return limit, _too_large(limit)

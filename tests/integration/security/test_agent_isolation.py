@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.auth.roles import Role
 from netgauge.config.settings import StoreSettings
 from tests.conftest import wait_for
 from tests.integration.security.conftest import bearer
-from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
+from tests.lab.victoriametrics import VictoriaMetrics
 
 WINDOWS_VOLUME = "C:\\ Label:  Serial Number 1a2b3c4d"
 CONFIG = """
@@ -25,15 +24,6 @@ targets:
   - {name: win, address: 127.0.0.1, type: device}
   - {name: linux, address: 127.0.0.2, type: device}
 """
-
-
-@pytest.fixture
-def victoriametrics() -> Iterator[VictoriaMetrics]:
-    reason = missing_victoriametrics()
-    if reason:
-        pytest.skip(reason)
-    with VictoriaMetrics() as server:
-        yield server
 
 
 def post(client: TestClient, token: str, seq: int, metrics: list[dict[str, Any]]) -> None:

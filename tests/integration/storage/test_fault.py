@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +30,7 @@ from netgauge.storage.spool import DiskSpool
 from netgauge.storage.victoriametrics import VictoriaMetricsStore
 from netgauge.storage.writer import BatchWriter
 from tests.lab.influxdb import InfluxDB
-from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
+from tests.lab.victoriametrics import VictoriaMetrics
 
 pytestmark = pytest.mark.network
 
@@ -169,16 +169,6 @@ class Load:
             await self.store.close()
             self.store, self.writer = make()
             self.writer.start()
-
-
-@pytest.fixture
-def victoriametrics() -> Iterator[VictoriaMetrics]:
-    """A server of its own (it is stopped and started by the test), removed after it."""
-    reason = missing_victoriametrics()
-    if reason:
-        pytest.skip(reason)
-    with VictoriaMetrics() as server:
-        yield server
 
 
 async def outage_under_load(backend: Backend, spool: Path) -> tuple[str, int, int]:
