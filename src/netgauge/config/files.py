@@ -57,8 +57,12 @@ class FilePolicy:
             return f"must be an absolute path inside {where}"
         lexical = Path(os.path.normpath(value))
         real = Path(os.path.realpath(value))
-        if any(_inside(lexical, root) and _inside(real, root) for root in self.roots()):
-            return None
+        for given, root in zip((self.data_dir, *self.extra_dirs), self.roots(), strict=True):
+            # named under the directory as written or as it really is (it may be a link),
+            # and really inside it once links are followed
+            spelled = Path(os.path.normpath(os.path.abspath(given)))
+            if (_inside(lexical, spelled) or _inside(lexical, root)) and _inside(real, root):
+                return None
         return f"must lie inside {where}"
 
     def default_path(self, name: str) -> str:
