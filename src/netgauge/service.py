@@ -289,6 +289,7 @@ class Service:
             for name, queued in self.writer.queued().items()
         }
         dropped = self.writer.dropped()
+        refusals = self.writer.refusals()
         succeeded = self.writer.last_success()
         healthy = self.started and sched.running and all(h.reachable for h in stores)
         return {
@@ -308,6 +309,8 @@ class Service:
                     "last_success_ns": succeeded.get(h.name),  # when it last took a batch
                     "pending": pending.get(h.name, 0),
                     "dropped": dropped.get(h.name, 0),
+                    # samples it could not carry (part of dropped), by reason
+                    "refused": refusals.get(h.name, {}),
                     "error": h.error,
                     "answers_queries": h.name == self.store.name,
                     "spool": (

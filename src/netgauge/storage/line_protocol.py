@@ -40,10 +40,19 @@ _GZIP_LEVEL = 5  # most of level 9's gain on line protocol at a fraction of its 
 TagEscaper = Callable[[str], str]
 
 
+# Why a sample is refused: the rule, never the value (refusals are counted by reason, and an
+# agent sending a new odd value in every sample must not grow the counts without end; the
+# first sample of each reason is logged whole).
+LINE_BREAK = "line protocol: a tag value with a line break"
+TRAILING_BACKSLASH = (
+    "line protocol: a tag value ending in a backslash (InfluxDB 1.x cannot carry it)"
+)
+
+
 def refuse_line_break(text: str) -> None:
     """A tag value with a line break would end the line: :class:`PermanentStorageError`."""
     if "\n" in text or "\r" in text:
-        raise PermanentStorageError(f"line protocol: tag value with a line break: {text!r}")
+        raise PermanentStorageError(LINE_BREAK)
 
 
 def _escape_specials(text: str) -> str:
@@ -58,10 +67,7 @@ def escape_tag(text: str) -> str:
     :class:`PermanentStorageError`."""
     refuse_line_break(text)
     if text.endswith("\\"):
-        raise PermanentStorageError(
-            f"line protocol: tag value {text!r} ends with a backslash, which InfluxDB 1.x "
-            "cannot carry"
-        )
+        raise PermanentStorageError(TRAILING_BACKSLASH)
     return _escape_specials(text)
 
 

@@ -16,7 +16,12 @@ from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Query, Sink
 from netgauge.storage.embedded import EmbeddedStore
 from netgauge.storage.influxdb import InfluxV1Store
-from netgauge.storage.line_protocol import escape_tag, split_series_key
+from netgauge.storage.line_protocol import (
+    TRAILING_BACKSLASH,
+    encode,
+    escape_tag,
+    split_series_key,
+)
 from tests.lab.influxdb import InfluxDB, missing_influxdb
 
 T0 = 1_700_000_000_123_456_789  # odd nanoseconds on purpose
@@ -204,6 +209,9 @@ def test_only_what_influxdb_1_cannot_carry_is_refused() -> None:
             escape_tag(text)
     assert escape_tag('d{m="/"} x,y=z') == 'd{m\\="/"}\\ x\\,y\\=z'
     assert escape_tag("C:\\ Label") == "C:\\\\ Label"  # the backslash stays as it is
+    # a refusal names the rule, not the value: a new odd value in every sample is one reason
+    odd = [Sample(DEVICE_METRICS, "d", f"m{i}\\", 1.0, T0) for i in range(100)]
+    assert {r.reason for r in encode(odd).refused} == {TRAILING_BACKSLASH}
     assert split_series_key("device_metrics,device_id=a\\ b\\,c,metric_name=x\\=1") == (
         "device_metrics",
         {"device_id": "a b,c", "metric_name": "x=1"},
