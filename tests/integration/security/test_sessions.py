@@ -95,3 +95,12 @@ def test_common_and_blank_passwords_are_refused(serve: Callable[..., TestClient]
         assert r.status_code == 422 and "password" in r.json()["detail"], (weak, r.text)
     strong = {"username": "w", "password": "violet kettle under moonlight", "role": "viewer"}
     assert client.post("/api/v1/users", json=strong, headers=admin).status_code == 201
+
+
+def test_the_secure_cookies_setting_marks_every_session_cookie(
+    serve: Callable[..., TestClient],
+) -> None:
+    client = serve(secure_cookies=True)  # behind a TLS proxy that sends no X-Forwarded-Proto
+    r = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+    cookies = r.headers.get_list("set-cookie")
+    assert len(cookies) == 3 and all("Secure" in c for c in cookies), cookies
