@@ -182,7 +182,12 @@ async def admit_body(request: Request) -> int:
 
 
 async def agent_device(request: Request) -> str:
-    """The device whose agent token the request carries (401 otherwise)."""
+    """The device whose agent token the request carries (401 otherwise). Looked up once per
+    request: the edge asks before the body, the ingest route after, from the request's
+    state (which only the server writes)."""
+    known: str | None = request.scope.get("state", {}).get(_AGENT_DEVICE)
+    if known is not None:
+        return known
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
         raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
@@ -190,7 +195,11 @@ async def agent_device(request: Request) -> str:
     device: str | None = await asyncio.to_thread(inventory.device_for_token, token.strip())
     if device is None:
         raise HTTPException(401, "unknown or revoked agent token")
+    request.scope.setdefault("state", {})[_AGENT_DEVICE] = device
     return device
+
+
+_AGENT_DEVICE = "agent_device"
 
 
 AuthDep = Annotated[Principal | None, Depends(authorize)]

@@ -19,8 +19,8 @@ router = APIRouter(prefix="/ingest", tags=["agents"])
 async def _device(
     request: Request, authorization: Annotated[str | None, Header(max_length=512)] = None
 ) -> str:
-    """The device of the bearer token (checked once more: the edge checked it before the
-    body was read; the header parameter documents it in the schema)."""
+    """The device of the bearer token (as the edge found it before the body was read; the
+    header parameter documents it in the schema)."""
     return await agent_device(request)
 
 
