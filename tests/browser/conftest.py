@@ -39,8 +39,11 @@ if not Path(CHROMIUM).exists():
     )
 
 # the lab: one device (fed by a real agent token through the ingest API) and a fast ICMP job
-# over every destination, so a destination added in the browser gets results in seconds
+# over every destination, so a destination added in the browser gets results in seconds.
+# The writer flushes every 5 s: a destination's page is opened while its first results are on
+# the overview (the live stream) but not yet stored, and must still draw its charts.
 CONFIG = """
+settings: {write_flush_interval_s: 5}
 sites:
   - {name: lab, description: the browser tests' loopback lab}
 targets:

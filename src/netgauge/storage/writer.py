@@ -87,6 +87,17 @@ class BatchWriter:
         if any(len(s.pending) >= self.batch_size for s in self._states):
             self._wake.set()
 
+    def pending_series(self, device_id: str) -> set[tuple[str, str, str]]:
+        """(measurement, device, metric) of one device's samples accepted but not yet written:
+        a page opened between a check's first result and the next flush still knows its
+        series. Bounded by what waits in memory (a batch, or less)."""
+        return {
+            (s.measurement, s.device_id, s.metric_name)
+            for state in self._states
+            for s in list(state.pending)
+            if s.device_id == device_id
+        }
+
     def start(self) -> None:
         """Run the periodic flusher in the background."""
         self._task = asyncio.create_task(self._loop(), name="netgauge-writer")

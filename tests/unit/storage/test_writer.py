@@ -132,3 +132,13 @@ async def test_a_refused_sample_costs_only_itself() -> None:
     assert writer.dropped() == {"fake": 1}
     assert writer.refusals() == {"fake": {"odd tag": 1}}
     assert writer.queued() == {"fake": 0}
+
+
+async def test_pending_series_names_what_is_accepted_but_not_yet_written() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=100, flush_interval_s=3600)
+    writer.submit([Sample(DEVICE_METRICS, "gw", "icmp.rtt_avg_ms", 1.0, 1)])
+    writer.submit([Sample(DEVICE_METRICS, "other", "cpu_percent", 2.0, 1)])
+    assert writer.pending_series("gw") == {(DEVICE_METRICS, "gw", "icmp.rtt_avg_ms")}
+    await writer.flush(force=True)
+    assert writer.pending_series("gw") == set()

@@ -314,7 +314,10 @@ async def _detail(
         asyncio.to_thread(_side_data, inv, name),
         availability(service, name, tr),
     )
-    metric_names = [metric for _, _, metric in series]
+    # with what the writer holds: a check's first result may be on the overview already
+    # (the live stream) before the writer's next flush stores it
+    known = set(series) | service.writer.pending_series(name)
+    metric_names = [metric for _, _, metric in sorted(known, key=lambda k: (k[1], k[2], k[0]))]
     return render(
         request,
         "detail.html",

@@ -9,11 +9,16 @@
   const C = window.ngCharts;
   const target = root.dataset.target;
   const from = root.dataset.from;
-  const to = root.dataset.to;
+  // A preset range ends now: a chart still empty (a destination added a moment ago, whose
+  // first round the writer has not stored yet) asks again with the range's end moved to now.
+  const live = root.dataset.live === "true";
+  let to = root.dataset.to;
   const step = root.dataset.step ? Number(root.dataset.step) : null;
   const useRounds = root.dataset.rounds === "true";
   const fromS = Date.parse(from) / 1000;
-  const toS = Date.parse(to) / 1000;
+  let toS = Date.parse(to) / 1000;
+  const EMPTY_RETRY_MS = 3000;
+  const EMPTY_RETRIES = 20; // a minute: longer than any writer flush
   const ROUNDS_LIMIT = 10000; // the API's most rounds per request
   const resetButton = document.getElementById("reset-zoom");
   const zoomLink = document.getElementById("zoom-range");
@@ -90,6 +95,17 @@
     if (done) el.dataset.points = String(spec.xs.length);
   }
 
+  function retryWhenEmpty(el) {
+    const tries = Number(el.dataset.emptyTries || "0");
+    if (!live || tries >= EMPTY_RETRIES) return;
+    el.dataset.emptyTries = String(tries + 1);
+    setTimeout(function () {
+      to = new Date().toISOString();
+      toS = Date.parse(to) / 1000;
+      load(el);
+    }, EMPTY_RETRY_MS);
+  }
+
   function empty(el) {
     const p = document.createElement("p");
     p.className = "chart-empty";
@@ -97,6 +113,7 @@
     el.textContent = "";
     el.appendChild(p);
     el.dataset.points = "0";
+    retryWhenEmpty(el);
   }
 
   function failed(el, error) {
@@ -206,12 +223,16 @@
     load.catch(function (error) { failed(el, error); });
   }
 
-  root.querySelectorAll(".chart").forEach(function (el) {
-    el.setAttribute("aria-busy", "true");
+  function load(el) {
     const kind = el.dataset.kind;
     if (kind === "status") loadStatus(el);
     else if (kind === "smoke") loadSmoke(el);
     else loadLines(el);
+  }
+
+  root.querySelectorAll(".chart").forEach(function (el) {
+    el.setAttribute("aria-busy", "true");
+    load(el);
   });
 
   if (resetButton) resetButton.addEventListener("click", resetZoom);
