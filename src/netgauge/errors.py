@@ -11,6 +11,7 @@
     ├── TargetResolutionError    a target address cannot be parsed or resolved
     └── StorageError             a store could not take or give data
         ├── RetryableStorageError   transient: retry with backoff
+        │   └── StoragePermissionError  401/403: retried, reported as a permission problem
         └── PermanentStorageError   the data itself was refused: drop, count, log
 
 Failures *of targets* (timeouts, refused connections, loss) are never exceptions: they are
@@ -85,6 +86,11 @@ class StorageError(NetgaugeError):
 
 class RetryableStorageError(StorageError):
     """Transient storage failure: the same batch may succeed later."""
+
+
+class StoragePermissionError(RetryableStorageError):
+    """The store knows who we are not, or what we may not do (401/403): kept and retried,
+    since an administrator's grant fixes it without losing what waited, but said as such."""
 
 
 class PermanentStorageError(StorageError):

@@ -38,7 +38,8 @@ def missing_influxdb() -> str | None:
 
 
 class InfluxDB(Daemon):
-    """influxd on ``http://127.0.0.1:<port>``, no authentication; a context manager."""
+    """influxd on ``http://127.0.0.1:<port>``; a context manager. ``auth=True`` turns
+    authentication on (the first user, created without credentials, must be an admin)."""
 
     what = "influxd"
     start_timeout_s = _START_TIMEOUT_S
@@ -47,7 +48,8 @@ class InfluxDB(Daemon):
 
     address = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, auth: bool = False) -> None:
+        self.auth = auth
         self.port = free_tcp_port(self.address)
         self.rpc_port = free_tcp_port(self.address)
         super().__init__()
@@ -80,7 +82,7 @@ bind-address = "{self.address}:{self.rpc_port}"
 [http]
   enabled = true
   bind-address = "{self.address}:{self.port}"
-  auth-enabled = false
+  auth-enabled = {"true" if self.auth else "false"}
   log-enabled = false
   pprof-enabled = false
 

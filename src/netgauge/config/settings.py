@@ -41,6 +41,11 @@ class StoreSettings(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s@]+$", description="e.g. http://influx:8086")
     database: str = Field("netgauge", description="InfluxDB 1.x database")
     username: str | None = Field(None, description="InfluxDB 1.x user")
+    create_database: bool = Field(
+        True,
+        description="InfluxDB 1.x: create the database when a write finds it missing (needs an "
+        "admin user); false for a user with WRITE on an existing database only",
+    )
     password_env: str | None = Field(
         None, description="the environment variable holding the password (never the password)"
     )
@@ -68,7 +73,8 @@ class StoreSettings(BaseModel):
 
     @model_validator(mode="after")
     def _fields_of_its_kind(self) -> StoreSettings:
-        v1_only = {"database", "username", "password_env"} & self.model_fields_set
+        v1_only = {"database", "username", "password_env", "create_database"}
+        v1_only &= self.model_fields_set
         v2_only = {"org", "bucket", "token_env", "token_file"} & self.model_fields_set
         if self.kind == "influxdb2":
             if v1_only:

@@ -50,7 +50,13 @@ def _build(cfg: StoreSettings, index: int) -> Store:
     password = None
     if cfg.password_env is not None:
         password = _from_env(cfg.password_env, f"stores[{index}].password_env")
-    return InfluxV1Store(cfg.url, cfg.database, username=cfg.username, password=password)
+    return InfluxV1Store(
+        cfg.url,
+        cfg.database,
+        username=cfg.username,
+        password=password,
+        create_database=cfg.create_database,
+    )
 
 
 def _token(cfg: StoreSettings, index: int) -> str:

@@ -14,7 +14,13 @@ the embedded store's definition.
 
 Errors: 204 is success; 400 (and other refusals of the data itself) raise
 :class:`PermanentStorageError` carrying InfluxDB's text, which names the offending line;
-5xx, 401/403/404/429, connection errors and timeouts raise :class:`RetryableStorageError`.
+401/403 raise :class:`StoragePermissionError` (retried: a grant fixes it and nothing waiting
+is lost), naming the user and database; 5xx, 404/429, connection errors and timeouts raise
+:class:`RetryableStorageError`.
+
+The database is never created up front: a least-privilege user (``GRANT WRITE ON db``)
+cannot run ``CREATE DATABASE``, and needs not. A write that finds it missing creates it (with
+``create_database``, the default) and is sent again; without, the error says what to do.
 The optional user and password go in an HTTP Basic ``Authorization`` header (InfluxDB 1.x
 takes it like the ``u``/``p`` query parameters), so they never appear in URLs, logs or
 error messages.
@@ -27,7 +33,12 @@ from typing import Any
 
 import httpx
 
-from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
+from netgauge.errors import (
+    PermanentStorageError,
+    RetryableStorageError,
+    StorageError,
+    StoragePermissionError,
+)
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode, split_series_key
@@ -40,6 +51,7 @@ _AGG_FN = {
     "count": "count({})",
     "p95": "percentile({}, 95)",
 }
+_DB_MISSING = "database not found"
 _REGEX_SPECIALS = set("\\.+*?()|[]{}^$/-#&~ ")
 
 
@@ -61,7 +73,8 @@ def regex_prefix(prefix: str) -> str:
 
 
 class InfluxV1Store:
-    """InfluxDB 1.x over HTTP: a Sink and a Query; creates its database on first use."""
+    """InfluxDB 1.x over HTTP: a Sink and a Query; creates its database when a write finds it
+    missing (``create_database``)."""
 
     name = "influxdb"
 
@@ -74,12 +87,14 @@ class InfluxV1Store:
         password: str | None = None,
         timeout_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
+        create_database: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
+        self.username = username
+        self.create_database = create_database
         auth = httpx.BasicAuth(username, password or "") if username is not None else None
         self._client = client or httpx.AsyncClient(base_url=self.url, timeout=timeout_s, auth=auth)
-        self._db_ready = False
         self.samples_written = 0
         self.last_write_ns: int | None = None
         self._last_error: str | None = None
@@ -108,37 +123,79 @@ class InfluxV1Store:
                 f"influxdb at {self.url}: {exc or type(exc).__name__}"
             ) from exc
 
+    def _who(self) -> str:
+        return f"user {self.username!r}" if self.username is not None else "no user"
+
     def _check(self, resp: httpx.Response, what: str) -> None:
         if resp.status_code in (200, 204):
             return
         text = _error_text(resp)
         message = f"influxdb {what} refused ({resp.status_code}): {text}"
-        if resp.status_code == 404 and "database not found" in text:
-            self._db_ready = False
-        if resp.status_code >= 500 or resp.status_code in (401, 403, 404, 408, 429):
+        if resp.status_code == 401:
+            raise StoragePermissionError(
+                f"influxdb {what}: authentication failed for {self._who()} (401: {text}); "
+                "check username and the password variable"
+            )
+        if resp.status_code == 403:
+            raise StoragePermissionError(
+                f"influxdb {what}: permission denied for {self._who()} on database "
+                f"{self.database!r} (403: {text})"
+            )
+        if resp.status_code >= 500 or resp.status_code in (404, 408, 429):
             raise RetryableStorageError(message)
         raise PermanentStorageError(message)
 
-    async def _ensure_db(self) -> None:
-        if self._db_ready:
-            return
+    async def _create_database(self) -> None:
         resp = await self._request(
             "POST", "/query", params={"q": f"CREATE DATABASE {quote_ident(self.database)}"}
         )
+        if resp.status_code in (401, 403):
+            raise StoragePermissionError(
+                f"influxdb: database {self.database!r} does not exist and {self._who()} may not "
+                f"create it ({resp.status_code}: {_error_text(resp)}); create it as an admin "
+                f"and GRANT WRITE ON {quote_ident(self.database)} to the user, then set "
+                "create_database: false"
+            )
         self._check(resp, "CREATE DATABASE")
         _results(resp)  # raises on a statement error
-        self._db_ready = True
 
     async def _query(self, influxql: str) -> list[dict[str, Any]]:
-        """Run one InfluxQL statement: its series (name, tags, columns, values)."""
-        await self._ensure_db()
+        """Run one InfluxQL statement: its series (name, tags, columns, values); none while
+        the database does not exist yet (nothing was written)."""
         resp = await self._request(
             "GET", "/query", params={"db": self.database, "epoch": "ns", "q": influxql}
         )
         self._check(resp, "query")
-        results = _results(resp)
+        try:
+            results = _results(resp)
+        except PermanentStorageError as exc:
+            if _DB_MISSING in str(exc):
+                return []
+            raise
         series: list[dict[str, Any]] = results[0].get("series", []) if results else []
         return series
+
+    async def _post_write(self, body: bytes) -> httpx.Response:
+        return await self._request(
+            "POST",
+            "/write",
+            params={"db": self.database, "precision": "ns"},
+            content=body,
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+        )
+
+    async def _write(self, body: bytes) -> None:
+        """One write; a missing database is created (when allowed) and the write sent again."""
+        resp = await self._post_write(body)
+        if resp.status_code == 404 and _DB_MISSING in _error_text(resp):
+            if not self.create_database:
+                raise RetryableStorageError(
+                    f"influxdb write: database {self.database!r} not found and "
+                    "create_database is false: create it, or set create_database: true"
+                )
+            await self._create_database()
+            resp = await self._post_write(body)
+        self._check(resp, "write")
 
     # -- Sink --------------------------------------------------------------------------------
     async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
@@ -148,15 +205,7 @@ class InfluxV1Store:
         if not encoded.lines:
             return encoded.refused
         try:
-            await self._ensure_db()
-            resp = await self._request(
-                "POST",
-                "/write",
-                params={"db": self.database, "precision": "ns"},
-                content=encoded.body,
-                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
-            )
-            self._check(resp, "write")
+            await self._write(encoded.body)
         except StorageError as exc:
             self._last_error = str(exc)
             raise
