@@ -41,7 +41,8 @@ def server() -> Iterator[InfluxDB]:
         pytest.skip(reason)
     with InfluxDB(auth=True) as influx:
         # the first user may be created without credentials, and must be an admin
-        _query(influx, f"CREATE USER {ADMIN[0]} WITH PASSWORD '{ADMIN[1]}' WITH ALL PRIVILEGES", None)
+        first = f"CREATE USER {ADMIN[0]} WITH PASSWORD '{ADMIN[1]}' WITH ALL PRIVILEGES"
+        _query(influx, first, None)
         _query(influx, f'CREATE DATABASE "{DB}"')
         _query(influx, f"CREATE USER {WRITER[0]} WITH PASSWORD '{WRITER[1]}'")
         # ALL on one database is READ and WRITE on it (a second GRANT would replace the first)
