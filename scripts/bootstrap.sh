@@ -21,7 +21,8 @@ ng_find_python() {
 }
 
 ng_apt_install() {
-    # Only as root, only packages missing; quiet unless it fails.
+    # Only as root, only packages missing; quiet unless it fails. NG_APT_OPTS: extra options
+    # (e.g. --no-install-recommends).
     local missing=()
     local pkg
     for pkg in "$@"; do
@@ -34,9 +35,10 @@ ng_apt_install() {
     fi
     ng_log "installing Debian package(s): ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -qq "${missing[@]}" >/tmp/netgauge-apt.log 2>&1; then
+    # shellcheck disable=SC2086 # NG_APT_OPTS is a list of options
+    if ! apt-get install -y -qq ${NG_APT_OPTS:-} "${missing[@]}" >/tmp/netgauge-apt.log 2>&1; then
         apt-get update -qq >>/tmp/netgauge-apt.log 2>&1 || true
-        apt-get install -y -qq "${missing[@]}" >>/tmp/netgauge-apt.log 2>&1 || {
+        apt-get install -y -qq ${NG_APT_OPTS:-} "${missing[@]}" >>/tmp/netgauge-apt.log 2>&1 || {
             ng_log "apt-get install failed; see /tmp/netgauge-apt.log"
             return 1
         }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,6 +36,7 @@ from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
 from netgauge.status.hysteresis import Thresholds
 from netgauge.storage import BatchWriter
+from netgauge.storage.base import SinkHealth
 from netgauge.storage.factory import build_stores, query_store
 from netgauge.storage.spool import DiskSpool
 
@@ -291,7 +292,8 @@ class Service:
         dropped = self.writer.dropped()
         refusals = self.writer.refusals()
         succeeded = self.writer.last_success()
-        healthy = self.started and sched.running and all(h.reachable for h in stores)
+        verdicts = {h.name: self._store_state(h) for h in stores}
+        healthy = self.started and sched.running and all(v[0] == "ok" for v in verdicts.values())
         return {
             "status": "ok" if healthy else "degraded",
             "scheduler": {
@@ -303,6 +305,12 @@ class Service:
             "stores": [
                 {
                     "name": h.name,
+                    # ok | degraded (lost samples lately) | down (unreachable, writes failing)
+                    "state": verdicts[h.name][0],
+                    # what kind of problem, in words that name no host: unreachable,
+                    # permission_denied, writes_failing, samples_lost (None when ok)
+                    "cause": verdicts[h.name][1],
+                    "reason": verdicts[h.name][2],  # the store's own words (details only)
                     "reachable": h.reachable,
                     "samples_written": h.samples_written,
                     "last_write_ns": h.last_write_ns,  # the newest sample it holds
@@ -330,6 +338,28 @@ class Service:
             # device samples refused by validation, by reason (never stored, never silent)
             "rejected_samples": REJECTIONS.counts(),
         }
+
+    def _store_state(self, h: SinkHealth) -> tuple[str, str | None, str | None]:
+        """(state, cause, reason) of one store. A ping that answers is not enough: a store whose
+        writes fail (a user without WRITE) is down, and one that lost samples within
+        ``store_degraded_for_s`` is degraded, with the newest reason."""
+        if not h.reachable:
+            return "down", "unreachable", h.error or "unreachable"
+        failing = self.writer.failing()
+        if h.name in failing:
+            error = failing[h.name]
+            cause = "permission_denied" if self.writer.denied(h.name) else "writes_failing"
+            return "down", cause, f"writes failing, samples wait in the spool: {error}"
+        loss = self.writer.losses().get(h.name)
+        window_ns = int(self.settings.store_degraded_for_s * 1e9)
+        if loss is not None and self._now_ns() - loss.at_ns <= window_ns:
+            when = datetime.fromtimestamp(loss.at_ns / 1e9, UTC).isoformat(timespec="seconds")
+            reason = f"{loss.total} samples lost, the last at {when}: {loss.reason}"
+            return "degraded", "samples_lost", reason
+        return "ok", None, None
+
+    def _now_ns(self) -> int:
+        return int(self.clock.now().timestamp() * 1e9)
 
 
 __all__ = ["Service", "schedule_of", "window_of"]

@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     spool_policy: Literal["drop_oldest", "drop_newest"] = Field(
         "drop_oldest", description="At spool_max_mb: drop the oldest batches, or the new one."
     )
+    store_degraded_for_s: float = Field(
+        900,
+        ge=0,
+        le=7 * 86400,
+        description="A store that lost samples (refused, or its full spool dropped them) is "
+        "'degraded' in /health and /metrics this long after the last loss.",
+    )
     retention_raw_days: float = Field(
         30, ge=2, le=36500, description="Embedded store: raw samples are kept this long."
     )

@@ -47,9 +47,11 @@ class SinkHealth:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """A sample a store cannot take, and why (a tag value its line protocol cannot carry)."""
+    """A sample a store cannot take, and why (a tag value its line protocol cannot carry).
+    ``sample`` is None when the store said how many it dropped but not which (InfluxDB's
+    partial write)."""
 
-    sample: Sample
+    sample: Sample | None
     reason: str
 
 

@@ -28,10 +28,12 @@ error messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import structlog
 
 from netgauge.errors import (
     PermanentStorageError,
@@ -42,6 +44,8 @@ from netgauge.errors import (
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.line_protocol import FIELD, STATUS_METRIC, encode, split_series_key
+
+log = structlog.get_logger(__name__)
 
 # percentile() is the nearest rank, rounded half up: the embedded store's p95 is defined so
 _AGG_FN = {
@@ -201,18 +205,28 @@ class InfluxV1Store:
     async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
         """POST ``batch`` as gzip-compressed line protocol to ``/write`` (ns precision);
         samples InfluxDB 1.x cannot carry are refused, the rest written."""
-        encoded = encode(batch)
+        encoded = encode(batch, finite_only=True)
         if not encoded.lines:
             return encoded.refused
+        partial: list[Refusal] = []
         try:
             await self._write(encoded.body)
+        except PermanentStorageError as exc:
+            # InfluxDB 1.x writes every point it can and says how many it dropped (a field
+            # type conflict in a shared database): those are lost, not the whole batch
+            dropped = _partial_write(str(exc), len(encoded.lines))
+            if dropped is None:
+                self._last_error = str(exc)
+                raise
+            log.warning("influxdb.partial_write", dropped=dropped, error=str(exc))
+            partial = [Refusal(None, _partial_reason(str(exc)))] * dropped
         except StorageError as exc:
             self._last_error = str(exc)
             raise
-        self.samples_written += len(encoded.lines)
+        self.samples_written += len(encoded.lines) - len(partial)
         self.last_write_ns = encoded.newest_ns
         self._last_error = None
-        return encoded.refused
+        return [*encoded.refused, *partial]
 
     async def health(self) -> SinkHealth:
         """Reachable when ``/ping`` answers 204; counters of this process's writes."""
@@ -322,6 +336,28 @@ class InfluxV1Store:
         for ts, name, value in rows:
             grouped.setdefault(ts, {})[name[len(kind) + 1 :]] = value
         return list(grouped.items())[-limit:]
+
+
+_QUOTED_LINE = re.compile(r"'[^'\n]*'")
+_PARTIAL_DROPPED = re.compile(r"\s*dropped=(\d+)\s*$")
+
+
+def _partial_write(message: str, lines: int) -> int | None:
+    """How many of ``lines`` points a ``partial write`` refusal dropped (None: not one).
+    InfluxDB counts in ``dropped=`` the points it refused (a field type conflict), not the
+    lines it could not parse (named one by one): both are lost."""
+    if "partial write" not in message:
+        return None
+    found = _PARTIAL_DROPPED.search(message)
+    if found is None:
+        return None
+    return min(int(found.group(1)) + message.count("unable to parse"), lines)
+
+
+def _partial_reason(message: str) -> str:
+    """The rule of a partial write, without the count and without the quoted line (counts
+    are kept per reason: a reason holding each refused value would grow without end)."""
+    return _QUOTED_LINE.sub("'<line>'", _PARTIAL_DROPPED.sub("", message)).strip()
 
 
 def _error_text(resp: httpx.Response) -> str:

@@ -25,6 +25,7 @@ the rest of the batch, other devices' samples included, is written.
 from __future__ import annotations
 
 import gzip
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,9 @@ LINE_BREAK = "line protocol: a tag value with a line break"
 TRAILING_BACKSLASH = (
     "line protocol: a tag value ending in a backslash (InfluxDB 1.x cannot carry it)"
 )
+
+
+NOT_FINITE = "line protocol: a value that is not a finite number (inf or nan)"
 
 
 def refuse_line_break(text: str) -> None:
@@ -78,10 +82,15 @@ def escape_tag_v2(text: str) -> str:
     return _escape_specials(text.replace("\\", "\\\\"))
 
 
-def to_line(sample: Sample, escape: TagEscaper = escape_tag) -> str:
-    """One sample as a line of line protocol (float field, ns timestamp)."""
-    # repr() is the shortest exact form; InfluxDB refuses inf and nan (400, naming the line)
-    field = f"{FIELD[sample.measurement]}={float(sample.value)!r}"
+def to_line(sample: Sample, escape: TagEscaper = escape_tag, *, finite_only: bool = False) -> str:
+    """One sample as a line of line protocol (float field, ns timestamp); ``finite_only``:
+    an infinite value is refused (InfluxDB 1.x cannot parse it, and drops such a line from a
+    partial write without counting it; VictoriaMetrics stores it)."""
+    # repr() is the shortest exact form
+    value = float(sample.value)
+    if finite_only and not math.isfinite(value):
+        raise PermanentStorageError(NOT_FINITE)
+    field = f"{FIELD[sample.measurement]}={value!r}"
     tags = f"device_id={escape(sample.device_id)}"
     if sample.measurement == DEVICE_METRICS:
         tags += f",metric_name={escape(sample.metric_name)}"
@@ -99,14 +108,16 @@ class Encoded:
     newest_ns: int | None  # the newest timestamp among the lines
 
 
-def encode(batch: Sequence[Sample], escape: TagEscaper = escape_tag) -> Encoded:
+def encode(
+    batch: Sequence[Sample], escape: TagEscaper = escape_tag, *, finite_only: bool = False
+) -> Encoded:
     """The lines of ``batch`` but its unwritable samples, which are refused one by one."""
     lines: list[str] = []
     refused: list[Refusal] = []
     newest: int | None = None
     for sample in batch:
         try:
-            lines.append(to_line(sample, escape))
+            lines.append(to_line(sample, escape, finite_only=finite_only))
         except PermanentStorageError as exc:
             refused.append(Refusal(sample, str(exc)))
             continue

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from netgauge.clock import Clock, SystemClock
-from netgauge.errors import PermanentStorageError, StorageError
+from netgauge.errors import PermanentStorageError, StorageError, StoragePermissionError
 from netgauge.models import Sample
 from netgauge.storage.base import Refusal, Sink
 from netgauge.storage.spool import DiskSpool, SpoolStats
@@ -45,6 +45,18 @@ class SinkState:
     retry_at: float = 0.0
     last_ok_ns: int | None = None  # wall time of the last batch the sink took
     refused: Counter[str] = field(default_factory=Counter)  # samples it could not carry
+    last_loss_ns: int | None = None  # wall time samples were last lost to this sink
+    last_loss_reason: str | None = None  # why (a refusal's rule, the store's error, a full spool)
+    denied: bool = False  # the last failure was a 401/403 (StoragePermissionError)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The newest loss of one sink: when, why, and how many samples it lost since start."""
+
+    at_ns: int
+    reason: str
+    total: int
 
 
 class BatchWriter:
@@ -132,7 +144,7 @@ class BatchWriter:
                 self._refused(state, await state.sink.write(batch))
             except PermanentStorageError as exc:
                 # the data itself was refused: retrying cannot help; drop it, count it, say it
-                state.dropped += len(batch)
+                self._lost(state, len(batch), str(exc))
                 log.error(
                     "storage.batch_refused",
                     sink=state.sink.name,
@@ -161,7 +173,7 @@ class BatchWriter:
             try:
                 self._refused(state, await state.sink.write(batch))
             except PermanentStorageError as exc:
-                state.dropped += len(batch)
+                self._lost(state, len(batch), str(exc))
                 log.error("storage.batch_refused", sink=state.sink.name, error=str(exc))
             except StorageError as exc:
                 self._failed(state, exc)
@@ -177,16 +189,22 @@ class BatchWriter:
             return
         waiting = list(state.pending)
         state.pending.clear()
+        spool = state.spool
+        before = (await asyncio.to_thread(spool.stats)).dropped_samples
         for start in range(0, len(waiting), self.batch_size):
             batch = waiting[start : start + self.batch_size]
             # (refused by the spool's drop_newest policy: counted in the spool's file)
-            await asyncio.to_thread(state.spool.append, batch)
+            await asyncio.to_thread(spool.append, batch)
+        lost = (await asyncio.to_thread(spool.stats)).dropped_samples - before
+        if lost > 0:  # counted by the spool, not in state.dropped: only the time and why here
+            state.last_loss_ns = self._now_ns()
+            state.last_loss_reason = f"spool full ({spool.policy}): {lost} samples dropped"
 
     def _refused(self, state: SinkState, refused: Sequence[Refusal]) -> None:
         """Samples the sink took the batch without (the rest of it is written): dropped and
         counted by reason, and said once per reason, not per sample."""
         for refusal in refused:
-            state.dropped += 1
+            self._lost(state, 1, refusal.reason)
             state.refused[refusal.reason] += 1
             if state.refused[refusal.reason] == 1:
                 log.error(
@@ -196,11 +214,17 @@ class BatchWriter:
                     sample=repr(refusal.sample),
                 )
 
+    def _lost(self, state: SinkState, count: int, reason: str) -> None:
+        state.dropped += count
+        state.last_loss_ns = self._now_ns()
+        state.last_loss_reason = reason
+
     def _failed(self, state: SinkState, exc: Exception) -> None:
         if state.failures == 0:  # log transitions, not every retry
             log.error("storage.write_failed", sink=state.sink.name, error=str(exc))
         state.failures += 1
         state.last_error = str(exc)
+        state.denied = isinstance(exc, StoragePermissionError)
         backoff = min(self.max_backoff_s, self.flush_interval_s * 2 ** min(state.failures, 16))
         state.retry_at = self._clock.monotonic() + backoff * self._rng.uniform(0.5, 1.0)
 
@@ -239,6 +263,24 @@ class BatchWriter:
     def refusals(self) -> dict[str, dict[str, int]]:
         """Per sink, the samples it could not carry, by reason (part of :meth:`dropped`)."""
         return {s.sink.name: dict(s.refused) for s in self._states}
+
+    def losses(self) -> dict[str, Loss]:
+        """Per sink that lost samples since start: the newest loss (a store is degraded for a
+        while after it, whatever reachability says)."""
+        return {
+            s.sink.name: Loss(s.last_loss_ns, s.last_loss_reason or "", s.dropped)
+            for s in self._states
+            if s.last_loss_ns is not None
+        }
+
+    def failing(self) -> dict[str, str]:
+        """Sinks whose writes fail now (backing off, what arrives waits in the spool), with the
+        last error: reachable by a ping or not, they take nothing."""
+        return {s.sink.name: s.last_error or "" for s in self._states if s.failures}
+
+    def denied(self, name: str) -> bool:
+        """Whether sink ``name``'s writes fail for want of permission (401/403)."""
+        return any(s.sink.name == name and s.failures and s.denied for s in self._states)
 
     def dropped(self) -> dict[str, int]:
         """Samples the sink refused (since start); what a full spool dropped is counted in

@@ -17,6 +17,7 @@ from netgauge.storage.base import Query, Sink
 from netgauge.storage.embedded import EmbeddedStore
 from netgauge.storage.influxdb import InfluxV1Store
 from netgauge.storage.line_protocol import (
+    NOT_FINITE,
     TRAILING_BACKSLASH,
     encode,
     escape_tag,
@@ -181,14 +182,33 @@ async def test_latest_series_rounds_match_embedded(
     assert await influx.rounds("plain", "ping", START, END, 100)  # not vacuous
 
 
-async def test_refused_line_is_permanent_and_named(store: InfluxV1Store) -> None:
+async def test_a_field_type_conflict_loses_those_samples_only(
+    store: InfluxV1Store, influxdb: InfluxDB
+) -> None:
+    # a database shared with another tool, whose device_metrics.value is a string this week
+    await store.write([Sample(DEVICE_STATUS, "r0", "status", 1.0, T0)])  # creates it
+    line = f'device_metrics,device_id=other,metric_name=note value="text" {T0}'
+    r = httpx.post(f"{influxdb.url}/write", params={"db": store.database}, content=line)
+    assert r.status_code == 204, r.text
+    cpu = Sample(DEVICE_METRICS, "r1", "cpu", 1.0, T0)
+    up = Sample(DEVICE_STATUS, "r1", "status", 1.0, T0 + 1)
+    # InfluxDB writes what it can and answers "partial write: field type conflict ... dropped=1"
+    [refusal] = await store.write([cpu, up])
+    assert refusal.sample is None  # it says how many, not which
+    assert "field type conflict" in refusal.reason and "dropped" not in refusal.reason
+    assert [(p.ts_ns, p.value) for p in await store.points("r1", "status", START, END)] == [
+        (T0 + 1, 1.0)
+    ]
+    assert store.samples_written == 2  # the first status and this one
+
+
+def test_non_finite_values_are_refused_by_the_encoder_one_by_one() -> None:
     good = Sample(DEVICE_METRICS, "r1", "cpu", 1.0, T0)
-    bad = Sample(DEVICE_METRICS, "r1", "temp", float("inf"), T0 + 1)
-    with pytest.raises(PermanentStorageError) as info:
-        await store.write([good, bad])
-    assert f"device_metrics,device_id=r1,metric_name=temp value=inf {T0 + 1}" in str(info.value)
-    health = await store.health()
-    assert health.reachable and health.error is not None and "value=inf" in health.error
+    bad = [Sample(DEVICE_METRICS, "r1", "t", v, T0 + 1) for v in (math.inf, -math.inf)]
+    encoded = encode([good, *bad], finite_only=True)
+    assert encoded.lines == [f"device_metrics,device_id=r1,metric_name=cpu value=1.0 {T0}"]
+    assert [r.sample for r in encoded.refused] == bad
+    assert {r.reason for r in encoded.refused} == {NOT_FINITE}
 
 
 # tag values as devices report them (Windows volumes, UNC paths, SNMP descriptions)

@@ -7,7 +7,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from netgauge.errors import PermanentStorageError, RetryableStorageError, StorageError
+from netgauge.errors import (
+    PermanentStorageError,
+    RetryableStorageError,
+    StorageError,
+    StoragePermissionError,
+)
 from netgauge.models import DEVICE_METRICS, Sample
 from netgauge.storage.base import Refusal, SinkHealth
 from netgauge.storage.writer import BatchWriter
@@ -142,3 +147,28 @@ async def test_pending_series_names_what_is_accepted_but_not_yet_written() -> No
     assert writer.pending_series("gw") == {(DEVICE_METRICS, "gw", "icmp.rtt_avg_ms")}
     await writer.flush(force=True)
     assert writer.pending_series("gw") == set()
+
+
+async def test_a_refused_sample_is_a_loss_with_its_reason_and_time() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=100, flush_interval_s=3600)
+    assert writer.losses() == {}
+    writer.submit([Sample(DEVICE_METRICS, "odd\\", "m", 1.0, 1), *samples(2)])
+    await writer.flush(force=True)
+    loss = writer.losses()["fake"]
+    assert (loss.reason, loss.total) == ("odd tag", 1) and loss.at_ns > 0
+    assert writer.failing() == {}
+
+
+async def test_a_permission_error_is_failing_and_denied_until_a_write_succeeds() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter([sink], batch_size=100, flush_interval_s=3600)
+    sink.fail_with = StoragePermissionError("influxdb write: permission denied for user 'u'")
+    writer.submit(samples(3))
+    await writer.flush(force=True)
+    assert writer.failing() == {"fake": "influxdb write: permission denied for user 'u'"}
+    assert writer.denied("fake") and writer.losses() == {}  # kept, not lost
+    sink.fail_with = None
+    await writer.flush(force=True)
+    assert writer.failing() == {} and not writer.denied("fake")
+    assert [len(b) for b in sink.batches] == [3]

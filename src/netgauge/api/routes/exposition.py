@@ -106,7 +106,15 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         PREFIX + "store_spooled_bytes", "bytes waiting in the store's disk spool", labels=["store"]
     )
     up = GaugeMetricFamily(
-        PREFIX + "store_up", "1 when the store's last write or check succeeded", labels=["store"]
+        PREFIX + "store_up",
+        "1 unless the store is down (unreachable, or its writes fail)",
+        labels=["store"],
+    )
+    degraded = GaugeMetricFamily(
+        PREFIX + "store_degraded",
+        "1 while the store is degraded: it lost samples within store_degraded_for_s "
+        "(cause: samples_lost); 0 when ok or down",
+        labels=["store", "cause"],
     )
     newest = GaugeMetricFamily(
         PREFIX + "store_newest_sample_timestamp_seconds",
@@ -119,7 +127,9 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         labels=["store"],
     )
     for store in health["stores"]:
-        up.add_metric([store["name"]], 1.0 if store["reachable"] else 0.0)
+        up.add_metric([store["name"]], 0.0 if store["state"] == "down" else 1.0)
+        is_degraded = store["state"] == "degraded"
+        degraded.add_metric([store["name"], store["cause"] or ""], 1.0 if is_degraded else 0.0)
         if store.get("last_success_ns") is not None:
             succeeded.add_metric([store["name"]], store["last_success_ns"] / 1e9)
         if store["last_write_ns"] is not None:
@@ -142,4 +152,4 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         counts[state.value if state else "unknown"] += 1
     for state_name, count in sorted(counts.items()):
         devices.add_metric([state_name], count)
-    return [up, newest, succeeded, written, pending, dropped, spooled, refused, devices]
+    return [up, degraded, newest, succeeded, written, pending, dropped, spooled, refused, devices]

@@ -17,6 +17,8 @@ open_router = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"])
 _PUBLIC_STORE_FIELDS = (
     "name",
+    "state",
+    "cause",
     "reachable",
     "samples_written",
     "last_write_ns",
