@@ -68,6 +68,20 @@ class StatusTracker:
         """State of one target, if it has been checked."""
         return self._states.get(target)
 
+    def current_series(self, target: str) -> set[str] | None:
+        """The metric names the newest result of each job covering ``target`` stored (a
+        metric that result had no value for is not among them); None before any result
+        since this process started."""
+        st = self._states.get(target)
+        if st is None or not st.checks:
+            return None
+        return {
+            f"{r.kind}.{name}" if r.prefixed else name
+            for r in st.checks.values()
+            for name, value in r.metrics.items()
+            if value is not None
+        }
+
     def all(self) -> list[TargetState]:
         """Every checked target, by name."""
         return [self._states[k] for k in sorted(self._states)]

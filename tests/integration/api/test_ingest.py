@@ -192,17 +192,22 @@ def test_metrics_exposes_every_series_newest_value_for_prometheus(client: TestCl
     from prometheus_client.parser import text_string_to_metric_families
 
     token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        r = client.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+        }
+
+    cpu = ("netgauge_cpu_percent", (("device", "laptop"),))
     assert post(client, token, batch(1, 10.0), batch(2, 20.0)).status_code == 200
+    assert scrape()[cpu] == 20.0  # the newest
     refused = batch(3, 250.0)
     assert post(client, token, refused).status_code == 200
-    r = client.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(r.text)
-        for s in family.samples
-    }
-    assert samples[("netgauge_cpu_percent", (("device", "laptop"),))] == 20.0  # the newest
+    samples = scrape()
+    assert cpu not in samples  # the newest batch had no valid CPU value: no stale 20.0
     assert samples[("netgauge_disk_percent", (("device", "laptop"), ("mount", "/")))] == 40.0
     assert samples[("netgauge_status", (("device", "laptop"),))] == 1.0
     assert samples[("netgauge_devices", (("state", "online"),))] == 1.0

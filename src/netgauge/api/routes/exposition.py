@@ -1,6 +1,13 @@
 """``/metrics``: every series' newest value in the Prometheus text format, so an existing
 Prometheus (and Grafana behind it) can scrape netgauge as it is.
 
+**No stale values.** A series is exposed only while the newest result of a job covering
+its target still has it: when a round has no value for it (an ICMP round with 100 % loss
+has no RTT, a disk unmounted, an interface gone), it disappears at once, and Prometheus
+marks it stale instead of storing fresh copies of an old value. Until a target has been
+checked since netgauge started, its stored values carry their own timestamps, so a scrape
+never dates an old value now.
+
 A stored series becomes one sample of a gauge named after its metric: ``icmp.rtt_avg_ms``
 of target ``gw`` is ``netgauge_icmp_rtt_avg_ms{device="gw"}``, and a device metric keeps
 its labels: ``disk_percent{mount="/"}`` is ``netgauge_disk_percent{device="sw1",mount="/"}``.
@@ -14,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -50,20 +57,41 @@ def split_series(metric_name: str) -> tuple[str, dict[str, str]]:
     return match.group("name"), labels
 
 
-def series_families(rows: Iterable[LatestValue], status: Iterable[LatestValue]) -> list[Metric]:
-    """One gauge family per metric name, one sample per series."""
-    grouped: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+Current = Callable[[str], "set[str] | None"]
+
+
+def _fresh(row: LatestValue, current: Current) -> tuple[bool, float | None]:
+    """(show it, its timestamp in seconds or None for "now") under the staleness rule."""
+    names = current(row.device_id)
+    if names is None:  # not checked since start: the value is shown as of when it was taken
+        return True, row.ts_ns / 1e9
+    return row.metric_name in names, None
+
+
+def series_families(
+    rows: Iterable[LatestValue],
+    status: Iterable[LatestValue],
+    current: Current = lambda _device: None,
+) -> list[Metric]:
+    """One gauge family per metric name, one sample per series; ``current`` gives the
+    metric names of a device's newest results (see the module docstring)."""
+    Entry = tuple[dict[str, str], float, float | None]
+    grouped: dict[str, list[Entry]] = defaultdict(list)
     for row in rows:
+        shown, ts = _fresh(row, current)
+        if not shown:
+            continue
         name, labels = split_series(row.metric_name)
-        grouped[family_name(name)].append(({"device": row.device_id, **labels}, row.value))
+        grouped[family_name(name)].append(({"device": row.device_id, **labels}, row.value, ts))
     for row in status:
-        grouped[PREFIX + "status"].append(({"device": row.device_id}, row.value))
+        ts = None if current(row.device_id) is not None else row.ts_ns / 1e9
+        grouped[PREFIX + "status"].append(({"device": row.device_id}, row.value, ts))
     out: list[Metric] = []
     for family, samples in sorted(grouped.items()):
-        keys = sorted({key for labels, _value in samples for key in labels})
+        keys = sorted({key for labels, _value, _ts in samples for key in labels})
         gauge = GaugeMetricFamily(family, f"newest {family.removeprefix(PREFIX)}", labels=keys)
-        for labels, value in samples:
-            gauge.add_metric([labels.get(key, "") for key in keys], value)
+        for labels, value, ts in samples:
+            gauge.add_metric([labels.get(key, "") for key in keys], value, timestamp=ts)
         out.append(gauge)
     return out
 
@@ -83,7 +111,8 @@ async def metrics(service: ServiceDep) -> Response:
     """The Prometheus exposition of every series' newest value and of netgauge's health."""
     rows = await service.store.latest(DEVICE_METRICS)
     status = await service.store.latest(DEVICE_STATUS)
-    families = series_families(rows, status) + await _health_families(service)
+    current = service.status.current_series
+    families = series_families(rows, status, current) + await _health_families(service)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
