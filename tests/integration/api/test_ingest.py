@@ -192,6 +192,7 @@ def test_metrics_exposes_every_series_newest_value_for_prometheus(client: TestCl
     from prometheus_client.parser import text_string_to_metric_families
 
     token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
+
     def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         r = client.get("/metrics")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
