@@ -85,6 +85,9 @@ class DeviceReading:
     state: DeviceState
     metrics: tuple[Metric, ...] = ()
     errors: tuple[str, ...] = ()
+    # where a metric came from when a protocol has several ways ({"uptime_seconds":
+    # "hrSystemUptime"}): shown by ``poll --json``, so a number can be checked by hand
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """The documented ``--json`` object of ``netgauge poll``."""
@@ -95,4 +98,5 @@ class DeviceReading:
                 {"name": m.name, "value": m.value, "labels": dict(m.labels)} for m in self.metrics
             ],
             "errors": list(self.errors),
+            "sources": dict(self.sources),
         }

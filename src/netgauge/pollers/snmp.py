@@ -57,7 +57,8 @@ from netgauge.pollers.validation import Rejections
 
 KIND = "snmp"
 SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)
-SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)  # the SNMP agent's uptime
+HR_SYSTEM_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 25, 1, 1, 0)  # the host's (HOST-RESOURCES-MIB)
 
 # HOST-RESOURCES-MIB hrStorageTable
 HR_STORAGE_TYPE: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 2)
@@ -112,6 +113,7 @@ class _Poll:
     metrics: list[Metric] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     silent_parts: int = 0  # parts of the poll that timed out after the first answer
+    sources: dict[str, str] = field(default_factory=dict)  # metric -> where it came from
 
 
 def _number(value: Value) -> int | None:
@@ -154,13 +156,15 @@ class SnmpPoller:
         """One poll of ``device``: ONLINE with its metrics, or OFFLINE when it is silent."""
         poll = _Poll(device, endpoint, credentials, self._clock_ns())
         try:
-            system = await self._client.get(endpoint, credentials, [SYS_OBJECT_ID, SYS_UPTIME])
+            system = await self._client.get(
+                endpoint, credentials, [SYS_OBJECT_ID, SYS_UPTIME, HR_SYSTEM_UPTIME]
+            )
         except SnmpTimeoutError as exc:
             return DeviceReading(device, KIND, poll.now_ns, DeviceState.OFFLINE, (), (str(exc),))
         except SnmpError as exc:
             return DeviceReading(device, KIND, poll.now_ns, DeviceState.DEGRADED, (), (str(exc),))
         memory = self._remember(device, system.get(SYS_OBJECT_ID))
-        self._uptime(poll, system.get(SYS_UPTIME))
+        self._uptime(poll, system.get(SYS_UPTIME), system.get(HR_SYSTEM_UPTIME))
         assert memory.profile is not None
         for name, sources in (
             (CPU_PERCENT, memory.profile.cpu_percent),
@@ -179,7 +183,13 @@ class SnmpPoller:
         state = DeviceState.DEGRADED if poll.silent_parts else DeviceState.ONLINE
         kept, refused = self.rejections.screen(poll.metrics)
         return DeviceReading(
-            device, KIND, poll.now_ns, state, tuple(kept), (*poll.errors, *refused)
+            device,
+            KIND,
+            poll.now_ns,
+            state,
+            tuple(kept),
+            (*poll.errors, *refused),
+            sources=poll.sources,
         )
 
     def forget(self, device: str) -> None:
@@ -195,19 +205,23 @@ class SnmpPoller:
             memory.sys_object_id = oid
         return memory
 
-    def _uptime(self, poll: _Poll, value: Value) -> None:
-        ticks = _number(value)
-        if ticks is None:
-            poll.errors.append("uptime_seconds: sysUpTime not answered")
-            return
-        uptime = ticks / 100.0  # TimeTicks are hundredths of a second
-        if self._rates.device_restarted(poll.device, uptime):
+    def _uptime(self, poll: _Poll, agent_value: Value, host_value: Value) -> None:
+        """uptime_seconds is the host's (hrSystemUptime) where the agent serves it: sysUpTime
+        is the SNMP agent's, which restarts with snmpd (828 s on a host up 2.7 days). The
+        agent's is still what tells that its counters started again."""
+        agent, host = _number(agent_value), _number(host_value)
+        if agent is not None and self._rates.device_restarted(poll.device, agent / 100.0):
             memory = self._memory.get(poll.device)
             if memory is not None:
                 memory.cpu_ticks = None
                 memory.if_names.clear()
             poll.errors.append("agent restarted (sysUpTime went down): rates start again")
-        poll.metrics.append(Metric(UPTIME_SECONDS, uptime))
+        ticks, source = (host, "hrSystemUptime") if host is not None else (agent, "sysUpTime")
+        if ticks is None:
+            poll.errors.append("uptime_seconds: neither hrSystemUptime nor sysUpTime answered")
+            return
+        poll.sources[UPTIME_SECONDS] = source
+        poll.metrics.append(Metric(UPTIME_SECONDS, ticks / 100.0))  # hundredths of a second
 
     async def _first_answering(
         self, poll: _Poll, memory: _DeviceMemory, name: str, sources: list[Source]
@@ -274,11 +288,15 @@ class SnmpPoller:
 
     async def _used_of_total(self, poll: _Poll, source: UsedOfTotal) -> bool:
         values = await self._client.get(
-            poll.endpoint, poll.credentials, [source.total, source.available]
+            poll.endpoint, poll.credentials, [source.total, *source.available]
         )
-        total, available = _number(values.get(source.total)), _number(values.get(source.available))
-        if not total or available is None:
+        total = _number(values.get(source.total))
+        parts = [_number(values.get(oid)) for oid in source.available]
+        if not total or any(part is None for part in parts):
             return False
+        available = min(sum(part or 0.0 for part in parts), total)
+        oids = ", ".join(".".join(map(str, oid)) for oid in source.available)
+        poll.sources[MEMORY_PERCENT] = f"total {'.'.join(map(str, source.total))}, available {oids}"
         poll.metrics.append(Metric(MEMORY_PERCENT, 100.0 * (total - available) / total))
         return True
 

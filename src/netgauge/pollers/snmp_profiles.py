@@ -10,8 +10,9 @@ few generic shapes, so a new device type needs a file, not code:
   vendors use for "this component has no CPU".
 * ``cpu_ticks: {busy: [OID...], idle: [OID...]}``: tick counters; busy share of the ticks
   between two polls (UCD-SNMP ssCpuRaw*).
-* ``used_of_total: {total: OID, available: OID}`` and ``used_and_free: {used: COLUMN,
-  free: COLUMN}`` (columns summed): memory %.
+* ``used_of_total: {total: OID, available: OID or [OID...]}`` (the available ones summed:
+  free + buffers + cached) and ``used_and_free: {used: COLUMN, free: COLUMN}`` (columns
+  summed): memory %.
 * ``sensor_table: {value: COLUMN, name: COLUMN, scale: 0.001}``: one temperature per row,
   named by the other column.
 * ``hr_storage_ram``, ``hr_storage_fixed``, ``entity_sensor``, ``if_mib``: ``true`` selects
@@ -62,9 +63,14 @@ class CpuTicks(_Strict):
     idle: list[Oid] = Field(min_length=1)
 
 
+def _one_or_more(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
 class UsedOfTotal(_Strict):
     total: Oid
-    available: Oid
+    # summed: MemFree alone (net-snmp's memAvailReal) counts page cache as used
+    available: Annotated[list[Oid], BeforeValidator(_one_or_more)] = Field(min_length=1)
 
 
 class UsedAndFree(_Strict):

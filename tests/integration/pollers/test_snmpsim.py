@@ -45,6 +45,7 @@ def oid(text: str) -> Oid:
 
 
 SYS_UPTIME = oid("1.3.6.1.2.1.1.3.0")
+HR_SYSTEM_UPTIME = oid("1.3.6.1.2.1.25.1.1.0")  # the host's, where the agent serves it
 IF_NUMBER = oid("1.3.6.1.2.1.2.1.0")
 IF_ENTRY = oid("1.3.6.1.2.1.2.2.1")  # IF-MIB ifTable
 IF_DESCR = IF_ENTRY + (2,)
@@ -73,7 +74,10 @@ ENT_SENSOR = oid("1.3.6.1.2.1.99.1.1.1")  # entPhySensorEntry: type, scale, prec
 LM_TEMP_NAME = oid("1.3.6.1.4.1.2021.13.16.2.1.2")
 LM_TEMP_VALUE = oid("1.3.6.1.4.1.2021.13.16.2.1.3")  # millidegrees
 UCD_MEM_TOTAL = oid("1.3.6.1.4.1.2021.4.5.0")
-UCD_MEM_AVAIL = oid("1.3.6.1.4.1.2021.4.6.0")
+UCD_MEM_AVAIL = oid("1.3.6.1.4.1.2021.4.6.0")  # MemFree, despite its name
+UCD_MEM_BUFFER = oid("1.3.6.1.4.1.2021.4.14.0")
+UCD_MEM_CACHED = oid("1.3.6.1.4.1.2021.4.15.0")
+UCD_MEM_SYS_AVAIL = oid("1.3.6.1.4.1.2021.4.27.0")  # MemAvailable (net-snmp 5.8+)
 SS_CPU_RAW = oid("1.3.6.1.4.1.2021.11")
 SS_IO_RAW_SENT = SS_CPU_RAW + (57, 0)  # blocks written: not CPU ticks
 # UCD-SNMP-MIB ssCpuRaw*: user nice system interrupt softIRQ steal are busy; idle and wait not
@@ -118,7 +122,8 @@ def mean(values: list[int]) -> float:
 
 
 def uptime(records: Records) -> float:
-    return number(records, SYS_UPTIME) / 100
+    """The host's uptime: hrSystemUptime where the walk has it, else the agent's sysUpTime."""
+    return number(records, HR_SYSTEM_UPTIME if HR_SYSTEM_UPTIME in records else SYS_UPTIME) / 100
 
 
 def hr_storage(records: Records, kind: Oid) -> list[tuple[str, float]]:
@@ -199,7 +204,11 @@ def expected_generic(r: Records) -> list[tuple[str, float]]:
 
 
 def expected_linux(r: Records) -> list[tuple[str, float]]:
-    total, available = number(r, UCD_MEM_TOTAL), number(r, UCD_MEM_AVAIL)
+    total = number(r, UCD_MEM_TOTAL)
+    if UCD_MEM_SYS_AVAIL in r:
+        available = number(r, UCD_MEM_SYS_AVAIL)
+    else:  # older agents: MemFree + Buffers + Cached, what the kernel could hand out
+        available = sum(number(r, o) for o in (UCD_MEM_AVAIL, UCD_MEM_BUFFER, UCD_MEM_CACHED))
     names = column(r, LM_TEMP_NAME)
     repeated = [text(n) for n in names.values()]
 
@@ -210,7 +219,7 @@ def expected_linux(r: Records) -> list[tuple[str, float]]:
 
     return [
         ("uptime_seconds", uptime(r)),
-        ("memory_percent", 100 * (total - available) / total),  # memTotalReal, memAvailReal
+        ("memory_percent", 100 * (total - available) / total),
         *((f'disk_percent{{mount="{m}"}}', p) for m, p in hr_storage(r, HR_FIXED_DISK)),
         *(
             (f'temperature_celsius{{sensor="{label(i)}"}}', v / 1000)  # millidegrees
@@ -254,7 +263,9 @@ def advance(records: Records, seconds: int, traffic: Mapping[int, tuple[int, int
     ``traffic`` grown by its deltas, in the 64-bit counters where the device has them and in
     the 32-bit ones (wrapping) always."""
     new = dict(records)
-    new[SYS_UPTIME] = ("67", str(number(records, SYS_UPTIME) + seconds * 100))
+    for clock in (SYS_UPTIME, HR_SYSTEM_UPTIME):
+        if clock in records:
+            new[clock] = ("67", str(number(records, clock) + seconds * 100))
     for if_index, deltas in traffic.items():
         for delta, hc, narrow in zip(deltas, (IF_HC_IN, IF_HC_OUT), (IF_IN, IF_OUT), strict=True):
             if hc + (if_index,) in records:
@@ -540,6 +551,30 @@ async def test_linux_cpu_is_the_busy_share_of_the_ticks_between_polls(
     second = {m.series(): m.value for m in (await device.poll()).metrics}
     busy = sum(ticks.get(name, 0) for name in CPU_BUSY)
     assert second["cpu_percent"] == pytest.approx(100 * busy / sum(ticks.values()))  # 20.5 %
+
+
+async def test_linux_memory_counts_page_cache_as_available_with_or_without_mem_sys_avail(
+    agents: SnmpSim, client: SnmpClient
+) -> None:
+    device = Device(agents, client, LINUX)
+    original = device.records
+    r = original
+    total = number(r, UCD_MEM_TOTAL)
+    memory = {m.name: m.value for m in (await device.poll()).metrics}["memory_percent"]
+    assert memory == 100 * (total - number(r, UCD_MEM_SYS_AVAIL)) / total
+    # MemFree alone would call this much more memory used
+    assert memory < 100 * (total - number(r, UCD_MEM_AVAIL)) / total - 5
+    # an agent older than net-snmp 5.8: no memSysAvail
+    older = {k: v for k, v in r.items() if k != UCD_MEM_SYS_AVAIL}
+    device.serve(older)
+    try:
+        reading = await device.poll()
+    finally:
+        device.serve(original)
+    free = sum(number(r, o) for o in (UCD_MEM_AVAIL, UCD_MEM_BUFFER, UCD_MEM_CACHED))
+    got = {m.name: m.value for m in reading.metrics}["memory_percent"]
+    assert got == 100 * (total - free) / total
+    assert "2021.4.14.0" in reading.sources["memory_percent"]
 
 
 async def test_each_sensor_is_a_series_of_its_own(agents: SnmpSim, client: SnmpClient) -> None:

@@ -26,6 +26,7 @@ import pytest
 from netgauge.pollers.readings import DeviceReading, DeviceState
 from netgauge.pollers.ssh import SshCredentials, SshEndpoint, SshPoller
 from tests.lab.daemon import free_tcp_port
+from tests.lab.host import local_memory_percent, local_uptime
 from tests.lab.sshd import Sshd, keygen, missing_throwaway_user, throwaway_user
 
 NO_HOME = "/nonexistent-netgauge-test-home"
@@ -71,18 +72,6 @@ async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float 
 
 
 # -- what this machine says, read directly -------------------------------------------------
-
-
-def local_uptime() -> float:
-    return float(Path("/proc/uptime").read_text().split()[0])
-
-
-def local_memory_percent() -> float:
-    fields = {
-        line.split(":")[0]: int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-    }
-    return 100.0 * (fields["MemTotal"] - fields["MemAvailable"]) / fields["MemTotal"]
 
 
 def local_cpu_jiffies() -> int:

@@ -36,7 +36,10 @@ def linux_agent() -> FakeAgent:
             oid("1.3.6.1.2.1.25.3.3.1.2.196608"): 10,  # hrProcessorLoad, two CPUs
             oid("1.3.6.1.2.1.25.3.3.1.2.196609"): 30,
             oid("1.3.6.1.4.1.2021.4.5.0"): 8_000_000,  # memTotalReal kB
-            oid("1.3.6.1.4.1.2021.4.6.0"): 6_000_000,  # memAvailReal kB
+            oid("1.3.6.1.4.1.2021.4.6.0"): 1_000_000,  # memAvailReal kB: MemFree
+            oid("1.3.6.1.4.1.2021.4.14.0"): 500_000,  # memBuffer
+            oid("1.3.6.1.4.1.2021.4.15.0"): 4_000_000,  # memCached
+            oid("1.3.6.1.4.1.2021.4.27.0"): 6_000_000,  # memSysAvail: MemAvailable
             # hrStorage: 1 = RAM (not a disk), 31 = "/" fixed disk
             oid("1.3.6.1.2.1.25.2.3.1.2.1"): oid("1.3.6.1.2.1.25.2.1.2"),
             oid("1.3.6.1.2.1.25.2.3.1.3.1"): b"Physical memory",
@@ -74,7 +77,7 @@ async def test_a_linux_host_gives_every_metric_from_its_profile() -> None:
     assert first.state is DeviceState.ONLINE
     got = values(first)
     assert got["cpu_percent"] == 20.0  # the average of 10 and 30
-    assert got["memory_percent"] == 25.0  # (8 - 6) / 8
+    assert got["memory_percent"] == 25.0  # (8 - 6) / 8: memSysAvail, not MemFree
     assert got['disk_percent{mount="/"}'] == 25.0  # RAM is not listed as a disk
     assert got["uptime_seconds"] == 100.0
     assert not any(name.startswith("net_") for name in got)  # rates need a second poll

@@ -66,11 +66,13 @@ def test_the_json_shape_of_a_reading() -> None:
         DeviceState.ONLINE,
         (Metric("disk_percent", 12.5, {"mount": "/var"}),),
         ("no temperature sensor",),
+        sources={"uptime_seconds": "hrSystemUptime"},
     )
     assert reading.to_json() == {
         "device": "sw1",
         "status": "online",
         "metrics": [{"name": "disk_percent", "value": 12.5, "labels": {"mount": "/var"}}],
         "errors": ["no temperature sensor"],
+        "sources": {"uptime_seconds": "hrSystemUptime"},
     }
     assert reading.metrics[0].series() == 'disk_percent{mount="/var"}'
