@@ -396,13 +396,22 @@ class SnmpPoller:
         return True
 
     async def _interface_names(self, poll: _Poll, indexes: set[Oid]) -> dict[Oid, str]:
-        """ifName where the device has it, else ifDescr, else the index itself."""
+        """ifName where the device has it, else ifDescr, else the index itself; a name that
+        several interfaces share (a ProCurve's two ``lo0``) is ``name#ifIndex`` for each of
+        them, so they stay two series, the same ones after a restart."""
         tables = await self._walk(poll, IF_NAME, IF_DESCR)
-        return {
-            index: _text(tables[IF_NAME].get(index))
-            or _text(tables[IF_DESCR].get(index))
-            or ".".join(map(str, index))
+        plain = {
+            index: _text(tables[IF_NAME].get(index)) or _text(tables[IF_DESCR].get(index))
             for index in indexes
+        }
+        seen = [name for name in plain.values() if name]
+        return {
+            index: (
+                f"{name}#{'.'.join(map(str, index))}"
+                if name and seen.count(name) > 1
+                else name or ".".join(map(str, index))
+            )
+            for index, name in plain.items()
         }
 
 

@@ -421,6 +421,37 @@ async def test_interface_rates_are_the_counter_deltas_over_the_clock(
     assert rates(await device.poll())[rate_series("in", "Gi1/0/1")] == 4_000 / 4
 
 
+async def test_two_interfaces_with_one_name_stay_two_series(
+    agents: SnmpSim, client: SnmpClient
+) -> None:
+    # an HP ProCurve names two loopbacks lo0: here Gi1/0/1 and Gi1/0/2 both answer "lo0"
+    device = Device(agents, client, CISCO)
+    original = device.records
+    twins = dict(original)
+    for index in (9, 10):
+        twins[IF_NAME + (index,)] = ("4", "lo0")
+    device.serve(twins)
+    try:
+        await device.poll()
+        traffic = {9: (1_000, 0), 10: (5_000, 0)}
+        device.serve(advance(twins, 10, traffic))
+        device.clock.advance(10)
+        got = rates(await device.poll())
+        # and again, from a poller that starts afresh (a restart): the same series
+        restarted = Device(agents, client, CISCO)
+        await restarted.poll()
+        device.serve(advance(device.records, 10, traffic))
+        restarted.clock.advance(10)
+        again = rates(await restarted.poll())
+    finally:
+        device.serve(original)
+    assert got[rate_series("in", "lo0#9")] == 100.0
+    assert got[rate_series("in", "lo0#10")] == 500.0
+    assert rate_series("in", "lo0") not in got
+    assert again[rate_series("in", "lo0#9")] == 100.0
+    assert again[rate_series("in", "lo0#10")] == 500.0
+
+
 @pytest.mark.parametrize("version", [V2C, V1], ids=["v2c", "v1"])
 async def test_a_32_bit_counter_that_wraps_gives_the_wrapped_delta(
     agents: SnmpSim, client: SnmpClient, version: int
