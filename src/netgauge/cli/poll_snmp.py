@@ -46,6 +46,14 @@ def snmp_command(
     rate_interval: Annotated[
         float, typer.Option(metavar="S", help="Seconds between the two polls rates need.")
     ] = 2.0,
+    counter_wait: Annotated[
+        float,
+        typer.Option(
+            metavar="S",
+            help="Seconds to wait for the agent's next interface-counter refresh, to time "
+            "the counters by it (0: read them as they come).",
+        ),
+    ] = 3.5,
     timeout: Annotated[float, typer.Option(metavar="S", help="Seconds per try.")] = 1.0,
     retries: Annotated[int, typer.Option(metavar="N", help="Tries after the first.")] = 1,
     profiles_dir: Annotated[
@@ -76,8 +84,17 @@ def snmp_command(
     versions = {"1": V1, "2c": V2C, "3": V3}
     if version not in versions:
         fail(COMMAND, f"invalid --version {version!r}: expected 1, 2c or 3")
-    if not 0.0 < timeout <= 60.0 or not 0 <= retries <= 10 or not 0.0 <= rate_interval <= 300.0:
-        fail(COMMAND, "--timeout must be in (0, 60], --retries in 0..10, --rate-interval 0..300")
+    if (
+        not 0.0 < timeout <= 60.0
+        or not 0 <= retries <= 10
+        or not 0.0 <= rate_interval <= 300.0
+        or not 0.0 <= counter_wait <= 30.0
+    ):
+        fail(
+            COMMAND,
+            "--timeout must be in (0, 60], --retries in 0..10, --rate-interval 0..300, "
+            "--counter-wait 0..30",
+        )
     endpoint = _endpoint(host)
     if credentials_name is not None:
         credentials = _from_config(config, credentials_name, version)
@@ -90,7 +107,7 @@ def snmp_command(
     except ConfigError as exc:
         fail(COMMAND, str(exc).replace("\n", "; "))
     reading = asyncio.run(
-        _poll_twice(endpoint, credentials, profiles, timeout, retries, rate_interval)
+        _poll_twice(endpoint, credentials, profiles, timeout, retries, rate_interval, counter_wait)
     )
     typer.echo(json.dumps(reading.to_json()) if as_json else render(reading))
     # as poll ssh and poll winrm: 1 when nothing was read (offline, or credentials refused)
@@ -172,13 +189,14 @@ async def _poll_twice(
     timeout: float,
     retries: int,
     rate_interval: float,
+    counter_wait: float,
 ) -> DeviceReading:
     from netgauge.pollers.snmp import SnmpPoller
     from netgauge.pollers.snmp_client import SnmpClient
 
     device = str(endpoint)
     async with SnmpClient(timeout=timeout, retries=retries) as client:
-        poller = SnmpPoller(client, profiles)
+        poller = SnmpPoller(client, profiles, counter_wait_s=counter_wait)
         first = await poller.poll(device, endpoint, credentials)
         if first.state is DeviceState.OFFLINE or rate_interval == 0:
             return first

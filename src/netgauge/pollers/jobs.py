@@ -94,6 +94,13 @@ class SnmpJobParams(ProbeParams):
     profiles_dir: Annotated[str | None, LocalFile()] = Field(
         None, description="extra device profiles (*.yaml)"
     )
+    counter_wait_s: float = Field(
+        3.5,
+        ge=0.0,
+        le=30.0,
+        description="how long a poll may wait for the agent's next interface-counter refresh "
+        "to time the counters by it (net-snmp refreshes every 3 s); 0: read them as they come",
+    )
 
 
 @register_probe
@@ -105,7 +112,7 @@ class SnmpJob:
     device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
-        self._pollers: dict[tuple[float, int, str | None], SnmpPoller] = {}
+        self._pollers: dict[tuple[float, int, str | None, float], SnmpPoller] = {}
         self._clients: list[SnmpClient] = []
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
@@ -123,17 +130,22 @@ class SnmpJob:
 
     def check_timeout(self, params: Any) -> float:
         """The longest a poll may take: about a dozen requests (the system group, then a
-        few walks), each up to ``timeout`` per try."""
+        few walks), each up to ``timeout`` per try, and the wait for a counter refresh."""
         p = SnmpJobParams.model_validate(params) if isinstance(params, dict) else params
-        return 12 * p.timeout * (p.retries + 1) + 5.0
+        return 12 * p.timeout * (p.retries + 1) + 5.0 + p.counter_wait_s
 
     def _poller(self, params: SnmpJobParams) -> SnmpPoller:
-        key = (params.timeout, params.retries, params.profiles_dir)
+        key = (params.timeout, params.retries, params.profiles_dir, params.counter_wait_s)
         if key not in self._pollers:
             extra = Path(params.profiles_dir) if params.profiles_dir else None
             client = SnmpClient(timeout=params.timeout, retries=params.retries)
             self._clients.append(client)
-            self._pollers[key] = SnmpPoller(client, load_profiles(extra), rejections=REJECTIONS)
+            self._pollers[key] = SnmpPoller(
+                client,
+                load_profiles(extra),
+                rejections=REJECTIONS,
+                counter_wait_s=params.counter_wait_s,
+            )
         return self._pollers[key]
 
     async def close(self) -> None:

@@ -17,8 +17,9 @@ Tables are walked with GETBULK, all columns of a table at once (``snmp_client``)
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from netgauge.pollers.rates import CounterReading, RateTracker
@@ -85,6 +86,9 @@ ENT_SENSOR_PRECISION: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 3)
 ENT_SENSOR_VALUE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 4)
 ENT_SENSOR_STATUS: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 5)
 ENT_PHYSICAL_NAME: Oid = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7)
+_COUNTERS = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, IF_IN_OCTETS, IF_OUT_OCTETS)
+_REFRESH_STEP_S = 0.1  # how often a poll asks whether the agent refreshed its counters
+_WATCHED = 8  # interfaces watched for a refresh before the busiest one is known
 _CELSIUS = 8  # EntitySensorDataType celsius(8)
 _SENSOR_OK = 1  # EntitySensorStatus ok(1)
 _UNITS_SCALE = 9  # EntitySensorDataScale units(9); each step is a factor of 1000
@@ -100,6 +104,11 @@ class _DeviceMemory:
     # ifIndex -> name, kept between polls: names are walked again only when the set of
     # interfaces changes or the agent restarts, not on every poll
     if_names: dict[Oid, str] = field(default_factory=dict)
+    # the interface whose counters moved most at the last poll: watched for the agent's
+    # counter refresh (None: none moved); live_counters: the agent reads them on every request
+    busiest: Oid | None = None
+    live_counters: bool = False
+    idle: bool = False  # no interface moved between the last two polls: nothing to watch
 
 
 @dataclass
@@ -141,8 +150,16 @@ class SnmpPoller:
         *,
         clock_ns: Callable[[], int] = time.time_ns,
         rejections: Rejections | None = None,
+        counter_wait_s: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
+        # net-snmp (and others) serve interface counters from a cache refreshed every few
+        # seconds: a value read at t was counted up to 3 s earlier, and a 10 s rate was 10-20 %
+        # off. Up to counter_wait_s, the poll waits for the next refresh and times the
+        # counters by it (see _aligned_counters); 0 reads them as they come.
+        self._counter_wait_s = counter_wait_s
+        self._sleep = sleep
         # shared by every poller of a service, so refusals are counted in one place
         self.rejections = rejections if rejections is not None else Rejections()
         self._profiles = dict(profiles)
@@ -372,12 +389,18 @@ class SnmpPoller:
         return found
 
     async def _interfaces(self, poll: _Poll, memory: _DeviceMemory) -> bool:
-        counters = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, IF_IN_OCTETS, IF_OUT_OCTETS)
-        tables = await self._walk(poll, *counters)
+        tables = await self._walk(poll, *_COUNTERS)
         read_at = self._clock_ns()  # when the counters were read, not when the poll began
         indexes = set(tables[IF_IN_OCTETS]) | set(tables[IF_HC_IN_OCTETS])
         if not indexes:
             return False
+        if self._counter_wait_s and not memory.live_counters and not memory.idle:
+            # the busiest interface of the last rates; before any, those that counted most
+            watch = [memory.busiest] if memory.busiest else _most_counted(tables, indexes)
+            watch = [index for index in watch if index in indexes]
+            if watch:
+                tables, read_at = await self._aligned_counters(poll, memory, watch, tables, read_at)
+        moved: dict[Oid, int] = {}
         if set(memory.if_names) != indexes:
             memory.if_names = await self._interface_names(poll, indexes)
         for index in sorted(indexes):
@@ -393,7 +416,43 @@ class SnmpPoller:
                 if rate is not None:
                     label = {"interface": memory.if_names[index]}
                     poll.metrics.append(Metric(metric, rate, label))
+                    moved[index] = moved.get(index, 0) + int(rate)
+        if moved:  # rates: watch the busiest next time; none moved: the device is idle
+            busiest = max(moved, key=lambda i: moved[i])
+            memory.busiest = busiest if moved[busiest] > 0 else None
+            memory.idle = memory.busiest is None
         return True
+
+    async def _aligned_counters(
+        self,
+        poll: _Poll,
+        memory: _DeviceMemory,
+        watch: list[Oid],
+        tables: dict[Oid, dict[Oid, Value]],
+        read_at: int,
+    ) -> tuple[dict[Oid, dict[Oid, Value]], int]:
+        """The counters timed by the agent's own refresh: the watched interfaces' counters
+        are asked for every 100 ms until they change (the refresh), then every
+        counter is read again. If that second reading moved on past the change, the agent
+        reads its counters live (remembered: no more waiting for it) and the reading is
+        timed when taken; otherwise it is the refresh's snapshot, timed at the change (to
+        50 ms). No change within counter_wait_s: the first reading, as it was."""
+        watched = [table + index for index in watch for table in _COUNTERS]
+        before = [tables[table].get(index) for index in watch for table in _COUNTERS]
+        for _ in range(max(1, int(self._counter_wait_s / _REFRESH_STEP_S))):
+            await self._sleep(_REFRESH_STEP_S)
+            now = await self._client.get(poll.endpoint, poll.credentials, watched)
+            changed_at = self._clock_ns()
+            seen = [now.get(oid) for oid in watched]
+            if seen == before:
+                continue
+            again = await self._walk(poll, *_COUNTERS)
+            taken_at = self._clock_ns()
+            if [again[table].get(index) for index in watch for table in _COUNTERS] != seen:
+                memory.live_counters = True
+                return again, taken_at
+            return again, changed_at - int(_REFRESH_STEP_S * 1e9 / 2)
+        return tables, read_at
 
     async def _interface_names(self, poll: _Poll, indexes: set[Oid]) -> dict[Oid, str]:
         """ifName where the device has it, else ifDescr, else the index itself; a name that
@@ -428,6 +487,14 @@ def sensor_names(names: Mapping[Oid, Value], rows: Mapping[Oid, Value]) -> dict[
         )
         for index, name in plain.items()
     }
+
+
+def _most_counted(tables: Mapping[Oid, Mapping[Oid, Value]], indexes: set[Oid]) -> list[Oid]:
+    """The interfaces whose counters hold the most octets, at most _WATCHED of them (one GET
+    asks for their four counters each)."""
+    totals = {i: sum(_number(tables[t].get(i)) or 0 for t in _COUNTERS) for i in indexes}
+    ranked = sorted((i for i in totals if totals[i] > 0), key=lambda i: -totals[i])
+    return ranked[:_WATCHED]
 
 
 def _octets(wide: Value, narrow: Value, now_ns: int) -> CounterReading | None:
