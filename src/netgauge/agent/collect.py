@@ -14,9 +14,10 @@ metric                     source and computation
 ``memory_percent``         ``virtual_memory()``: (total - available) / total
 ``disk_percent``           ``disk_usage(mount)`` of each local fixed file system:
                            used / (used + free), df's Capacity, as the SSH poller reports
-                           it (blocks reserved for root count as unavailable). Pseudo, network
-                           and read-only image file systems (:data:`NOT_DISKS`), CD drives and
-                           empty ones are left out.
+                           it (blocks reserved for root count as unavailable). What is not
+                           a disk by :mod:`netgauge.pollers.filesystems` (pseudo, network and
+                           read-only file systems, mounts under /proc /sys /dev /run), CD
+                           drives and empty ones are left out.
 ``temperature_celsius``    ``sensors_temperatures()`` (Linux, FreeBSD): sensor
                            ``<chip>/<label>``, or ``<chip>/<index>`` for an unlabelled or
                            repeated label. Absent where psutil has none (Windows, macOS,
@@ -42,6 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, cast
 
+from netgauge.pollers import filesystems
 from netgauge.pollers.rates import CounterReading, RateTracker
 from netgauge.pollers.readings import (
     CPU_PERCENT,
@@ -58,21 +60,6 @@ from netgauge.pollers.validation import Rejections
 MIN_SPAN_S = 0.5
 """CPU share and rates need at least this long since the previous reading."""
 
-NOT_DISKS = frozenset(
-    {
-        # pseudo and memory file systems (the SSH poller's list, and what df -l never shows)
-        "tmpfs", "devtmpfs", "overlay", "squashfs", "none", "shm", "udev", "ramfs",
-        "proc", "sysfs", "devpts", "cgroup", "cgroup2", "mqueue", "debugfs", "tracefs",
-        "securityfs", "pstore", "bpf", "autofs", "fusectl", "configfs", "hugetlbfs",
-        "binfmt_misc", "nsfs", "rpc_pipefs", "efivarfs", "selinuxfs", "fuse.lxcfs",
-        "fuse.gvfsd-fuse", "fuse.portal", "devfs", "fdescfs", "linprocfs", "nullfs",
-        # read-only images: always 100 % full, which is no alert (squashfs above: snaps)
-        "iso9660", "udf",
-        # network file systems: not this host's disks (and df -l leaves them out)
-        "nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "ceph", "glusterfs", "afs",
-        "fuse.sshfs", "fuse.rclone", "fuse.s3fs",
-    }
-)  # fmt: skip
 """File system types that are not a disk of this host."""
 
 SELF = "self"  # the RateTracker's device: this host
@@ -187,7 +174,7 @@ class Collector:
         seen: set[str] = set()
         for partition in self._psutil.disk_partitions(all=False):
             mount = partition.mountpoint
-            if mount in seen or not is_disk(partition.fstype, partition.opts):
+            if mount in seen or not is_disk(partition.fstype, partition.opts, mount):
                 continue
             seen.add(mount)
             try:
@@ -255,11 +242,14 @@ def _guarded(
         return []
 
 
-def is_disk(fstype: str, opts: str) -> bool:
-    """Whether a partition is a local fixed file system (Windows: not a CD drive, not an
-    empty card reader, whose type is empty)."""
+def is_disk(fstype: str, opts: str, mount: str = "") -> bool:
+    """Whether a partition is a local, writable fixed file system (the rule of
+    :mod:`netgauge.pollers.filesystems`; Windows: not a CD drive, not an empty card reader,
+    whose type is empty)."""
     options = set(opts.split(","))
-    return bool(fstype) and fstype not in NOT_DISKS and not options & {"cdrom", "remote"}
+    if not fstype or options & {"cdrom", "remote"}:
+        return False
+    return filesystems.is_disk(mount, fstype=fstype, read_only="ro" in options)
 
 
 def sensor_names(chip: str, entries: Sequence[_Temperature]) -> list[tuple[str, _Temperature]]:

@@ -84,6 +84,12 @@ def failed(target: Target, kind: str, error: str) -> ProbeResult:
     )
 
 
+_MOUNTS = (
+    "disk_percent of these mounts only (shell patterns, e.g. ['/', '/data*']), read-only and "
+    "pseudo ones included; empty: every local writable file system"
+)
+
+
 class SnmpJobParams(ProbeParams):
     """Parameters of an ``snmp`` job; the secrets come from each target's credentials."""
 
@@ -101,6 +107,7 @@ class SnmpJobParams(ProbeParams):
         description="how long a poll may wait for the agent's next interface-counter refresh "
         "to time the counters by it (net-snmp refreshes every 3 s); 0: read them as they come",
     )
+    mounts: list[str] = Field(default_factory=list, max_length=100, description=_MOUNTS)
 
 
 @register_probe
@@ -112,7 +119,7 @@ class SnmpJob:
     device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
-        self._pollers: dict[tuple[float, int, str | None, float], SnmpPoller] = {}
+        self._pollers: dict[tuple[float, int, str | None, float, tuple[str, ...]], SnmpPoller] = {}
         self._clients: list[SnmpClient] = []
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
@@ -135,7 +142,13 @@ class SnmpJob:
         return 12 * p.timeout * (p.retries + 1) + 5.0 + p.counter_wait_s
 
     def _poller(self, params: SnmpJobParams) -> SnmpPoller:
-        key = (params.timeout, params.retries, params.profiles_dir, params.counter_wait_s)
+        key = (
+            params.timeout,
+            params.retries,
+            params.profiles_dir,
+            params.counter_wait_s,
+            tuple(params.mounts),
+        )
         if key not in self._pollers:
             extra = Path(params.profiles_dir) if params.profiles_dir else None
             client = SnmpClient(timeout=params.timeout, retries=params.retries)
@@ -145,6 +158,7 @@ class SnmpJob:
                 load_profiles(extra),
                 rejections=REJECTIONS,
                 counter_wait_s=params.counter_wait_s,
+                mounts=params.mounts,
             )
         return self._pollers[key]
 
@@ -203,6 +217,7 @@ class SshJobParams(ProbeParams):
     connect_timeout: float = Field(10.0, gt=0.0, le=120.0)
     command_timeout: float = Field(10.0, gt=0.0, le=300.0)
     idle_timeout: float = Field(300.0, ge=0.0, le=86400.0)
+    mounts: list[str] = Field(default_factory=list, max_length=100, description=_MOUNTS)
 
 
 @register_probe
@@ -214,7 +229,7 @@ class SshJob:
     device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
-        self._pollers: dict[tuple[str | None, bool, float, float, float], SshPoller] = {}
+        self._pollers: dict[tuple[Any, ...], SshPoller] = {}
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
         """One poll of ``target``; every failure is a result."""
@@ -244,7 +259,7 @@ class SshJob:
 
     def _poller(self, p: SshJobParams) -> SshPoller:
         key = (p.known_hosts, p.accept_new_host_keys, p.connect_timeout, p.command_timeout,
-               p.idle_timeout)  # fmt: skip
+               p.idle_timeout, tuple(p.mounts))  # fmt: skip
         if key not in self._pollers:
             self._pollers[key] = SshPoller(
                 known_hosts=Path(p.known_hosts) if p.known_hosts else None,
@@ -253,6 +268,7 @@ class SshJob:
                 command_timeout=p.command_timeout,
                 idle_timeout=p.idle_timeout,
                 rejections=REJECTIONS,
+                mounts=p.mounts,
             )
         return self._pollers[key]
 

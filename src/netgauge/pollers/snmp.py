@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from netgauge.pollers import filesystems
 from netgauge.pollers.rates import CounterReading, RateTracker
 from netgauge.pollers.readings import (
     CPU_PERCENT,
@@ -69,6 +70,10 @@ HR_STORAGE_SIZE: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 5)
 HR_STORAGE_USED: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 6)
 HR_STORAGE_RAM: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 1, 2)
 HR_STORAGE_FIXED_DISK: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 1, 4)
+# hrFSTable: which file systems are read-only (hrFSAccess), and their hrStorage row
+HR_FS_ACCESS: Oid = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 5)
+HR_FS_STORAGE_INDEX: Oid = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 7)
+_FS_READ_ONLY = 2  # hrFSAccess readOnly(2)
 
 # IF-MIB: names, 64-bit octet counters (ifXTable) with the 32-bit ones as fallback
 IF_DESCR: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
@@ -152,8 +157,10 @@ class SnmpPoller:
         rejections: Rejections | None = None,
         counter_wait_s: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        mounts: Sequence[str] = (),
     ) -> None:
         self._client = client
+        self._mounts = tuple(mounts)  # patterns of the mounts to report (filesystems.is_disk)
         # net-snmp (and others) serve interface counters from a cache refreshed every few
         # seconds: a value read at t was counted up to 3 s earlier, and a 10 s rate was 10-20 %
         # off. Up to counter_wait_s, the poll waits for the next refresh and times the
@@ -373,6 +380,7 @@ class SnmpPoller:
             HR_STORAGE_USED,
         )
         wanted = HR_STORAGE_RAM if ram else HR_STORAGE_FIXED_DISK
+        read_only = set() if ram else await self._read_only_storage(poll)
         found = False
         for index, kind in tables[HR_STORAGE_TYPE].items():
             size = _number(tables[HR_STORAGE_SIZE].get(index))
@@ -384,9 +392,26 @@ class SnmpPoller:
                 poll.metrics.append(Metric(MEMORY_PERCENT, percent))
                 return True
             mount = _text(tables[HR_STORAGE_DESCR].get(index)) or ".".join(map(str, index))
+            point = filesystems.mount_point(mount)
+            if not filesystems.is_disk(point, read_only=index in read_only, selected=self._mounts):
+                continue
             poll.metrics.append(Metric(DISK_PERCENT, percent, {"mount": mount}))
             found = True
         return found
+
+    async def _read_only_storage(self, poll: _Poll) -> set[Oid]:
+        """hrStorage indexes of read-only file systems, by HOST-RESOURCES' hrFSTable
+        (hrFSAccess readOnly, joined by hrFSStorageIndex); none where the agent lacks it."""
+        try:
+            tables = await self._walk(poll, HR_FS_ACCESS, HR_FS_STORAGE_INDEX)
+        except SnmpError:
+            return set()
+        return {
+            (storage,)
+            for row, access in tables[HR_FS_ACCESS].items()
+            if _number(access) == _FS_READ_ONLY
+            and (storage := _number(tables[HR_FS_STORAGE_INDEX].get(row))) is not None
+        }
 
     async def _interfaces(self, poll: _Poll, memory: _DeviceMemory) -> bool:
         tables = await self._walk(poll, *_COUNTERS)

@@ -62,16 +62,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shlex
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
 from netgauge.errors import NetgaugeError
+from netgauge.pollers import filesystems
 from netgauge.pollers.rates import CounterReading, RateTracker
 from netgauge.pollers.readings import (
     CPU_PERCENT,
@@ -91,7 +93,7 @@ KIND = "ssh"
 DEFAULT_PORT = 22
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 MARKER = "@@netgauge "
-SECTIONS = ("stat", "uptime", "meminfo", "thermal", "hwmon", "netdev", "df", "end")
+SECTIONS = ("stat", "uptime", "meminfo", "thermal", "hwmon", "netdev", "df", "mounts", "end")
 
 _log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ echo @@netgauge df
 d="$(df -P -k -l -x tmpfs -x devtmpfs -x overlay -x squashfs 2>/dev/null)"
 [ -n "$d" ] || d="$(df -P -k 2>/dev/null)"
 printf '%s\n' "$d"
+echo @@netgauge mounts
+cat /proc/mounts 2>/dev/null
 echo @@netgauge end
 """
 POLL_COMMAND = "sh -c " + shlex.quote(_SCRIPT)
@@ -328,6 +332,20 @@ def parse_net_dev(text: str) -> dict[str, InterfaceBytes]:
     return interfaces
 
 
+def parse_mounts(text: str) -> dict[str, tuple[str, bool]]:
+    """mount point -> (file system type, read-only) from ``/proc/mounts`` (its octal escapes,
+    such as ``\\040`` for a space, undone); the last mount of a point wins, as it hides the
+    others."""
+    found: dict[str, tuple[str, bool]] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 4:
+            continue
+        mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), words[1])
+        found[mount] = (words[2], "ro" in words[3].split(","))
+    return found
+
+
 def parse_df(text: str) -> dict[str, float]:
     """Used % per mount point from ``df -P -k``: used / (used + available), as df's Capacity
     column (without its rounding up). Pseudo file systems and empty ones are left out."""
@@ -394,7 +412,7 @@ def hwmon_entries(text: str) -> list[tuple[str, str, float]]:
     return entries
 
 
-def parse_output(text: str) -> HostSample | None:
+def parse_output(text: str, selected: Sequence[str] = ()) -> HostSample | None:
     """The whole output of :data:`POLL_COMMAND`; None when it is not ours at all (no marker:
     the command did not run in a POSIX shell)."""
     sections = split_sections(text)
@@ -412,7 +430,17 @@ def parse_output(text: str) -> HostSample | None:
     memory = parse_meminfo(sections.get("meminfo", ""))
     if memory is None:
         problems.append(f"{MEMORY_PERCENT}: no MemTotal and MemAvailable in /proc/meminfo")
-    disks = parse_df(sections.get("df", ""))
+    mounts = parse_mounts(sections.get("mounts", ""))
+    disks = {
+        mount: percent
+        for mount, percent in parse_df(sections.get("df", "")).items()
+        if filesystems.is_disk(
+            mount,
+            fstype=mounts.get(mount, (None, False))[0],
+            read_only=mounts.get(mount, (None, False))[1],
+            selected=selected,
+        )
+    }
     if not disks:
         problems.append(f"{DISK_PERCENT}: df lists no local fixed file system")
     temperatures = _unique(
@@ -659,8 +687,10 @@ class SshPoller:
         idle_timeout: float = 300.0,
         clock_ns: Callable[[], int] = time.time_ns,
         rejections: Rejections | None = None,
+        mounts: Sequence[str] = (),
     ) -> None:
         self.known_hosts = (known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        self.mounts = tuple(mounts)  # patterns of the mounts to report (filesystems.is_disk)
         self.accept_new_host_keys = accept_new_host_keys
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
@@ -684,7 +714,7 @@ class SshPoller:
         now_ns = self._clock_ns()
         if isinstance(outcome, Failure):
             return DeviceReading(device, KIND, now_ns, outcome.state, (), (outcome.message,))
-        sample = parse_output(outcome.stdout)
+        sample = parse_output(outcome.stdout, self.mounts)
         if sample is None:
             message = not_ours(endpoint, outcome)
             return DeviceReading(device, KIND, now_ns, DeviceState.DEGRADED, (), (message,))

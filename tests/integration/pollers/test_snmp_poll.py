@@ -45,18 +45,37 @@ def values(reading: DeviceReading) -> dict[str, float]:
     return {metric.series(): metric.value for metric in reading.metrics}
 
 
+def writable_local_mounts() -> set[str]:
+    """Mount points this machine's kernel lists as read-write, outside /proc, /sys, /dev and
+    /run (``/proc/mounts``: the truth the poller's hrFSTable reading must agree with)."""
+    found = set()
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _device, mount, _fstype, options = line.split()[:4]
+        mount = mount.replace("\\040", " ")
+        pseudo = any(
+            mount == r or mount.startswith(r + "/") for r in ("/proc", "/sys", "/dev", "/run")
+        )
+        if "ro" not in options.split(",") and not pseudo:
+            found.add(mount)
+    return found
+
+
 def fixed_disks(snmpd: Snmpd) -> dict[str, float]:
-    """mount -> used % from net-snmp's own walk of hrStorage (fixed disks only)."""
+    """mount -> used % from net-snmp's own walk of hrStorage: the fixed disks this machine
+    mounts read-write outside the pseudo trees (hrStorage lists /dev/shm, /sys/fs/cgroup,
+    /run/netns and read-only mounts as fixed disks too)."""
     table = snmpd.snmpwalk(HR_STORAGE)
+    writable = writable_local_mounts()
     disks = {}
     for key, kind in table.items():
         if not key.startswith(f"{HR_STORAGE}.2.") or not kind.endswith("1.3.6.1.2.1.25.2.1.4"):
             continue
         index = key.rsplit(".", 1)[1]
         size = int(table[f"{HR_STORAGE}.5.{index}"])
-        if size:
+        mount = table[f"{HR_STORAGE}.3.{index}"]
+        if size and mount in writable:
             used = int(table[f"{HR_STORAGE}.6.{index}"])
-            disks[table[f"{HR_STORAGE}.3.{index}"]] = 100.0 * used / size
+            disks[mount] = 100.0 * used / size
     return disks
 
 

@@ -126,16 +126,30 @@ def uptime(records: Records) -> float:
     return number(records, HR_SYSTEM_UPTIME if HR_SYSTEM_UPTIME in records else SYS_UPTIME) / 100
 
 
+HR_FS_ACCESS = oid("1.3.6.1.2.1.25.3.8.1.5")  # readOnly(2)
+HR_FS_STORAGE_INDEX = oid("1.3.6.1.2.1.25.3.8.1.7")
+PSEUDO_TREES = ("/proc", "/sys", "/dev", "/run")
+
+
 def hr_storage(records: Records, kind: Oid) -> list[tuple[str, float]]:
-    """(hrStorageDescr, used %) of every row of ``kind`` with a size."""
+    """(hrStorageDescr, used %) of every row of ``kind`` with a size; for disks, not those
+    hrFSTable marks read-only, nor mounts in the pseudo trees (a tmpfs at /run, /dev/shm)."""
+    read_only = {
+        (number(records, HR_FS_STORAGE_INDEX + row),)
+        for row, access in numbers(records, HR_FS_ACCESS).items()
+        if access == 2
+    }
     rows = []
     for index, row_kind in column(records, HR_STORAGE + (2,)).items():
         size = number(records, HR_STORAGE + (5, *index))
         if row_kind == kind and size:
             used = number(records, HR_STORAGE + (6, *index))
-            rows.append(
-                (text(snmprec_value(*records[HR_STORAGE + (3, *index)])), 100 * used / size)
-            )
+            name = text(snmprec_value(*records[HR_STORAGE + (3, *index)]))
+            point = name.rpartition(", mounted on: ")[2]  # Junos names the device first
+            pseudo = any(point == t or point.startswith(t + "/") for t in PSEUDO_TREES)
+            if kind == HR_FIXED_DISK and (index in read_only or pseudo):
+                continue
+            rows.append((name, 100 * used / size))
     return rows
 
 

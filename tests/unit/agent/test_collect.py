@@ -181,6 +181,10 @@ def test_is_disk() -> None:
     assert not is_disk("tmpfs", "rw")
     assert not is_disk("", "cdrom")
     assert not is_disk("NTFS", "rw,remote")
+    assert not is_disk("ext4", "ro,relatime", "/mnt/image")  # read-only: always 100 %
+    assert not is_disk("ext4", "rw", "/run/netns")  # under /run
+    assert is_disk("vfat", "rw", "/run/media/ann/USB")  # where desktops mount disks
+    assert is_disk("NTFS", "rw,fixed", "C:\\")
 
 
 def test_no_temperature_source_means_no_temperature_metric() -> None:
