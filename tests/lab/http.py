@@ -85,7 +85,8 @@ class TestApp:
 
     ``/`` 200 "hello netgauge"; ``/status/N`` status N; ``/redirect/N`` a 301 chain of N hops
     ending at ``/``; ``/slow`` answers only when the server stops; ``/big`` 2 MiB;
-    ``/version`` the HTTP version the server saw.
+    ``/version`` the HTTP version the server saw; ``/delay/MS`` 64 KiB after MS milliseconds
+    (a server far away, for comparisons with curl that Python's own overhead does not swamp).
     """
 
     __test__ = False  # not a pytest class
@@ -109,6 +110,9 @@ class TestApp:
             await _respond(send, int(path.rsplit("/", 1)[1]), b"status")
         elif path == "/big":
             await _respond(send, 200, BIG_BODY)
+        elif path.startswith("/delay/"):
+            await asyncio.sleep(min(int(path.rsplit("/", 1)[1]), 5000) / 1000)
+            await _respond(send, 200, BIG_BODY[: 64 * 1024])
         elif path == "/version":
             await _respond(send, 200, str(scope["http_version"]).encode())
         else:

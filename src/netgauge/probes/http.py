@@ -2,9 +2,11 @@
 
 The URL is ``params.url`` when given (the target's address is then not used), otherwise
 ``{scheme}://{target.address}[:{port}]{path}``. Phases are durations, not running totals:
-for one request ``dns + connect + tls + ttfb + body transfer ≈ total``. When redirects are
-followed, ``dns_ms``, ``connect_ms``, ``tls_ms`` and ``ttfb_ms`` are summed over the hops and
-``total_ms`` is the wall time of the whole chain. Every run opens new connections, so each
+for one request ``dns + connect + tls + ttfb + transfer = total`` within a millisecond
+(``transfer_ms``: reading the body). When redirects are followed, the phases are summed over
+the hops and ``total_ms`` is the wall time of the whole chain, from the first request to
+the end of the last body (as curl's ``time_total``: the client's set-up, the check of the
+body against ``match`` and the tear-down are not the server's time). Every run opens new connections, so each
 sample includes the handshakes, like SmokePing's and blackbox_exporter's HTTP probes.
 """
 
@@ -221,12 +223,24 @@ _TRACE_PHASES: Mapping[str, tuple[str, str]] = {
 
 @dataclass
 class PhaseTimer:
-    """Durations of the phases of one probe run, summed over connections and hops (in ms)."""
+    """Durations of the phases of one probe run, summed over connections and hops (in ms).
+
+    Phases are contiguous, as curl's cumulative times are: a phase ends where the previous
+    one ended (``begin`` for the first), so the time between network events (building the
+    request, the pool's checks) belongs to the next phase and the phases add up to the total.
+    """
 
     clock: Callable[[], float] = time.perf_counter
     phase: str = "start"
+    finished: float | None = None  # when the last body was read (the end of total_ms)
     totals: dict[str, float] = field(default_factory=dict)
     _open: dict[str, float] = field(default_factory=dict)
+    _last: float | None = None  # where the previous phase ended
+
+    def begin(self) -> float:
+        """The clock starts (the first request); returns the time."""
+        self._last = self.clock()
+        return self._last
 
     def start(self, name: str, phase: str | None = None) -> None:
         """Timed phase ``name`` begins; the probe is now in ``phase`` (default: ``name``)."""
@@ -234,10 +248,15 @@ class PhaseTimer:
         self.phase = phase or name
 
     def end(self, name: str, phase: str | None = None) -> None:
-        """Timed phase ``name`` ends: its duration is added to its total; then in ``phase``."""
+        """Timed phase ``name`` ends: the time since the previous phase ended (or since it
+        began, before ``begin``) is added to its total; then in ``phase``."""
         started = self._open.pop(name, None)
-        if started is not None:
-            self.totals[name] = self.totals.get(name, 0.0) + (self.clock() - started) * 1000.0
+        since = self._last if self._last is not None else started
+        if since is not None:
+            now = self.clock()
+            self.totals[name] = self.totals.get(name, 0.0) + (now - since) * 1000.0
+            if self._last is not None:
+                self._last = now
         if phase is not None:
             self.phase = phase
 
@@ -423,7 +442,10 @@ class HttpProbe:
 
     async def run(self, target: Target, params: HttpParams) -> ProbeResult:
         """Fetch the URL of ``target``; a target that fails is a result, never an exception."""
+        import anyio
         import httpx
+
+        from netgauge import __version__
 
         ts, timer, outcome = now_ns(), PhaseTimer(), _Outcome()
         url = build_url(target, params)
@@ -432,66 +454,68 @@ class HttpProbe:
         except (OSError, ssl.SSLError) as exc:
             failed = (ProbeStatus.FAILED, f"ca_file {params.ca_file}: {_error_text(exc)}")
             return self._result(target, ts, failed, url, timer, outcome, None)
-        started = timer.clock()
+        # Not the target's time either: anyio's backend, loaded on first use (35 ms on a
+        # first run), and the client's set-up and tear-down. The clock runs from the first
+        # request to the end of the last body, as curl's time_total does.
+        await anyio.sleep(0)
         status, error = ProbeStatus.OK, cast(str | None, None)
-        try:
-            async with asyncio.timeout(params.timeout):
-                await self._exchange(url, params, transport, timer, outcome)
-        except (TimeoutError, httpx.TimeoutException):
-            status = ProbeStatus.TIMEOUT
-            error = f"timed out after {params.timeout:g}s {timer.doing}"
-        except _Rejected as exc:
-            status, error = ProbeStatus.FAILED, str(exc)
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            status, error = ProbeStatus.FAILED, f"{timer.doing}: {_error_text(exc)}"
-        total_ms = (timer.clock() - started) * 1000.0
-        return self._result(target, ts, (status, error), url, timer, outcome, total_ms)
-
-    async def _exchange(
-        self,
-        url: str,
-        params: HttpParams,
-        transport: httpx.AsyncHTTPTransport,
-        timer: PhaseTimer,
-        outcome: _Outcome,
-    ) -> None:
-        import httpx
-
-        from netgauge import __version__
-
         headers = {"User-Agent": f"netgauge/{__version__}"}
         async with httpx.AsyncClient(
             transport=transport, timeout=params.timeout, headers=headers, trust_env=False
         ) as client:
-            request = client.build_request(params.method, url)
-            home = request.url.host
-            while True:  # bounded: every turn adds to the chain, which max_redirects caps
-                request.extensions["trace"] = timer.trace
-                response = await client.send(request, stream=True, follow_redirects=False)
-                try:
-                    outcome.record(response)
-                    follow = response.next_request if params.follow_redirects else None
-                    other = follow.url.host if follow is not None else home
-                    if other != home and not params.follow_other_hosts:
-                        raise _Rejected(
-                            f"redirect to another host ({other}) not followed "
-                            "(follow_other_hosts: true follows it)"
-                        )
-                    if follow is None:
-                        await self._judge(response, params, timer, outcome)
-                        return
-                finally:
-                    await response.aclose()
-                if len(outcome.chain) > params.max_redirects:
-                    raise _Rejected(f"more than {params.max_redirects} redirects")
-                request = follow
+            started = timer.begin()
+            try:
+                async with asyncio.timeout(params.timeout):
+                    await self._exchange(client, url, params, timer, outcome)
+            except (TimeoutError, httpx.TimeoutException):
+                status = ProbeStatus.TIMEOUT
+                error = f"timed out after {params.timeout:g}s {timer.doing}"
+            except _Rejected as exc:
+                status, error = ProbeStatus.FAILED, str(exc)
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                status, error = ProbeStatus.FAILED, f"{timer.doing}: {_error_text(exc)}"
+            total_ms = ((timer.finished or timer.clock()) - started) * 1000.0
+        return self._result(target, ts, (status, error), url, timer, outcome, total_ms)
+
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        params: HttpParams,
+        timer: PhaseTimer,
+        outcome: _Outcome,
+    ) -> None:
+        request = client.build_request(params.method, url)
+        home = request.url.host
+        while True:  # bounded: every turn adds to the chain, which max_redirects caps
+            request.extensions["trace"] = timer.trace
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                outcome.record(response)
+                follow = response.next_request if params.follow_redirects else None
+                other = follow.url.host if follow is not None else home
+                if other != home and not params.follow_other_hosts:
+                    raise _Rejected(
+                        f"redirect to another host ({other}) not followed "
+                        "(follow_other_hosts: true follows it)"
+                    )
+                if follow is None:
+                    await self._judge(response, params, timer, outcome)
+                    return
+            finally:
+                await response.aclose()
+            if len(outcome.chain) > params.max_redirects:
+                raise _Rejected(f"more than {params.max_redirects} redirects")
+            request = follow
 
     async def _judge(
         self, response: httpx.Response, params: HttpParams, timer: PhaseTimer, outcome: _Outcome
     ) -> None:
         """Read the body and check the status and the body against the params."""
+        timer.start("transfer", "body")
         body = await _read_body(response, params, outcome)
-        timer.phase = "check"
+        timer.end("transfer", "check")
+        timer.finished = timer.clock()  # the exchange is over: checking it is not its time
         if params.match is not None:
             text = _decode(body, response.charset_encoding)
             found = compile_text(params.match).search(text)
@@ -519,6 +543,7 @@ class HttpProbe:
             "connect_ms": timer.ms("connect"),
             "tls_ms": timer.ms("tls"),
             "ttfb_ms": timer.ms("ttfb"),
+            "transfer_ms": timer.ms("transfer"),
             "total_ms": total_ms,
             "tls_days_left": outcome.tls_days_left,
             "content_match": outcome.content_match,
