@@ -6,8 +6,9 @@ for one request ``dns + connect + tls + ttfb + transfer = total`` within a milli
 (``transfer_ms``: reading the body). When redirects are followed, the phases are summed over
 the hops and ``total_ms`` is the wall time of the whole chain, from the first request to
 the end of the last body (as curl's ``time_total``: the client's set-up, the check of the
-body against ``match`` and the tear-down are not the server's time). Every run opens new connections, so each
-sample includes the handshakes, like SmokePing's and blackbox_exporter's HTTP probes.
+body against ``match`` and the tear-down are not the server's time). Every run opens new
+connections, so each sample includes the handshakes, like SmokePing's and blackbox_exporter's
+HTTP probes.
 """
 
 from __future__ import annotations

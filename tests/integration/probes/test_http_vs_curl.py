@@ -1,7 +1,7 @@
 """``netgauge probe http`` against curl on the same URL in the same run: the phases add up to
 the total (within 1 ms), and the total agrees with curl's ``time_total`` within 10 % for a
-server that takes 40 ms to answer and sends 64 KiB, over HTTP and HTTPS. (The total used to include the client's
-set-up and a first run's imports: 73 ms where curl took 54.)"""
+server that takes 40 ms to answer and sends 64 KiB, over HTTP and HTTPS. (The total used to
+include the client's set-up and a first run's imports: 73 ms where curl took 54.)"""
 
 from __future__ import annotations
 
