@@ -45,6 +45,7 @@ DNSMASQ_RECORDS: Mapping[str, Mapping[str, Sequence[str]]] = {
     "_sip._udp.lab.test": {"SRV": ["10 20 5060 sip.lab.test."]},
 }
 BIG_TXT = "big.lab.test"
+MULTI_TXT = "dkim.lab.test"  # dnsmasq serves it as two strings
 BIG_TXT_STRINGS = [f"chunk-{i:02d}-" + "x" * 180 for i in range(8)]  # ~1.5 kB: truncated on UDP
 
 
@@ -115,6 +116,8 @@ class Dnsmasq:
             "--host-record=www.lab.test,192.0.2.10,2001:db8::10",
             "--mx-host=lab.test,mail.lab.test,10",
             "--txt-record=lab.test,v=spf1 -all",
+            # a DKIM-like record of two strings (long keys are split so)
+            f"--txt-record={MULTI_TXT},v=DKIM1; k=rsa; ,p=MIIBIjANBgkqhkiG9w0BAQEFAAOC",
             "--cname=alias.lab.test,www.lab.test",
             "--srv-host=_sip._udp.lab.test,sip.lab.test,5060,10,20",
         ]

@@ -55,7 +55,7 @@ def silent() -> Iterator[ScriptedDnsServer]:
         ("www.lab.test", "A", "192.0.2.10"),
         ("www.lab.test", "AAAA", "2001:db8::10"),
         ("lab.test", "MX", "10 mail.lab.test"),
-        ("lab.test", "TXT", "v=spf1 -all"),
+        ("lab.test", "TXT", '"v=spf1 -all"'),
         ("alias.lab.test", "CNAME", "www.lab.test"),
         ("_sip._udp.lab.test", "SRV", "10 20 5060 sip.lab.test"),
         ("192.0.2.10", "PTR", "www.lab.test"),

@@ -78,7 +78,7 @@ def rrset(name: str, rtype: str, *texts: str, ttl: int = 60) -> dns.rrset.RRset:
     [
         ("A", "192.0.2.1", "192.0.2.1"),
         ("MX", "10 mail.example.org.", "10 mail.example.org"),
-        ("TXT", '"v=spf1 " "-all"', "v=spf1 -all"),
+        ("TXT", '"v=spf1 " "-all"', '"v=spf1 " "-all"'),  # as dig shows it
         ("CNAME", "www.example.org.", "www.example.org"),
         ("SOA", "ns. host. 1 2 3 4 5", "ns host 1 2 3 4 5"),
         ("NS", ".", "."),
