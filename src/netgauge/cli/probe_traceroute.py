@@ -18,7 +18,13 @@ from netgauge.probes.traceroute import TracerouteParams, TracerouteProbe
 EXIT_REACHED = 0
 EXIT_NOT_REACHED = 1
 
-_FLAGS = {"mode": "--mode", "probes": "--probes", "max_hops": "--max-hops", "timeout": "--timeout"}
+_FLAGS = {
+    "mode": "--mode",
+    "probes": "--probes",
+    "max_hops": "--max-hops",
+    "timeout": "--timeout",
+    "interval": "--interval",
+}
 _HEADER = ("hop", "address", "sent", "recv", "loss%", "min", "avg", "max")
 
 
@@ -33,12 +39,20 @@ def traceroute_command(
     mode: Annotated[
         str | None, typer.Option(metavar="icmp|udp", help="Probe kind (default udp).")
     ] = None,
-    probes: Annotated[str | None, typer.Option(metavar="K", help="Probes per hop [3].")] = None,
+    probes: Annotated[
+        str | None,
+        typer.Option(
+            metavar="K", help="Probes per hop, in rounds; 1..1000, e.g. 100 as mtr -c 100 [3]."
+        ),
+    ] = None,
     max_hops: Annotated[
         str | None, typer.Option("--max-hops", metavar="N", help="Highest TTL, 1..30 [30].")
     ] = None,
     timeout: Annotated[
         str | None, typer.Option(metavar="S", help="Seconds to wait for each answer [1.0].")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(metavar="S", help="Seconds between rounds [0.5].")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
@@ -47,6 +61,7 @@ def traceroute_command(
     Exit status: 0 destination reached, 1 not reached, 2 bad input or no socket permitted.
     """
     raw = {"mode": mode, "probes": probes, "max_hops": max_hops, "timeout": timeout}
+    raw["interval"] = interval
     params = _params({name: value for name, value in raw.items() if value is not None})
     try:
         address, result = asyncio.run(_trace(target, params))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
@@ -43,23 +43,37 @@ ReverseResolver = Callable[[str], Awaitable[str | None]]
 """Address -> host name (None if it has none); injected, so tests never query DNS."""
 
 
+MAX_PROBES = 1000  # 30 hops × 1000 = 30,000 probe indexes: within a 16-bit sequence space
+MAX_RUN_S = 900
+
+
 class TracerouteParams(ProbeParams):
     """Parameters of a traceroute (unknown keys are errors).
 
     * ``mode``: ``udp`` (datagrams to high ports; works for any user) or ``icmp`` (echo).
-    * ``probes``: probes per hop (1..10); ``max_hops``: highest TTL tried (1..30).
+    * ``probes``: probes per hop, or rounds (1..1000: ``netgauge probe traceroute --probes
+      100`` is mtr's ``-c 100``); ``max_hops``: highest TTL tried (1..30). A run's rounds
+      take ``probes × interval``: at most 15 minutes.
     * ``timeout``: seconds to wait for each answer; a later one counts as lost.
     * ``interval``: seconds between rounds; ``pace_ms``: milliseconds between two sends.
     * ``resolve_names``: look up each hop's reverse name (off by default).
     """
 
     mode: TraceMode = TraceMode.UDP
-    probes: int = Field(default=3, ge=1, le=10)
+    probes: int = Field(default=3, ge=1, le=MAX_PROBES)
     max_hops: int = Field(default=MAX_TTL, ge=1, le=MAX_TTL)
     timeout: float = Field(default=1.0, gt=0.0, le=10.0)
     interval: float = Field(default=0.5, ge=0.0, le=10.0)
     pace_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
     resolve_names: bool = False
+
+    @model_validator(mode="after")
+    def _bounded_run(self) -> TracerouteParams:
+        if self.probes * self.interval > MAX_RUN_S:
+            raise ValueError(
+                f"probes × interval is {self.probes * self.interval:g} s: at most {MAX_RUN_S} s"
+            )
+        return self
 
 
 async def system_reverse_name(address: str) -> str | None:
