@@ -169,7 +169,8 @@ def test_hop_entry_of_a_silent_hop() -> None:
     "bad",
     [
         {"probes": 0},
-        {"probes": 11},
+        {"probes": 1001},
+        {"probes": 901, "interval": 1.0},  # over 15 minutes of rounds
         {"max_hops": 0},
         {"max_hops": 31},
         {"timeout": 0},
