@@ -14,7 +14,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from netgauge.config.files import FilePolicy
-from netgauge.config.model import ConfigFile
+from netgauge.config.model import (
+    ConfigFile,
+    CredentialConfig,
+    JobConfig,
+    SiteConfig,
+    TargetConfig,
+)
 from netgauge.config.settings import Settings, load_settings
 from netgauge.errors import ConfigError, ConfigProblem
 
@@ -139,16 +145,68 @@ def load_config_text(
     data, lines = parse_yaml(text, source)
     problems = _Problems(source, lines)
     try:
-        config = ConfigFile.model_validate(data)
+        config: ConfigFile | _Partial = ConfigFile.model_validate(data)
     except ValidationError as exc:
+        # every problem in one pass: the items that did validate are still checked for
+        # references, settings and job params (a user fixing 6 problems met 9 more)
         problems.add_validation(exc)
-        raise ConfigError(problems.items) from None
+        config = _Partial.of(data)
     _check_settings(config, problems)
     _check_references(config, problems)
     _check_job_params(config, problems, data_dir)
-    if problems.items:
+    if problems.items or not isinstance(config, ConfigFile):
         raise ConfigError(problems.items)
     return LoadedConfig(config, source)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "sites": SiteConfig,
+    "credentials": CredentialConfig,
+    "targets": TargetConfig,
+    "jobs": JobConfig,
+}
+
+
+@dataclass
+class _Partial:
+    """A file that did not validate whole: each item that validates on its own (None for the
+    others, so that indexes, and the paths of problems, stay those of the file), and the
+    names the file gives even in broken items (so no reference to them is called unknown)."""
+
+    settings: dict[str, Any]
+    sites: list[Any]
+    credentials: list[Any]
+    targets: list[Any]
+    jobs: list[Any]
+    declared: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> _Partial:
+        sections: dict[str, list[Any]] = {}
+        declared: dict[str, set[str]] = {}
+        for section, model in _SECTIONS.items():
+            items = data.get(section)
+            items = items if isinstance(items, list) else []
+            sections[section] = [_item(model, item) for item in items]
+            declared[section] = {
+                str(item["name"]) for item in items if isinstance(item, dict) and "name" in item
+            }
+        settings = data.get("settings")
+        return cls(
+            settings if isinstance(settings, dict) else {},
+            sections["sites"],
+            sections["credentials"],
+            sections["targets"],
+            sections["jobs"],
+            declared,
+        )
+
+
+def _item(model: type[BaseModel], item: Any) -> Any:
+    try:
+        return model.model_validate(item)
+    except ValidationError:
+        return None  # its problems are reported from the whole file's validation
 
 
 def load_config(path: Path, *, data_dir: Path | None = None) -> LoadedConfig:
@@ -168,7 +226,7 @@ def load_config(path: Path, *, data_dir: Path | None = None) -> LoadedConfig:
 SECRET_SETTINGS = ("database_password", "admin_password", "secret_key")
 
 
-def _check_settings(config: ConfigFile, problems: _Problems) -> None:
+def _check_settings(config: ConfigFile | _Partial, problems: _Problems) -> None:
     """The ``settings:`` section is validated by the Settings model; secrets are refused."""
     try:
         Settings.model_validate(config.settings)
@@ -203,22 +261,29 @@ def _duplicates(names: Iterable[str]) -> set[str]:
     return {name for name, n in Counter(names).items() if n > 1}
 
 
-def _check_unique(section: str, names: list[str], problems: _Problems) -> None:
-    dupes = _duplicates(names)
+def _check_unique_items(section: str, names: list[str | None], problems: _Problems) -> None:
+    """Duplicate names among the items (None: an item that did not validate)."""
+    dupes = _duplicates(name for name in names if name is not None)
     for index, name in enumerate(names):
-        if name in dupes:
+        if name is not None and name in dupes:
             problems.add((section, index, "name"), f"duplicate {section[:-1]} name {name!r}")
 
 
-def _check_references(config: ConfigFile, problems: _Problems) -> None:
+def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> None:
     """Names are unique per section and every reference points at something declared."""
-    sites = [s.name for s in config.sites]
-    creds = [c.name for c in config.credentials]
-    targets = [t.name for t in config.targets]
-    for section, names in (("sites", sites), ("credentials", creds), ("targets", targets)):
-        _check_unique(section, names, problems)
-    _check_unique("jobs", [j.name for j in config.jobs], problems)
+    declared = config.declared if isinstance(config, _Partial) else {}
+    sites = [s.name for s in config.sites if s is not None]
+    creds = [c.name for c in config.credentials if c is not None]
+    targets = [t.name for t in config.targets if t is not None]
+    for section in ("sites", "credentials", "targets", "jobs"):
+        items = getattr(config, section)
+        _check_unique_items(section, [x.name if x else None for x in items], problems)
+    sites += declared.get("sites", set())
+    creds += declared.get("credentials", set())
+    targets += declared.get("targets", set())
     for i, target in enumerate(config.targets):
+        if target is None:
+            continue
         if target.site is not None and target.site not in sites:
             problems.add(("targets", i, "site"), f"unknown site {target.site!r}")
         if target.credentials is not None and target.credentials not in creds:
@@ -226,6 +291,8 @@ def _check_references(config: ConfigFile, problems: _Problems) -> None:
                 ("targets", i, "credentials"), f"unknown credentials {target.credentials!r}"
             )
     for i, job in enumerate(config.jobs):
+        if job is None:
+            continue
         for j, name in enumerate(job.targets):
             if name not in targets:
                 problems.add(("jobs", i, "targets", j), f"unknown target {name!r}")
@@ -234,7 +301,9 @@ def _check_references(config: ConfigFile, problems: _Problems) -> None:
                 problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
 
 
-def _check_job_params(config: ConfigFile, problems: _Problems, data_dir: Path | None) -> None:
+def _check_job_params(
+    config: ConfigFile | _Partial, problems: _Problems, data_dir: Path | None
+) -> None:
     """Each job's kind is a registered probe and its params validate against that probe,
     the files they name included (held to the data directory, ``data_dir`` or else the
     one the settings give, and ``file_dirs``)."""
@@ -247,6 +316,8 @@ def _check_job_params(config: ConfigFile, problems: _Problems, data_dir: Path | 
     except (ValidationError, ValueError):
         files = None  # the settings' own problems are reported; paths are checked at start
     for i, job in enumerate(config.jobs):
+        if job is None:
+            continue
         if job.kind not in PROBES:
             known = ", ".join(PROBES.names())
             problems.add(("jobs", i, "kind"), f"unknown check kind {job.kind!r} (known: {known})")

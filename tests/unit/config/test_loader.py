@@ -58,6 +58,47 @@ def test_all_problems_are_reported_at_once() -> None:
     ]
 
 
+BROKEN_EVERYWHERE = """\
+settings:
+  port: 99999
+  admin_password: hunter2
+sites:
+  - {name: lab, colour: blue}
+targets:
+  - {name: gw, address: 127.0.0.1, site: nowhere}
+  - {name: bad, address: 127.0.0.1, tags: not-a-list}
+  - {name: sw, address: 127.0.0.2, site: lab, credentials: missing}
+jobs:
+  - {name: ping, kind: icmp, params: {count: 0}, targets: [gw, ghost]}
+  - {name: web, kind: htp, targets: [sw]}
+  - {name: ping, kind: tcp, params: {port: 22}, interval: soon}
+"""
+
+
+def test_a_file_broken_in_every_way_gets_every_problem_in_one_pass() -> None:
+    # model errors (a bad field, a bad duration), then the items that did validate are still
+    # checked: settings, references, job kinds and params; no reference to a broken item
+    # ("lab", whose entry has an unknown key) is called unknown
+    with pytest.raises(ConfigError) as info:
+        load_config_text(BROKEN_EVERYWHERE, "f.yaml")
+    printed = [str(p) for p in info.value.problems]
+    wanted = [
+        "f.yaml:5: sites[0].colour: Extra inputs are not permitted",
+        "f.yaml:8: targets[1].tags: Input should be a valid list",
+        "f.yaml:2: settings.port: Input should be less than or equal to 65535",
+        "f.yaml:3: settings.admin_password: secrets never go in the file",
+        "f.yaml:7: targets[0].site: unknown site 'nowhere'",
+        "f.yaml:9: targets[2].credentials: unknown credentials 'missing'",
+        "f.yaml:11: jobs[0].targets[1]: unknown target 'ghost'",
+        "f.yaml:12: jobs[1].kind: unknown check kind 'htp'",
+        "f.yaml:11: jobs[0].params.count: Input should be greater than or equal to 1",
+    ]
+    for line in wanted:
+        assert any(p.startswith(line) for p in printed), (line, printed)
+    assert not any("unknown site 'lab'" in p for p in printed), printed
+    assert any(p.startswith("f.yaml:13: jobs[2].interval") for p in printed), printed
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")
