@@ -46,3 +46,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))  # per-start chatter
+    # httpx says every request at INFO ("HTTP Request: POST .../write 204"): a line per store
+    # write and per HTTP check is its chatter, not netgauge's news; its warnings still show
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -181,9 +181,54 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
 def test_a_start_failure_is_one_clear_line(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("a file where the data directory should be")
+    r = netgauge("serve", "--port", "0", "--data-dir", str(not_a_dir / "sub"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"netgauge: cannot use data directory {not_a_dir / 'sub'}: Not a directory "
+        "(choose one with --data-dir)"
+    ]
+    assert "serving on" not in r.stdout  # announced only once the service is up
     r = netgauge("serve", "--port", "0", "--data-dir", str(not_a_dir), cwd=tmp_path)
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines()[-1] == (
-        f"netgauge: cannot start: FileExistsError: [Errno 17] File exists: '{not_a_dir}'"
-    )
-    assert "serving on" not in r.stdout  # announced only once the service is up
+    assert r.stderr.strip().splitlines() == [
+        f"netgauge: data directory {not_a_dir} is not a directory (choose one with --data-dir)"
+    ]
+
+
+def test_a_weak_first_admin_password_names_its_variable_and_makes_nothing(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "NETGAUGE_ADMIN_PASSWORD": "short"}
+    command = [sys.executable, "-m", "netgauge", "serve", "--port", "0", "--data-dir", "d"]
+    r = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "netgauge: NETGAUGE_ADMIN_PASSWORD: password: at least 12 characters"
+    ]
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_failure_inside_the_start_has_no_traceback_and_leaves_no_data_dir(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: the database is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**os.environ, "NETGAUGE_DATABASE_URL": f"postgresql+psycopg://u@127.0.0.1:{port}/x"}
+    command = [sys.executable, "-m", "netgauge", "serve", "--port", "0", "--data-dir", "d"]
+    r = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr + r.stdout
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("netgauge: cannot start: InventoryError: cannot migrate"), last
+    assert "Connection refused" in last
+    assert not (tmp_path / "d").exists()  # this run made it; nothing in it is worth keeping
+
+
+def test_serve_help_shows_its_defaults() -> None:
+    h = netgauge("serve", "--help")
+    text = " ".join(h.stdout.replace("│", " ").split())  # rich draws a box around the options
+    for default in ("[default: ./netgauge-data]", "[default: 127.0.0.1]", "[default: 8470"):
+        assert default in text, h.stdout

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from netgauge import __version__, web
+from netgauge.api import docs as api_docs
 from netgauge.api.routes import (
     audit,
     auth,
@@ -70,9 +71,10 @@ class BodyTooLargeError(HTTPException):
         self.max_bytes = max_bytes
 
 
-# No inline script or style anywhere netgauge serves; framing refused. The interactive API
-# docs (/docs, /redoc) load FastAPI's page assets from a CDN and start them inline, so they
-# get a CSP of their own.
+# No inline script or style anywhere netgauge serves; framing refused. /docs is Swagger UI
+# served from the package (swagger-ui-bundle-v2: it works offline), started by a script of ours;
+# Swagger UI sets style attributes, hence 'unsafe-inline' for styles there only. /redoc loads
+# FastAPI's page assets from a CDN and starts them inline, so it gets a CSP of its own.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -82,7 +84,11 @@ _DOCS_CSP = (
     "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-_DOCS = ("/docs", "/redoc")
+_DOCS = ("/redoc",)
+_SWAGGER_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def _security_headers(csp: str) -> list[tuple[bytes, bytes]]:
@@ -96,6 +102,13 @@ def _security_headers(csp: str) -> list[tuple[bytes, bytes]]:
 
 
 _HEADERS, _DOCS_HEADERS = _security_headers(_CSP), _security_headers(_DOCS_CSP)
+_SWAGGER_HEADERS = _security_headers(_SWAGGER_CSP)
+
+
+def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith(_DOCS):
+        return _DOCS_HEADERS
+    return _SWAGGER_HEADERS if path == "/docs" or path.startswith("/docs/") else _HEADERS
 
 
 class FieldError(BaseModel):
@@ -154,7 +167,7 @@ class _Edge:
             return
         started = time.perf_counter()
         sizes = {"in": 0, "out": 0, "status": 500}
-        headers = _DOCS_HEADERS if scope["path"].startswith(_DOCS) else _HEADERS
+        headers = _headers_for(scope["path"])
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -389,6 +402,7 @@ def create_app(
         title="netgauge",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # ours, offline: api.docs
         description="Network and device monitoring API. Log in at /api/v1/auth/login, then "
         "send `Authorization: Bearer <access token or API token>`.",
         responses=_ERRORS,
@@ -423,5 +437,6 @@ def create_app(
     app.include_router(exposition.router, dependencies=guarded)  # /metrics, for Prometheus
 
     _document_security(app)
+    api_docs.install(app)  # /docs: Swagger UI from the package
     web.install(app, guarded)  # the console's pages and assets
     return app

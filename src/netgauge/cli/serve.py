@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shutil
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -39,6 +41,56 @@ def _claim_port(host: str, port: int) -> int:
         return int(sock.getsockname()[1])
 
 
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"netgauge: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _prepare_data_dir(path: Path) -> bool:
+    """Make the data directory (0700) before anything starts; True when this run made it
+    (then a failed start removes it again: no half-made data directory is left behind).
+    A path that cannot be one is a single line naming it and how to choose another."""
+    from netgauge.datadir import private_dir
+
+    existed = path.exists()
+    if existed and not path.is_dir():
+        _fail(f"data directory {path} is not a directory (choose one with --data-dir)")
+    try:
+        private_dir(path)
+    except OSError as exc:
+        _fail(
+            f"cannot use data directory {path}: {exc.strerror or exc} (choose one with --data-dir)"
+        )
+    return not existed
+
+
+def _check_admin_password(settings: Settings) -> None:
+    """The first admin's password, when given, meets the password rules; else one line
+    naming the variable it came from (the service would only find out inside its start)."""
+    from netgauge.auth.passwords import check_strength
+
+    given, variable = settings.admin_password, "NETGAUGE_ADMIN_PASSWORD"
+    if given is None and settings.admin_password_file is not None:
+        variable = "NETGAUGE_ADMIN_PASSWORD_FILE"
+        try:
+            given = settings.admin_password_file.read_text().strip()
+        except OSError as exc:
+            _fail(f"{variable}: cannot read {settings.admin_password_file}: {exc.strerror}")
+    if given is None:
+        return
+    try:
+        check_strength(given)
+    except ValueError as exc:
+        _fail(f"{variable}: {exc}")
+
+
+class _NoTracebacks(logging.Filter):
+    """uvicorn logs a failed start's traceback; netgauge says why in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Traceback (most recent call last)")
+
+
 def _settings(
     config: Path | None, cli: dict[str, object]
 ) -> tuple[Settings, ConfigFile | None, str]:
@@ -60,11 +112,12 @@ def serve(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Directory of the SQLite files [default: ./netgauge-data].")
+        Path | None,
+        typer.Option(help="Directory of the SQLite files \\[default: ./netgauge-data]."),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Listen address [default: 127.0.0.1].")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address \\[default: 127.0.0.1].")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Listen port [default: 8470; 0 = any free].")
+        int | None, typer.Option(help="Listen port \\[default: 8470; 0 = any free].")
     ] = None,
 ) -> None:
     """Run netgauge: probes on schedule, embedded storage, REST API (Ctrl-C stops cleanly)."""
@@ -95,10 +148,13 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
     from netgauge.service import Service
 
     settings = settings.model_copy(update={"port": _claim_port(settings.host, settings.port)})
+    _check_admin_password(settings)
     # whatever this process writes is its owner's only (the data directory's files are made
     # 0600 explicitly too; this covers what a library writes on its own)
     os.umask(0o077)
+    made_data_dir = _prepare_data_dir(settings.data_dir)
     configure_logging(settings.log_level, settings.log_format)
+    logging.getLogger("uvicorn.error").addFilter(_NoTracebacks())
     service = Service(settings, cfg or default_config(settings.port), source)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
 
@@ -125,7 +181,10 @@ def _run(settings: Settings, cfg: ConfigFile | None, source: str) -> None:
         if service.start_error is None:
             raise
     if service.start_error is not None:
-        typer.echo(f"netgauge: cannot start: {service.start_error}", err=True)
+        if made_data_dir:  # nothing in it is worth keeping: this run made all of it
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+        one_line = " ".join(str(service.start_error).split())  # a driver's text may wrap
+        typer.echo(f"netgauge: cannot start: {one_line}", err=True)
         raise typer.Exit(1)
     if not server.started:
         raise typer.Exit(1)
