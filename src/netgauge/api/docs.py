@@ -2,8 +2,9 @@
 
 FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script: blank in
 a network without internet, and against netgauge's content security policy. Here the assets
-come from ``swagger-ui-bundle-v2`` (Swagger UI 5, which reads OpenAPI 3.1; Apache-2.0) under ``/docs/assets`` and the
-page starts them with ``/static/js/api-docs.js``: no request leaves the server's origin.
+come from ``swagger-ui-bundle-v2`` (Swagger UI 5, which reads OpenAPI 3.1; Apache-2.0) under
+``/docs/assets``, and ``/static/js/api-docs.js`` starts them: no request leaves the server's
+origin.
 """
 
 from __future__ import annotations
