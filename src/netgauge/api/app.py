@@ -272,10 +272,16 @@ def _document_security(app: FastAPI) -> None:
                 "scheme": "bearer",
                 "description": "an access token (POST /api/v1/auth/login) or an API token",
             }
+            error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
             for path, item in schema.get("paths", {}).items():
                 for method, operation in item.items():
                     public = required_role(method.upper(), path) is None
                     operation["security"] = [] if public else [{"HTTPBearer": []}]
+                    # errors are JSON whatever the route answers when it works (FastAPI
+                    # gives them a file route's media type: text/csv for a 422)
+                    for code, answer in operation.get("responses", {}).items():
+                        if code[:1] in ("4", "5") and "content" in answer:
+                            answer["content"] = error
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -15,6 +15,8 @@ from netgauge.config.model import (
     WindowConfig,
 )
 from netgauge.models import TargetType
+
+Item = TypeVar("Item")
 
 TargetCreate = TargetConfig
 JobCreate = JobConfig
@@ -108,13 +110,81 @@ class JobRunTargetPublic(BaseModel):
     error: str | None
 
 
-class PageOf(BaseModel):
-    """A page of items and the total that matched."""
+class PageOf(BaseModel, Generic[Item]):
+    """A page of items and the total that matched (typed per resource in the schema:
+    ``PageOf[TargetPublic]``, so generated clients get models)."""
 
     total: int
     limit: int
     offset: int
-    items: list[Any]
+    items: list[Item]
+
+
+# -- /api/v1/health --------------------------------------------------------------------------
+class SpoolPublic(BaseModel):
+    """A store's disk spool: what waits in it, and what a full spool dropped."""
+
+    batches: int
+    samples: int
+    bytes: int
+    dropped_samples: int
+
+
+class StoreSummary(BaseModel):
+    """One store in the open health summary (no error text: it can name hosts)."""
+
+    name: str
+    state: Literal["ok", "degraded", "down"]
+    cause: str | None = Field(
+        description="unreachable, permission_denied, writes_failing or samples_lost"
+    )
+    reachable: bool
+    samples_written: int | None
+    last_write_ns: int | None = Field(description="the newest sample it holds")
+    last_success_ns: int | None = Field(description="when it last took a batch")
+    pending: int
+    dropped: int
+    spool: SpoolPublic | None
+
+
+class SchedulerSummary(BaseModel):
+    running: bool
+
+
+class HealthSummary(BaseModel):
+    """``GET /api/v1/health``: open to load balancers."""
+
+    status: Literal["ok", "degraded"]
+    scheduler: SchedulerSummary
+    stores: list[StoreSummary]
+    last_write_ns: int | None
+
+
+class StoreDetails(StoreSummary):
+    """One store with everything: the reason for its state, refusals by reason, errors."""
+
+    reason: str | None
+    refused: dict[str, int] = Field(description="samples it could not carry, by reason")
+    error: str | None
+    answers_queries: bool
+
+
+class SchedulerDetails(SchedulerSummary):
+    jobs: int
+    in_flight: list[str]
+    runs_started: int
+
+
+class HealthDetails(BaseModel):
+    """``GET /api/v1/health/details``: any logged-in role."""
+
+    status: Literal["ok", "degraded"]
+    scheduler: SchedulerDetails
+    stores: list[StoreDetails]
+    last_write_ns: int | None
+    rejected_samples: dict[str, int] = Field(
+        description="device samples refused by validation, by reason"
+    )
 
 
 class RunNowResponse(BaseModel):

@@ -4,11 +4,10 @@ inventory, no job names, no error texts (they can name hosts and paths), no vers
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from netgauge.api.deps import ServiceDep
+from netgauge.api.schemas import HealthDetails, HealthSummary
 from netgauge.service import Service
 
 # the open summary has a router of its own, included without the authorization dependency:
@@ -29,7 +28,7 @@ _PUBLIC_STORE_FIELDS = (
 
 
 @open_router.get("/health")
-async def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> HealthSummary:
     """Up or degraded; per store: reachable, written, pending, dropped, spool size."""
     service: Service = request.app.state.service  # no dependency to solve: polled often
     full = await service.health()
@@ -43,15 +42,17 @@ async def health(request: Request) -> dict[str, Any]:
             else None
         )
         stores.append(public)
-    return {
-        "status": full["status"],
-        "scheduler": {"running": full["scheduler"]["running"]},
-        "stores": stores,
-        "last_write_ns": full["last_write_ns"],
-    }
+    return HealthSummary.model_validate(
+        {
+            "status": full["status"],
+            "scheduler": {"running": full["scheduler"]["running"]},
+            "stores": stores,
+            "last_write_ns": full["last_write_ns"],
+        }
+    )
 
 
 @router.get("/health/details")
-async def health_details(service: ServiceDep) -> dict[str, Any]:
+async def health_details(service: ServiceDep) -> HealthDetails:
     """Everything: jobs in flight, store errors, refused samples by reason."""
-    return await service.health()
+    return HealthDetails.model_validate(await service.health())

@@ -15,6 +15,7 @@ from netgauge.api.routes.runs import runs_page
 from netgauge.api.schemas import (
     JobCreate,
     JobPublic,
+    JobRunPublic,
     JobUpdate,
     PageOf,
     RunNowResponse,
@@ -205,7 +206,7 @@ async def job_runs(
     status: RunStatus = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> PageOf:
+) -> PageOf[JobRunPublic]:
     """Runs of one job, newest first (404 for a job that does not exist)."""
     await asyncio.to_thread(inv.get_job, name)
     return await runs_page(inv, name, status, limit, offset)

@@ -16,11 +16,11 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 async def runs_page(
     inv: Inventory, job: str | None, status: str | None, limit: int, offset: int
-) -> PageOf:
+) -> PageOf[JobRunPublic]:
     """One page of recorded runs (shared with /jobs/{name}/runs)."""
     page = await asyncio.to_thread(inv.list_runs, job, status, limit, offset)
     items = [JobRunPublic.model_validate(r) for r in page.items]
-    return PageOf(total=page.total, limit=limit, offset=offset, items=items)
+    return PageOf[JobRunPublic](total=page.total, limit=limit, offset=offset, items=items)
 
 
 @router.get("")
@@ -30,7 +30,7 @@ async def list_runs(
     status: RunStatus = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> PageOf:
+) -> PageOf[JobRunPublic]:
     """Runs, optionally of one job and/or one status."""
     return await runs_page(inv, job, status, limit, offset)
 

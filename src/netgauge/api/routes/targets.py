@@ -52,16 +52,16 @@ async def list_targets(
     state: StateFilter = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> PageOf:
+) -> PageOf[TargetPublic]:
     """Targets by name; ``state`` filters on the live up/down state."""
     f = TargetFilter(q=q, tag=tag, site=site, type=type)
     if state is None:
         page = await asyncio.to_thread(inv.list_targets, f, limit, offset)
         items = [public(r, service) for r in page.items]
-        return PageOf(total=page.total, limit=limit, offset=offset, items=items)
+        return PageOf[TargetPublic](total=page.total, limit=limit, offset=offset, items=items)
     everything = await asyncio.to_thread(inv.list_targets, f, 1_000_000, 0)
     matching = [p for p in (public(r, service) for r in everything.items) if p.status == state]
-    return PageOf(
+    return PageOf[TargetPublic](
         total=len(matching), limit=limit, offset=offset, items=matching[offset : offset + limit]
     )
 
