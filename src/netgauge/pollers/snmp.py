@@ -85,12 +85,11 @@ IF_HC_IN_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6)
 IF_HC_OUT_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10)
 
 # ENTITY-SENSOR-MIB entPhySensorTable, named by ENTITY-MIB entPhysicalName
-ENT_SENSOR_TYPE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 1)
-ENT_SENSOR_SCALE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 2)
-ENT_SENSOR_PRECISION: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 3)
-ENT_SENSOR_VALUE: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 4)
-ENT_SENSOR_STATUS: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1, 5)
 ENT_PHYSICAL_NAME: Oid = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7)
+ENT_PHYSICAL_DESCR: Oid = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 2)
+ENT_SENSOR_ENTRY: Oid = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1)  # ENTITY-SENSOR-MIB entPhySensorEntry
+# CISCO-ENTITY-SENSOR-MIB entSensorValueEntry: Catalyst and Nexus put their sensors here
+CISCO_ENT_SENSOR_ENTRY: Oid = (1, 3, 6, 1, 4, 1, 9, 9, 91, 1, 1, 1, 1)
 _COUNTERS = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, IF_IN_OCTETS, IF_OUT_OCTETS)
 _REFRESH_STEP_S = 0.1  # how often a poll asks whether the agent refreshed its counters
 _WATCHED = 8  # interfaces watched for a refresh before the busiest one is known
@@ -276,6 +275,8 @@ class SnmpPoller:
             return await self._hr_storage(poll, ram=source.hr_storage_ram)
         if source.entity_sensor:
             return await self._entity_sensors(poll)
+        if source.cisco_entity_sensor:
+            return await self._entity_sensors(poll, CISCO_ENT_SENSOR_ENTRY)
         return await self._interfaces(poll, memory)
 
     async def _walk(self, poll: _Poll, *columns: Oid) -> dict[Oid, dict[Oid, Value]]:
@@ -346,29 +347,43 @@ class SnmpPoller:
             found = True
         return found
 
-    async def _entity_sensors(self, poll: _Poll) -> bool:
-        tables = await self._walk(
-            poll,
-            ENT_SENSOR_TYPE,
-            ENT_SENSOR_SCALE,
-            ENT_SENSOR_PRECISION,
-            ENT_SENSOR_VALUE,
-            ENT_SENSOR_STATUS,
-        )
-        celsius = [i for i, t in tables[ENT_SENSOR_TYPE].items() if _number(t) == _CELSIUS]
-        names = (await self._walk(poll, ENT_PHYSICAL_NAME))[ENT_PHYSICAL_NAME] if celsius else {}
+    async def _entity_sensors(self, poll: _Poll, entry: Oid = ENT_SENSOR_ENTRY) -> bool:
+        """Celsius sensors of ENTITY-SENSOR-MIB's entPhySensorTable, or of Cisco's own
+        CISCO-ENTITY-SENSOR-MIB entSensorValueTable (``entry``): the same five columns
+        (type, scale, precision, value, status) with the same codes, indexed by
+        entPhysicalIndex. Scale and precision applied; a sensor whose status is not ok
+        is skipped."""
+        columns = [entry + (column,) for column in range(1, 6)]
+        tables = await self._walk(poll, *columns)
+        kinds, scales, precisions, values, statuses = (tables[c] for c in columns)
+        celsius = [i for i, t in kinds.items() if _number(t) == _CELSIUS]
+        names = await self._physical_names(poll, celsius) if celsius else {}
         found = False
         for index in celsius:
-            value = _number(tables[ENT_SENSOR_VALUE].get(index))
-            if value is None or _number(tables[ENT_SENSOR_STATUS].get(index)) != _SENSOR_OK:
+            value = _number(values.get(index))
+            if value is None or _number(statuses.get(index)) != _SENSOR_OK:
                 continue
-            scale = _number(tables[ENT_SENSOR_SCALE].get(index)) or _UNITS_SCALE
-            precision = _number(tables[ENT_SENSOR_PRECISION].get(index)) or 0
+            scale = _number(scales.get(index)) or _UNITS_SCALE
+            precision = _number(precisions.get(index)) or 0
             degrees = value * 1000.0 ** (scale - _UNITS_SCALE) / 10.0**precision
-            name = _text(names.get(index)) or ".".join(map(str, index))
-            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, degrees, {"sensor": name}))
+            poll.metrics.append(Metric(TEMPERATURE_CELSIUS, degrees, {"sensor": names[index]}))
             found = True
         return found
+
+    async def _physical_names(self, poll: _Poll, indexes: list[Oid]) -> dict[Oid, str]:
+        """A readable name per entity: entPhysicalName, unless it is empty or a bare number
+        (Arista names sensors ``100006001``), then entPhysicalDescr ("Cpu temp sensor"),
+        else the index; a name several sensors share gets its index appended."""
+        tables = await self._walk(poll, ENT_PHYSICAL_NAME, ENT_PHYSICAL_DESCR)
+
+        def readable(index: Oid) -> str | None:
+            name = _text(tables[ENT_PHYSICAL_NAME].get(index))
+            if name and not name.isdigit():
+                return name
+            return _text(tables[ENT_PHYSICAL_DESCR].get(index)) or None
+
+        plain = {index: readable(index) for index in indexes}
+        return sensor_names({i: n.encode() for i, n in plain.items() if n}, dict.fromkeys(plain))
 
     async def _hr_storage(self, poll: _Poll, *, ram: bool) -> bool:
         tables = await self._walk(

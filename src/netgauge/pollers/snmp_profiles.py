@@ -15,8 +15,9 @@ few generic shapes, so a new device type needs a file, not code:
   summed): memory %.
 * ``sensor_table: {value: COLUMN, name: COLUMN, scale: 0.001}``: one temperature per row,
   named by the other column.
-* ``hr_storage_ram``, ``hr_storage_fixed``, ``entity_sensor``, ``if_mib``: ``true`` selects
-  the standard MIB logic (HOST-RESOURCES hrStorage, ENTITY-SENSOR celsius sensors, IF-MIB).
+* ``hr_storage_ram``, ``hr_storage_fixed``, ``entity_sensor``, ``cisco_entity_sensor``,
+  ``if_mib``: ``true`` selects the standard MIB logic (HOST-RESOURCES hrStorage,
+  ENTITY-SENSOR or CISCO-ENTITY-SENSOR celsius sensors, IF-MIB).
 
 ``match.sys_object_id`` lists sysObjectID prefixes; the longest matching prefix of any
 profile wins, and ``generic`` (no prefixes) serves every other device.
@@ -96,6 +97,7 @@ class Source(_Strict):
     hr_storage_ram: bool = False
     hr_storage_fixed: bool = False
     entity_sensor: bool = False
+    cisco_entity_sensor: bool = False
     if_mib: bool = False
 
     @model_validator(mode="before")

@@ -34,7 +34,9 @@ JUNIPER = "juniper-mx480"  # juniper-junos profile
 ARISTA = "arista-7050sx"  # no profile: generic, ENTITY-SENSOR temperatures
 OLD = "old-ucd-linux24"  # no profile: generic, 32-bit counters only
 LINUX = "linux-net-snmp"  # net-snmp-linux profile
-DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX)
+HP = "hp-procurve-2920"  # hp-procurve profile: HP's private MIBs, two interfaces named lo0
+NEXUS = "cisco-nexus-93180"  # cisco-nxos profile: CISCO-SYSTEM-EXT, CISCO-ENTITY-SENSOR
+DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -70,6 +72,12 @@ JNX_TEMP = JNX_OPERATING + (7,)
 JNX_CPU = JNX_OPERATING + (8,)
 JNX_BUFFER = JNX_OPERATING + (11,)
 ENT_PHYSICAL_NAME = oid("1.3.6.1.2.1.47.1.1.1.1.7")
+ENT_PHYSICAL_DESCR = oid("1.3.6.1.2.1.47.1.1.1.1.2")
+CISCO_ENT_SENSOR = oid("1.3.6.1.4.1.9.9.91.1.1.1.1")  # CISCO-ENTITY-SENSOR entSensorValueEntry
+CSE_MEMORY = oid("1.3.6.1.4.1.9.9.305.1.1.2.0")  # CISCO-SYSTEM-EXT cseSysMemoryUtilization
+HP_CPU = oid("1.3.6.1.4.1.11.2.14.11.5.1.9.6.1.0")  # STATISTICS-MIB hpSwitchCpuStat
+HP_MEM_FREE = oid("1.3.6.1.4.1.11.2.14.11.5.1.1.2.1.1.1.6")  # NETSWITCH-MIB hpLocalMemFreeBytes
+HP_MEM_ALLOC = oid("1.3.6.1.4.1.11.2.14.11.5.1.1.2.1.1.1.7")  # ... hpLocalMemAllocBytes
 ENT_SENSOR = oid("1.3.6.1.2.1.99.1.1.1")  # entPhySensorEntry: type, scale, precision...
 LM_TEMP_NAME = oid("1.3.6.1.4.1.2021.13.16.2.1.2")
 LM_TEMP_VALUE = oid("1.3.6.1.4.1.2021.13.16.2.1.3")  # millidegrees
@@ -195,19 +203,50 @@ def expected_juniper(r: Records) -> list[tuple[str, float]]:
     ]
 
 
-def expected_generic(r: Records) -> list[tuple[str, float]]:
-    loads = list(numbers(r, HR_PROCESSOR_LOAD).values())
-    ram = hr_storage(r, HR_RAM)
+def entity_temperatures(r: Records, entry: Oid) -> list[tuple[str, float]]:
+    """Celsius sensors of an entPhySensorEntry-shaped table (ENTITY-SENSOR-MIB, or Cisco's
+    entSensorValueEntry), by the MIB's formula, named by entPhysicalName unless it is empty
+    or a bare number, then entPhysicalDescr, then the index."""
     temps = []
-    names = column(r, ENT_PHYSICAL_NAME)
-    for index, kind in column(r, ENT_SENSOR + (1,)).items():
-        sensor = {c: number(r, ENT_SENSOR + (c, *index)) for c in (2, 3, 4, 5)}
+    names, descrs = column(r, ENT_PHYSICAL_NAME), column(r, ENT_PHYSICAL_DESCR)
+    for index, kind in column(r, entry + (1,)).items():
+        sensor = {c: number(r, entry + (c, *index)) for c in (2, 3, 4, 5)}
         if kind != 8 or sensor[5] != 1:  # celsius(8) sensors whose status is ok(1)
             continue
         scale, precision, value = sensor[2], sensor[3], sensor[4]
         degrees = value * 1000.0 ** (scale - 9) / 10**precision  # units(9) = x1, milli(8)...
-        name = text(names.get(index, b"")) or ".".join(map(str, index))
+        name = text(names.get(index, b""))
+        if not name or name.isdigit():
+            name = text(descrs.get(index, b"")) or ".".join(map(str, index))
         temps.append((f'temperature_celsius{{sensor="{name}"}}', degrees))
+    return temps
+
+
+def expected_hp(r: Records) -> list[tuple[str, float]]:
+    # STATISTICS-MIB hpSwitchCpuStat; NETSWITCH-MIB hpLocalMem alloc / (alloc + free)
+    used = sum(numbers(r, HP_MEM_ALLOC).values())
+    free = sum(numbers(r, HP_MEM_FREE).values())
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", number(r, HP_CPU)),
+        ("memory_percent", 100 * used / (used + free)),
+    ]
+
+
+def expected_nexus(r: Records) -> list[tuple[str, float]]:
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", mean(list(numbers(r, CPM_CPU_1MIN_REV).values()))),
+        ("memory_percent", number(r, CSE_MEMORY)),  # cseSysMemoryUtilization, a percentage
+        *((f'disk_percent{{mount="{m}"}}', p) for m, p in hr_storage(r, HR_FIXED_DISK)),
+        *entity_temperatures(r, CISCO_ENT_SENSOR),
+    ]
+
+
+def expected_generic(r: Records) -> list[tuple[str, float]]:
+    loads = list(numbers(r, HR_PROCESSOR_LOAD).values())
+    ram = hr_storage(r, HR_RAM)
+    temps = entity_temperatures(r, ENT_SENSOR)
     return [
         ("uptime_seconds", uptime(r)),
         ("cpu_percent", mean(loads)),
@@ -248,6 +287,8 @@ EXPECTED = {
     ARISTA: expected_generic,
     OLD: expected_generic,
     LINUX: expected_linux,
+    HP: expected_hp,
+    NEXUS: expected_nexus,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -257,6 +298,8 @@ ABSENT = {
     OLD: {"temperature_celsius": "temperature_celsius: not available on this device"},
     # the first poll only records the tick counters (hrProcessorLoad is not there yet)
     LINUX: {"cpu_percent": "cpu_percent: first tick reading; the value comes next poll"},
+    HP: {"temperature_celsius": "temperature_celsius: not available on this device"},
+    NEXUS: {},
 }
 
 
@@ -391,11 +434,62 @@ async def test_profile_is_chosen_by_sys_object_id(agents: SnmpSim, client: SnmpC
     assert got[JUNIPER]["memory_percent"] == (31 + 30 + 14 + 12) / 4
     assert got[ARISTA]["cpu_percent"] == (6 + 9) / 2
     assert got[ARISTA]['temperature_celsius{sensor="TempSensor1"}'] == 45.2  # 452, precision 1
-    assert got[ARISTA]['temperature_celsius{sensor="100006003"}'] == 33.7  # no name: the index
+    # no entPhysicalName: its entPhysicalDescr (it was the bare index, 100006003)
+    assert got[ARISTA]['temperature_celsius{sensor="Front-panel temp sensor"}'] == 33.7
     assert got[ARISTA]['temperature_celsius{sensor="TempSensor4"}'] == pytest.approx(52.375)
     arista_sensors = {m.labels["sensor"] for m in arista.metrics if m.labels.get("sensor")}
     assert "TempSensor5" not in arista_sensors  # status unavailable(2)
     assert not arista_sensors & {"VoltageSensor1", "FanSensor1"}  # not celsius
+
+
+async def test_procurve_and_nexus_read_their_private_mibs(
+    agents: SnmpSim, client: SnmpClient
+) -> None:
+    hp = Device(agents, client, HP)
+    original = hp.records
+    first = {m.series(): m.value for m in (await hp.poll()).metrics}
+    assert first["cpu_percent"] == 13  # hpSwitchCpuStat
+    # two stack members: (113,235,968 + 62,382,080) / (2 × 364,371,968) bytes allocated
+    assert first["memory_percent"] == pytest.approx(100 * 175_618_048 / 728_743_936)
+    hp.serve(advance(original, 10, {4001: (1_000, 0), 4002: (3_000, 0)}))
+    hp.clock.advance(10)
+    try:
+        both = rates(await hp.poll())
+    finally:
+        hp.serve(original)
+    # the two loopbacks both named lo0 stay two series
+    assert both[rate_series("in", "lo0#4001")] == 100.0
+    assert both[rate_series("in", "lo0#4002")] == 300.0
+
+    nexus = {m.series(): m.value for m in (await Device(agents, client, NEXUS).poll()).metrics}
+    assert nexus["memory_percent"] == 37  # cseSysMemoryUtilization
+    temps = {k: v for k, v in nexus.items() if k.startswith("temperature_celsius")}
+    assert len(temps) == 16  # the unavailable one and the voltage and current sensors left out
+    assert temps['temperature_celsius{sensor="module-1 CPU"}'] == 36
+
+
+async def test_an_ios_xe_catalyst_reads_cisco_entity_sensor_before_envmon(
+    agents: SnmpSim, client: SnmpClient
+) -> None:
+    # IOS-XE 17 keeps its sensors in CISCO-ENTITY-SENSOR-MIB: here two celsius sensors (one
+    # in tenths of a degree) and a voltage one, beside the ENVMON rows of the recording
+    device = Device(agents, client, CISCO)
+    original = device.records
+    catalyst = dict(original)
+    rows = {1008: ("Switch 1 - Inlet Temp Sensor", 8, 9, 0, 31), 1009: ("", 8, 9, 1, 456),
+            1010: ("Switch 1 - PSU 1 Vout", 4, 9, 0, 12)}  # fmt: skip
+    for index, (name, kind, scale, precision, value) in rows.items():
+        for column_, number_ in ((1, kind), (2, scale), (3, precision), (4, value), (5, 1)):
+            catalyst[CISCO_ENT_SENSOR + (column_, index)] = ("2", str(number_))
+        catalyst[ENT_PHYSICAL_NAME + (index,)] = ("4", name)
+        catalyst[ENT_PHYSICAL_DESCR + (index,)] = ("4", f"Temp Sensor {index}")
+    device.serve(catalyst)
+    try:
+        reading = await device.poll()
+    finally:
+        device.serve(original)
+    temps = {m.labels["sensor"]: m.value for m in reading.metrics if m.name.startswith("temp")}
+    assert temps == {"Switch 1 - Inlet Temp Sensor": 31.0, "Temp Sensor 1009": 45.6}
 
 
 async def test_interface_rates_are_the_counter_deltas_over_the_clock(
