@@ -335,10 +335,21 @@ class SnmpPoller:
         return True
 
     async def _sensor_table(self, poll: _Poll, source: SensorTable) -> bool:
-        tables = await self._walk(poll, source.value, source.name)
-        names = sensor_names(tables[source.name], tables[source.value])
+        columns = [source.value]
+        columns += [source.name] if source.name is not None else []
+        columns += [source.where.column] if source.where is not None else []
+        tables = await self._walk(poll, *columns)
+        rows = tables[source.value]
+        if source.where is not None:
+            kept = tables[source.where.column]
+            rows = {i: v for i, v in rows.items() if _number(kept.get(i)) == source.where.equals}
+        if source.name is not None:
+            names = sensor_names(tables[source.name], rows)
+        else:  # a fixed label: several rows are told apart by their index
+            labels = dict.fromkeys(rows, (source.label or "").encode())
+            names = sensor_names(labels, rows)
         found = False
-        for index, raw in tables[source.value].items():
+        for index, raw in rows.items():
             value = _number(raw)
             if value is None or (source.skip_zero and value == 0):
                 continue

@@ -14,7 +14,8 @@ few generic shapes, so a new device type needs a file, not code:
   free + buffers + cached) and ``used_and_free: {used: COLUMN, free: COLUMN}`` (columns
   summed): memory %.
 * ``sensor_table: {value: COLUMN, name: COLUMN, scale: 0.001}``: one temperature per row,
-  named by the other column.
+  named by the other column (or ``label: battery`` for a scalar); ``where: {column: OID,
+  equals: 1}`` keeps the rows whose column holds that value (a gauge table's unit).
 * ``hr_storage_ram``, ``hr_storage_fixed``, ``entity_sensor``, ``cisco_entity_sensor``,
   ``if_mib``: ``true`` selects the standard MIB logic (HOST-RESOURCES hrStorage,
   ENTITY-SENSOR or CISCO-ENTITY-SENSOR celsius sensors, IF-MIB).
@@ -79,11 +80,29 @@ class UsedAndFree(_Strict):
     free: Oid
 
 
+class RowFilter(_Strict):
+    """Rows whose ``column`` holds ``equals`` (a gauge table's unit: celsius)."""
+
+    column: Oid
+    equals: int
+
+
 class SensorTable(_Strict):
+    """Temperatures in a table (or one scalar): ``value`` per row, named by the ``name``
+    column, or called ``label`` (``label/index`` when there are several rows)."""
+
     value: Oid
-    name: Oid
+    name: Oid | None = None
+    label: str | None = Field(None, min_length=1, max_length=64)
     scale: float = 1.0
     skip_zero: bool = False
+    where: RowFilter | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> SensorTable:
+        if (self.name is None) == (self.label is None):
+            raise ValueError("a sensor_table names its sensors by exactly one of name or label")
+        return self
 
 
 class Source(_Strict):

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 
 import pytest
 
-from netgauge.pollers.readings import DeviceReading, DeviceState
+from netgauge.pollers.readings import DeviceReading, DeviceState, Metric
 from netgauge.pollers.snmp import SnmpPoller
 from netgauge.pollers.snmp_ber import V1, V2C, Value
 from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
@@ -36,7 +36,14 @@ OLD = "old-ucd-linux24"  # no profile: generic, 32-bit counters only
 LINUX = "linux-net-snmp"  # net-snmp-linux profile
 HP = "hp-procurve-2920"  # hp-procurve profile: HP's private MIBs, two interfaces named lo0
 NEXUS = "cisco-nexus-93180"  # cisco-nxos profile: CISCO-SYSTEM-EXT, CISCO-ENTITY-SENSOR
+MIKROTIK = "mikrotik-ccr2004"  # mikrotik profile: temperatures in MIKROTIK-MIB's gauges
+FORTIGATE = "fortigate-100f"  # fortigate profile: fgSysCpuUsage, fgSysMemUsage
+APC = "apc-smart-ups"  # apc-ups profile: the battery's temperature only
+WINDOWS = "windows-server-2019"  # generic: disks named "C:\ Label:OS  Serial Number ..."
+PALOALTO = "paloalto-pa3220"  # generic: HOST-RESOURCES and ENTITY-SENSOR
+ASA = "cisco-asa-5516"  # cisco-ios profile (sysObjectID under ciscoProducts)
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
+DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -243,6 +250,43 @@ def expected_nexus(r: Records) -> list[tuple[str, float]]:
     ]
 
 
+MT_GAUGE = oid("1.3.6.1.4.1.14988.1.1.3.100.1")  # MIKROTIK-MIB mtxrGaugeEntry
+FG_CPU = oid("1.3.6.1.4.1.12356.101.4.1.3.0")  # FORTINET-FORTIGATE-MIB fgSysCpuUsage
+FG_MEMORY = oid("1.3.6.1.4.1.12356.101.4.1.4.0")  # ... fgSysMemUsage
+APC_BATTERY_TEMP = oid("1.3.6.1.4.1.318.1.1.1.2.2.2.0")  # PowerNet-MIB upsAdvBatteryTemperature
+
+
+def expected_mikrotik(r: Records) -> list[tuple[str, float]]:
+    celsius = {i for i, unit in numbers(r, MT_GAUGE + (4,)).items() if unit == 1}  # celsius(1)
+    names = column(r, MT_GAUGE + (2,))
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", mean(list(numbers(r, HR_PROCESSOR_LOAD).values()))),
+        ("memory_percent", hr_storage(r, HR_RAM)[0][1]),
+        *((f'disk_percent{{mount="{m}"}}', p) for m, p in hr_storage(r, HR_FIXED_DISK)),
+        *(
+            (f'temperature_celsius{{sensor="{text(names[i])}"}}', float(v))
+            for i, v in numbers(r, MT_GAUGE + (3,)).items()
+            if i in celsius
+        ),
+    ]
+
+
+def expected_fortigate(r: Records) -> list[tuple[str, float]]:
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", number(r, FG_CPU)),
+        ("memory_percent", number(r, FG_MEMORY)),
+    ]
+
+
+def expected_apc(r: Records) -> list[tuple[str, float]]:
+    return [
+        ("uptime_seconds", uptime(r)),
+        ('temperature_celsius{sensor="battery"}', number(r, APC_BATTERY_TEMP)),
+    ]
+
+
 def expected_generic(r: Records) -> list[tuple[str, float]]:
     loads = list(numbers(r, HR_PROCESSOR_LOAD).values())
     ram = hr_storage(r, HR_RAM)
@@ -251,7 +295,11 @@ def expected_generic(r: Records) -> list[tuple[str, float]]:
         ("uptime_seconds", uptime(r)),
         ("cpu_percent", mean(loads)),
         ("memory_percent", ram[0][1]),
-        *((f'disk_percent{{mount="{m}"}}', p) for m, p in hr_storage(r, HR_FIXED_DISK)),
+        # (series() writes the label as JSON: a Windows volume's backslash is escaped)
+        *(
+            (Metric("disk_percent", p, {"mount": m}).series(), p)
+            for m, p in hr_storage(r, HR_FIXED_DISK)
+        ),
         *temps,
     ]
 
@@ -289,6 +337,12 @@ EXPECTED = {
     LINUX: expected_linux,
     HP: expected_hp,
     NEXUS: expected_nexus,
+    MIKROTIK: expected_mikrotik,
+    FORTIGATE: expected_fortigate,
+    APC: expected_apc,
+    WINDOWS: expected_generic,
+    PALOALTO: expected_generic,
+    ASA: expected_cisco,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -300,6 +354,15 @@ ABSENT = {
     LINUX: {"cpu_percent": "cpu_percent: first tick reading; the value comes next poll"},
     HP: {"temperature_celsius": "temperature_celsius: not available on this device"},
     NEXUS: {},
+    MIKROTIK: {},
+    FORTIGATE: {"temperature_celsius": "temperature_celsius: not available on this device"},
+    APC: {},
+    WINDOWS: {"temperature_celsius": "temperature_celsius: not available on this device"},
+    PALOALTO: {},
+    ASA: {
+        "disk_percent": "disk_percent: not available on this device",
+        "temperature_celsius": "temperature_celsius: not available on this device",
+    },
 }
 
 

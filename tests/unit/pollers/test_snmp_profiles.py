@@ -15,11 +15,14 @@ CISCO_C9300 = (1, 3, 6, 1, 4, 1, 9, 1, 2494)
 JUNIPER_MX480 = (1, 3, 6, 1, 4, 1, 2636, 1, 1, 1, 2, 25)
 
 
-def test_the_shipped_profiles_load_and_cover_linux_and_two_vendors() -> None:
+def test_the_shipped_profiles_load_and_cover_linux_and_the_vendors() -> None:
     profiles = load_profiles()
     assert {"generic", "net-snmp-linux", "cisco-ios", "juniper-junos"} <= set(profiles)
+    assert {"cisco-nxos", "hp-procurve", "mikrotik", "fortigate", "apc-ups"} <= set(profiles)
     for profile in profiles.values():
-        assert profile.cpu_percent and profile.interfaces, profile.name
+        assert profile.interfaces, profile.name
+        # every profile reads a CPU, except a UPS's (its card's CPU is nobody's concern)
+        assert profile.cpu_percent or profile.name == "apc-ups", profile.name
 
 
 @pytest.mark.parametrize(
@@ -30,6 +33,11 @@ def test_the_shipped_profiles_load_and_cover_linux_and_two_vendors() -> None:
         (JUNIPER_MX480, "juniper-junos"),
         ((1, 3, 6, 1, 4, 1, 99999, 1), "generic"),
         ((1, 3, 6, 1, 4, 1, 8072, 3, 2, 255), "net-snmp-linux"),  # the shorter prefix
+        ((1, 3, 6, 1, 4, 1, 9, 12, 3, 1, 3, 1812), "cisco-nxos"),  # longer than cisco-ios's
+        ((1, 3, 6, 1, 4, 1, 11, 2, 3, 7, 11, 153), "hp-procurve"),
+        ((1, 3, 6, 1, 4, 1, 14988, 1), "mikrotik"),
+        ((1, 3, 6, 1, 4, 1, 12356, 101, 1, 1041), "fortigate"),
+        ((1, 3, 6, 1, 4, 1, 318, 1, 3, 27), "apc-ups"),
     ],
 )
 def test_the_longest_matching_prefix_wins(sys_object_id: tuple[int, ...], name: str) -> None:
@@ -78,3 +86,14 @@ def test_every_bad_file_is_reported_at_once(tmp_path: Path) -> None:
         load_profiles(tmp_path)
     text = str(caught.value)
     assert "a.yaml:2: bogus" in text and "b.yaml" in text
+
+
+def test_a_sensor_table_is_named_by_a_column_or_a_label_not_both() -> None:
+    from pydantic import ValidationError
+
+    from netgauge.pollers.snmp_profiles import SensorTable
+
+    assert SensorTable.model_validate({"value": "1.3.6.1.4.1.318.1.1.1.2.2.2", "label": "battery"})
+    for both_or_neither in ({"value": "1.3.6", "name": "1.3.7", "label": "x"}, {"value": "1.3.6"}):
+        with pytest.raises(ValidationError, match="exactly one of name or label"):
+            SensorTable.model_validate(both_or_neither)
