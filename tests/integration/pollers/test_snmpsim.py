@@ -42,8 +42,10 @@ APC = "apc-smart-ups"  # apc-ups profile: the battery's temperature only
 WINDOWS = "windows-server-2019"  # generic: disks named "C:\ Label:OS  Serial Number ..."
 PALOALTO = "paloalto-pa3220"  # generic: HOST-RESOURCES and ENTITY-SENSOR
 ASA = "cisco-asa-5516"  # cisco-ios profile (sysObjectID under ciscoProducts)
+EDGEROUTER = "ubiquiti-edgerouter4"  # ubiquiti profile: net-snmp 5.7, no memSysAvail
+SYNOLOGY = "synology-ds920"  # net-snmp-linux (DSM's sysObjectID), SYNOLOGY-SYSTEM temperature
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
-DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA)
+DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -287,6 +289,29 @@ def expected_apc(r: Records) -> list[tuple[str, float]]:
     ]
 
 
+SYNO_TEMP = oid("1.3.6.1.4.1.6574.1.2.0")  # SYNOLOGY-SYSTEM-MIB temperature
+
+
+def expected_net_snmp_host(r: Records) -> list[tuple[str, float]]:
+    """A Linux appliance's net-snmp: hrProcessorLoad, MemAvailable (memSysAvail, else
+    free + buffers + cached), hrStorage disks but the pseudo trees, and its temperature."""
+    total = number(r, UCD_MEM_TOTAL)
+    if UCD_MEM_SYS_AVAIL in r:
+        available = number(r, UCD_MEM_SYS_AVAIL)
+    else:
+        available = sum(number(r, o) for o in (UCD_MEM_AVAIL, UCD_MEM_BUFFER, UCD_MEM_CACHED))
+    temps = (
+        [('temperature_celsius{sensor="system"}', number(r, SYNO_TEMP))] if SYNO_TEMP in r else []
+    )
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", mean(list(numbers(r, HR_PROCESSOR_LOAD).values()))),
+        ("memory_percent", 100 * (total - available) / total),
+        *((f'disk_percent{{mount="{m}"}}', p) for m, p in hr_storage(r, HR_FIXED_DISK)),
+        *temps,
+    ]
+
+
 def expected_generic(r: Records) -> list[tuple[str, float]]:
     loads = list(numbers(r, HR_PROCESSOR_LOAD).values())
     ram = hr_storage(r, HR_RAM)
@@ -343,6 +368,8 @@ EXPECTED = {
     WINDOWS: expected_generic,
     PALOALTO: expected_generic,
     ASA: expected_cisco,
+    EDGEROUTER: expected_net_snmp_host,
+    SYNOLOGY: expected_net_snmp_host,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -363,6 +390,8 @@ ABSENT = {
         "disk_percent": "disk_percent: not available on this device",
         "temperature_celsius": "temperature_celsius: not available on this device",
     },
+    EDGEROUTER: {"temperature_celsius": "temperature_celsius: not available on this device"},
+    SYNOLOGY: {},
 }
 
 
@@ -830,6 +859,8 @@ def test_the_recorded_walks_are_well_formed(agents: SnmpSim) -> None:
             value = snmprec_value(*record)
             if record[0] in ("65", "66", "67"):
                 assert isinstance(value, int) and 0 <= value < M32, (name, key)
+            if record[0] == "2":  # INTEGER (Integer32): a bigger one is no device's answer
+                assert isinstance(value, int) and -(1 << 31) <= value < 1 << 31, (name, key)
             if record[0] == "70":
                 assert isinstance(value, int) and 0 <= value < 1 << 64, (name, key)
         uptime_s = uptime(records)
