@@ -44,8 +44,9 @@ PALOALTO = "paloalto-pa3220"  # generic: HOST-RESOURCES and ENTITY-SENSOR
 ASA = "cisco-asa-5516"  # cisco-ios profile (sysObjectID under ciscoProducts)
 EDGEROUTER = "ubiquiti-edgerouter4"  # ubiquiti profile: net-snmp 5.7, no memSysAvail
 SYNOLOGY = "synology-ds920"  # net-snmp-linux (DSM's sysObjectID), SYNOLOGY-SYSTEM temperature
+ARUBA_CX = "aruba-cx-6300"  # aruba-cx profile: ARUBAWIRED-VSFv2 and -TEMPSENSOR
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
-DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY)
+DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY, ARUBA_CX)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -290,6 +291,21 @@ def expected_apc(r: Records) -> list[tuple[str, float]]:
 
 
 SYNO_TEMP = oid("1.3.6.1.4.1.6574.1.2.0")  # SYNOLOGY-SYSTEM-MIB temperature
+CX_MEMBER = oid("1.3.6.1.4.1.47196.4.1.1.3.15.1.2.1")  # arubaWiredVsfv2MemberEntry
+CX_TEMP = oid("1.3.6.1.4.1.47196.4.1.1.3.11.3.1.1")  # arubaWiredTempSensorEntry
+
+
+def expected_aruba_cx(r: Records) -> list[tuple[str, float]]:
+    names = column(r, CX_TEMP + (5,))
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", mean(list(numbers(r, CX_MEMBER + (9,)).values()))),  # CpuUtil
+        ("memory_percent", mean(list(numbers(r, CX_MEMBER + (10,)).values()))),  # MemoryUtil
+        *(
+            (f'temperature_celsius{{sensor="{text(names[i])}"}}', v / 1000)  # millidegrees
+            for i, v in numbers(r, CX_TEMP + (7,)).items()
+        ),
+    ]
 
 
 def expected_net_snmp_host(r: Records) -> list[tuple[str, float]]:
@@ -370,6 +386,7 @@ EXPECTED = {
     ASA: expected_cisco,
     EDGEROUTER: expected_net_snmp_host,
     SYNOLOGY: expected_net_snmp_host,
+    ARUBA_CX: expected_aruba_cx,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -392,6 +409,7 @@ ABSENT = {
     },
     EDGEROUTER: {"temperature_celsius": "temperature_celsius: not available on this device"},
     SYNOLOGY: {},
+    ARUBA_CX: {},
 }
 
 

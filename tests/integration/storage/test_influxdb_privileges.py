@@ -28,6 +28,16 @@ def _sample(value: float, device: str = "core-1") -> Sample:
     return Sample(DEVICE_METRICS, device, "cpu_percent", value, T0 + int(value))
 
 
+async def _denied(store: InfluxV1Store, value: float) -> str:
+    """The message of the StoragePermissionError a write gets (the store closed after)."""
+    try:
+        with pytest.raises(StoragePermissionError) as caught:
+            await store.write([_sample(value)])
+    finally:
+        await store.close()
+    return str(caught.value)
+
+
 async def test_a_user_with_write_on_an_existing_database_writes(
     secured_influxdb: SecuredInflux,
 ) -> None:
@@ -47,13 +57,7 @@ async def test_a_missing_database_the_user_may_not_create_is_a_permission_error(
     secured_influxdb: SecuredInflux,
 ) -> None:
     lab = secured_influxdb
-    store = _store(lab, lab.writer, db="not_made_yet")
-    try:
-        with pytest.raises(StoragePermissionError) as caught:
-            await store.write([_sample(1.0)])
-    finally:
-        await store.close()
-    message = str(caught.value)
+    message = await _denied(_store(lab, lab.writer, db="not_made_yet"), 1.0)
     assert "'not_made_yet' does not exist" in message and "'netgauge' may not create" in message
     assert "create_database: false" in message
     assert lab.writer[1] not in message
@@ -90,13 +94,7 @@ async def test_read_only_user_gets_a_permission_error_naming_user_and_database(
     secured_influxdb: SecuredInflux,
 ) -> None:
     lab = secured_influxdb
-    store = _store(lab, lab.reader)
-    try:
-        with pytest.raises(StoragePermissionError) as caught:
-            await store.write([_sample(2.0)])
-    finally:
-        await store.close()
-    message = str(caught.value)
+    message = await _denied(_store(lab, lab.reader), 2.0)
     assert "permission denied" in message and "'dashboards'" in message
     assert f"'{lab.database}'" in message
 
@@ -106,10 +104,5 @@ async def test_a_wrong_password_is_an_authentication_error(
 ) -> None:
     lab = secured_influxdb
     wrong = (lab.writer[0], "not-" + lab.writer[1])
-    store = _store(lab, wrong)
-    try:
-        with pytest.raises(StoragePermissionError, match="authentication failed") as caught:
-            await store.write([_sample(3.0)])
-    finally:
-        await store.close()
-    assert wrong[1] not in str(caught.value)
+    message = await _denied(_store(lab, wrong), 3.0)
+    assert "authentication failed" in message and wrong[1] not in message
