@@ -346,8 +346,7 @@ class SnmpPoller:
         if source.name is not None:
             names = sensor_names(tables[source.name], rows)
         else:  # a fixed label: several rows are told apart by their index
-            labels = dict.fromkeys(rows, (source.label or "").encode())
-            names = sensor_names(labels, rows)
+            names = distinct_names(dict.fromkeys(rows, source.label), "/")
         found = False
         for index, raw in rows.items():
             value = _number(raw)
@@ -393,8 +392,7 @@ class SnmpPoller:
                 return name
             return _text(tables[ENT_PHYSICAL_DESCR].get(index)) or None
 
-        plain = {index: readable(index) for index in indexes}
-        return sensor_names({i: n.encode() for i, n in plain.items() if n}, dict.fromkeys(plain))
+        return distinct_names({index: readable(index) for index in indexes}, "/")
 
     async def _hr_storage(self, poll: _Poll, *, ram: bool) -> bool:
         tables = await self._walk(
@@ -514,30 +512,27 @@ class SnmpPoller:
             index: _text(tables[IF_NAME].get(index)) or _text(tables[IF_DESCR].get(index))
             for index in indexes
         }
-        seen = [name for name in plain.values() if name]
-        return {
-            index: (
-                f"{name}#{'.'.join(map(str, index))}"
-                if name and seen.count(name) > 1
-                else name or ".".join(map(str, index))
-            )
-            for index, name in plain.items()
-        }
+        return distinct_names(plain, "#")
+
+
+def distinct_names(plain: Mapping[Oid, str | None], separator: str) -> dict[Oid, str]:
+    """A label per row: its name, ``name<separator>index`` for every row of a name that
+    several rows share, or the index for a row without one."""
+    seen = [name for name in plain.values() if name]
+
+    def label(index: Oid, name: str | None) -> str:
+        dotted = ".".join(map(str, index))
+        if name and seen.count(name) > 1:
+            return f"{name}{separator}{dotted}"
+        return name or dotted
+
+    return {index: label(index, name) for index, name in plain.items()}
 
 
 def sensor_names(names: Mapping[Oid, Value], rows: Mapping[Oid, Value]) -> dict[Oid, str]:
     """A distinct label per sensor row: its name, or ``name/index`` where names repeat
     (lm-sensors calls many chips' first sensor ``temp1``), or the index without a name."""
-    plain = {index: _text(names.get(index)) for index in rows}
-    seen = [name for name in plain.values() if name]
-    return {
-        index: (
-            f"{name}/{'.'.join(map(str, index))}"
-            if name and seen.count(name) > 1
-            else name or ".".join(map(str, index))
-        )
-        for index, name in plain.items()
-    }
+    return distinct_names({index: _text(names.get(index)) for index in rows}, "/")
 
 
 def _most_counted(tables: Mapping[Oid, Mapping[Oid, Value]], indexes: set[Oid]) -> list[Oid]:
