@@ -18,6 +18,7 @@ Tables are walked with GETBULK, all columns of a table at once (``snmp_client``)
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,24 @@ def _number(value: Value) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     return None
+
+
+_TEXT_NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*([kKMGT]?B)?")
+_UNIT = {None: 1, "B": 1, "kB": 1024, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _text_number(value: Value) -> float | None:
+    """The first number of a text answer ("6.1 %" 6.1, "45 C/113 F" 45), times its unit when
+    one follows ("7843.6 MB": bytes); None for no number."""
+    found = _TEXT_NUMBER.search(_text(value))
+    if found is None:
+        return None
+    return float(found.group(1)) * _UNIT.get(found.group(2), 1)
+
+
+def _value(value: Value, text: bool) -> float | None:
+    """A number the source reads: an integer, or with ``text`` the number in a text."""
+    return _text_number(value) if text else _number(value)
 
 
 def _text(value: Value) -> str:
@@ -284,7 +303,8 @@ class SnmpPoller:
 
     async def _average_of(self, poll: _Poll, name: str, source: AverageOf) -> bool:
         rows = (await self._walk(poll, source.column))[source.column]
-        values = [v for v in map(_number, rows.values()) if v is not None]
+        read = (_value(raw, source.text) for raw in rows.values())
+        values = [v for v in read if v is not None]
         if source.skip_zero:
             values = [v for v in values if v != 0]
         if not values:
@@ -315,8 +335,8 @@ class SnmpPoller:
         values = await self._client.get(
             poll.endpoint, poll.credentials, [source.total, *source.available]
         )
-        total = _number(values.get(source.total))
-        parts = [_number(values.get(oid)) for oid in source.available]
+        total = _value(values.get(source.total), source.text)
+        parts = [_value(values.get(oid), source.text) for oid in source.available]
         if not total or any(part is None for part in parts):
             return False
         available = min(sum(part or 0.0 for part in parts), total)
@@ -349,7 +369,7 @@ class SnmpPoller:
             names = distinct_names(dict.fromkeys(rows, source.label), "/")
         found = False
         for index, raw in rows.items():
-            value = _number(raw)
+            value = _value(raw, source.text)
             if value is None or (source.skip_zero and value == 0):
                 continue
             label = {"sensor": names[index]}

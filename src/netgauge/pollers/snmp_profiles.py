@@ -7,7 +7,9 @@ few generic shapes, so a new device type needs a file, not code:
 
 * ``average_of: OID`` (or ``{column: OID, skip_zero: true}``): walk a table column, average
   it (per-CPU load, per-component memory %). ``skip_zero`` leaves out 0 rows, which some
-  vendors use for "this component has no CPU".
+  vendors use for "this component has no CPU". ``text: true`` (here, in ``used_of_total``
+  and in ``sensor_table``): the agent answers text, "6.1 %" or "7843.6 MB", whose first
+  number (with its unit, kB to TB, for memory) is the value.
 * ``cpu_ticks: {busy: [OID...], idle: [OID...]}``: tick counters; busy share of the ticks
   between two polls (UCD-SNMP ssCpuRaw*).
 * ``used_of_total: {total: OID, available: OID or [OID...]}`` (the available ones summed:
@@ -58,6 +60,7 @@ class _Strict(BaseModel):
 class AverageOf(_Strict):
     column: Oid
     skip_zero: bool = False
+    text: bool = False  # the agent answers text such as "6.1 %": its first number
 
 
 class CpuTicks(_Strict):
@@ -73,6 +76,7 @@ class UsedOfTotal(_Strict):
     total: Oid
     # summed: MemFree alone (net-snmp's memAvailReal) counts page cache as used
     available: Annotated[list[Oid], BeforeValidator(_one_or_more)] = Field(min_length=1)
+    text: bool = False  # text with a unit, such as "7843.6 MB" (QNAP)
 
 
 class UsedAndFree(_Strict):
@@ -97,6 +101,7 @@ class SensorTable(_Strict):
     scale: float = 1.0
     skip_zero: bool = False
     where: RowFilter | None = None
+    text: bool = False  # text such as "45 C/113 F": its first number
 
     @model_validator(mode="after")
     def _named(self) -> SensorTable:

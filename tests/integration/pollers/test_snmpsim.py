@@ -45,8 +45,10 @@ ASA = "cisco-asa-5516"  # cisco-ios profile (sysObjectID under ciscoProducts)
 EDGEROUTER = "ubiquiti-edgerouter4"  # ubiquiti profile: net-snmp 5.7, no memSysAvail
 SYNOLOGY = "synology-ds920"  # net-snmp-linux (DSM's sysObjectID), SYNOLOGY-SYSTEM temperature
 ARUBA_CX = "aruba-cx-6300"  # aruba-cx profile: ARUBAWIRED-VSFv2 and -TEMPSENSOR
+QNAP = "qnap-ts453d"  # qnap profile: NAS-MIB's text answers
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
 DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY, ARUBA_CX)
+DEVICES += (QNAP,)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -295,6 +297,18 @@ CX_MEMBER = oid("1.3.6.1.4.1.47196.4.1.1.3.15.1.2.1")  # arubaWiredVsfv2MemberEn
 CX_TEMP = oid("1.3.6.1.4.1.47196.4.1.1.3.11.3.1.1")  # arubaWiredTempSensorEntry
 
 
+def expected_qnap(r: Records) -> list[tuple[str, float]]:
+    # the texts' numbers, read here by hand: "6.1 %", "7843.6 MB" total, "1838.5 MB" free,
+    # "38 C/100 F"
+    assert text(snmprec_value(*r[oid("1.3.6.1.4.1.24681.1.2.1.0")])) == "6.1 %"
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", 6.1),
+        ("memory_percent", 100 * (7843.6 - 1838.5) / 7843.6),
+        ('temperature_celsius{sensor="system"}', 38.0),
+    ]
+
+
 def expected_aruba_cx(r: Records) -> list[tuple[str, float]]:
     names = column(r, CX_TEMP + (5,))
     return [
@@ -387,6 +401,7 @@ EXPECTED = {
     EDGEROUTER: expected_net_snmp_host,
     SYNOLOGY: expected_net_snmp_host,
     ARUBA_CX: expected_aruba_cx,
+    QNAP: expected_qnap,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -410,6 +425,7 @@ ABSENT = {
     EDGEROUTER: {"temperature_celsius": "temperature_celsius: not available on this device"},
     SYNOLOGY: {},
     ARUBA_CX: {},
+    QNAP: {"disk_percent": "disk_percent: not available on this device"},
 }
 
 

@@ -223,3 +223,21 @@ async def test_a_part_failing_with_an_error_status_degrades_the_poll_not_the_res
     got = values(reading)
     assert got["uptime_seconds"] == 100.0 and got["memory_percent"] == 25.0  # GETs still read
     assert any("error-status 5" in e for e in reading.errors)
+
+
+async def test_text_answers_are_read_with_their_units() -> None:
+    # a QNAP answers NAS-MIB values as text; here total and free in different units
+    agent = FakeAgent(
+        {
+            oid("1.3.6.1.2.1.1.2.0"): oid("1.3.6.1.4.1.24681"),
+            oid("1.3.6.1.2.1.1.3.0"): TimeTicks(100),
+            oid("1.3.6.1.4.1.24681.1.2.1.0"): b"12.5 %",
+            oid("1.3.6.1.4.1.24681.1.2.2.0"): b"3.5 GB",
+            oid("1.3.6.1.4.1.24681.1.2.3.0"): b"896 MB",
+            oid("1.3.6.1.4.1.24681.1.2.6.0"): b"-3 C/27 F",
+        }
+    )
+    got = values(await poll(SnmpPoller(agent, load_profiles())))
+    assert got["cpu_percent"] == 12.5
+    assert got["memory_percent"] == 75.0  # (3584 - 896) / 3584 MiB
+    assert got['temperature_celsius{sensor="system"}'] == -3.0

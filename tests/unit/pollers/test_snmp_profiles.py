@@ -40,6 +40,7 @@ def test_the_shipped_profiles_load_and_cover_linux_and_the_vendors() -> None:
         ((1, 3, 6, 1, 4, 1, 318, 1, 3, 27), "apc-ups"),
         ((1, 3, 6, 1, 4, 1, 47196, 4, 1, 1, 1, 302), "aruba-cx"),
         ((1, 3, 6, 1, 4, 1, 41112, 1, 5), "ubiquiti"),
+        ((1, 3, 6, 1, 4, 1, 24681), "qnap"),
     ],
 )
 def test_the_longest_matching_prefix_wins(sys_object_id: tuple[int, ...], name: str) -> None:
