@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netgauge.pollers import filesystems
@@ -57,6 +57,7 @@ from netgauge.pollers.snmp_profiles import (
     profile_for,
 )
 from netgauge.pollers.validation import Rejections
+from netgauge.probes.patterns import compile_text
 
 KIND = "snmp"
 SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -148,6 +149,17 @@ def _text_number(value: Value) -> float | None:
     if found is None:
         return None
     return float(found.group(1)) * _UNIT.get(found.group(2), 1)
+
+
+def _matched(value: Value, pattern: str) -> float | None:
+    """The number in the first group of ``pattern`` in a text answer (None: no match)."""
+    found = compile_text(pattern).search(_text(value))
+    if found is None or not found.groups():
+        return None
+    try:
+        return float(found.group(1))
+    except (TypeError, ValueError):
+        return None
 
 
 def _value(value: Value, text: bool) -> float | None:
@@ -303,7 +315,10 @@ class SnmpPoller:
 
     async def _average_of(self, poll: _Poll, name: str, source: AverageOf) -> bool:
         rows = (await self._walk(poll, source.column))[source.column]
-        read = (_value(raw, source.text) for raw in rows.values())
+        if source.pattern is not None:
+            read: Iterable[float | None] = (_matched(raw, source.pattern) for raw in rows.values())
+        else:
+            read = (_value(raw, source.text) for raw in rows.values())
         values = [v for v in read if v is not None]
         if source.skip_zero:
             values = [v for v in values if v != 0]

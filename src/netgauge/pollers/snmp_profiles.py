@@ -9,7 +9,8 @@ few generic shapes, so a new device type needs a file, not code:
   it (per-CPU load, per-component memory %). ``skip_zero`` leaves out 0 rows, which some
   vendors use for "this component has no CPU". ``text: true`` (here, in ``used_of_total``
   and in ``sensor_table``): the agent answers text, "6.1 %" or "7843.6 MB", whose first
-  number (with its unit, kB to TB, for memory) is the value.
+  number (with its unit, kB to TB, for memory) is the value; ``pattern: RE2`` picks the
+  number of the first group instead ("60 Secs ( 12.1%)").
 * ``cpu_ticks: {busy: [OID...], idle: [OID...]}``: tick counters; busy share of the ticks
   between two polls (UCD-SNMP ssCpuRaw*).
 * ``used_of_total: {total: OID, available: OID or [OID...]}`` (the available ones summed:
@@ -36,6 +37,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from netgauge.config.loader import load_model_text
 from netgauge.errors import ConfigError, ConfigProblem
+from netgauge.probes.patterns import UserRegex
 
 
 def _oid(value: Any) -> tuple[int, ...]:
@@ -61,6 +63,8 @@ class AverageOf(_Strict):
     column: Oid
     skip_zero: bool = False
     text: bool = False  # the agent answers text such as "6.1 %": its first number
+    # text with several numbers: a regular expression (RE2) whose first group is the one
+    pattern: UserRegex | None = None
 
 
 class CpuTicks(_Strict):

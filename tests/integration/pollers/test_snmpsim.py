@@ -46,9 +46,10 @@ EDGEROUTER = "ubiquiti-edgerouter4"  # ubiquiti profile: net-snmp 5.7, no memSys
 SYNOLOGY = "synology-ds920"  # net-snmp-linux (DSM's sysObjectID), SYNOLOGY-SYSTEM temperature
 ARUBA_CX = "aruba-cx-6300"  # aruba-cx profile: ARUBAWIRED-VSFv2 and -TEMPSENSOR
 QNAP = "qnap-ts453d"  # qnap profile: NAS-MIB's text answers
+EDGESWITCH = "ubiquiti-edgeswitch24"  # fastpath profile: the CPU is a text of three averages
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
 DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY, ARUBA_CX)
-DEVICES += (QNAP,)
+DEVICES += (QNAP, EDGESWITCH)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -309,6 +310,18 @@ def expected_qnap(r: Records) -> list[tuple[str, float]]:
     ]
 
 
+def expected_fastpath(r: Records) -> list[tuple[str, float]]:
+    cpu = text(snmprec_value(*r[oid("1.3.6.1.4.1.4413.1.1.1.1.4.9.0")]))
+    assert "60 Secs ( 12.1%)" in cpu  # the one-minute figure, read here by hand
+    free = number(r, oid("1.3.6.1.4.1.4413.1.1.1.1.4.1.0"))
+    total = number(r, oid("1.3.6.1.4.1.4413.1.1.1.1.4.2.0"))
+    return [
+        ("uptime_seconds", uptime(r)),
+        ("cpu_percent", 12.1),
+        ("memory_percent", 100 * (total - free) / total),
+    ]
+
+
 def expected_aruba_cx(r: Records) -> list[tuple[str, float]]:
     names = column(r, CX_TEMP + (5,))
     return [
@@ -402,6 +415,7 @@ EXPECTED = {
     SYNOLOGY: expected_net_snmp_host,
     ARUBA_CX: expected_aruba_cx,
     QNAP: expected_qnap,
+    EDGESWITCH: expected_fastpath,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -426,6 +440,7 @@ ABSENT = {
     SYNOLOGY: {},
     ARUBA_CX: {},
     QNAP: {"disk_percent": "disk_percent: not available on this device"},
+    EDGESWITCH: {"temperature_celsius": "temperature_celsius: not available on this device"},
 }
 
 

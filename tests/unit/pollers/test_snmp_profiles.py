@@ -41,6 +41,7 @@ def test_the_shipped_profiles_load_and_cover_linux_and_the_vendors() -> None:
         ((1, 3, 6, 1, 4, 1, 47196, 4, 1, 1, 1, 302), "aruba-cx"),
         ((1, 3, 6, 1, 4, 1, 41112, 1, 5), "ubiquiti"),
         ((1, 3, 6, 1, 4, 1, 24681), "qnap"),
+        ((1, 3, 6, 1, 4, 1, 4413), "fastpath"),
     ],
 )
 def test_the_longest_matching_prefix_wins(sys_object_id: tuple[int, ...], name: str) -> None:
@@ -100,3 +101,18 @@ def test_a_sensor_table_is_named_by_a_column_or_a_label_not_both() -> None:
     for both_or_neither in ({"value": "1.3.6", "name": "1.3.7", "label": "x"}, {"value": "1.3.6"}):
         with pytest.raises(ValidationError, match="exactly one of name or label"):
             SensorTable.model_validate(both_or_neither)
+
+
+def test_a_text_pattern_is_re2_and_refused_at_load_when_it_is_not() -> None:
+    from netgauge.errors import ConfigError
+    from netgauge.pollers.snmp_profiles import load_profile
+
+    text = """name: odd
+match: {sys_object_id: ["1.3.6.1.4.1.99999"]}
+cpu_percent:
+  - average_of: {column: 1.3.6.1.4.1.99999.1, pattern: '(a)\\1'}
+interfaces: [{if_mib: true}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_profile(text, "odd.yaml")
+    assert "RE2" in str(caught.value.problems[0]) and "odd.yaml:4" in str(caught.value.problems[0])
