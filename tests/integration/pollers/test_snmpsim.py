@@ -47,9 +47,10 @@ SYNOLOGY = "synology-ds920"  # net-snmp-linux (DSM's sysObjectID), SYNOLOGY-SYST
 ARUBA_CX = "aruba-cx-6300"  # aruba-cx profile: ARUBAWIRED-VSFv2 and -TEMPSENSOR
 QNAP = "qnap-ts453d"  # qnap profile: NAS-MIB's text answers
 EDGESWITCH = "ubiquiti-edgeswitch24"  # fastpath profile: the CPU is a text of three averages
+PRINTER = "hp-laserjet-m507"  # generic: a printer's HOST-RESOURCES processor and RAM
 DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
 DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY, ARUBA_CX)
-DEVICES += (QNAP, EDGESWITCH)
+DEVICES += (QNAP, EDGESWITCH, PRINTER)
 
 NS = 1_000_000_000
 M32 = 1 << 32
@@ -416,6 +417,7 @@ EXPECTED = {
     ARUBA_CX: expected_aruba_cx,
     QNAP: expected_qnap,
     EDGESWITCH: expected_fastpath,
+    PRINTER: expected_generic,
 }
 # metric -> the error line a device without it has (absent, never 0)
 ABSENT = {
@@ -441,6 +443,10 @@ ABSENT = {
     ARUBA_CX: {},
     QNAP: {"disk_percent": "disk_percent: not available on this device"},
     EDGESWITCH: {"temperature_celsius": "temperature_celsius: not available on this device"},
+    PRINTER: {
+        "disk_percent": "disk_percent: not available on this device",
+        "temperature_celsius": "temperature_celsius: not available on this device",
+    },
 }
 
 
