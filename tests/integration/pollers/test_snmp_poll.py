@@ -171,7 +171,7 @@ class SteadyTraffic:
 async def test_short_interval_rates_agree_with_proc_net_dev(snmpd: Snmpd) -> None:
     """net-snmp serves interface counters from a cache refreshed every 3 s: read as they come,
     5 s rates were off by up to 60 %. Timed by the agent's refresh, each rate agrees with the
-    kernel's count within 3 %."""
+    kernel's count within 5 % (within 3 % on an idle machine)."""
     credentials = Credentials(V2C, snmpd.community.encode())
     endpoint = Endpoint(snmpd.address, snmpd.port)
     rates = []
@@ -188,8 +188,10 @@ async def test_short_interval_rates_agree_with_proc_net_dev(snmpd: Snmpd) -> Non
         end = SteadyTraffic.lo_received()
     kernel = (end[1] - start[1]) / (end[0] - start[0])
     assert kernel > 3_000_000  # the traffic was there
+    # 5 %: the traffic is the average of a paced sender (a stall of 100 ms on a loaded
+    # machine is 2 % of a 5 s window); read as they came, the rates were 11-40 % off
     for rate in rates:
-        assert rate == pytest.approx(kernel, rel=0.03), (rates, kernel)
+        assert rate == pytest.approx(kernel, rel=0.05), (rates, kernel)
 
 
 def send_loopback_bytes(total: int) -> None:
