@@ -34,6 +34,7 @@ from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
 from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
+from netgauge.status.fold import ResultFolder
 from netgauge.status.hysteresis import Thresholds
 from netgauge.storage import BatchWriter
 from netgauge.storage.base import SinkHealth
@@ -128,6 +129,8 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
+        # the one step every result takes, polled or pushed (what rules will hang off)
+        self.folder = ResultFolder(self.writer, self.status, self.devices)
         self.agents = AgentIngest(
             self.inventory,
             self.writer,
@@ -137,6 +140,7 @@ class Service:
             silent_after_s=s.agent_silent_after_s,
             stored_series=self.store.series,
             max_series=s.ingest_max_series_per_device,
+            folder=self.folder,
         )
         self.runner = JobRunner(
             self.inventory,
@@ -147,6 +151,7 @@ class Service:
             clock=self.clock,
             devices=self.devices,
             kind_concurrency=s.kind_concurrency,
+            folder=self.folder,
         )
         self.scheduler = Scheduler(
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s

@@ -24,6 +24,7 @@ from netgauge.models import ProbeResult, ProbeStatus, now_ns
 from netgauge.pollers.readings import DeviceState, Metric
 from netgauge.pollers.validation import REFUSED, Rejections
 from netgauge.status.devices import DeviceStates
+from netgauge.status.fold import ResultFolder
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
 
@@ -66,11 +67,12 @@ class AgentIngest:
         *,
         stored_series: Callable[[str], Awaitable[list[tuple[str, str, str]]]] | None = None,
         max_series: int = 1000,
+        folder: ResultFolder | None = None,
     ) -> None:
         self._inventory = inventory
         self._writer = writer
-        self._status = status
-        self._devices = devices
+        # every result goes through the one folding step (shared with the job runner)
+        self._folder = folder or ResultFolder(writer, status, devices)
         self.rejections = rejections if rejections is not None else Rejections()
         # an agent's batches count as a check that runs every silent_after_s (the longest
         # an agent may be quiet before it counts as failing)
@@ -159,7 +161,7 @@ class AgentIngest:
             result = ProbeResult(
                 device, KIND, now_ns(), ProbeStatus.TIMEOUT, {}, error, prefixed=False
             )
-            await self._observe(result, stale_after_s)
+            await self._folder.fold(JOB, result, device=True, interval_s=stale_after_s)
         return silent
 
     async def _store(
@@ -175,15 +177,6 @@ class AgentIngest:
             {"state": DeviceState.ONLINE.value, "seq": batch.seq},
             prefixed=False,
         )
-        samples = result.to_samples(with_status=False)
-        self._writer.submit(samples)
-        if observe:
-            await self._observe(result, self.silent_after_s)
-        return len(samples)
-
-    async def _observe(self, result: ProbeResult, interval_s: float) -> None:
-        """One check of the device: its live status, its decided state and that sample."""
-        self._status.update(JOB, result)
-        decided = await self._devices.observe(result, JOB, interval_s)
-        if decided is not None:
-            self._writer.submit([decided])
+        return await self._folder.fold(
+            JOB, result, device=True, interval_s=self.silent_after_s, observe=observe
+        )

@@ -35,6 +35,7 @@ from netgauge.probes.base import (
 )
 from netgauge.runner.backoff import PollBackoff
 from netgauge.status.devices import DeviceStates
+from netgauge.status.fold import ResultFolder
 from netgauge.status.hysteresis import Thresholds
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
@@ -98,11 +99,14 @@ class JobRunner:
         devices: DeviceStates | None = None,
         kind_concurrency: dict[str, int] | None = None,
         files: FilePolicy | None = None,
+        folder: ResultFolder | None = None,
     ) -> None:
         load_builtin_probes()
         self.files = files if files is not None else inventory.files
         self.inventory, self.writer, self.status = inventory, writer, status
         self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
+        # every result goes through the one folding step (shared with the agents' ingest)
+        self.folder = folder or ResultFolder(writer, status, self.devices)
         self.default_timeout_s = default_timeout_s
         self._global = asyncio.Semaphore(max_concurrency)
         self.max_concurrency = max_concurrency
@@ -171,14 +175,9 @@ class JobRunner:
         devices = {t.name for t in targets if t.type is TargetType.DEVICE}
         for result in results:
             is_device = result.target in devices
-            self.writer.submit(result.to_samples(with_status=not is_device))
-            self.status.update(cfg.name, result)
+            await self.folder.fold(cfg.name, result, device=is_device, interval_s=cfg.interval)
             if is_device and result.prefixed is False:  # a device poll: tell the back-off
                 self._backoff.record(cfg.name, result.target, answered=result.up)
-            if is_device:  # its status is the decided state, with hysteresis
-                decided = await self.devices.observe(result, cfg.name, cfg.interval)
-                if decided is not None:
-                    self.writer.submit([decided])
         self.status.covered(cfg.name, (t.name for t in targets))
         await self._observe_paths(cfg.name, results)
         return results

@@ -1,0 +1,48 @@
+"""Folding a check's result into netgauge's state: the one step every result takes.
+
+A result, polled by a job (the runner) or pushed by an agent (the ingest), is stored as
+samples, becomes the target's live status, and for a device is observed by the hysteresis
+that decides its state (whose status sample is stored too). Doing this in one place means
+whatever is added on top of results (alert rules) sees every result the same way, whichever
+way it came.
+"""
+
+from __future__ import annotations
+
+from netgauge.models import ProbeResult
+from netgauge.status.devices import DeviceStates
+from netgauge.status.tracker import StatusTracker
+from netgauge.storage.writer import BatchWriter
+
+
+class ResultFolder:
+    """Folds results into the writer, the live status and the devices' decided states."""
+
+    def __init__(self, writer: BatchWriter, status: StatusTracker, devices: DeviceStates) -> None:
+        self.writer, self.status, self.devices = writer, status, devices
+
+    async def fold(
+        self,
+        job: str,
+        result: ProbeResult,
+        *,
+        device: bool,
+        interval_s: float,
+        observe: bool = True,
+    ) -> int:
+        """Store ``result`` of ``job`` and, with ``observe``, make it the target's newest
+        check (an agent's older batches are stored only). A device's status sample is its
+        decided state, not the check's up/down; ``interval_s`` is how often it is checked.
+        Returns the number of samples the result itself gave."""
+        samples = result.to_samples(with_status=not device)
+        self.writer.submit(samples)
+        if observe:
+            self.status.update(job, result)
+            if device:
+                decided = await self.devices.observe(result, job, interval_s)
+                if decided is not None:
+                    self.writer.submit([decided])
+        return len(samples)
+
+
+__all__ = ["ResultFolder"]
