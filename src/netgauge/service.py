@@ -40,6 +40,7 @@ from netgauge.storage import BatchWriter
 from netgauge.storage.base import SinkHealth
 from netgauge.storage.factory import build_stores, query_store
 from netgauge.storage.spool import DiskSpool
+from netgauge.storage.writer import Loss
 
 log = structlog.get_logger(__name__)
 AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
@@ -269,9 +270,7 @@ class Service:
         self.passwords = PasswordPool(s.login_workers or None)
         per_minute = s.activity_per_minute
         self.activity_limit = RateLimiter(per_minute / 60.0, burst=per_minute)
-        given = s.admin_password
-        if given is None and s.admin_password_file is not None:
-            given = s.admin_password_file.read_text().strip()
+        given, _variable = s.given_admin_password()
         generated = await asyncio.to_thread(self.accounts.ensure_first_admin, given)
         if generated is not None:
             print(  # noqa: T201 - shown once to whoever started netgauge, on purpose not logged
@@ -297,7 +296,8 @@ class Service:
         dropped = self.writer.dropped()
         refusals = self.writer.refusals()
         succeeded = self.writer.last_success()
-        verdicts = {h.name: self._store_state(h) for h in stores}
+        failing, losses = self.writer.failing(), self.writer.losses()
+        verdicts = {h.name: self._store_state(h, failing, losses) for h in stores}
         healthy = self.started and sched.running and all(v[0] == "ok" for v in verdicts.values())
         return {
             "status": "ok" if healthy else "degraded",
@@ -344,18 +344,19 @@ class Service:
             "rejected_samples": REJECTIONS.counts(),
         }
 
-    def _store_state(self, h: SinkHealth) -> tuple[str, str | None, str | None]:
+    def _store_state(
+        self, h: SinkHealth, failing: dict[str, str], losses: dict[str, Loss]
+    ) -> tuple[str, str | None, str | None]:
         """(state, cause, reason) of one store. A ping that answers is not enough: a store whose
         writes fail (a user without WRITE) is down, and one that lost samples within
         ``store_degraded_for_s`` is degraded, with the newest reason."""
         if not h.reachable:
             return "down", "unreachable", h.error or "unreachable"
-        failing = self.writer.failing()
         if h.name in failing:
             error = failing[h.name]
             cause = "permission_denied" if self.writer.denied(h.name) else "writes_failing"
             return "down", cause, f"writes failing, samples wait in the spool: {error}"
-        loss = self.writer.losses().get(h.name)
+        loss = losses.get(h.name)
         window_ns = int(self.settings.store_degraded_for_s * 1e9)
         if loss is not None and self._now_ns() - loss.at_ns <= window_ns:
             when = datetime.fromtimestamp(loss.at_ns / 1e9, UTC).isoformat(timespec="seconds")

@@ -69,13 +69,13 @@ def _check_admin_password(settings: Settings) -> None:
     naming the variable it came from (the service would only find out inside its start)."""
     from netgauge.auth.passwords import check_strength
 
-    given, variable = settings.admin_password, "NETGAUGE_ADMIN_PASSWORD"
-    if given is None and settings.admin_password_file is not None:
-        variable = "NETGAUGE_ADMIN_PASSWORD_FILE"
-        try:
-            given = settings.admin_password_file.read_text().strip()
-        except OSError as exc:
-            _fail(f"{variable}: cannot read {settings.admin_password_file}: {exc.strerror}")
+    try:
+        given, variable = settings.given_admin_password()
+    except OSError as exc:
+        _fail(
+            f"NETGAUGE_ADMIN_PASSWORD_FILE: cannot read {settings.admin_password_file}: "
+            f"{exc.strerror}"
+        )
     if given is None:
         return
     try:

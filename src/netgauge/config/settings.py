@@ -283,6 +283,14 @@ class Settings(BaseSettings):
             raise ValueError("`stores` lists one kind twice")
         return self
 
+    def given_admin_password(self) -> tuple[str | None, str]:
+        """The first admin's password when one is given, and the variable it came from:
+        ``NETGAUGE_ADMIN_PASSWORD``, else the file ``NETGAUGE_ADMIN_PASSWORD_FILE`` names
+        (OSError when it cannot be read)."""
+        if self.admin_password is not None or self.admin_password_file is None:
+            return self.admin_password, "NETGAUGE_ADMIN_PASSWORD"
+        return self.admin_password_file.read_text().strip(), "NETGAUGE_ADMIN_PASSWORD_FILE"
+
     def inventory_url(self) -> str:
         """The inventory database URL with the secret filled in from env/file, never from YAML."""
         if self.database_url is None:

@@ -57,7 +57,7 @@ from netgauge.pollers.snmp_profiles import (
     profile_for,
 )
 from netgauge.pollers.validation import Rejections
-from netgauge.probes.patterns import compile_text
+from netgauge.probes.patterns import Pattern, compile_text
 
 KIND = "snmp"
 SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -151,9 +151,9 @@ def _text_number(value: Value) -> float | None:
     return float(found.group(1)) * _UNIT.get(found.group(2), 1)
 
 
-def _matched(value: Value, pattern: str) -> float | None:
+def _matched(value: Value, pattern: Pattern) -> float | None:
     """The number in the first group of ``pattern`` in a text answer (None: no match)."""
-    found = compile_text(pattern).search(_text(value))
+    found = pattern.search(_text(value))
     if found is None or not found.groups():
         return None
     try:
@@ -316,7 +316,8 @@ class SnmpPoller:
     async def _average_of(self, poll: _Poll, name: str, source: AverageOf) -> bool:
         rows = (await self._walk(poll, source.column))[source.column]
         if source.pattern is not None:
-            read: Iterable[float | None] = (_matched(raw, source.pattern) for raw in rows.values())
+            pattern = compile_text(source.pattern)  # once per poll, not once per row
+            read: Iterable[float | None] = (_matched(raw, pattern) for raw in rows.values())
         else:
             read = (_value(raw, source.text) for raw in rows.values())
         values = [v for v in read if v is not None]

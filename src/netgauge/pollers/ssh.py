@@ -135,9 +135,6 @@ echo @@netgauge end
 POLL_COMMAND = "sh -c " + shlex.quote(_SCRIPT)
 """The one command a poll runs: every source, each after its marker line."""
 
-# df rows of these file systems are not disks (when df could not leave them out itself)
-PSEUDO_FILE_SYSTEMS = frozenset({"tmpfs", "devtmpfs", "overlay", "squashfs", "none", "shm", "udev"})
-
 
 class SshSetupError(NetgaugeError):
     """A local SSH setting cannot be used: an unreadable or encrypted key file, a broken
@@ -352,7 +349,8 @@ def parse_df(text: str) -> dict[str, float]:
     disks: dict[str, float] = {}
     for line in text.splitlines():
         words = line.split(None, 5)
-        if len(words) < 6 or words[0] in PSEUDO_FILE_SYSTEMS:
+        # (by name too: BusyBox's df cannot leave pseudo file systems out itself)
+        if len(words) < 6 or words[0] in filesystems.NOT_DISKS:
             continue
         values = _integers(words[1:4])
         if values is None:
@@ -431,16 +429,11 @@ def parse_output(text: str, selected: Sequence[str] = ()) -> HostSample | None:
     if memory is None:
         problems.append(f"{MEMORY_PERCENT}: no MemTotal and MemAvailable in /proc/meminfo")
     mounts = parse_mounts(sections.get("mounts", ""))
-    disks = {
-        mount: percent
-        for mount, percent in parse_df(sections.get("df", "")).items()
-        if filesystems.is_disk(
-            mount,
-            fstype=mounts.get(mount, (None, False))[0],
-            read_only=mounts.get(mount, (None, False))[1],
-            selected=selected,
-        )
-    }
+    disks = {}
+    for mount, percent in parse_df(sections.get("df", "")).items():
+        fstype, read_only = mounts.get(mount, (None, False))
+        if filesystems.is_disk(mount, fstype=fstype, read_only=read_only, selected=selected):
+            disks[mount] = percent
     if not disks:
         problems.append(f"{DISK_PERCENT}: df lists no local fixed file system")
     temperatures = _unique(
