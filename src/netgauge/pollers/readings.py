@@ -21,9 +21,10 @@ A metric the device does not have (no temperature sensor) is *absent*, never 0.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from netgauge.series import series_name
 
 CPU_PERCENT = "cpu_percent"
 MEMORY_PERCENT = "memory_percent"
@@ -65,10 +66,7 @@ class Metric:
 
     def series(self) -> str:
         """``disk_percent{mount="/"}``: the series' name and labels, Prometheus style."""
-        if not self.labels:
-            return self.name
-        inner = ",".join(f"{key}={json.dumps(value)}" for key, value in sorted(self.labels.items()))
-        return f"{self.name}{{{inner}}}"
+        return series_name(self.name, self.labels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ Rendering and escaping are prometheus_client's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -32,13 +31,12 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from netgauge.api.deps import ServiceDep
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS
 from netgauge.pollers.jobs import REJECTIONS
+from netgauge.series import split_series
 from netgauge.storage.base import LatestValue
 
 router = APIRouter(tags=["metrics"])
 
 PREFIX = "netgauge_"
-_SERIES = re.compile(r"^(?P<name>[^{]+)(?:\{(?P<labels>.*)\})?$")
-_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*")')
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -46,15 +44,6 @@ def family_name(metric: str) -> str:
     """``icmp.rtt_avg_ms`` -> ``netgauge_icmp_rtt_avg_ms`` (anything else than [a-zA-Z0-9_]
     becomes ``_``)."""
     return PREFIX + _INVALID.sub("_", metric)
-
-
-def split_series(metric_name: str) -> tuple[str, dict[str, str]]:
-    """``disk_percent{mount="/"}`` -> (``disk_percent``, {"mount": "/"})."""
-    match = _SERIES.match(metric_name)
-    if match is None:
-        return metric_name, {}
-    labels = {k: str(json.loads(v)) for k, v in _LABEL.findall(match.group("labels") or "")}
-    return match.group("name"), labels
 
 
 Current = Callable[[str], "set[str] | None"]

@@ -28,6 +28,7 @@ from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import TargetRow
+from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.web.render import render
 
@@ -48,8 +49,6 @@ STEPS: tuple[tuple[int, int | None], ...] = (
 )
 ROUNDS_UP_TO_S = 36 * 3600  # ICMP rounds (the whole distribution) for short ranges only
 ROUNDS_LIMIT = 10_000
-_LABELLED = re.compile(r"^(?P<base>[^{]+)\{(?P<labels>.*)\}$")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 _UNITS: tuple[tuple[str, str], ...] = (
     ("_bytes_per_sec", "B/s"),
     ("_ms", "ms"),
@@ -131,14 +130,6 @@ def pick_range(
 
 
 # -- chart families --------------------------------------------------------------------------
-def split_metric(name: str) -> tuple[str, dict[str, str]]:
-    """``disk_percent{mount="/"}`` → ("disk_percent", {"mount": "/"})."""
-    m = _LABELLED.match(name)
-    if not m:
-        return name, {}
-    return m["base"], {k: v.replace('\\"', '"') for k, v in _LABEL.findall(m["labels"])}
-
-
 def unit_of(base: str) -> str:
     """The unit a metric's name ends with (``_ms`` → ms), or ''."""
     for suffix, unit in _UNITS:
@@ -200,7 +191,7 @@ def families(metric_names: list[str]) -> list[Family]:
     for name in names:
         if name == "status" or (name in icmp and "icmp-smoke" in found):
             continue
-        base, labels = split_metric(name)
+        base, labels = split_series(name)
         key, title = _family_key(base)
         family = found.setdefault(
             key,
