@@ -83,6 +83,7 @@ class Target:
     site: str | None = None
     tags: tuple[str, ...] = ()
     credentials: CredentialRef | None = None
+    parent: str | None = None  # the target it is reached through (alert dependencies)
 
 
 @dataclass(frozen=True, slots=True)

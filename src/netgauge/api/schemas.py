@@ -7,8 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from netgauge.config.base import NAME_PATTERN
 from netgauge.config.model import (
-    NAME_PATTERN,
     JobConfig,
     SelectorConfig,
     TargetConfig,

@@ -13,6 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from netgauge.config.alerts import AlertRuleConfig, NotifierConfig
 from netgauge.config.files import FilePolicy
 from netgauge.config.model import (
     ConfigFile,
@@ -164,6 +165,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "credentials": CredentialConfig,
     "targets": TargetConfig,
     "jobs": JobConfig,
+    "notifiers": NotifierConfig,
+    "alerts": AlertRuleConfig,
 }
 
 
@@ -178,6 +181,8 @@ class _Partial:
     credentials: list[Any]
     targets: list[Any]
     jobs: list[Any]
+    notifiers: list[Any]
+    alerts: list[Any]
     declared: dict[str, set[str]]
 
     @classmethod
@@ -198,6 +203,8 @@ class _Partial:
             sections["credentials"],
             sections["targets"],
             sections["jobs"],
+            sections["notifiers"],
+            sections["alerts"],
             declared,
         )
 
@@ -275,7 +282,7 @@ def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> Non
     sites = [s.name for s in config.sites if s is not None]
     creds = [c.name for c in config.credentials if c is not None]
     targets = [t.name for t in config.targets if t is not None]
-    for section in ("sites", "credentials", "targets", "jobs"):
+    for section in ("sites", "credentials", "targets", "jobs", "notifiers", "alerts"):
         items = getattr(config, section)
         _check_unique_items(section, [x.name if x else None for x in items], problems)
     sites += declared.get("sites", set())
@@ -290,6 +297,10 @@ def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> Non
             problems.add(
                 ("targets", i, "credentials"), f"unknown credentials {target.credentials!r}"
             )
+        if target.parent is not None and target.parent not in targets:
+            problems.add(("targets", i, "parent"), f"unknown target {target.parent!r}")
+    _check_parent_cycles(config, problems)
+    _check_alert_references(config, problems, declared)
     for i, job in enumerate(config.jobs):
         if job is None:
             continue
@@ -299,6 +310,45 @@ def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> Non
         if job.selector is not None and job.selector.site is not None:
             if job.selector.site not in sites:
                 problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
+
+
+def _check_parent_cycles(config: ConfigFile | _Partial, problems: _Problems) -> None:
+    """A target cannot be reached through itself (a → b → a)."""
+    parent = {t.name: t.parent for t in config.targets if t is not None and t.parent}
+    for i, target in enumerate(config.targets):
+        if target is None or not target.parent:
+            continue
+        seen, at = {target.name}, target.parent
+        while at is not None and at not in seen:
+            seen.add(at)
+            at = parent.get(at)
+        if at == target.name:
+            problems.add(("targets", i, "parent"), f"{target.name!r} is its own ancestor")
+
+
+def _check_alert_references(
+    config: ConfigFile | _Partial, problems: _Problems, declared: dict[str, set[str]]
+) -> None:
+    """Rules name notifiers, sites and targets that exist."""
+    notifiers = {n.name for n in config.notifiers if n is not None} | declared.get(
+        "notifiers", set()
+    )
+    targets = {t.name for t in config.targets if t is not None} | declared.get("targets", set())
+    sites = {s.name for s in config.sites if s is not None} | declared.get("sites", set())
+    for i, rule in enumerate(config.alerts):
+        if rule is None:
+            continue
+        for j, name in enumerate(rule.notify or ()):
+            if name not in notifiers:
+                known = ", ".join(sorted(notifiers)) or "none declared"
+                problems.add(("alerts", i, "notify", j), f"unknown notifier {name!r} ({known})")
+        if rule.scope is None:
+            continue
+        for j, name in enumerate(rule.scope.targets):
+            if name not in targets:
+                problems.add(("alerts", i, "scope", "targets", j), f"unknown target {name!r}")
+        if rule.scope.site is not None and rule.scope.site not in sites:
+            problems.add(("alerts", i, "scope", "site"), f"unknown site {rule.scope.site!r}")
 
 
 def _check_job_params(

@@ -7,46 +7,19 @@ import re
 from datetime import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from netgauge.config.alerts import AlertRuleConfig, NotifierConfig
+from netgauge.config.base import (
+    ENV_NAME,
+    NAME_PATTERN,
+    StrictModel,
+    check_timezone,
+    parse_duration,
+)
 from netgauge.models import CredentialScope, TargetType
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
-
-
-def check_timezone(value: str) -> str:
-    """An IANA time zone name that zoneinfo knows."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
-        ) from None
-    return value
-
-
-class StrictModel(BaseModel):
-    """Base: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string like ``"30s"``, ``"5m"``, ``"250ms"``, ``"1h"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m or a number of seconds")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (examples: 30, 30s, 5m, 250ms, 1h)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def check_address(value: str) -> str:
@@ -148,7 +121,7 @@ class CredentialConfig(StrictModel):
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key, var in value.items():
-            if not _ENV_NAME.match(var):
+            if not ENV_NAME.match(var):
                 raise ValueError(
                     f"env.{key}: {var!r} is not an environment variable name; "
                     "put secrets in the environment, not in the config file"
@@ -166,6 +139,11 @@ class TargetConfig(StrictModel):
     tags: list[str] = Field(default_factory=list)
     credentials: str | None = None
     description: str = ""
+    parent: str | None = Field(
+        None,
+        description="the target this one is reached through (site gateway, uplink): while "
+        "it is down, this one's alerts are 'unreachable via parent' and not notified",
+    )
 
     @field_validator("address")
     @classmethod
@@ -294,3 +272,5 @@ class ConfigFile(StrictModel):
     credentials: list[CredentialConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)
     jobs: list[JobConfig] = Field(default_factory=list)
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    alerts: list[AlertRuleConfig] = Field(default_factory=list)

@@ -83,6 +83,7 @@ def target_fields(row: TargetRow) -> dict[str, Any]:
         "tags": row.tags,
         "credentials": row.credentials,
         "description": row.description,
+        "parent": row.parent,
     }
 
 
@@ -337,6 +338,9 @@ class Inventory:
             s.add(row)
         row.address, row.type, row.site = cfg.address, cfg.type.value, site
         row.credentials, row.description, row.source = cfg.credentials, cfg.description, source
+        if source != "yaml":  # a file's parents were checked whole (one may come later in it)
+            self._check_parent(s, cfg)
+        row.parent = cfg.parent
         if sorted(row.tags) != sorted(cfg.tags):
             row.tag_rows = [TargetTag(tag=t) for t in sorted(set(cfg.tags))]
         s.flush()
@@ -344,13 +348,31 @@ class Inventory:
         self._log(s, "target", cfg.name, action, _diff(old, target_fields(row)), actor)
         return row
 
+    def _check_parent(self, s: Session, cfg: TargetConfig) -> None:
+        """``parent`` names another target, and following parents never comes back."""
+        at, seen = cfg.parent, {cfg.name}
+        while at is not None:
+            if at in seen:
+                raise InventoryError(f"parent: {cfg.name!r} would be its own ancestor")
+            seen.add(at)
+            row = self._find(s, TargetRow, at)
+            if row is None:
+                raise InventoryError(f"parent: unknown target {at!r}")
+            at = row.parent
+
     def delete_target(self, name: str, actor: str) -> None:
-        """Delete a target (jobs naming it explicitly must be changed first)."""
+        """Delete a target (jobs naming it explicitly, targets naming it as their parent,
+        must be changed first)."""
         with self.session() as s:
             row = self._get(s, TargetRow, name)
             users = [j.name for j in s.scalars(select(JobRow)) if name in j.target_names]
             if users:
                 raise ConflictError(f"target {name!r} is used by job(s): {', '.join(users)}")
+            children = list(s.scalars(select(TargetRow.name).where(TargetRow.parent == name)))
+            if children:
+                raise ConflictError(
+                    f"target {name!r} is the parent of: {', '.join(sorted(children))}"
+                )
             self._log(s, "target", name, "delete", _diff(target_fields(row), {}), actor)
             s.delete(row)
             # its agent's tokens die with it: a later target of that name starts without them
@@ -781,6 +803,7 @@ def to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> T
         site=row.site.name if row.site else None,
         tags=tuple(row.tags),
         credentials=(refs or {}).get(row.credentials) if row.credentials else None,
+        parent=row.parent,
     )
 
 

@@ -71,6 +71,14 @@ def _remove_undeclared(inv: Inventory, s: Session, config: ConfigFile, actor: st
                 f"target {target.name!r} was removed from the file but job(s) "
                 f"{', '.join(users)} (created through the API) still name it"
             )
+        children = [
+            t.name for t in s.scalars(select(TargetRow).where(TargetRow.parent == target.name))
+        ]
+        if children:
+            raise InventoryError(
+                f"target {target.name!r} was removed from the file but target(s) "
+                f"{', '.join(sorted(children))} still name it as their parent"
+            )
         fields = {k: [v, None] for k, v in target_fields(target).items()}
         inv._log(s, "target", target.name, "delete", fields, actor)
         s.delete(target)

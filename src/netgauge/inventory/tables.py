@@ -79,6 +79,8 @@ class TargetRow(NamedEntity, Base):
     )
     credentials: Mapped[str | None] = mapped_column(String(128), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # the target this one is reached through (a name, like credentials): see alerting
+    parent: Mapped[str | None] = mapped_column(String(128), nullable=True)
     site: Mapped[Site | None] = relationship(lazy="joined")
     tag_rows: Mapped[list[TargetTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TargetTag.tag"
@@ -301,3 +303,108 @@ class UserActivity(Base):
     page: Mapped[str] = mapped_column(String(256))
     action: Mapped[str | None] = mapped_column(String(128), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- alerting --------------------------------------------------------------------------------
+class AlertRow(Base):
+    """An alert that is pending or firing (resolved ones leave; their incident stays), so a
+    restart neither forgets an alert nor notifies it again."""
+
+    __tablename__ = "alerts"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128), index=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # pending | firing
+    active_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_true_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(nullable=True)
+    suppressed: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IncidentRow(Base):
+    """One firing episode of one alert, with its timeline (kept after it resolves)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    events: Mapped[list[IncidentEvent]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="IncidentEvent.id"
+    )
+
+
+class IncidentEvent(Base):
+    """One line of an incident's timeline: fired, notified, acked, resolved (and by whom)."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SilenceRow(Base):
+    """Alerts matching every matcher between starts_at and ends_at are not notified."""
+
+    __tablename__ = "silences"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class NotificationRow(Base):
+    """The durable outbox: a notification is here before it is sent; every attempt updates it."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receiver: Mapped[str] = mapped_column(String(128))
+    group_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved | test
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending sent failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_notifications_state_next", "state", "next_attempt_at"),)
+
+
+class NotificationLogEntry(Base):
+    """What each receiver was last told about each group (Alertmanager's nflog): a flush
+    that would tell it the same again, before repeat_interval, sends nothing."""
+
+    __tablename__ = "notification_log"
+    receiver: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    firing: Mapped[list[str]] = mapped_column(JSON, default=list)  # fingerprints
+    resolved: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class GapWatch(Base):
+    """When each target last gave a sample (collection-gap rules survive a restart)."""
+
+    __tablename__ = "gap_watch"
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

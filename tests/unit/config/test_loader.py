@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from netgauge.config import load_config, load_config_text, load_settings
-from netgauge.config.model import parse_duration
+from netgauge.config.base import parse_duration
 from netgauge.errors import ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "config"

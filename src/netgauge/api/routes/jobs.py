@@ -21,7 +21,8 @@ from netgauge.api.schemas import (
     RunNowResponse,
 )
 from netgauge.api.security import AuthDep, current_actor, is_admin
-from netgauge.config.model import JobConfig, WindowConfig, parse_duration
+from netgauge.config.base import parse_duration
+from netgauge.config.model import JobConfig, WindowConfig
 from netgauge.errors import ConflictError, InventoryError
 from netgauge.inventory.repository import job_config, job_fields
 from netgauge.inventory.tables import JobRow

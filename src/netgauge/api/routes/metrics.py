@@ -15,7 +15,7 @@ from netgauge.api.schemas import (
     SeriesColumns,
     SeriesResponse,
 )
-from netgauge.config.model import parse_duration
+from netgauge.config.base import parse_duration
 from netgauge.errors import InventoryError
 from netgauge.storage.base import Aggregation, Point
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
 from netgauge.api.security import AuthDep, current_actor, is_admin
-from netgauge.config.model import NAME_PATTERN, JobConfig, TargetConfig
+from netgauge.config.base import NAME_PATTERN
+from netgauge.config.model import JobConfig, TargetConfig
 from netgauge.errors import ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
 from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target

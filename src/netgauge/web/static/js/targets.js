@@ -17,6 +17,7 @@
       tags: tagsOf(v("tags")),
       credentials: v("credentials") || null,
       description: v("description"),
+      parent: v("parent").trim() || null,
     };
   }
 
