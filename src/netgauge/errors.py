@@ -95,3 +95,8 @@ class StoragePermissionError(RetryableStorageError):
 
 class PermanentStorageError(StorageError):
     """The store refused the data itself: retrying cannot help."""
+
+
+class NotificationError(NetgaugeError):
+    """A notification could not be delivered (the receiver refused it or did not answer);
+    the outbox retries it."""

@@ -13,6 +13,9 @@ from typing import Any
 
 import structlog
 
+from netgauge.alerting.model import TargetInfo
+from netgauge.alerting.service import Alerting
+from netgauge.alerting.store import AlertStore
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import PasswordPool
@@ -130,8 +133,21 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
-        # the one step every result takes, polled or pushed (what rules will hang off)
-        self.folder = ResultFolder(self.writer, self.status, self.devices)
+        self.alerting = Alerting(
+            self.config.alerts,
+            self.config.notifiers,
+            AlertStore(self.engine),
+            self.clock,
+            state_of=self.state_of,
+            load_targets=self._target_infos,
+            external_url=s.external_url,
+            give_up_s=s.notification_give_up_s,
+            flap_window_s=s.alert_flap_window_s,
+            default_gap=s.default_gap_alert,
+        )
+        await self.alerting.start()
+        # the one step every result takes, polled or pushed: stored, states, alert rules
+        self.folder = ResultFolder(self.writer, self.status, self.devices, self.alerting.observe)
         self.agents = AgentIngest(
             self.inventory,
             self.writer,
@@ -204,6 +220,21 @@ class Service:
             found.update((name, st.value) for name, st in self.devices.states().items() if st)
         return found
 
+    def state_of(self, target: str) -> str | None:
+        """One target's live state (a device's decided one); None before its first check."""
+        decided = self.devices.state(target)
+        if decided is not None:
+            return decided.value
+        found = self.status.get(target)
+        return found.state if found is not None else None
+
+    def _target_infos(self) -> list[TargetInfo]:
+        """(In a thread.) The inventory's targets as alert rules see them."""
+        return [
+            TargetInfo(name, TargetType(kind), site, tuple(tags), parent)
+            for name, kind, site, tags, parent in self.inventory.target_placements()
+        ]
+
     def next_runs(self) -> dict[str, datetime | None]:
         """Next scheduled run per job name."""
         return {j.name: j.next_due for j in self.scheduler.status().jobs}
@@ -243,6 +274,7 @@ class Service:
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
         await self.runner.close()
+        await self.alerting.stop()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
         for store in self.stores:
             await store.close()

@@ -172,6 +172,32 @@ class Settings(BaseSettings):
         description="Series a device's agent may create (one per disk, interface, sensor "
         "and metric); samples of new series beyond it are refused and counted.",
     )
+    external_url: str = Field(
+        "",
+        max_length=512,
+        pattern=r"^(https?://\S+)?$",
+        description="netgauge's address as users reach it (https://netgauge.example.com): "
+        "notifications link to their alert there.",
+    )
+    notification_give_up_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="A notification its receiver has not taken for this long is given up "
+        "(state failed, shown in the console); until then it is retried with backoff.",
+    )
+    alert_flap_window_s: float = Field(
+        600.0,
+        ge=10,
+        le=86400,
+        description="An alert that fired twice within this window is flapping: it keeps "
+        "firing until clear for a whole window, so an episode notifies at most twice.",
+    )
+    default_gap_alert: bool = Field(
+        True,
+        description="Without a gap rule in alerts:, any device silent 5 minutes alerts "
+        "(rule collection-gap, to every notifier).",
+    )
     agent_silent_after_s: float = Field(
         120.0,
         gt=0,

@@ -288,6 +288,14 @@ class Inventory:
             rows = s.scalars(stmt.order_by(TargetRow.name).limit(limit).offset(offset)).unique()
             return Page(list(rows), total)
 
+    def target_placements(self) -> list[tuple[str, str, str | None, list[str], str | None]]:
+        """(name, type, site, tags, parent) of every target: what alert rules look at."""
+        with self.session() as s:
+            return [
+                (r.name, r.type, r.site.name if r.site else None, r.tags, r.parent)
+                for r in s.scalars(select(TargetRow).order_by(TargetRow.name))
+            ]
+
     def get_target(self, name: str) -> TargetRow:
         """One target by name."""
         with self.session() as s:
