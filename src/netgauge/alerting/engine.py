@@ -192,19 +192,15 @@ class AlertEngine:
         alert.state, alert.fired_at = AlertState.FIRING, now
         fires = self._fires.setdefault(alert.fingerprint, deque(maxlen=8))
         fires.append(now)
+        alert.flapping = sum(1 for at in fires if now - at <= self.flap_window) >= 2
         self._emit(alert, "firing")
 
     def _maybe_resolve(self, rule: Rule, alert: Alert, now: datetime) -> None:
         keep = timedelta(seconds=rule.cfg.keep_firing_for)
-        if self._flapping(alert, now):
+        if alert.flapping:  # held until its condition stayed clear for a whole window
             keep = max(keep, self.flap_window)
         if now - alert.last_true_at >= keep:
             self._resolve(alert, now)
-
-    def _flapping(self, alert: Alert, now: datetime) -> bool:
-        """Fired twice within the flap window (the newest time included)."""
-        fires = self._fires.get(alert.fingerprint, ())
-        return sum(1 for at in fires if now - at <= self.flap_window) >= 2
 
     def _resolve(self, alert: Alert, now: datetime) -> None:
         self.alerts.pop(alert.fingerprint, None)

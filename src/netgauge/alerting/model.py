@@ -56,6 +56,7 @@ class Alert:
     # why it is not notified on its own ("unreachable via parent gw"), sticky for the episode
     suppressed: str | None = None
     parent_up_since: datetime | None = None  # when its parent was seen up again
+    flapping: bool = False  # fired twice within the flap window: held until quiet
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     @property

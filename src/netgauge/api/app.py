@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from netgauge import __version__, web
 from netgauge.api import docs as api_docs
 from netgauge.api.routes import (
+    alerts,
     audit,
     auth,
     changes,
@@ -438,7 +439,7 @@ def create_app(
     guarded = [Depends(authorize)]
     app.include_router(health.open_router, prefix="/api/v1")
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes, export)
-    for module in (*routers, devices, ingest, auth, users, audit, live):
+    for module in (*routers, alerts, devices, ingest, auth, users, audit, live):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
     app.include_router(exposition.router, dependencies=guarded)  # /metrics, for Prometheus
 

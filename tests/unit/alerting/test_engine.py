@@ -1,0 +1,238 @@
+"""The rule engine over results and time (a fake clock; no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from netgauge.alerting.engine import AlertEngine
+from netgauge.alerting.model import Alert, AlertState, TargetInfo
+from netgauge.alerting.rules import DEFAULT_GAP_RULE, compile_rules
+from netgauge.config.alerts import AlertRuleConfig
+from netgauge.models import ProbeResult, ProbeStatus, TargetType
+from tests.fakes import FakeClock
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def rule(**kw: Any) -> AlertRuleConfig:
+    return AlertRuleConfig.model_validate(kw)
+
+
+class Harness:
+    def __init__(self, *rules: AlertRuleConfig, default_gap: bool = False) -> None:
+        self.clock = FakeClock(T0)
+        self.engine = AlertEngine(compile_rules(rules, default_gap=default_gap), self.clock)
+        self.events: list[tuple[str, str]] = []
+        self.engine.listeners.append(lambda a, e: self.events.append((e, a.labels["target"])))
+        self.engine.set_targets(
+            [
+                TargetInfo("gw"),
+                TargetInfo("sw1", TargetType.DEVICE, "berlin", ("core",), "gw"),
+                TargetInfo("srv", TargetType.DEVICE),
+            ]
+        )
+
+    def result(
+        self, target: str, up: bool = True, prefixed: bool = False, **metrics: float
+    ) -> None:
+        status = ProbeStatus.OK if up else ProbeStatus.FAILED
+        res = ProbeResult(target, "snmp", 1, status, metrics, prefixed=False)
+        self.engine.observe("job", res, "online" if up else "offline")
+
+    def at(self, seconds: float) -> None:
+        self.clock.set_now(datetime.fromtimestamp(T0.timestamp() + seconds, UTC))
+        self.engine.tick()
+
+    def state(self) -> dict[str, str]:
+        return {a.labels["target"]: a.state.value for a in self.engine.alerts.values()}
+
+
+def test_a_state_rule_is_pending_for_its_for_then_fires_then_resolves() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}, **{"for": "2s"}))
+    h.result("srv", up=False)
+    assert h.state() == {"srv": "pending"}
+    h.at(1.9)
+    assert h.state() == {"srv": "pending"}
+    h.at(2.0)
+    assert h.state() == {"srv": "firing"}
+    h.result("srv", up=True)
+    assert h.state() == {}
+    assert h.events == [("pending", "srv"), ("firing", "srv"), ("resolved", "srv")]
+
+
+def test_a_pending_alert_that_clears_is_dropped_and_never_fires() -> None:
+    h = Harness(rule(name="down", condition={"state": "offline"}, **{"for": "10s"}))
+    h.result("srv", up=False)
+    h.at(5)
+    h.result("srv", up=True)
+    h.at(20)
+    assert h.events == [("pending", "srv"), ("dropped", "srv")]
+
+
+def test_a_threshold_recovers_only_below_its_recovery_value() -> None:
+    h = Harness(
+        rule(
+            name="hot",
+            condition={"metric": "cpu_percent", "op": ">", "value": 90, "recover_below": 80},
+        )
+    )
+    h.result("srv", cpu_percent=89)
+    assert h.state() == {}
+    h.result("srv", cpu_percent=95)
+    assert h.state() == {"srv": "firing"}
+    h.result("srv", cpu_percent=85)  # below 90 but not below 80: still a problem
+    assert h.state() == {"srv": "firing"}
+    h.result("srv", cpu_percent=79.9)
+    assert h.state() == {}
+
+
+def test_a_labelled_selector_watches_only_that_series() -> None:
+    h = Harness(
+        rule(
+            name="root-full",
+            condition={"metric": 'disk_percent{mount="/"}', "op": ">", "value": 90},
+        )
+    )
+    h.result("srv", **{'disk_percent{mount="/"}': 95, 'disk_percent{mount="/var"}': 99})
+    [alert] = h.engine.alerts.values()
+    assert alert.labels["mount"] == "/" and alert.value == 95
+
+
+def test_every_series_of_a_bare_metric_is_its_own_alert() -> None:
+    h = Harness(rule(name="full", condition={"metric": "disk_percent", "op": ">", "value": 90}))
+    h.result(
+        "srv",
+        **{
+            'disk_percent{mount="C:\\\\"}': 95,
+            'disk_percent{mount="/var"}': 99,
+            'disk_percent{mount="/"}': 10,
+        },
+    )
+    mounts = sorted(a.labels["mount"] for a in h.engine.alerts.values())
+    assert mounts == ["/var", "C:\\"]
+
+
+def test_a_probe_metric_is_named_with_its_kind() -> None:
+    h = Harness(rule(name="loss", condition={"metric": "icmp.loss_pct", "op": ">", "value": 5}))
+    res = ProbeResult("gw", "icmp", 1, ProbeStatus.OK, {"loss_pct": 20.0})
+    h.engine.observe("ping", res, "up")
+    assert h.state() == {"gw": "firing"}
+
+
+def test_keep_firing_for_holds_a_cleared_alert() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}, keep_firing_for="30s"))
+    h.result("srv", up=False)
+    h.at(1)
+    h.result("srv", up=True)
+    h.at(29)
+    assert h.state() == {"srv": "firing"}
+    h.at(31)
+    assert h.state() == {}
+
+
+def test_a_flapping_alert_keeps_firing_until_quiet_for_a_window() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}))
+    fired = lambda: sum(1 for e, _ in h.events if e == "firing")  # noqa: E731
+    h.result("srv", up=False)
+    h.at(10)
+    h.result("srv", up=True)  # resolved: first flap
+    h.at(20)
+    h.result("srv", up=False)  # fires again within the window: now it is flapping
+    for t in range(30, 300, 20):
+        h.at(t)
+        h.result("srv", up=t % 40 == 10)
+    assert fired() == 2 and h.state() == {"srv": "firing"}
+    last_down = 270  # the loop's last failed check
+    h.at(last_down + 599)
+    assert h.state() == {"srv": "firing"}
+    h.at(last_down + 601)
+    assert h.state() == {} and h.events[-1] == ("resolved", "srv")
+
+
+def test_the_default_gap_rule_fires_for_a_device_silent_five_minutes() -> None:
+    h = Harness(default_gap=True)
+    assert DEFAULT_GAP_RULE in h.engine.rules
+    h.result("srv", cpu_percent=5)
+    h.result("gw", cpu_percent=5)  # a destination: not the default rule's business
+    h.at(299)
+    assert h.state() == {}
+    h.at(301)
+    assert h.state() == {"srv": "firing"}
+    h.result("srv", cpu_percent=6)
+    h.at(302)
+    assert h.state() == {}
+
+
+def test_a_failed_poll_gives_no_sample_so_the_gap_grows() -> None:
+    h = Harness(rule(name="gap", condition={"gap": "1m"}))
+    h.result("srv", cpu_percent=5)
+    h.at(30)
+    h.result("srv", up=False)  # answered nothing: no sample
+    h.at(61)
+    assert h.state() == {"srv": "firing"}
+
+
+def test_a_failure_streak_counts_per_job() -> None:
+    h = Harness(rule(name="streak", condition={"failures": 3}))
+    for _ in range(2):
+        h.result("srv", up=False)
+    assert h.state() == {}
+    h.result("srv", up=False)
+    [alert] = h.engine.alerts.values()
+    assert alert.labels["job"] == "job" and alert.value == 3
+
+
+def test_scope_limits_a_rule_to_its_targets() -> None:
+    h = Harness(rule(name="core", condition={"state": "down"}, scope={"tags": ["core"]}))
+    h.result("srv", up=False)
+    h.result("sw1", up=False)
+    assert h.state() == {"sw1": "firing"}
+    [alert] = h.engine.alerts.values()
+    assert alert.labels["site"] == "berlin"
+
+
+def test_alerts_of_a_removed_target_or_rule_resolve() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}))
+    h.result("srv", up=False)
+    h.engine.set_targets([TargetInfo("gw")])
+    h.at(1)
+    assert h.state() == {} and h.events[-1] == ("resolved", "srv")
+
+
+def test_restored_alerts_continue_without_new_events() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}))
+    firing = Alert(
+        "f1",
+        "down",
+        {"alertname": "down", "target": "srv"},
+        {},
+        AlertState.FIRING,
+        T0,
+        T0,
+        fired_at=T0,
+    )
+    h.engine.restore([firing], {})
+    h.result("srv", up=False)  # same labels? (ours lacks severity/type: a different alert)
+    assert ("firing", "srv") in h.events
+    h.at(1)
+    assert h.engine.alerts["f1"].state is AlertState.FIRING  # restored, untouched by others
+
+
+@pytest.mark.parametrize(
+    "condition, problem",
+    [
+        ({}, "exactly one of"),
+        ({"state": "down", "gap": "5m"}, "exactly one of"),
+        ({"metric": "cpu_percent", "op": ">"}, "needs op and value"),
+        ({"metric": "cpu_percent", "op": "<", "value": 5, "recover_below": 2}, "recover_below"),
+        ({"metric": "cpu percent", "op": ">", "value": 1}, "not a metric name"),
+        ({"gap": "0s"}, "between 1s and 7d"),
+        ({"state": "down", "value": 3}, "go with metric"),
+    ],
+)
+def test_bad_conditions_are_refused_in_words(condition: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        rule(name="r", condition=condition)
