@@ -254,6 +254,16 @@ class Lab:
         run("ip", "-n", self.name, "-batch", "-", stdin=lines)
         return addresses
 
+    def remove_host(self, address: str) -> None:
+        """The host goes away (its address removed): it stops answering at once."""
+        prefix = 128 if ":" in address else 32
+        run("ip", "-n", self.name, "address", "del", f"{address}/{prefix}", "dev", "eth0")
+
+    def restore_host(self, address: str) -> None:
+        """A host removed by ``remove_host`` answers again."""
+        prefix, extra = (128, ["nodad"]) if ":" in address else (32, [])
+        run("ip", "-n", self.name, "address", "add", f"{address}/{prefix}", "dev", "eth0", *extra)
+
     def add_silent_host(self, family: int = 4) -> str:
         """An address routed into the namespace but assigned nowhere: it never answers."""
         return self._allocate(family, 1)[0]

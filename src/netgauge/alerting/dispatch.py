@@ -80,6 +80,7 @@ class Dispatcher:
         self.groups: dict[tuple[str, str], Group] = {}
         self.log: dict[tuple[str, str], LogEntry] = {}
         self.wake = asyncio.Event()
+        self.flushes = 0  # groups looked at (tests wait for one instead of sleeping)
 
     # -- alerts in ---------------------------------------------------------------------------
     def changed(self, alert: Alert, event: str) -> None:
@@ -89,6 +90,8 @@ class Dispatcher:
         rule = self.rules.get(alert.rule)
         if rule is None:
             return
+        if event == "firing":
+            self._suppress_if_parent_down(alert)  # shown at once, not at the group's flush
         for receiver in self.receivers(rule, alert):
             self._add(receiver, rule, alert)
 
@@ -165,6 +168,7 @@ class Dispatcher:
             self.log[(group.receiver, group.key)] = entry
         for alert in [a for a in group.alerts.values() if a.state is AlertState.RESOLVED]:
             del group.alerts[alert.fingerprint]
+        self.flushes += 1
         if group.alerts:
             group.next_flush = now + timedelta(seconds=cfg.group_interval)
         else:
@@ -173,12 +177,7 @@ class Dispatcher:
 
     def _notifiable(self, alert: Alert, silences: list[Silence], now: datetime) -> bool:
         """Not unreachable via a parent that is down, not silenced."""
-        parent = self._down_ancestor(alert.target)
-        if parent is not None:
-            alert.parent_up_since = None
-            if alert.suppressed is None:
-                alert.suppressed = f"unreachable via parent {parent}"
-                self._event([alert.fingerprint], "suppressed", alert.suppressed)
+        if self._suppress_if_parent_down(alert):
             return False
         if alert.suppressed is not None:
             rule = self.rules.get(alert.rule)
@@ -191,6 +190,17 @@ class Dispatcher:
             )
             alert.suppressed = None
         return not silenced_by(silences, alert.labels, now)
+
+    def _suppress_if_parent_down(self, alert: Alert) -> bool:
+        """Mark ``alert`` unreachable via its nearest ancestor that is down (if one is)."""
+        parent = self._down_ancestor(alert.target)
+        if parent is None:
+            return False
+        alert.parent_up_since = None
+        if alert.suppressed is None:
+            alert.suppressed = f"unreachable via parent {parent}"
+            self._event([alert.fingerprint], "suppressed", alert.suppressed)
+        return True
 
     def _down_ancestor(self, target: str | None) -> str | None:
         """The nearest ancestor of ``target`` that is down (None: none is)."""
