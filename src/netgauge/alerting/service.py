@@ -119,6 +119,8 @@ class Alerting:
             task = asyncio.create_task(coro, name=name)
             self._stack.push_async_callback(_cancel, task)
         self._stack.push_async_callback(self._client.aclose)
+        for notifier in self.notifiers.values():
+            self._stack.push_async_callback(notifier.close)
         log.info(
             "alerts.started",
             rules=len(self.rules),

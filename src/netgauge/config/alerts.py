@@ -208,6 +208,16 @@ class NotifierConfig(StrictModel):
     subject: str | None = Field(None, description="template of the email subject / chat title")
     body: str | None = Field(None, description="template of the text body")
     timeout: float = Field(10.0, gt=0, le=120)
+    tls_ca_file: str | None = Field(
+        None, description="CA certificates (PEM) to verify the receiver by, e.g. an internal CA"
+    )
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        from netgauge.alerting.notifiers.payload import check_template
+
+        return None if value is None else check_template(value)
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
 

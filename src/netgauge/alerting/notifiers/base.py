@@ -7,6 +7,7 @@ receiver's answer and never a secret (a chat URL's token, an SMTP password).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,16 @@ class Notifier:
                 if v
             },
         )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the receiver by the system's CAs, or by ``tls_ca_file``'s."""
+        try:
+            return ssl.create_default_context(cafile=self.cfg.tls_ca_file)
+        except OSError as exc:
+            raise NotificationError(
+                f"notifier {self.name!r}: cannot read tls_ca_file {self.cfg.tls_ca_file}: "
+                f"{exc.strerror}"
+            ) from None
 
     def secret(self, field: str) -> str | None:
         """A secret of this notifier, read now (rotating one needs no restart)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import html
 import smtplib
-import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -48,7 +47,7 @@ class EmailNotifier(Notifier):
         try:
             with smtplib.SMTP(host, cfg.smtp_port, timeout=cfg.timeout) as smtp:
                 if cfg.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self.tls_context())
                 if cfg.smtp_user and password:
                     smtp.login(cfg.smtp_user, password)
                 smtp.send_message(msg)

@@ -28,13 +28,30 @@ class WebhookNotifier(Notifier):
 
     def __init__(self, cfg: NotifierConfig, client: httpx.AsyncClient) -> None:
         super().__init__(cfg)
-        self.client = client
+        self.client, self._own_client, self._broken = client, False, ""
+        if cfg.tls_ca_file is not None:
+            # a receiver behind an internal CA gets a client of its own, verifying by that CA
+            try:
+                verify = self.tls_context()
+            except NotificationError as exc:  # every send says so (the service still starts)
+                self._broken = str(exc)
+            else:
+                self.client = httpx.AsyncClient(
+                    verify=verify, follow_redirects=False, trust_env=False
+                )
+                self._own_client = True
+
+    async def close(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
 
     def body(self, payload: Mapping[str, Any]) -> Any:
         """What to POST (chat formats override this)."""
         return payload
 
     async def send(self, payload: Mapping[str, Any], notification_id: int) -> None:
+        if self._broken:
+            raise NotificationError(self._broken)
         content = json.dumps(self.body(payload), separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -50,6 +67,8 @@ class WebhookNotifier(Notifier):
     async def post(self, url: str, content: bytes, headers: dict[str, str]) -> None:
         """POST and raise NotificationError for anything but a 2xx (the words name the
         host, never the URL's path or query, where tokens live)."""
+        if self._broken:
+            raise NotificationError(self._broken)
         try:
             response = await self.client.post(
                 url, content=content, headers=headers, timeout=self.cfg.timeout
