@@ -35,6 +35,7 @@ from netgauge.pollers.jobs import REJECTIONS
 from netgauge.runner import JobRunner
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
+from netgauge.schedules import Calendars
 from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
 from netgauge.status.fold import ResultFolder
@@ -133,12 +134,15 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
+        self.calendars = Calendars()
+        await self.reload_calendars()
         self.alerting = Alerting(
             self.config.alerts,
             self.config.notifiers,
             AlertStore(self.engine),
             self.clock,
             state_of=self.state_of,
+            muted=self.calendars.muted,
             load_targets=self._target_infos,
             external_url=s.external_url,
             give_up_s=s.notification_give_up_s,
@@ -147,7 +151,7 @@ class Service:
         )
         await self.alerting.start()
         # the one step every result takes, polled or pushed: stored, states, alert rules
-        self.folder = ResultFolder(self.writer, self.status, self.devices, self.alerting.observe)
+        self.folder = ResultFolder(self.writer, self.status, self.devices, self.alerting)
         self.agents = AgentIngest(
             self.inventory,
             self.writer,
@@ -169,6 +173,7 @@ class Service:
             devices=self.devices,
             kind_concurrency=s.kind_concurrency,
             folder=self.folder,
+            calendars=self.calendars,
         )
         self.scheduler = Scheduler(
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s
@@ -196,6 +201,11 @@ class Service:
         self.scheduler.set_jobs(schedules)
         for gone in set(self.status.jobs()) - {row.name for row in rows}:
             self.status.forget_job(gone)
+
+    async def reload_calendars(self) -> None:
+        """Read the sites' schedules again (after a site or schedule changed)."""
+        schedules, sites = await asyncio.to_thread(self.inventory.site_calendars)
+        self.calendars.set(schedules, sites)
 
     async def run_now(self, job: str) -> bool:
         """Run ``job`` at once; False when a run of it is already going."""

@@ -70,6 +70,7 @@ class Dispatcher:
         silences: Callable[[], list[Silence]],
         event: Event,
         external_url: str = "",
+        muted: Callable[[str | None, datetime], str | None] = lambda site, at: None,
     ) -> None:
         self.notifiers = {n.name: n for n in notifiers}
         self.rules = rules
@@ -77,6 +78,7 @@ class Dispatcher:
         self._enqueue, self._state_of, self._targets = enqueue, state_of, targets
         self._silences, self._event = silences, event
         self.external_url = external_url
+        self.muted = muted  # (site, at) → the maintenance window muting it, in words
         self.groups: dict[tuple[str, str], Group] = {}
         self.log: dict[tuple[str, str], LogEntry] = {}
         self.wake = asyncio.Event()
@@ -189,6 +191,8 @@ class Dispatcher:
                 [alert.fingerprint], "unsuppressed", "still firing after its parent's recovery"
             )
             alert.suppressed = None
+        if self.muted(alert.labels.get("site"), now) is not None:
+            return False  # its site is in maintenance: told when it ends, if still firing
         return not silenced_by(silences, alert.labels, now)
 
     def _suppress_if_parent_down(self, alert: Alert) -> bool:

@@ -61,6 +61,7 @@ class Alerting:
         clock: Clock,
         *,
         state_of: Callable[[str], str | None],
+        muted: Callable[[str | None, datetime], str | None] = lambda site, at: None,
         load_targets: Callable[[], list[TargetInfo]],
         external_url: str = "",
         give_up_s: float = 86400.0,
@@ -82,6 +83,7 @@ class Alerting:
             silences=self._active_silences,
             event=self._event,
             external_url=external_url.rstrip("/"),
+            muted=muted,
         )
         self.engine.listeners += [self._changed, self.dispatcher.changed]
         self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
@@ -140,6 +142,10 @@ class Alerting:
     def observe(self, job: str, result: ProbeResult, state: str | None) -> None:
         """Evaluate the rules on one folded result (called by the result-folding step)."""
         self.engine.observe(job, result, state)
+
+    def quiet(self, target: str) -> None:
+        """``target`` is not checked on purpose now (a calendar): silence is no gap."""
+        self.engine.last_seen[target] = self.clock.now()
 
     def _changed(self, alert: Alert, event: str) -> None:
         self._changes.append(Change(event, copy.copy(alert)))
@@ -279,9 +285,16 @@ class Alerting:
         """Pending and firing alerts, firing first, newest first."""
         now = self.clock.now()
         silences = self._active_silences()
-        found = [AlertView(a, silenced_by(silences, a.labels, now)) for a in self.engine.active()]
+        found = [
+            AlertView(a, silenced_by(silences, a.labels, now) + self._muted(a, now))
+            for a in self.engine.active()
+        ]
         found.sort(key=lambda v: (v.alert.state.value != "firing", -v.alert.active_at.timestamp()))
         return found
+
+    def _muted(self, alert: Alert, now: datetime) -> list[str]:
+        why = self.dispatcher.muted(alert.labels.get("site"), now)
+        return [why] if why else []
 
     async def incidents(
         self, state: str | None, limit: int, offset: int

@@ -14,6 +14,8 @@ from typing import Any
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from netgauge.config.base import no_number
+
 
 class Matcher(BaseModel):
     """One label condition."""
@@ -56,6 +58,8 @@ class SilenceIn(BaseModel):
     duration: str | None = Field(None, description="instead of endsAt: 30m, 2h, 1d")
     createdBy: str | None = Field(None, max_length=128)  # noqa: N815
     comment: str = Field("", max_length=2000)
+
+    _typed = field_validator("startsAt", "endsAt", mode="before")(no_number)
 
     @field_validator("startsAt", "endsAt")
     @classmethod

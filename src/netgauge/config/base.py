@@ -42,3 +42,11 @@ def parse_duration(value: Any) -> float:
     if not match:
         raise ValueError(f"{value!r} is not a duration (examples: 30, 30s, 5m, 250ms, 1h)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def no_number(value: Any) -> Any:
+    """Refuse a number where a date or time is wanted (pydantic would read 0 as 1970-01-01
+    or as midnight): a typo should not become a date."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("expected a date/time written out, like 2026-12-24 or 08:00")
+    return value

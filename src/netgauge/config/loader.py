@@ -22,6 +22,7 @@ from netgauge.config.model import (
     SiteConfig,
     TargetConfig,
 )
+from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings, load_settings
 from netgauge.errors import ConfigError, ConfigProblem
 
@@ -165,6 +166,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "credentials": CredentialConfig,
     "targets": TargetConfig,
     "jobs": JobConfig,
+    "schedules": ScheduleConfig,
     "notifiers": NotifierConfig,
     "alerts": AlertRuleConfig,
 }
@@ -181,6 +183,7 @@ class _Partial:
     credentials: list[Any]
     targets: list[Any]
     jobs: list[Any]
+    schedules: list[Any]
     notifiers: list[Any]
     alerts: list[Any]
     declared: dict[str, set[str]]
@@ -203,6 +206,7 @@ class _Partial:
             sections["credentials"],
             sections["targets"],
             sections["jobs"],
+            sections["schedules"],
             sections["notifiers"],
             sections["alerts"],
             declared,
@@ -282,12 +286,18 @@ def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> Non
     sites = [s.name for s in config.sites if s is not None]
     creds = [c.name for c in config.credentials if c is not None]
     targets = [t.name for t in config.targets if t is not None]
-    for section in ("sites", "credentials", "targets", "jobs", "notifiers", "alerts"):
+    sections = ("sites", "credentials", "targets", "jobs", "schedules", "notifiers", "alerts")
+    for section in sections:
         items = getattr(config, section)
         _check_unique_items(section, [x.name if x else None for x in items], problems)
     sites += declared.get("sites", set())
     creds += declared.get("credentials", set())
     targets += declared.get("targets", set())
+    schedules = {x.name for x in config.schedules if x is not None}
+    schedules |= declared.get("schedules", set())
+    for i, site in enumerate(config.sites):
+        if site is not None and site.schedule is not None and site.schedule not in schedules:
+            problems.add(("sites", i, "schedule"), f"unknown schedule {site.schedule!r}")
     for i, target in enumerate(config.targets):
         if target is None:
             continue

@@ -17,6 +17,7 @@ from netgauge.config.base import (
     check_timezone,
     parse_duration,
 )
+from netgauge.config.schedules import ScheduleConfig
 from netgauge.models import CredentialScope, TargetType
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
@@ -54,6 +55,7 @@ class SiteConfig(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     timezone: str = "UTC"
+    schedule: str | None = Field(None, description="the name of its calendar (schedules:)")
 
     @field_validator("timezone")
     @classmethod
@@ -220,6 +222,14 @@ class JobConfig(StrictModel):
     concurrency: int = Field(64, ge=1, le=100_000, description="checks of this job in flight")
     window: WindowConfig | None = None
     enabled: bool = True
+    run_when: Literal["always", "open", "closed", "peak", "off_peak"] = Field(
+        "always", description="when it runs on a target, by the calendar of the target's site"
+    )
+    maintenance: Literal["mute", "pause"] = Field(
+        "mute",
+        description="during its site's maintenance: mute (run, alerts muted) or pause "
+        "(no run: maintenance without data collection)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -272,5 +282,6 @@ class ConfigFile(StrictModel):
     credentials: list[CredentialConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)
     jobs: list[JobConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     alerts: list[AlertRuleConfig] = Field(default_factory=list)

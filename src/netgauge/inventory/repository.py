@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from netgauge.config.files import NO_FILES, FilePolicy
 from netgauge.config.model import CredentialConfig, JobConfig, SiteConfig, TargetConfig
+from netgauge.config.schedules import ScheduleConfig
 from netgauge.credentials.scope import operator_refusal, scope_of
 from netgauge.errors import ConflictError, ForbiddenError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
@@ -34,6 +35,7 @@ from netgauge.inventory.tables import (
     JobRow,
     JobRun,
     JobRunTarget,
+    ScheduleRow,
     Site,
     TargetPath,
     TargetRow,
@@ -52,7 +54,7 @@ RUN_TARGETS_KEPT = 500
 if TYPE_CHECKING:
     from netgauge.probes.base import ProbeParams
 
-RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow)
+RowT = TypeVar("RowT", Site, Credential, TargetRow, JobRow, ScheduleRow)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ def target_fields(row: TargetRow) -> dict[str, Any]:
     }
 
 
+def schedule_config(row: ScheduleRow) -> ScheduleConfig:
+    """A stored schedule as the validated config model."""
+    return ScheduleConfig.model_validate({"name": row.name, **row.spec})
+
+
 def job_config(row: JobRow) -> JobConfig:
     """A stored job as the validated config model."""
     return JobConfig.model_validate(
@@ -101,6 +108,8 @@ def job_config(row: JobRow) -> JobConfig:
             "concurrency": row.concurrency,
             "window": row.window,
             "enabled": row.enabled,
+            "run_when": row.run_when,
+            "maintenance": row.maintenance,
         }
     )
 
@@ -193,15 +202,22 @@ class Inventory:
             return self._put_site(s, cfg, actor, source)
 
     def _put_site(self, s: Session, cfg: SiteConfig, actor: str, source: str) -> Site:
+        if cfg.schedule is not None and self._find(s, ScheduleRow, cfg.schedule) is None:
+            raise InventoryError(f"schedule: unknown schedule {cfg.schedule!r}")
         row = self._find(s, Site, cfg.name)
-        new = {"description": cfg.description, "timezone": cfg.timezone}
+        new = {"description": cfg.description, "timezone": cfg.timezone, "schedule": cfg.schedule}
         if row is None:
             row = Site(name=cfg.name, source=source, **new)
             s.add(row)
             self._log(s, "site", cfg.name, "create", _diff({}, new), actor)
         else:
-            old = {"description": row.description, "timezone": row.timezone}
+            old = {
+                "description": row.description,
+                "timezone": row.timezone,
+                "schedule": row.schedule,
+            }
             row.description, row.timezone, row.source = cfg.description, cfg.timezone, source
+            row.schedule = cfg.schedule
             self._log(s, "site", cfg.name, "update", _diff(old, new), actor)
         s.flush()
         return row
@@ -220,6 +236,54 @@ class Inventory:
                 raise ConflictError(f"site {name!r} is used by {used} target(s)")
             s.delete(row)
             self._log(s, "site", name, "delete", {}, actor)
+
+    # -- schedules (site calendars) -------------------------------------------------------------
+    def list_schedules(self) -> list[ScheduleRow]:
+        """All schedules by name."""
+        with self.session() as s:
+            return list(s.scalars(select(ScheduleRow).order_by(ScheduleRow.name)))
+
+    def get_schedule(self, name: str) -> ScheduleRow:
+        with self.session() as s:
+            return self._get(s, ScheduleRow, name)
+
+    def put_schedule(self, cfg: ScheduleConfig, actor: str, source: str = "api") -> ScheduleRow:
+        """Create or update a schedule."""
+        with self.session() as s:
+            return self._put_schedule(s, cfg, actor, source)
+
+    def _put_schedule(
+        self, s: Session, cfg: ScheduleConfig, actor: str, source: str
+    ) -> ScheduleRow:
+        row = self._find(s, ScheduleRow, cfg.name)
+        new = cfg.model_dump(mode="json", exclude={"name"})
+        if row is None:
+            row = ScheduleRow(name=cfg.name, source=source, spec=new)
+            s.add(row)
+            self._log(s, "schedule", cfg.name, "create", _diff({}, new), actor)
+        else:
+            old = dict(row.spec)
+            row.spec, row.source = new, source
+            self._log(s, "schedule", cfg.name, "update", _diff(old, new), actor)
+        s.flush()
+        return row
+
+    def delete_schedule(self, name: str, actor: str) -> None:
+        """Delete a schedule no site uses."""
+        with self.session() as s:
+            row = self._get(s, ScheduleRow, name)
+            users = list(s.scalars(select(Site.name).where(Site.schedule == name)))
+            if users:
+                raise ConflictError(f"schedule {name!r} is used by site(s): {', '.join(users)}")
+            s.delete(row)
+            self._log(s, "schedule", name, "delete", {}, actor)
+
+    def site_calendars(self) -> tuple[list[ScheduleConfig], list[tuple[str, str, str | None]]]:
+        """Every schedule and every site's (name, time zone, schedule): the calendars."""
+        with self.session() as s:
+            schedules = [schedule_config(r) for r in s.scalars(select(ScheduleRow))]
+            sites = [(r.name, r.timezone, r.schedule) for r in s.scalars(select(Site))]
+            return schedules, sites
 
     # -- credentials references -----------------------------------------------------------------
     def put_credential(self, cfg: CredentialConfig, actor: str, source: str = "api") -> Credential:
@@ -450,6 +514,7 @@ class Inventory:
         row.selector, row.window = data["selector"], data["window"]
         row.interval_s, row.timeout_s, row.concurrency = cfg.interval, cfg.timeout, cfg.concurrency
         row.enabled, row.source = cfg.enabled, source
+        row.run_when, row.maintenance = cfg.run_when, cfg.maintenance
         s.flush()
         action = "update" if old else "create"
         self._log(s, "job", cfg.name, action, _diff(old, job_fields(row)), actor)

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from netgauge.config.model import ConfigFile
 from netgauge.errors import InventoryError
 from netgauge.inventory.repository import Inventory, RowT, job_fields, target_fields
-from netgauge.inventory.tables import Credential, InventoryChange, JobRow, Site, TargetRow
+from netgauge.inventory.tables import (
+    Credential,
+    InventoryChange,
+    JobRow,
+    ScheduleRow,
+    Site,
+    TargetRow,
+)
 
 YAML_SOURCE = "yaml"
 
@@ -35,6 +42,8 @@ def sync_inventory(inv: Inventory, config: ConfigFile, actor: str) -> SyncReport
 
     def apply(s: Session) -> SyncReport:
         first_new = (s.scalar(select(func.max(InventoryChange.id))) or 0) + 1
+        for schedule in config.schedules:
+            inv._put_schedule(s, schedule, actor, YAML_SOURCE)
         for site in config.sites:
             inv._put_site(s, site, actor, YAML_SOURCE)
         for cred in config.credentials:
@@ -89,6 +98,16 @@ def _remove_undeclared(inv: Inventory, s: Session, config: ConfigFile, actor: st
     for site in _owned(s, Site, {site.name for site in config.sites}):
         inv._log(s, "site", site.name, "delete", {}, actor)
         s.delete(site)
+    s.flush()
+    for schedule in _owned(s, ScheduleRow, {x.name for x in config.schedules}):
+        users = list(s.scalars(select(Site.name).where(Site.schedule == schedule.name)))
+        if users:
+            raise InventoryError(
+                f"schedule {schedule.name!r} was removed from the file but site(s) "
+                f"{', '.join(users)} (created through the API) still name it"
+            )
+        inv._log(s, "schedule", schedule.name, "delete", {}, actor)
+        s.delete(schedule)
     s.flush()
 
 

@@ -54,6 +54,15 @@ class Site(NamedEntity, Base):
     __tablename__ = "sites"
     description: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    schedule: Mapped[str | None] = mapped_column(String(128), nullable=True)  # its calendar
+
+
+class ScheduleRow(NamedEntity, Base):
+    """A site calendar: opening and peak hours, maintenance windows, holidays (the
+    ScheduleConfig as JSON: one model validates the file, the API and what is stored)."""
+
+    __tablename__ = "schedules"
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Credential(NamedEntity, Base):
@@ -116,6 +125,9 @@ class JobRow(NamedEntity, Base):
     concurrency: Mapped[int] = mapped_column(default=64)
     window: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # by the calendar of each target's site: when it runs, what maintenance does to it
+    run_when: Mapped[str] = mapped_column(String(16), default="always", server_default="always")
+    maintenance: Mapped[str] = mapped_column(String(8), default="mute", server_default="mute")
 
 
 class JobRun(Base):

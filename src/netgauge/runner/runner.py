@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from netgauge.probes.base import (
     validate_params,
 )
 from netgauge.runner.backoff import PollBackoff
+from netgauge.schedules import Calendars
 from netgauge.status.devices import DeviceStates
 from netgauge.status.fold import ResultFolder
 from netgauge.status.hysteresis import Thresholds
@@ -76,6 +77,13 @@ def outcome_of(results: Sequence[ProbeResult]) -> RunOutcome:
     return RunOutcome(status, ok, failed, summary or None, rejected, per_target)
 
 
+def _all_skipped(skipped: Sequence[tuple[str, str, str | None]]) -> RunOutcome:
+    """A run whose every target was left out by its site's calendar."""
+    reasons = sorted({why or "" for _, _, why in skipped})
+    error = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (+{len(reasons) - 1} more)"
+    return RunOutcome("skipped", 0, 0, error, per_target=tuple(skipped))
+
+
 def spread_gap(n_targets: int, interval_s: float) -> float:
     """Seconds between consecutive target starts within one run."""
     if n_targets <= 1:
@@ -100,6 +108,7 @@ class JobRunner:
         kind_concurrency: dict[str, int] | None = None,
         files: FilePolicy | None = None,
         folder: ResultFolder | None = None,
+        calendars: Calendars | None = None,
     ) -> None:
         load_builtin_probes()
         self.files = files if files is not None else inventory.files
@@ -107,6 +116,7 @@ class JobRunner:
         self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
         # every result goes through the one folding step (shared with the agents' ingest)
         self.folder = folder or ResultFolder(writer, status, self.devices)
+        self.calendars = calendars or Calendars()  # sites' schedules (run_when, maintenance)
         self.default_timeout_s = default_timeout_s
         self._global = asyncio.Semaphore(max_concurrency)
         self.max_concurrency = max_concurrency
@@ -148,8 +158,15 @@ class JobRunner:
         try:
             cfg = job_config(await asyncio.to_thread(self.inventory.get_job, job_name))
             targets = await asyncio.to_thread(self.inventory.job_targets, cfg)
-            results = await self.run_checks(cfg, targets)
-            outcome = outcome_of(results)
+            runnable, skipped = self.by_calendar(cfg, targets, self._clock.now())
+            if skipped:
+                self.folder.skipped([name for name, _, _ in skipped])
+            if targets and not runnable:
+                outcome = _all_skipped(skipped)
+            else:
+                results = await self.run_checks(cfg, runnable, covered=targets)
+                outcome = outcome_of(results)
+                outcome = replace(outcome, per_target=outcome.per_target + tuple(skipped))
         except ValidationError as exc:  # stored params today's rules refuse (a file elsewhere)
             error = params_error(exc)
             log.error("job.params_refused", job=job_name, error=error)
@@ -169,8 +186,26 @@ class JobRunner:
         )
         return outcome
 
-    async def run_checks(self, cfg: JobConfig, targets: Sequence[Target]) -> list[ProbeResult]:
-        """Probe every target of ``cfg``, store the samples, update the status."""
+    def by_calendar(
+        self, cfg: JobConfig, targets: Sequence[Target], at: datetime
+    ) -> tuple[list[Target], list[tuple[str, str, str | None]]]:
+        """The targets whose site's calendar lets ``cfg`` run now, and the others as
+        (name, "skipped", reason) outcomes."""
+        runnable: list[Target] = []
+        skipped: list[tuple[str, str, str | None]] = []
+        for target in targets:
+            why = self.calendars.skip_reason(target.site, cfg.run_when, cfg.maintenance, at)
+            if why is None:
+                runnable.append(target)
+            else:
+                skipped.append((target.name, "skipped", why))
+        return runnable, skipped
+
+    async def run_checks(
+        self, cfg: JobConfig, targets: Sequence[Target], covered: Sequence[Target] | None = None
+    ) -> list[ProbeResult]:
+        """Probe every target of ``cfg``, store the samples, update the status; ``covered``:
+        the job's targets, when some were left out (their status stays as it was)."""
         results = await self.probe(cfg, targets)
         devices = {t.name for t in targets if t.type is TargetType.DEVICE}
         for result in results:
@@ -178,7 +213,7 @@ class JobRunner:
             await self.folder.fold(cfg.name, result, device=is_device, interval_s=cfg.interval)
             if is_device and result.prefixed is False:  # a device poll: tell the back-off
                 self._backoff.record(cfg.name, result.target, answered=result.up)
-        self.status.covered(cfg.name, (t.name for t in targets))
+        self.status.covered(cfg.name, (t.name for t in (covered or targets)))
         await self._observe_paths(cfg.name, results)
         return results
 

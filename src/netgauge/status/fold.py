@@ -9,15 +9,22 @@ way it came.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from netgauge.models import ProbeResult
 from netgauge.status.devices import DeviceStates
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
 
-# alert rules: (job, result, the target's state after it) — see alerting.Alerting.observe
-Rules = Callable[[str, ProbeResult, "str | None"], None]
+
+class Rules(Protocol):
+    """What alert rules need of folding (alerting.Alerting is one)."""
+
+    def observe(self, job: str, result: ProbeResult, state: str | None) -> None:
+        """A result, and its target's state after it."""
+
+    def quiet(self, target: str) -> None:
+        """``target`` was not checked on purpose (its site's calendar): no gap."""
 
 
 class ResultFolder:
@@ -58,8 +65,14 @@ class ResultFolder:
                 known = self.devices.state(result.target)
                 state = known.value if known is not None else None
             if self.rules is not None:
-                self.rules(job, result, state)
+                self.rules.observe(job, result, state)
         return len(samples)
+
+    def skipped(self, targets: list[str]) -> None:
+        """Targets a run left out on purpose (their site's calendar said no)."""
+        if self.rules is not None:
+            for target in targets:
+                self.rules.quiet(target)
 
 
 __all__ = ["ResultFolder"]

@@ -300,6 +300,7 @@ def test_sites(client: TestClient) -> None:
         "name": "hq",
         "description": "",
         "timezone": "UTC",
+        "schedule": None,
     }
     assert client.get("/api/v1/sites/nowhere").status_code == 404
     r = client.put("/api/v1/sites/dc", json={"name": "dc", "timezone": "Europe/Berlin"})

@@ -1,5 +1,6 @@
 """Alerting: pending/firing alerts, incidents and their timelines, silences, the
-notification outbox and log, collection-gap watch; targets.parent.
+notification outbox and log, collection-gap watch; targets.parent; site schedules
+(schedules, sites.schedule).
 
 Revision ID: 0010
 Revises: 0009
@@ -18,6 +19,26 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "schedules",
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("schedule", sa.String(length=128), nullable=True))
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("run_when", sa.String(length=16), server_default="always", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("maintenance", sa.String(length=8), server_default="mute", nullable=False)
+        )
     op.create_table(
         "alerts",
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
@@ -127,6 +148,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("maintenance")
+        batch_op.drop_column("run_when")
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.drop_column("schedule")
+    op.drop_table("schedules")
     with op.batch_alter_table("targets", schema=None) as batch_op:
         batch_op.drop_column("parent")
 
