@@ -148,6 +148,8 @@ class Service:
             give_up_s=s.notification_give_up_s,
             flap_window_s=s.alert_flap_window_s,
             default_gap=s.default_gap_alert,
+            points=self.store.points,
+            problems=self._health_problems,
         )
         await self.alerting.start()
         # the one step every result takes, polled or pushed: stored, states, alert rules
@@ -405,6 +407,19 @@ class Service:
             reason = f"{loss.total} samples lost, the last at {when}: {loss.reason}"
             return "degraded", "samples_lost", reason
         return "ok", None, None
+
+    async def _health_problems(self) -> dict[str, dict[str, str]]:
+        """netgauge's own problems by kind (store_down, samples_lost) and store."""
+        failing, losses = self.writer.failing(), self.writer.losses()
+        found: dict[str, dict[str, str]] = {}
+        for store in self.stores:
+            h = await store.health()
+            state, cause, reason = self._store_state(h, failing, losses)
+            if state == "down":
+                found.setdefault("store_down", {})[h.name] = reason or cause or "down"
+            elif state == "degraded":
+                found.setdefault("samples_lost", {})[h.name] = reason or "samples lost"
+        return found
 
     def _now_ns(self) -> int:
         return int(self.clock.now().timestamp() * 1e9)

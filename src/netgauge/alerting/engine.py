@@ -22,13 +22,16 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from netgauge.alerting.baseline import Baselines
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
 from netgauge.alerting.rules import Rule
 from netgauge.clock import Clock
 from netgauge.models import ProbeResult
+from netgauge.series import series_name
 
 Listener = Callable[[Alert, str], None]
 FLAP_WINDOW_S = 600.0
+SELF = "(netgauge)"  # the target label of netgauge's own health (no target is named so)
 
 
 class AlertEngine:
@@ -40,8 +43,11 @@ class AlertEngine:
         clock: Clock,
         *,
         flap_window_s: float = FLAP_WINDOW_S,
+        baselines: Baselines | None = None,
     ) -> None:
         self.clock = clock
+        self.baselines = baselines
+        self._paths: dict[tuple[str, str], list[str]] = {}  # (target, job) → newest path
         self.flap_window = timedelta(seconds=flap_window_s)
         self.alerts: dict[str, Alert] = {}
         self.targets: dict[str, TargetInfo] = {}
@@ -97,6 +103,51 @@ class AlertEngine:
                 streak = self._streaks[streak_key]
                 needed = rule.cond.failures or 1
                 self._step(rule, info, {"job": job}, streak >= needed, float(streak), now)
+        if self._by_kind["baseline"] and self.baselines is not None:
+            self._baseline_rules(info, series, now)
+        if self._by_kind["path_change"]:
+            self._path_rules(job, result, info, now)
+
+    def _baseline_rules(
+        self, info: TargetInfo, series: list[tuple[str, float]], now: datetime
+    ) -> None:
+        assert self.baselines is not None
+        for rule in self._by_kind["baseline"]:
+            if not rule.watches(info):
+                continue
+            for labels, value in rule.series_of(series):
+                name = series_name(rule.metric or "", labels)
+                usual = self.baselines.value(info.name, name, now)
+                if usual is None or usual <= 0:
+                    continue  # no baseline (yet): say nothing rather than guess
+                factor = rule.cond.factor or 1.0
+                true = value > usual * factor and value > rule.cond.floor
+                self._step(rule, info, labels, true, value, now)
+
+    def _path_rules(self, job: str, result: ProbeResult, info: TargetInfo, now: datetime) -> None:
+        path = result.details.get("path")
+        if not isinstance(path, list) or not result.up:
+            return  # a failed trace's partial path is not a new path
+        hops = [str(h.get("address") if isinstance(h, dict) else h) for h in path]
+        before = self._paths.get((info.name, job))
+        self._paths[(info.name, job)] = hops
+        changed = before is not None and before != hops
+        for rule in self._by_kind["path_change"]:
+            if rule.watches(info):
+                self._step(rule, info, {"job": job}, changed, float(len(hops)), now)
+
+    def health(self, problems: dict[str, dict[str, str]]) -> None:
+        """netgauge's own health: ``problems`` maps a condition (store_down...) to the
+        things it holds for now ({store name: words}); everything else is fine."""
+        now = self.clock.now()
+        me = TargetInfo(SELF)
+        for rule in self._by_kind["netgauge"]:
+            found = problems.get(rule.cond.netgauge or "", {})
+            active = {
+                a.labels.get("subject", "") for a in self.alerts.values() if a.rule == rule.name
+            }
+            for subject in set(found) | active:
+                self._step(rule, me, {"subject": subject}, subject in found, None, now)
 
     def tick(self) -> None:
         """Time-driven evaluation: gaps, ``for`` elapsed, ``keep_firing_for`` elapsed, and
@@ -112,7 +163,8 @@ class AlertEngine:
         for alert in list(self.alerts.values()):
             found = self.rules.get(alert.rule)
             target = alert.target
-            if found is None or (target is not None and target not in self.targets):
+            gone = target is not None and target not in self.targets and target != SELF
+            if found is None or gone:
                 alert.true_now = False  # its rule or target went: it ends now
                 self._resolve(alert, now)
             elif alert.true_now:

@@ -52,6 +52,7 @@ class OutboxSender:
         self.wake = asyncio.Event()
         self.sent = 0
         self.failed_attempts = 0
+        self.given_up_at: datetime | None = None
 
     async def run(self) -> None:
         """Until cancelled: send what is due, then sleep until the next is."""
@@ -107,6 +108,9 @@ class OutboxSender:
         await asyncio.to_thread(self.store.attempted, item.id, now, error, retry_at)
         if error is None:
             self.sent += 1
+        elif retry_at is None:
+            self.given_up_at = now
+            self.failed_attempts += 1
         else:
             self.failed_attempts += 1
             log.warning(
@@ -120,6 +124,12 @@ class OutboxSender:
         if self.delivered is not None and (error is None or retry_at is None):
             await asyncio.to_thread(self.delivered, item, error)
         return error is None
+
+    def given_up_recently(self, now: datetime, within_s: float = 3600.0) -> bool:
+        """Whether a notification was given up within the last ``within_s``."""
+        return self.given_up_at is not None and now - self.given_up_at <= timedelta(
+            seconds=within_s
+        )
 
     def _retry_at(self, item: Outgoing, now: datetime) -> datetime | None:
         if now - item.created_at >= self.give_up:

@@ -48,9 +48,10 @@ class Rule:
 
     @classmethod
     def of(cls, cfg: AlertRuleConfig) -> Rule:
-        if cfg.condition.metric is None:
+        selector = cfg.condition.metric or cfg.condition.baseline
+        if selector is None:
             return cls(cfg)
-        base, labels = split_series(cfg.condition.metric)
+        base, labels = split_series(selector)
         return cls(cfg, base, tuple(sorted(labels.items())))
 
     @property
@@ -116,7 +117,19 @@ class Rule:
             return f"{who}: {cond.metric} is {shown} ({cond.op} {cond.value:g})"
         if cond.gap is not None:
             return f"{who}: no sample for {_duration(cond.gap)} (collection stopped)"
-        return f"{who}: {cond.failures} failed checks in a row"
+        if cond.failures is not None:
+            return f"{who}: {cond.failures} failed checks in a row"
+        if cond.baseline is not None:
+            shown = "?" if value is None else f"{value:g}"
+            return f"{who}: {cond.baseline} is {shown}, over {cond.factor:g}x its usual value"
+        if cond.path_change:
+            return f"{who}: the network path changed"
+        words = {
+            "store_down": "a store is down (unreachable, or its writes fail)",
+            "samples_lost": "a store lost samples",
+            "notifications_failing": "a notification was given up",
+        }
+        return f"netgauge: {words.get(cond.netgauge or '', cond.netgauge)}"
 
 
 def _duration(seconds: float) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import structlog
 
+from netgauge.alerting.baseline import Baselines, Points
 from netgauge.alerting.dispatch import Dispatcher
 from netgauge.alerting.engine import AlertEngine
 from netgauge.alerting.model import Alert, TargetInfo
@@ -39,6 +40,7 @@ log = structlog.get_logger(__name__)
 TICK_S = 0.5  # pending alerts fire within this of their `for`
 SAVE_SEEN_S = 30.0  # gap watches are persisted this often
 REFRESH_TARGETS_S = 30.0  # the inventory's targets (scopes, parents) are read this often
+HEALTH_S = 10.0  # netgauge's own health is looked at this often
 SILENCE_CACHE_S = 5.0
 
 
@@ -67,12 +69,18 @@ class Alerting:
         give_up_s: float = 86400.0,
         flap_window_s: float = 600.0,
         default_gap: bool = True,
+        points: Points | None = None,
+        problems: Callable[[], Awaitable[dict[str, dict[str, str]]]] | None = None,
     ) -> None:
         self.store, self.clock = store, clock
         self._load_targets = load_targets
         self.rules: list[Rule] = compile_rules(rules, default_gap=default_gap)
         self.notifier_configs = list(notifiers)
-        self.engine = AlertEngine(self.rules, clock, flap_window_s=flap_window_s)
+        self.baselines = Baselines(points) if points is not None else None
+        self._problems = problems
+        self.engine = AlertEngine(
+            self.rules, clock, flap_window_s=flap_window_s, baselines=self.baselines
+        )
         self.dispatcher = Dispatcher(
             self.notifier_configs,
             self.engine.rules,
@@ -158,11 +166,16 @@ class Alerting:
 
     # -- the tasks -------------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
-        last_refresh = self.clock.monotonic()
+        last_refresh = last_health = self.clock.monotonic()
         while True:
             await self.clock.sleep(TICK_S)
             try:
                 self.engine.tick()
+                if self.clock.monotonic() - last_health >= HEALTH_S:
+                    last_health = self.clock.monotonic()
+                    await self._check_health()
+                if self.baselines is not None:
+                    await self.baselines.load_wanted(self.clock.now())
                 await self._persist()
                 if self.clock.monotonic() - last_refresh >= REFRESH_TARGETS_S:
                     last_refresh = self.clock.monotonic()
@@ -170,6 +183,15 @@ class Alerting:
                     await self._save_seen()
             except Exception:  # never stop evaluating over one bad pass
                 log.exception("alerts.tick_failed")
+
+    async def _check_health(self) -> None:
+        """netgauge's own health, for the ``netgauge:`` rules."""
+        problems = await self._problems() if self._problems is not None else {}
+        if self.outbox.given_up_recently(self.clock.now()):
+            problems.setdefault("notifications_failing", {})["outbox"] = (
+                "a notification was given up"
+            )
+        self.engine.health(problems)
 
     async def _persist(self) -> None:
         changes, self._changes = self._changes, []

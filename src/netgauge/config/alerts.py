@@ -33,7 +33,13 @@ class ConditionConfig(StrictModel):
       the name narrow it: ``disk_percent{mount="/"}``); ``recover_below`` /
       ``recover_above`` make the alert end only past a second value (hysteresis);
     * ``gap``: no sample from the target for that long (collection stopped);
-    * ``failures``: that many failed checks in a row (a job failure streak).
+    * ``failures``: that many failed checks in a row (a job failure streak);
+    * ``baseline`` + ``factor``: a series above ``factor`` times its own median of the same
+      hour of the week over the last 4 weeks (and above ``floor``);
+    * ``path_change: true``: a traceroute found a different path than the previous one;
+    * ``netgauge``: netgauge's own health: ``store_down`` (a store unreachable or its writes
+      failing), ``samples_lost`` (a store refused or a full spool dropped samples lately),
+      ``notifications_failing`` (a notification was given up).
     """
 
     state: Literal["down", "offline", "degraded", "flapping", "up", "online"] | None = None
@@ -44,6 +50,11 @@ class ConditionConfig(StrictModel):
     recover_above: float | None = None
     gap: float | None = Field(None, description="seconds, or a duration like 5m")
     failures: int | None = Field(None, ge=1, le=10_000)
+    baseline: str | None = None
+    factor: float | None = Field(None, gt=1, le=1000)
+    floor: float = Field(0.0, description="with baseline: the value must also exceed this")
+    path_change: bool | None = None
+    netgauge: Literal["store_down", "samples_lost", "notifications_failing"] | None = None
 
     @field_validator("gap", mode="before")
     @classmethod
@@ -55,7 +66,7 @@ class ConditionConfig(StrictModel):
             raise ValueError("gap must be between 1s and 7d")
         return seconds
 
-    @field_validator("metric")
+    @field_validator("metric", "baseline")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
         if value is not None and not _METRIC.match(value):
@@ -74,13 +85,20 @@ class ConditionConfig(StrictModel):
                 ("metric", self.metric is not None),
                 ("gap", self.gap is not None),
                 ("failures", self.failures is not None),
+                ("baseline", self.baseline is not None),
+                ("path_change", bool(self.path_change)),
+                ("netgauge", self.netgauge is not None),
             )
             if given
         ]
         if len(kinds) != 1:
             raise ValueError(
-                "a condition needs exactly one of state, metric, gap, failures"
-                + (f" (got {', '.join(kinds)})" if kinds else "")
+                "a condition needs exactly one of state, metric, gap, failures, baseline, "
+                "path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        if (self.baseline is None) != (self.factor is None):
+            raise ValueError(
+                "baseline and factor go together, e.g. baseline: icmp.rtt_avg_ms, factor: 2"
             )
         if self.metric is not None:
             self._check_threshold()
@@ -106,12 +124,11 @@ class ConditionConfig(StrictModel):
 
     @property
     def kind(self) -> str:
-        """state | metric | gap | failures."""
-        if self.state is not None:
-            return "state"
-        if self.metric is not None:
-            return "metric"
-        return "gap" if self.gap is not None else "failures"
+        """state | metric | gap | failures | baseline | path_change | netgauge."""
+        for kind in ("state", "metric", "gap", "failures", "baseline", "netgauge"):
+            if getattr(self, kind) is not None:
+                return kind
+        return "path_change"
 
 
 class RuleScopeConfig(StrictModel):

@@ -236,3 +236,84 @@ def test_restored_alerts_continue_without_new_events() -> None:
 def test_bad_conditions_are_refused_in_words(condition: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         rule(name="r", condition=condition)
+
+
+async def test_a_baseline_rule_compares_with_the_same_hour_of_past_weeks() -> None:
+    from netgauge.alerting.baseline import Baselines
+    from netgauge.storage.base import Point
+
+    asked: list[tuple[str, str, float]] = []
+    hour = 3600 * 10**9
+
+    async def points(target: str, series: str, start: int, end: int, step: float) -> list[Point]:
+        asked.append((target, series, step))
+        # four past weeks: 10 ms at this hour of the week, 50 ms at every other hour
+        out = []
+        for ts in range(start, end, hour):
+            at = datetime.fromtimestamp(ts / 1e9, UTC)
+            usual = 10.0 if (at.weekday(), at.hour) == (T0.weekday(), T0.hour) else 50.0
+            out.append(Point(ts, usual, usual, usual, 1))
+        return out
+
+    h = Harness(rule(name="slow", condition={"baseline": "icmp.rtt_avg_ms", "factor": 2}))
+    h.engine.baselines = Baselines(points)
+    ping = lambda ms: h.engine.observe(  # noqa: E731
+        "ping", ProbeResult("gw", "icmp", 1, ProbeStatus.OK, {"rtt_avg_ms": ms}), "up"
+    )
+    ping(35.0)  # no baseline yet: nothing is said, a load is queued
+    assert h.state() == {}
+    assert await h.engine.baselines.load_wanted(T0) == 1
+    assert asked == [("gw", "icmp.rtt_avg_ms", 3600.0)]
+    ping(19.0)  # under 2 x 10 ms
+    assert h.state() == {}
+    ping(35.0)  # 3.5 x the usual 10 ms at this hour (though under the 50 ms of others)
+    assert h.state() == {"gw": "firing"}
+
+
+def test_a_tls_certificate_close_to_expiry_is_a_threshold() -> None:
+    h = Harness(
+        rule(
+            name="cert",
+            condition={"metric": "http.tls_days_left", "op": "<", "value": 14, "recover_above": 20},
+        )
+    )
+    res = lambda days: ProbeResult("gw", "http", 1, ProbeStatus.OK, {"tls_days_left": days})  # noqa: E731
+    h.engine.observe("web", res(30.0), "up")
+    assert h.state() == {}
+    h.engine.observe("web", res(13.5), "up")
+    assert h.state() == {"gw": "firing"}
+    h.engine.observe("web", res(15.0), "up")  # renewed a little: not yet past 20 days
+    assert h.state() == {"gw": "firing"}
+    h.engine.observe("web", res(89.0), "up")
+    assert h.state() == {}
+
+
+def test_a_path_change_fires_until_the_path_holds_again() -> None:
+    h = Harness(rule(name="path", condition={"path_change": True}))
+    trace = lambda *hops, up=True: ProbeResult(  # noqa: E731
+        "gw",
+        "traceroute",
+        1,
+        ProbeStatus.OK if up else ProbeStatus.FAILED,
+        {},
+        details={"path": [{"address": a} for a in hops]},
+    )
+    h.engine.observe("trace", trace("10.0.0.1", "10.0.1.1"), "up")
+    assert h.state() == {}
+    h.engine.observe("trace", trace("10.0.0.1", "10.0.9.9", up=False), "down")
+    assert h.state() == {}  # a failed trace's partial path is no new path
+    h.engine.observe("trace", trace("10.0.0.1", "10.0.2.1"), "up")
+    assert h.state() == {"gw": "firing"}
+    h.engine.observe("trace", trace("10.0.0.1", "10.0.2.1"), "up")
+    assert h.state() == {}
+
+
+def test_netgauges_own_health_alerts_per_store() -> None:
+    h = Harness(rule(name="store", condition={"netgauge": "store_down"}))
+    h.engine.health({"store_down": {"influxdb": "writes failing: 403"}})
+    [alert] = h.engine.alerts.values()
+    assert alert.labels["subject"] == "influxdb" and alert.state is AlertState.FIRING
+    h.at(1)  # not a target of the inventory, yet not resolved as a vanished one
+    assert len(h.engine.alerts) == 1
+    h.engine.health({})
+    assert h.engine.alerts == {}
