@@ -44,6 +44,7 @@ class TargetPublic(BaseModel):
     tags: list[str]
     credentials: str | None
     description: str
+    parent: str | None = Field(None, description="the target it is reached through")
     source: str
     status: str
     created_at: datetime
@@ -63,6 +64,8 @@ class JobUpdate(BaseModel):
     concurrency: int | None = None
     window: WindowConfig | None = None
     enabled: bool | None = None
+    run_when: Literal["always", "open", "closed", "peak", "off_peak"] | None = None
+    maintenance: Literal["mute", "pause"] | None = None
 
 
 class JobPublic(BaseModel):
@@ -78,6 +81,8 @@ class JobPublic(BaseModel):
     concurrency: int
     window: dict[str, Any] | None
     enabled: bool
+    run_when: str = Field("always", description="always, open, closed, peak or off_peak")
+    maintenance: str = Field("mute", description="mute or pause")
     source: str
     next_run: datetime | None = None
     created_at: datetime

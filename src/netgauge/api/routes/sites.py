@@ -93,7 +93,7 @@ async def site_calendar(
     at = start or datetime.now(UTC)
     if at.tzinfo is None:
         raise InventoryError("start: needs a time zone, e.g. 2026-12-07T00:00:00Z")
-    spec = ScheduleConfig(name="(none)")
+    spec = ScheduleConfig(name="always-open")  # no schedule: open around the clock
     if row.schedule is not None:
         spec = schedule_config(
             await asyncio.to_thread(service.inventory.get_schedule, row.schedule)
