@@ -52,7 +52,7 @@ class SilenceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    matchers: list[Matcher] = Field(min_length=1, max_length=32)
+    matchers: list[Matcher] = Field(max_length=32, description="at least one")
     startsAt: datetime | None = None  # noqa: N815
     endsAt: datetime | None = None  # noqa: N815
     duration: str | None = Field(None, description="instead of endsAt: 30m, 2h, 1d")
@@ -66,6 +66,13 @@ class SilenceIn(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-12-07T10:00:00Z")
+        return value
+
+    @field_validator("matchers")
+    @classmethod
+    def _some(cls, value: list[Matcher]) -> list[Matcher]:
+        if not value:
+            raise ValueError("give at least one (a silence without matchers would mute everything)")
         return value
 
     @model_validator(mode="after")
