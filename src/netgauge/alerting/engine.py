@@ -24,14 +24,45 @@ from datetime import datetime, timedelta
 
 from netgauge.alerting.baseline import Baselines
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
-from netgauge.alerting.rules import Rule
+from netgauge.alerting.rules import OPS, Rule
 from netgauge.clock import Clock
 from netgauge.models import ProbeResult
-from netgauge.series import series_name
+from netgauge.series import series_name, split_series
 
 Listener = Callable[[Alert, str], None]
 FLAP_WINDOW_S = 600.0
 SELF = "(netgauge)"  # the target label of netgauge's own health (no target is named so)
+
+
+# a threshold rule that watches a series: (rule name, the alert's fingerprint, the
+# comparison, its threshold, the series' name); a target's plan per result kind: the
+# metric keys seen, and the planned ones with their rules
+_Planned = tuple[str, str, str, float, str]
+_TargetPlan = tuple[frozenset[str], tuple[tuple[str, tuple[_Planned, ...]], ...]]
+
+
+class _RuleIndex:
+    """Rules of one metric: those without a tag in their scope, and the others by tag."""
+
+    def __init__(self) -> None:
+        self.untagged: list[Rule] = []
+        self.by_tag: dict[str, list[Rule]] = defaultdict(list)
+
+    def add(self, rule: Rule) -> None:
+        tag = rule.key_tag
+        if tag is None:
+            self.untagged.append(rule)
+        else:
+            self.by_tag[tag].append(rule)
+
+    def candidates(self, info: TargetInfo) -> list[Rule]:
+        """The rules that may watch ``info`` (their scope is still checked whole)."""
+        if not self.by_tag:
+            return self.untagged
+        found = list(self.untagged)
+        for tag in info.tags:
+            found += self.by_tag.get(tag, ())
+        return found
 
 
 class AlertEngine:
@@ -54,6 +85,8 @@ class AlertEngine:
         self.last_seen: dict[str, datetime] = {}  # target → newest sample (gap rules)
         self.listeners: list[Listener] = []
         self._streaks: dict[tuple[str, str], int] = defaultdict(int)  # (target, job) → failures
+        self._idents: dict[tuple[str, str, str], tuple[dict[str, str], str]] = {}
+        self._plans: dict[tuple[str, str], _TargetPlan] = {}
         self._fires: dict[str, deque[datetime]] = {}  # fingerprint → recent firing times
         self.set_rules(rules)
 
@@ -61,13 +94,25 @@ class AlertEngine:
     def set_rules(self, rules: Iterable[Rule]) -> None:
         """The rules in force (alerts of rules that went are resolved at the next tick)."""
         self.rules = {r.name: r for r in rules}
+        self._idents, self._plans = {}, {}
         self._by_kind: dict[str, list[Rule]] = defaultdict(list)
+        # threshold rules by the series' base name: a result's series find theirs by one
+        # lookup each, so 1,000 rules cost what the few that apply cost
+        # (and within a name by a tag they require: 1,000 rules scoped to 100 groups of
+        # devices cost a device what its own group's rules cost)
+        self._by_metric: dict[str, _RuleIndex] = defaultdict(_RuleIndex)
         for rule in self.rules.values():
             self._by_kind[rule.kind].append(rule)
+            if rule.kind == "metric" and rule.metric:
+                self._by_metric[rule.metric].add(rule)
 
     def set_targets(self, targets: Iterable[TargetInfo]) -> None:
         """The inventory's targets as rules see them; gone targets stop being watched."""
-        self.targets = {t.name: t for t in targets}
+        new = {t.name: t for t in targets}
+        if new != self.targets:  # a target's site and tags are in its alerts and scopes
+            self._idents.clear()
+            self._plans.clear()
+        self.targets = new
         for name in set(self.last_seen) - set(self.targets):
             del self.last_seen[name]
 
@@ -80,33 +125,82 @@ class AlertEngine:
     # -- evaluation --------------------------------------------------------------------------
     def observe(self, job: str, result: ProbeResult, state: str | None) -> None:
         """Evaluate the rules about ``result`` of ``job``; ``state`` is its target's state
-        after folding it in (up/down/degraded, or a device's online/offline/...)."""
+        after folding it in (up/down/degraded, or a device's online/offline/...).
+
+        The hot path of a fleet (every series of every result): a series with no rule costs
+        a dict lookup, one with rules a comparison per rule (see ``_plan``)."""
         now = self.clock.now()
-        info = self.targets.get(result.target) or TargetInfo(result.target)
-        prefix = f"{result.kind}." if result.prefixed else ""
-        series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
-        if series:
-            self.last_seen[result.target] = now
-        streak_key = (result.target, job)
-        self._streaks[streak_key] = 0 if result.up else self._streaks[streak_key] + 1
-        for rule in self._by_kind["state"]:
+        target = result.target
+        info = self.targets.get(target) or TargetInfo(target)
+        values = result.metrics.values()
+        if values and (None not in values or any(v is not None for v in values)):
+            self.last_seen[target] = now  # (the test in C first: most results have no None)
+        by_kind = self._by_kind
+        if by_kind.get("failures"):
+            streak_key = (target, job)
+            self._streaks[streak_key] = 0 if result.up else self._streaks[streak_key] + 1
+            for rule in by_kind["failures"]:
+                if rule.watches(info):
+                    streak = self._streaks[streak_key]
+                    needed = rule.cond.failures or 1
+                    self._step(rule, info, {"job": job}, streak >= needed, float(streak), now)
+        for rule in by_kind.get("state", ()):
             if rule.watches(info):
-                self._step(rule, info, {}, rule.state_matches(state), None, now)
-        for rule in self._by_kind["metric"]:
-            if rule.watches(info):
-                for labels, value in rule.series_of(series):
-                    key = self._key(rule, info, labels)
-                    active = key in self.alerts
-                    self._step(rule, info, labels, rule.breached(value, active), value, now)
-        for rule in self._by_kind["failures"]:
-            if rule.watches(info):
-                streak = self._streaks[streak_key]
-                needed = rule.cond.failures or 1
-                self._step(rule, info, {"job": job}, streak >= needed, float(streak), now)
-        if self._by_kind["baseline"] and self.baselines is not None:
+                self._step(rule, info, {}, rule.state_matches(state), None, now, "")
+        if self._by_metric:
+            self._metric_rules(info, result, now)
+        if by_kind.get("baseline") and self.baselines is not None:
+            prefix = f"{result.kind}." if result.prefixed else ""
+            series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
             self._baseline_rules(info, series, now)
-        if self._by_kind["path_change"]:
+        if by_kind.get("path_change"):
             self._path_rules(job, result, info, now)
+
+    def _metric_rules(self, info: TargetInfo, result: ProbeResult, now: datetime) -> None:
+        prefix = f"{result.kind}." if result.prefixed else ""
+        metrics = result.metrics
+        plan = self._plans.get((info.name, prefix))
+        if plan is None or not metrics.keys() <= plan[0]:
+            plan = self._plan(info, prefix, metrics.keys())
+        alerts, rules = self.alerts, self.rules
+        for key, entries in plan[1]:
+            value = metrics.get(key)
+            if value is None:
+                continue
+            for rule_name, fp, op, threshold, name in entries:
+                if fp in alerts:  # active: its own test (the recovery value, if any)
+                    rule = rules[rule_name]
+                    true = rule.breached(value, True)
+                elif OPS[op](value, threshold):
+                    rule, true = rules[rule_name], True
+                else:
+                    continue  # the usual case: no alert, none to start
+                self._step(rule, info, split_series(name)[1], true, value, now, name)
+
+    def _plan(self, info: TargetInfo, prefix: str, keys: Iterable[str]) -> _TargetPlan:
+        """Which threshold rules watch which series of ``info`` (metric keys of results of
+        one kind): worked out when a series is first seen, kept until targets or rules
+        change. Plain strings and numbers only, so the garbage collector skips the lot."""
+        old = self._plans.get((info.name, prefix))
+        known = frozenset(keys) | (old[0] if old is not None else frozenset())
+        planned: list[tuple[str, tuple[_Planned, ...]]] = []
+        for key in sorted(known):
+            name = prefix + key
+            index = self._by_metric.get(name.partition("{")[0])
+            if index is None:
+                continue
+            labels = split_series(name)[1]
+            entries: list[_Planned] = []
+            for rule in index.candidates(info):
+                if rule.selects(labels) and rule.watches(info):
+                    fp = self._ident(rule, info, labels, None)[1]  # not kept: see _step
+                    cond = rule.cond
+                    assert cond.op is not None and cond.value is not None
+                    entries.append((rule.name, fp, cond.op, cond.value, name))
+            if entries:
+                planned.append((key, tuple(entries)))
+        plan = self._plans[(info.name, prefix)] = (known, tuple(planned))
+        return plan
 
     def _baseline_rules(
         self, info: TargetInfo, series: list[tuple[str, float]], now: datetime
@@ -185,6 +279,21 @@ class AlertEngine:
             labels["site"] = info.site
         return labels
 
+    def _ident(
+        self, rule: Rule, info: TargetInfo, extra: dict[str, str], hint: str | None
+    ) -> tuple[dict[str, str], str]:
+        """An alert's labels and fingerprint; with ``hint`` (the series name) remembered,
+        since the same series is evaluated on every result (hashing is the costly part)."""
+        if hint is None:
+            labels = self._labels(rule, info, extra)
+            return labels, fingerprint(labels)
+        key = (rule.name, info.name, hint)
+        found = self._idents.get(key)
+        if found is None:
+            labels = self._labels(rule, info, extra)
+            found = self._idents[key] = (labels, fingerprint(labels))
+        return found
+
     def _step(
         self,
         rule: Rule,
@@ -193,9 +302,9 @@ class AlertEngine:
         true: bool,
         value: float | None,
         now: datetime,
+        hint: str | None = None,
     ) -> None:
-        labels = self._labels(rule, info, extra)
-        fp = fingerprint(labels)
+        labels, fp = self._ident(rule, info, extra, hint)
         alert = self.alerts.get(fp)
         if alert is None:
             if true:

@@ -17,7 +17,7 @@ from netgauge.config.alerts import AlertRuleConfig, ConditionConfig
 from netgauge.models import TargetType
 from netgauge.series import split_series
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
+OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
     "<": operator.lt,
@@ -77,7 +77,13 @@ class Rule:
             return False
         if scope.type is not None and target.type is not scope.type:
             return False
-        return set(scope.tags) <= set(target.tags)
+        return all(tag in target.tags for tag in scope.tags)
+
+    @property
+    def key_tag(self) -> str | None:
+        """A tag every target this rule watches has (rules are indexed by it), if any."""
+        scope = self.cfg.scope
+        return scope.tags[0] if scope is not None and scope.tags else None
 
     def state_matches(self, state: str | None) -> bool:
         """Whether a target in ``state`` meets a state condition."""
@@ -92,9 +98,13 @@ class Rule:
             if not name.startswith(self.metric or "\0"):
                 continue  # cheap test first: most series are not this rule's
             base, labels = split_series(name)
-            if base == self.metric and all(labels.get(k) == v for k, v in self.metric_labels):
+            if base == self.metric and self.selects(labels):
                 found.append((labels, value))
         return found
+
+    def selects(self, labels: dict[str, str]) -> bool:
+        """Whether a series with ``labels`` (its base name being the rule's) is selected."""
+        return all(labels.get(k) == v for k, v in self.metric_labels)
 
     def breached(self, value: float, active: bool) -> bool:
         """A threshold's answer for ``value``: past ``value`` to start; while ``active``,
@@ -105,7 +115,7 @@ class Rule:
             return not value < cond.recover_below
         if active and cond.recover_above is not None:
             return not value > cond.recover_above
-        return _OPS[cond.op](value, cond.value)
+        return OPS[cond.op](value, cond.value)
 
     def summary(self, target: str | None, value: float | None) -> str:
         """Default words for the alert (annotations.summary overrides)."""
@@ -159,4 +169,4 @@ def compile_rules(configs: Iterable[AlertRuleConfig], *, default_gap: bool = Tru
     return rules
 
 
-__all__ = ["DEFAULT_GAP_RULE", "Rule", "compile_rules"]
+__all__ = ["DEFAULT_GAP_RULE", "OPS", "Rule", "compile_rules"]
