@@ -198,7 +198,9 @@ class NotifierConfig(StrictModel):
     SMTP password) come from environment variables or files (``*_env`` / ``*_file``)."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["webhook", "email", "alertmanager", "slack", "teams", "mattermost", "discord"]
+    kind: Literal[
+        "webhook", "email", "alertmanager", "slack", "teams", "mattermost", "discord", "apprise"
+    ]
     url: str | None = Field(None, description="webhook / alertmanager / chat URL")
     url_env: str | None = None
     url_file: str | None = None
@@ -245,13 +247,6 @@ class NotifierConfig(StrictModel):
             raise ValueError(f"{value!r} is not an environment variable name")
         return value
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
-
     @model_validator(mode="after")
     def _complete(self) -> NotifierConfig:
         if self.kind == "email":
@@ -259,4 +254,7 @@ class NotifierConfig(StrictModel):
                 raise ValueError("an email notifier needs smtp_host, from and to")
         elif sum(x is not None for x in (self.url, self.url_env, self.url_file)) != 1:
             raise ValueError(f"a {self.kind} notifier needs one of url, url_env, url_file")
+        elif self.url is not None and self.kind != "apprise":
+            if not re.match(r"^https?://[^\s/]+", self.url):
+                raise ValueError(f"url: {self.url!r} is not an http(s) URL")
         return self

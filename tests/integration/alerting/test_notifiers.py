@@ -217,3 +217,28 @@ notifiers:
         }
         assert "SECRET" not in client.get("/api/v1/notifiers").text
         assert client.post("/api/v1/notifiers/nope/test").status_code == 404
+
+
+def test_the_apprise_long_tail_reaches_its_service(tmp_path: Path) -> None:
+    """apprise's json:// service to a real receiver on loopback (any apprise service works
+    the same way: Telegram, ntfy, Pushover...)."""
+    pytest.importorskip("apprise", reason="the apprise extra: pip install 'netgauge[apprise]'")
+    from tests.lab.receivers import WebhookReceiver
+
+    hook = WebhookReceiver().start()
+    try:
+        text = f"""
+notifiers:
+  - {{name: tail, kind: apprise, url: "json://127.0.0.1:{hook.port}/alerts"}}
+"""
+        with start(tmp_path, text) as client:
+            as_admin(client)
+            assert client.get("/api/v1/notifiers").json()[0]["where"] == "json://…"
+            nid = client.post("/api/v1/notifiers/tail/test").json()["notification"]
+            done = wait_for(lambda: delivered(client, nid), timeout=20, what="the hand-over")
+            assert done["state"] == "sent", done
+        [got] = hook.payloads()
+        assert got["title"].startswith("[FIRING:1]")
+        assert "a test notification from netgauge" in got["message"]
+    finally:
+        hook.stop()

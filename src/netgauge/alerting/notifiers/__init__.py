@@ -8,6 +8,7 @@ from netgauge.alerting.notifiers.alertmanager import AlertmanagerNotifier
 from netgauge.alerting.notifiers.base import Notifier
 from netgauge.alerting.notifiers.chat import ChatNotifier
 from netgauge.alerting.notifiers.email import EmailNotifier
+from netgauge.alerting.notifiers.longtail import AppriseNotifier
 from netgauge.alerting.notifiers.webhook import WebhookNotifier
 from netgauge.config.alerts import NotifierConfig
 
@@ -20,6 +21,8 @@ def build_notifier(cfg: NotifierConfig, client: httpx.AsyncClient) -> Notifier:
         return AlertmanagerNotifier(cfg, client)
     if cfg.kind == "email":
         return EmailNotifier(cfg)
+    if cfg.kind == "apprise":
+        return AppriseNotifier(cfg)
     return ChatNotifier(cfg, client)  # slack, teams, mattermost, discord
 
 
