@@ -38,7 +38,7 @@ from netgauge.models import ProbeResult
 
 log = structlog.get_logger(__name__)
 TICK_S = 0.5  # pending alerts fire within this of their `for`
-SAVE_SEEN_S = 30.0  # gap watches are persisted this often
+SAVE_SEEN_S = 60.0  # gap watches are persisted this often (a restart may lose up to this)
 REFRESH_TARGETS_S = 30.0  # the inventory's targets (scopes, parents) are read this often
 HEALTH_S = 10.0  # netgauge's own health is looked at this often
 SILENCE_CACHE_S = 5.0
@@ -143,6 +143,7 @@ class Alerting:
         await self._stack.aclose()
         try:
             await self._persist()
+            await self._save_seen()
         except Exception:
             log.exception("alerts.persist_failed")
 
@@ -166,7 +167,7 @@ class Alerting:
 
     # -- the tasks -------------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
-        last_refresh = last_health = self.clock.monotonic()
+        last_refresh = last_health = last_save = self.clock.monotonic()
         while True:
             await self.clock.sleep(TICK_S)
             try:
@@ -180,6 +181,8 @@ class Alerting:
                 if self.clock.monotonic() - last_refresh >= REFRESH_TARGETS_S:
                     last_refresh = self.clock.monotonic()
                     self.engine.set_targets(await asyncio.to_thread(self._load_targets))
+                if self.clock.monotonic() - last_save >= SAVE_SEEN_S:
+                    last_save = self.clock.monotonic()
                     await self._save_seen()
             except Exception:  # never stop evaluating over one bad pass
                 log.exception("alerts.tick_failed")
@@ -206,6 +209,8 @@ class Alerting:
             await asyncio.to_thread(self.store.add_events, fps, kind, detail, at)
 
     async def _save_seen(self) -> None:
+        if not any(r.kind == "gap" for r in self.rules):
+            return  # nothing needs them after a restart
         seen = dict(self.engine.last_seen)
         changed = {k: v for k, v in seen.items() if self._seen_saved.get(k) != v}
         gone = set(self._seen_saved) - set(seen)

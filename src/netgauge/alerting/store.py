@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from netgauge.alerting.model import Alert, AlertState
@@ -203,9 +205,21 @@ class AlertStore:
             return {row.target: row.last_seen_at for row in s.scalars(select(GapWatch))}
 
     def save_last_seen(self, seen: dict[str, datetime], gone: Iterable[str]) -> None:
+        """Upsert the newest sample times in one statement (10,000 targets: one round trip,
+        not a SELECT and an UPDATE each)."""
         with self.session() as s:
-            for target, at in seen.items():
-                s.merge(GapWatch(target=target, last_seen_at=at))
+            if seen:
+                rows = [{"target": t, "last_seen_at": at} for t, at in seen.items()]
+                dialect = s.get_bind().dialect.name
+                insert = pg_insert if dialect == "postgresql" else sqlite_insert
+                stmt = insert(GapWatch)
+                s.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["target"],
+                        set_={"last_seen_at": stmt.excluded.last_seen_at},
+                    ),
+                    rows,
+                )
             names = list(gone)
             if names:
                 s.execute(delete(GapWatch).where(GapWatch.target.in_(names)))
