@@ -23,11 +23,12 @@ from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
+from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
 from netgauge.datadir import private_dir, private_file
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
-from netgauge.inventory.repository import job_config
+from netgauge.inventory.repository import job_config, schedule_config
 from netgauge.limits import RateLimiter
 from netgauge.models import TargetType
 from netgauge.pollers.agent import AgentIngest
@@ -35,7 +36,7 @@ from netgauge.pollers.jobs import REJECTIONS
 from netgauge.runner import JobRunner
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
-from netgauge.schedules import Calendars
+from netgauge.schedules import Calendar, Calendars
 from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
 from netgauge.status.fold import ResultFolder
@@ -203,6 +204,16 @@ class Service:
         self.scheduler.set_jobs(schedules)
         for gone in set(self.status.jobs()) - {row.name for row in rows}:
             self.status.forget_job(gone)
+
+    async def calendar_of(self, site: str) -> tuple[Calendar, str | None]:
+        """The calendar of ``site`` (open around the clock without a schedule) and the
+        name of its schedule."""
+        row = await asyncio.to_thread(self.inventory.get_site, site)
+        spec = ScheduleConfig(name="always-open")
+        if row.schedule is not None:
+            stored = await asyncio.to_thread(self.inventory.get_schedule, row.schedule)
+            spec = schedule_config(stored)
+        return Calendar(spec, row.timezone), row.schedule
 
     async def reload_calendars(self) -> None:
         """Read the sites' schedules again (after a site or schedule changed)."""

@@ -20,7 +20,6 @@ from netgauge.config.schedules import ScheduleConfig
 from netgauge.errors import InventoryError
 from netgauge.inventory.repository import schedule_config
 from netgauge.inventory.tables import Site
-from netgauge.schedules import Calendar
 
 router = APIRouter(tags=["sites"])
 
@@ -89,20 +88,14 @@ async def site_calendar(
 ) -> CalendarOut:
     """Open, peak, holiday and maintenance for ``days`` days from ``start``'s local day
     (default today), in the site's time zone. A site without a schedule is open."""
-    row = await asyncio.to_thread(service.inventory.get_site, name)
     at = start or datetime.now(UTC)
     if at.tzinfo is None:
         raise InventoryError("start: needs a time zone, e.g. 2026-12-07T00:00:00Z")
-    spec = ScheduleConfig(name="always-open")  # no schedule: open around the clock
-    if row.schedule is not None:
-        spec = schedule_config(
-            await asyncio.to_thread(service.inventory.get_schedule, row.schedule)
-        )
-    cal = Calendar(spec, row.timezone)
+    cal, schedule = await service.calendar_of(name)
     segments = await asyncio.to_thread(cal.timeline, at, days)
     return CalendarOut(
-        site=row.name,
-        schedule=row.schedule,
+        site=name,
+        schedule=schedule,
         timezone=cal.zone_name,
         segments=[
             SegmentOut(

@@ -16,7 +16,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from netgauge.config.schedules import ScheduleConfig
 from netgauge.errors import NotFoundError
 from netgauge.inventory.repository import schedule_config
 from netgauge.schedules import Calendar, Segment
@@ -142,7 +141,8 @@ async def calendar_page(
     request: Request, site: Annotated[str | None, Query(max_length=128)] = None
 ) -> HTMLResponse:
     """Each site's next 14 days: open, peak, maintenance, holiday, in the site's zone."""
-    inv = _service(request).inventory
+    service = _service(request)
+    inv = service.inventory
     sites = await asyncio.to_thread(inv.list_sites)
     chosen = next((s for s in sites if s.name == site), None) or next(
         (s for s in sites if s.schedule), sites[0] if sites else None
@@ -150,11 +150,7 @@ async def calendar_page(
     rows: list[DayRow] = []
     zone = schedule_name = None
     if chosen is not None:
-        spec = ScheduleConfig(name="always-open")
-        if chosen.schedule is not None:
-            spec = schedule_config(await asyncio.to_thread(inv.get_schedule, chosen.schedule))
-            schedule_name = chosen.schedule
-        cal = Calendar(spec, chosen.timezone)
+        cal, schedule_name = await service.calendar_of(chosen.name)
         segments = await asyncio.to_thread(cal.timeline, datetime.now(UTC), GRID_DAYS)
         rows, zone = day_rows(cal, segments), cal.zone_name
     schedules = await asyncio.to_thread(inv.list_schedules)
