@@ -105,6 +105,8 @@ class AlertEngine:
             self._by_kind[rule.kind].append(rule)
             if rule.kind == "metric" and rule.metric:
                 self._by_metric[rule.metric].add(rule)
+        # rules other than thresholds: they need the time and the gap watch on every result
+        self._others = any(k != "metric" for k in self._by_kind)
 
     def set_targets(self, targets: Iterable[TargetInfo]) -> None:
         """The inventory's targets as rules see them; gone targets stop being watched."""
@@ -129,13 +131,20 @@ class AlertEngine:
 
         The hot path of a fleet (every series of every result): a series with no rule costs
         a dict lookup, one with rules a comparison per rule (see ``_plan``)."""
-        now = self.clock.now()
+        by_kind = self._by_kind
         target = result.target
         info = self.targets.get(target) or TargetInfo(target)
-        values = result.metrics.values()
-        if values and (None not in values or any(v is not None for v in values)):
-            self.last_seen[target] = now  # (the test in C first: most results have no None)
-        by_kind = self._by_kind
+        if self._others:  # time is read only when a rule needs it (the threshold-only path)
+            now = self.clock.now()
+            values = result.metrics.values()
+            if values and (None not in values or any(v is not None for v in values)):
+                self.last_seen[target] = now  # (the C test first: most results have no None)
+        else:
+            now = None
+        if now is None:
+            if self._by_metric:
+                self._metric_rules(info, result, None)
+            return
         if by_kind.get("failures"):
             streak_key = (target, job)
             self._streaks[streak_key] = 0 if result.up else self._streaks[streak_key] + 1
@@ -156,7 +165,7 @@ class AlertEngine:
         if by_kind.get("path_change"):
             self._path_rules(job, result, info, now)
 
-    def _metric_rules(self, info: TargetInfo, result: ProbeResult, now: datetime) -> None:
+    def _metric_rules(self, info: TargetInfo, result: ProbeResult, now: datetime | None) -> None:
         prefix = f"{result.kind}." if result.prefixed else ""
         metrics = result.metrics
         plan = self._plans.get((info.name, prefix))
@@ -175,6 +184,7 @@ class AlertEngine:
                     rule, true = rules[rule_name], True
                 else:
                     continue  # the usual case: no alert, none to start
+                now = now or self.clock.now()
                 self._step(rule, info, split_series(name)[1], true, value, now, name)
 
     def _plan(self, info: TargetInfo, prefix: str, keys: Iterable[str]) -> _TargetPlan:
