@@ -29,5 +29,6 @@ def check_config(
     cfg = loaded.config
     typer.echo(
         f"{file}: OK ({len(cfg.sites)} sites, {len(cfg.targets)} targets, "
-        f"{len(cfg.credentials)} credentials, {len(cfg.jobs)} jobs)"
+        f"{len(cfg.credentials)} credentials, {len(cfg.jobs)} jobs, "
+        f"{len(cfg.schedules)} schedules, {len(cfg.notifiers)} notifiers, {len(cfg.alerts)} alerts)"
     )
