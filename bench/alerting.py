@@ -374,8 +374,9 @@ class Serve:
             self.proc.wait(30)
 
 
-def bench_crash(quick: bool) -> None:
-    rounds, n = (4, 50) if quick else (20, 200)
+def bench_crash(quick: bool, rounds: int = 20, n: int = 200) -> None:
+    if quick:
+        rounds, n = 4, 50
     hook = WebhookReceiver().start()
     port = free_port()
     listener: list[socket.socket] = []
