@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.time() when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -38,7 +40,9 @@ class WebhookReceiver:
                 code = outer.status
                 if code < 300:
                     with outer._lock:
-                        outer.received.append(Received(self.path, dict(self.headers), body))
+                        outer.received.append(
+                            Received(self.path, dict(self.headers), body, time.time())
+                        )
                 self.send_response(code)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
