@@ -1,5 +1,5 @@
 """Notification receivers for tests: a webhook (HTTP on loopback) and an SMTP server
-(aiosmtpd, with STARTTLS), each recording what it got. Started and stopped by fixtures."""
+recording what it got (the SMTP server is aiosmtpd, in the tests that use it). Started and stopped by fixtures."""
 
 from __future__ import annotations
 
