@@ -121,6 +121,12 @@ class Alerting:
         for alert in alerts:  # firing ones join their groups; the log knows who was told
             if alert.fired_at is not None:
                 self.dispatcher.changed(alert, "firing")
+        # alerts told as firing that ended before the stop, their end not yet told: a
+        # resolution is stored with the alert's end, its notification decided later
+        told = {fp for entry in self.dispatcher.log.values() for fp in entry.firing}
+        ended = await asyncio.to_thread(self.store.ended, told - {a.fingerprint for a in alerts})
+        for alert in ended:
+            self.dispatcher.changed(alert, "resolved")
         for name, coro in (
             ("netgauge-alerts-tick", self._tick_loop()),
             ("netgauge-alerts-dispatch", self._dispatch_loop()),

@@ -161,6 +161,36 @@ class AlertStore:
                         )
                     )
 
+    def ended(self, fingerprints: Iterable[str]) -> list[Alert]:
+        """The newest episode of each fingerprint, as a resolved alert (for resolutions
+        decided but not yet told when the process stopped)."""
+        wanted = list(set(fingerprints))
+        if not wanted:
+            return []
+        with self.session() as s:
+            newest = (
+                select(func.max(IncidentRow.id))
+                .where(IncidentRow.fingerprint.in_(wanted))
+                .group_by(IncidentRow.fingerprint)
+            )
+            rows = s.scalars(select(IncidentRow).where(IncidentRow.id.in_(newest)))
+            return [
+                Alert(
+                    row.fingerprint,
+                    row.rule,
+                    dict(row.labels),
+                    {"summary": row.summary},
+                    AlertState.RESOLVED,
+                    active_at=row.started_at,
+                    last_true_at=row.resolved_at or row.started_at,
+                    fired_at=row.started_at,
+                    resolved_at=row.resolved_at or row.started_at,
+                    incident_id=row.id,
+                )
+                for row in rows
+                if row.state == "resolved"
+            ]
+
     def list_incidents(
         self, state: str | None, limit: int, offset: int
     ) -> tuple[list[IncidentRow], int]:
