@@ -1,5 +1,5 @@
-"""Notification receivers for tests: a webhook (HTTP on loopback) and an SMTP server
-recording what it got (the SMTP server is aiosmtpd, in the tests that use it). Started and stopped by fixtures."""
+"""Notification receivers for tests: a webhook (HTTP on loopback) recording what it got.
+The SMTP server of the email tests is aiosmtpd, started by their fixture."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+class _Server(ThreadingHTTPServer):
+    # hundreds of notifications at once (Alertmanager sends each group on its own
+    # connection): the default backlog of 5 would refuse most of them
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 @dataclass
@@ -51,7 +58,7 @@ class WebhookReceiver:
                 pass
 
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
