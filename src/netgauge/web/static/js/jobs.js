@@ -69,6 +69,8 @@
       timeout: value(form, "timeout") || null,
       window: windowOf(form),
       enabled: form.querySelector('[name="enabled"]').checked,
+      run_when: value(form, "run_when") || "always",
+      maintenance: value(form, "maintenance") || "mute",
     };
     if (concurrency !== "") body.concurrency = Number(concurrency);
     return body;
