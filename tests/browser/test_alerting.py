@@ -139,7 +139,8 @@ def test_send_test_reaches_the_receiver_and_shows_as_sent(
     page = console.goto("/notifications")
     assert "http://127.0.0.1:" in page.locator("#notifiers-table").inner_text()
     before = len(receiver.received)
-    page.locator("tr[data-notifier=hook]").get_by_role("button", name="Send test").click()
+    with page.expect_navigation():  # the button reloads the page once the API took it
+        page.locator("tr[data-notifier=hook]").get_by_role("button", name="Send test").click()
     wait_for(lambda: len(receiver.received) > before, timeout=20, what="the test notification")
     assert receiver.payloads()[-1]["alerts"][0]["labels"]["alertname"] == "netgauge-test"
 
