@@ -155,7 +155,7 @@ class AlertEngine:
                 if rule.watches(info):
                     streak = self._streaks[streak_key]
                     needed = rule.cond.failures or 1
-                    self._step(rule, info, {"job": job}, streak >= needed, float(streak), now)
+                    self._step(rule, info, {"job": job}, streak >= needed, float(streak), now, job)
         for rule in by_kind.get("state", ()):
             if rule.watches(info):
                 self._step(rule, info, {}, rule.state_matches(state), None, now, "")
@@ -229,7 +229,7 @@ class AlertEngine:
                     continue  # no baseline (yet): say nothing rather than guess
                 factor = rule.cond.factor or 1.0
                 true = value > usual * factor and value > rule.cond.floor
-                self._step(rule, info, labels, true, value, now)
+                self._step(rule, info, labels, true, value, now, name)
 
     def _path_rules(self, job: str, result: ProbeResult, info: TargetInfo, now: datetime) -> None:
         path = result.details.get("path")
@@ -241,7 +241,7 @@ class AlertEngine:
         changed = before is not None and before != hops
         for rule in self._by_kind["path_change"]:
             if rule.watches(info):
-                self._step(rule, info, {"job": job}, changed, float(len(hops)), now)
+                self._step(rule, info, {"job": job}, changed, float(len(hops)), now, job)
 
     def health(self, problems: dict[str, dict[str, str]]) -> None:
         """netgauge's own health: ``problems`` maps a condition (store_down...) to the
@@ -254,7 +254,7 @@ class AlertEngine:
                 a.labels.get("subject", "") for a in self.alerts.values() if a.rule == rule.name
             }
             for subject in set(found) | active:
-                self._step(rule, me, {"subject": subject}, subject in found, None, now)
+                self._step(rule, me, {"subject": subject}, subject in found, None, now, subject)
 
     def tick(self) -> None:
         """Time-driven evaluation: gaps, ``for`` elapsed, ``keep_firing_for`` elapsed, and
@@ -265,8 +265,8 @@ class AlertEngine:
             for name, seen in list(self.last_seen.items()):
                 info = self.targets.get(name)
                 if info is not None and rule.watches(info):
-                    silent = now - seen
-                    self._step(rule, info, {}, silent > gap, silent.total_seconds(), now)
+                    silent = now - seen  # (every target, every tick: its identity is cached)
+                    self._step(rule, info, {}, silent > gap, silent.total_seconds(), now, "")
         for alert in list(self.alerts.values()):
             found = self.rules.get(alert.rule)
             target = alert.target
@@ -280,9 +280,6 @@ class AlertEngine:
                 self._maybe_resolve(found, alert, now)
 
     # -- transitions -------------------------------------------------------------------------
-    def _key(self, rule: Rule, info: TargetInfo, extra: dict[str, str]) -> str:
-        return fingerprint(self._labels(rule, info, extra))
-
     @staticmethod
     def _labels(rule: Rule, info: TargetInfo, extra: dict[str, str]) -> dict[str, str]:
         labels = {**rule.cfg.labels, **extra}
@@ -295,8 +292,9 @@ class AlertEngine:
     def _ident(
         self, rule: Rule, info: TargetInfo, extra: dict[str, str], hint: str | None
     ) -> tuple[dict[str, str], str]:
-        """An alert's labels and fingerprint; with ``hint`` (the series name) remembered,
-        since the same series is evaluated on every result (hashing is the costly part)."""
+        """An alert's labels and fingerprint; with ``hint`` (what tells the rule's alerts of
+        one target apart: a series name, a job, "" for one alert per target) remembered,
+        since the same ones are evaluated on every result and tick (hashing is costly)."""
         if hint is None:
             labels = self._labels(rule, info, extra)
             return labels, fingerprint(labels)

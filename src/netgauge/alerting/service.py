@@ -102,6 +102,7 @@ class Alerting:
             store, self.notifiers, clock, give_up_s=give_up_s, delivered=self._delivered
         )
         self._changes: list[Change] = []
+        self._persisting = asyncio.Lock()
         self._events: list[tuple[list[str], str, str, datetime]] = []
         self._silences: tuple[float, list[Silence]] = (float("-inf"), [])
         self._stack = AsyncExitStack()
@@ -203,6 +204,13 @@ class Alerting:
         self.engine.health(problems)
 
     async def _persist(self) -> None:
+        """Store alert changes and timeline lines, in the order they happened: the tick and
+        the dispatcher both call this, one at a time (a resolution committed before the
+        firing it ends would leave its incident open and its alert firing after a restart)."""
+        async with self._persisting:
+            await self._persist_now()
+
+    async def _persist_now(self) -> None:
         changes, self._changes = self._changes, []
         if changes:
             opened = await asyncio.to_thread(self.store.apply, changes)
@@ -349,17 +357,6 @@ class Alerting:
         if name not in self.notifiers:
             raise NotFoundError(f"notifier {name!r} not found")
         return await self.dispatcher.send_test(name)
-
-    def health(self) -> dict[str, Any]:
-        """Figures for /health: active alerts, the outbox's work."""
-        active = self.engine.alerts.values()
-        return {
-            "rules": len(self.rules),
-            "firing": sum(1 for a in active if a.state.value == "firing"),
-            "pending": sum(1 for a in active if a.state.value == "pending"),
-            "notifications_sent": self.outbox.sent,
-            "notification_failures": self.outbox.failed_attempts,
-        }
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

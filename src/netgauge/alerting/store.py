@@ -148,10 +148,11 @@ class AlertStore:
         at: datetime,
         actor: str | None = None,
     ) -> None:
-        """A timeline line on the open (else newest) incident of each fingerprint."""
+        """A timeline line on the newest incident of each fingerprint (the open one, if
+        any: an alert opens a new incident only after its previous one resolved)."""
         with self.session() as s:
             for fp in set(fingerprints):
-                incident_id = self._open_id(s, fp) or s.scalar(
+                incident_id = s.scalar(
                     select(func.max(IncidentRow.id)).where(IncidentRow.fingerprint == fp)
                 )
                 if incident_id is not None:

@@ -193,8 +193,13 @@ class JobRunner:
         (name, "skipped", reason) outcomes."""
         runnable: list[Target] = []
         skipped: list[tuple[str, str, str | None]] = []
+        reasons: dict[str | None, str | None] = {}  # per site: its calendar is read once
         for target in targets:
-            why = self.calendars.skip_reason(target.site, cfg.run_when, cfg.maintenance, at)
+            if target.site not in reasons:
+                reasons[target.site] = self.calendars.skip_reason(
+                    target.site, cfg.run_when, cfg.maintenance, at
+                )
+            why = reasons[target.site]
             if why is None:
                 runnable.append(target)
             else:

@@ -116,12 +116,9 @@ def day_rows(cal: Calendar, segments: list[Segment]) -> list[DayRow]:
             a, b = max(seg.start, day_start), min(seg.end, day_end)
             if a >= b:
                 continue
-
-            def fmt(t: datetime) -> str:
-                return t.astimezone(cal.zone).strftime("%H:%M")
-
             detail = seg.state.maintenance.name if seg.state.maintenance else seg.state.holiday
-            title = f"{fmt(a)}–{fmt(b)} {seg.state.label}" + (f": {detail}" if detail else "")
+            span = f"{a.astimezone(cal.zone):%H:%M}–{b.astimezone(cal.zone):%H:%M}"
+            title = f"{span} {seg.state.label}" + (f": {detail}" if detail else "")
             bars.append(
                 Bar(
                     (a - day_start).total_seconds() / 60,
