@@ -12,7 +12,6 @@ once, not twice). Recurrences are expanded by ``dateutil.rrule`` on wall times, 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 
 from netgauge.config.schedules import HoursConfig, MaintenanceConfig, ScheduleConfig
-from netgauge.scheduler.window import parse_days
+from netgauge.scheduler.window import TimeWindow, parse_days
 
 MIDNIGHT = time(0, 0)
 
@@ -67,34 +66,10 @@ def localize(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hours:
-    days: frozenset[int]
-    start: time
-    end: time
-
-    @classmethod
-    def of(cls, cfg: HoursConfig) -> _Hours:
-        return cls(parse_days(cfg.days), cfg.start, cfg.end)
-
-    @property
-    def crosses_midnight(self) -> bool:
-        return self.end <= self.start
-
-    def holds(self, wall: datetime) -> bool:
-        """Whether the wall time lies in these hours (on its day, or in the tail of the
-        previous day's hours that cross midnight)."""
-        t, day = wall.time(), wall.weekday()
-        if not self.crosses_midnight:
-            return day in self.days and self.start <= t < self.end
-        if day in self.days and t >= self.start:
-            return True
-        return (day - 1) % 7 in self.days and t < self.end
-
-    def boundaries(self, day: date) -> Iterator[datetime]:
-        """The wall times on ``day`` where these hours begin or end."""
-        for t in (self.start, self.end):
-            yield datetime.combine(day, t)
+def _hours(cfg: HoursConfig, zone: str) -> TimeWindow:
+    """Opening or peak hours are the scheduler's job windows: the same wall-clock, midnight
+    and DST rules (scheduler/window.py)."""
+    return TimeWindow(cfg.start, cfg.end, parse_days(cfg.days), zone)
 
 
 class Calendar:
@@ -105,8 +80,8 @@ class Calendar:
         self.name = cfg.name
         self.zone_name = cfg.timezone or zone
         self.zone = ZoneInfo(self.zone_name)
-        self.open_hours = [_Hours.of(h) for h in cfg.open]
-        self.peak_hours = [_Hours.of(h) for h in cfg.peak]
+        self.open_hours = [_hours(h, self.zone_name) for h in cfg.open]
+        self.peak_hours = [_hours(h, self.zone_name) for h in cfg.peak]
         self._rules: list[tuple[MaintenanceConfig, rrule]] = [
             (m, rrulestr(m.rrule, dtstart=m.start))  # type: ignore[misc]
             for m in cfg.maintenance
@@ -151,9 +126,9 @@ class Calendar:
         wall = at.astimezone(self.zone).replace(tzinfo=None)
         holiday = self.holiday(wall.date())
         is_open = holiday is None and (
-            not self.open_hours or any(h.holds(wall) for h in self.open_hours)
+            not self.open_hours or any(h.contains(at) for h in self.open_hours)
         )
-        peak = is_open and any(h.holds(wall) for h in self.peak_hours)
+        peak = is_open and any(h.contains(at) for h in self.peak_hours)
         inside = [w for w in self.windows(at, at + timedelta(microseconds=1)) if w.start <= at]
         return SiteState(is_open, peak, holiday, inside[0] if inside else None)
 
@@ -167,7 +142,8 @@ class Calendar:
             instants.add(localize(datetime.combine(day, MIDNIGHT), self.zone))
             if n < days:
                 for hours in (*self.open_hours, *self.peak_hours):
-                    instants.update(localize(w, self.zone) for w in hours.boundaries(day))
+                    for span in hours.occurrence_spans(day):
+                        instants.update(span)
         begin = min(instants)
         finish = localize(datetime.combine(first + timedelta(days=days), MIDNIGHT), self.zone)
         for window in self.windows(begin, finish):
