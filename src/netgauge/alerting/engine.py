@@ -18,9 +18,10 @@ store, the incidents, the dispatcher) as ``(alert, event)``; no I/O happens here
 from __future__ import annotations
 
 import copy
+import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from netgauge.alerting.baseline import Baselines
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
@@ -31,6 +32,8 @@ from netgauge.series import series_name, split_series
 
 Listener = Callable[[Alert, str], None]
 FLAP_WINDOW_S = 600.0
+GAP_STEP_MAX_S = 5.0  # a gap alert is at most this late
+TICK_MIN_S = 0.5
 SELF = "(netgauge)"  # the target label of netgauge's own health (no target is named so)
 
 
@@ -38,7 +41,27 @@ SELF = "(netgauge)"  # the target label of netgauge's own health (no target is n
 # comparison, its threshold, the series' name); a target's plan per result kind: the
 # metric keys seen, and the planned ones with their rules
 _Planned = tuple[str, str, str, float, str]
-_TargetPlan = tuple[frozenset[str], tuple[tuple[str, tuple[_Planned, ...]], ...]]
+# a series' rules with the values that breach none of them: [low, high]
+_KeyPlan = tuple[str, tuple[_Planned, ...], float, float]
+_TargetPlan = tuple[frozenset[str], tuple[_KeyPlan, ...]]
+
+
+def _quiet_between(entries: Iterable[_Planned]) -> tuple[float, float]:
+    """The values that breach none of ``entries``' thresholds, as [low, high] (empty when
+    an equality test is among them: then every value takes the long way)."""
+    low, high = -math.inf, math.inf
+    for _rule, _fp, op, threshold, _name in entries:
+        if op == ">":
+            high = min(high, threshold)
+        elif op == ">=":
+            high = min(high, math.nextafter(threshold, -math.inf))
+        elif op == "<":
+            low = max(low, threshold)
+        elif op == "<=":
+            low = max(low, math.nextafter(threshold, math.inf))
+        else:
+            return math.inf, -math.inf
+    return low, high
 
 
 class _RuleIndex:
@@ -81,6 +104,7 @@ class AlertEngine:
         self._paths: dict[tuple[str, str], list[str]] = {}  # (target, job) → newest path
         self.flap_window = timedelta(seconds=flap_window_s)
         self.alerts: dict[str, Alert] = {}
+        self._alerted: dict[str, int] = defaultdict(int)  # target → its alerts (any rule)
         self.targets: dict[str, TargetInfo] = {}
         self.last_seen: dict[str, datetime] = {}  # target → newest sample (gap rules)
         self.listeners: list[Listener] = []
@@ -89,12 +113,14 @@ class AlertEngine:
         self._plans: dict[tuple[str, str], _TargetPlan] = {}
         self._tick_now: datetime | None = None  # the newest tick's time
         self._fires: dict[str, deque[datetime]] = {}  # fingerprint → recent firing times
+        self._next_prune = datetime.min.replace(tzinfo=UTC)
         self.set_rules(rules)
 
     # -- configuration ---------------------------------------------------------------------
     def set_rules(self, rules: Iterable[Rule]) -> None:
         """The rules in force (alerts of rules that went are resolved at the next tick)."""
         self.rules = {r.name: r for r in rules}
+        self._inventory_changed = True  # alerts of rules that went are resolved
         self._idents, self._plans = {}, {}
         self._by_kind: dict[str, list[Rule]] = defaultdict(list)
         # threshold rules by the series' base name: a result's series find theirs by one
@@ -109,6 +135,12 @@ class AlertEngine:
         # rules other than thresholds and gaps need the time on every result
         self._others = any(k not in ("metric", "gap") for k in self._by_kind)
         self._watch_gaps = "gap" in self._by_kind
+        # gaps are minutes long: checked every 1/60 of the shortest (0.5-5 s), not on every
+        # 0.5 s tick (10,000 targets x 120 ticks a minute cost more than their results)
+        shortest = min((r.cond.gap or 0 for r in self._by_kind["gap"]), default=0)
+        self._gap_step = timedelta(seconds=min(max(shortest / 60, TICK_MIN_S), GAP_STEP_MAX_S))
+        self._next_gap_check = datetime.min.replace(tzinfo=UTC)
+        self._gap_alerted: set[str] = set()  # targets with a gap alert
 
     def set_targets(self, targets: Iterable[TargetInfo]) -> None:
         """The inventory's targets as rules see them; gone targets stop being watched."""
@@ -117,13 +149,14 @@ class AlertEngine:
             self._idents.clear()
             self._plans.clear()
         self.targets = new
+        self._inventory_changed = True  # alerts of targets that went are resolved
         for name in set(self.last_seen) - set(self.targets):
             del self.last_seen[name]
 
     def restore(self, alerts: Iterable[Alert], last_seen: dict[str, datetime]) -> None:
         """Alerts and gap watches as persisted before a restart (no event: nothing new)."""
         for alert in alerts:
-            self.alerts[alert.fingerprint] = alert
+            self._add(alert)
         self.last_seen.update(last_seen)
 
     # -- evaluation --------------------------------------------------------------------------
@@ -142,6 +175,8 @@ class AlertEngine:
                 # gaps are minutes long: the tick's time (0.5 s old at most) does, and
                 # saves a clock read per result (the C test first: most have no None)
                 self.last_seen[target] = self._tick_now or self.clock.now()
+                if target in self._gap_alerted:  # back: resolved at the next tick
+                    self._next_gap_check = self._tick_now or self.clock.now()
         # the time is read only when a rule needs it (not on the thresholds' path)
         now = self.clock.now() if self._others else None
         if now is None:
@@ -175,10 +210,13 @@ class AlertEngine:
         if plan is None or not metrics.keys() <= plan[0]:
             plan = self._plan(info, prefix, metrics.keys())
         alerts, rules = self.alerts, self.rules
-        for key, entries in plan[1]:
+        calm = info.name not in self._alerted  # no alert of the target's to recover
+        for key, entries, low, high in plan[1]:
             value = metrics.get(key)
-            if value is None:
-                continue
+            if value is None or (calm and low <= value <= high):
+                continue  # the usual case: one comparison for all of the series' rules
+            if value != value:
+                continue  # NaN (jitter of no replies...) says nothing either way
             for rule_name, fp, op, threshold, name in entries:
                 if fp in alerts:  # active: its own test (the recovery value, if any)
                     rule = rules[rule_name]
@@ -196,7 +234,7 @@ class AlertEngine:
         change. Plain strings and numbers only, so the garbage collector skips the lot."""
         old = self._plans.get((info.name, prefix))
         known = frozenset(keys) | (old[0] if old is not None else frozenset())
-        planned: list[tuple[str, tuple[_Planned, ...]]] = []
+        planned: list[_KeyPlan] = []
         for key in sorted(known):
             name = prefix + key
             index = self._by_metric.get(name.partition("{")[0])
@@ -211,7 +249,7 @@ class AlertEngine:
                     assert cond.op is not None and cond.value is not None
                     entries.append((rule.name, fp, cond.op, cond.value, name))
             if entries:
-                planned.append((key, tuple(entries)))
+                planned.append((key, tuple(entries), *_quiet_between(entries)))
         plan = self._plans[(info.name, prefix)] = (known, tuple(planned))
         return plan
 
@@ -260,14 +298,23 @@ class AlertEngine:
         """Time-driven evaluation: gaps, ``for`` elapsed, ``keep_firing_for`` elapsed, and
         alerts of rules or targets that no longer exist."""
         now = self._tick_now = self.clock.now()
-        for rule in self._by_kind["gap"]:
-            gap = timedelta(seconds=rule.cond.gap or 0)
-            for name, seen in list(self.last_seen.items()):
-                info = self.targets.get(name)
-                if info is not None and rule.watches(info):
-                    silent = now - seen  # (every target, every tick: its identity is cached)
-                    self._step(rule, info, {}, silent > gap, silent.total_seconds(), now, "")
-        for alert in list(self.alerts.values()):
+        if self._by_kind["gap"] and now >= self._next_gap_check:
+            self._next_gap_check = now + self._gap_step
+            for rule in self._by_kind["gap"]:
+                self._gap_rule(rule, now)
+            gaps = {r.name for r in self._by_kind["gap"]}
+            self._gap_alerted = {a.target or SELF for a in self.alerts.values() if a.rule in gaps}
+        if now >= self._next_prune:
+            self._next_prune = now + self.flap_window
+            self._prune_fires(now)
+        check_all, self._inventory_changed = self._inventory_changed, False
+        firing = AlertState.FIRING
+        # a firing alert whose condition still holds has nothing to do on a tick (most
+        # of them, each tick): only pending and cleared ones, and all after a change
+        due = [
+            a for a in self.alerts.values() if check_all or not a.true_now or a.state is not firing
+        ]
+        for alert in due:
             found = self.rules.get(alert.rule)
             target = alert.target
             gone = target is not None and target not in self.targets and target != SELF
@@ -278,6 +325,27 @@ class AlertEngine:
                 self._promote(found, alert, now)
             else:
                 self._maybe_resolve(found, alert, now)
+
+    def _prune_fires(self, now: datetime) -> None:
+        """Forget firing times that can no longer make an alert flap (fingerprints of
+        alerts long gone would otherwise pile up for as long as netgauge runs)."""
+        for fp, fires in list(self._fires.items()):
+            if fp not in self.alerts and now - fires[-1] > self.flap_window:
+                del self._fires[fp]
+
+    def _gap_rule(self, rule: Rule, now: datetime) -> None:
+        gap = timedelta(seconds=rule.cond.gap or 0)
+        cutoff = now - gap
+        # every target, every few seconds: the usual one (seen lately, no alert) costs a
+        # comparison; only the silent ones and those with an alert take a step
+        active = {a.target for a in self.alerts.values() if a.rule == rule.name}
+        due = [n for n, seen in self.last_seen.items() if seen < cutoff or n in active]
+        for name in due:
+            seen = self.last_seen[name]
+            info = self.targets.get(name)
+            if info is not None and rule.watches(info):
+                silent = now - seen
+                self._step(rule, info, {}, silent > gap, silent.total_seconds(), now, "")
 
     # -- transitions -------------------------------------------------------------------------
     @staticmethod
@@ -326,7 +394,7 @@ class AlertEngine:
             alert.last_true_at = now
             self._promote(rule, alert, now)
         elif alert.state is AlertState.PENDING:
-            del self.alerts[fp]  # never fired: nobody was told, nothing to resolve
+            self._drop(fp)  # never fired: nobody was told, nothing to resolve
             self._emit(alert, "dropped")
         else:
             self._maybe_resolve(rule, alert, now)
@@ -352,7 +420,7 @@ class AlertEngine:
             value=value,
             tags=info.tags,
         )
-        self.alerts[fp] = alert
+        self._add(alert)
         self._emit(alert, "pending")
         self._promote(rule, alert, now)
 
@@ -375,12 +443,25 @@ class AlertEngine:
             self._resolve(alert, now)
 
     def _resolve(self, alert: Alert, now: datetime) -> None:
-        self.alerts.pop(alert.fingerprint, None)
+        self._drop(alert.fingerprint)
         if alert.state is AlertState.PENDING:
             self._emit(alert, "dropped")
             return
         alert.state, alert.resolved_at = AlertState.RESOLVED, now
         self._emit(alert, "resolved")
+
+    def _add(self, alert: Alert) -> None:
+        if alert.fingerprint not in self.alerts:
+            self._alerted[alert.target or SELF] += 1
+        self.alerts[alert.fingerprint] = alert
+
+    def _drop(self, fp: str) -> None:
+        alert = self.alerts.pop(fp, None)
+        if alert is not None:
+            target = alert.target or SELF
+            self._alerted[target] -= 1
+            if not self._alerted[target]:
+                del self._alerted[target]
 
     def _emit(self, alert: Alert, event: str) -> None:
         for listener in self.listeners:
@@ -392,4 +473,4 @@ class AlertEngine:
         return [copy.copy(a) for a in self.alerts.values()]
 
 
-__all__ = ["AlertEngine", "FLAP_WINDOW_S"]
+__all__ = ["GAP_STEP_MAX_S", "AlertEngine", "FLAP_WINDOW_S"]

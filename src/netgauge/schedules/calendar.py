@@ -61,6 +61,9 @@ class Segment:
     state: SiteState
 
 
+HOURS_KEPT = 4  # hours of windows a calendar remembers (now, and the odd look back)
+
+
 def localize(wall: datetime, zone: ZoneInfo) -> datetime:
     """A wall time of ``zone`` as an aware UTC instant (fold=0: see the module docstring)."""
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
@@ -89,6 +92,7 @@ class Calendar:
         ]
         self._once = [m for m in cfg.maintenance if m.rrule is None]
         self._listed = set(cfg.holidays.dates) if cfg.holidays else set()
+        self._by_hour: dict[datetime, list[Window]] = {}  # UTC hour → its windows
 
     # -- holidays ------------------------------------------------------------------------------
     def holiday(self, day: date) -> str | None:
@@ -122,6 +126,18 @@ class Calendar:
         return sorted(set(found), key=lambda w: (w.start, w.end, w.name))
 
     # -- the state at an instant ---------------------------------------------------------------
+    def _hour_windows(self, at: datetime) -> list[Window]:
+        """The windows overlapping ``at``'s UTC hour, expanded once an hour: the alert
+        dispatcher asks for every alert on every flush, and expanding the RRULEs over
+        their month of look-back each time was the cost of it."""
+        hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        found = self._by_hour.get(hour)
+        if found is None:
+            if len(self._by_hour) >= HOURS_KEPT:
+                self._by_hour.pop(next(iter(self._by_hour)))  # the oldest asked for
+            found = self._by_hour[hour] = self.windows(hour, hour + timedelta(hours=1))
+        return found
+
     def state_at(self, at: datetime) -> SiteState:
         wall = at.astimezone(self.zone).replace(tzinfo=None)
         holiday = self.holiday(wall.date())
@@ -129,7 +145,7 @@ class Calendar:
             not self.open_hours or any(h.contains(at) for h in self.open_hours)
         )
         peak = is_open and any(h.contains(at) for h in self.peak_hours)
-        inside = [w for w in self.windows(at, at + timedelta(microseconds=1)) if w.start <= at]
+        inside = [w for w in self._hour_windows(at) if w.start <= at < w.end]
         return SiteState(is_open, peak, holiday, inside[0] if inside else None)
 
     def timeline(self, start: datetime, days: int) -> list[Segment]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from netgauge.alerting.engine import AlertEngine
+from netgauge.alerting.engine import FLAP_WINDOW_S, GAP_STEP_MAX_S, AlertEngine
 from netgauge.alerting.model import Alert, AlertState, TargetInfo
-from netgauge.alerting.rules import DEFAULT_GAP_RULE, compile_rules
+from netgauge.alerting.rules import DEFAULT_GAP_RULE, OPS, compile_rules
 from netgauge.config.alerts import AlertRuleConfig
 from netgauge.models import ProbeResult, ProbeStatus, TargetType
 from tests.fakes import FakeClock
@@ -157,12 +160,16 @@ def test_the_default_gap_rule_fires_for_a_device_silent_five_minutes() -> None:
     assert DEFAULT_GAP_RULE in h.engine.rules
     h.result("srv", cpu_percent=5)
     h.result("gw", cpu_percent=5)  # a destination: not the default rule's business
-    h.at(299)
-    assert h.state() == {}
-    h.at(301)
+    fired_at = None
+    for tenth in range(2950, 3100, 5):  # ticks every 0.5 s
+        h.at(tenth / 10)
+        if fired_at is None and h.state():
+            fired_at = tenth / 10
+    # gaps are checked every 1/60 of the gap (5 s here): late by that much at most
+    assert fired_at is not None and 300 < fired_at <= 300 + GAP_STEP_MAX_S
     assert h.state() == {"srv": "firing"}
     h.result("srv", cpu_percent=6)
-    h.at(302)
+    h.at(310.5)  # back: resolved at the next tick, not the next gap check
     assert h.state() == {}
 
 
@@ -317,3 +324,54 @@ def test_netgauges_own_health_alerts_per_store() -> None:
     assert len(h.engine.alerts) == 1
     h.engine.health({})
     assert h.engine.alerts == {}
+
+
+def test_firing_times_of_alerts_long_gone_are_forgotten() -> None:
+    h = Harness(rule(name="down", condition={"state": "down"}))
+    for i in range(50):  # 50 targets fire and recover once each
+        name = f"t{i}"
+        h.engine.set_targets([*h.engine.targets.values(), TargetInfo(name)])
+        h.result(name, up=False)
+        h.result(name, up=True)
+    h.at(1)
+    assert len(h.engine._fires) == 50  # still within the flap window: kept
+    h.at(FLAP_WINDOW_S + 2)
+    h.at(2 * FLAP_WINDOW_S + 3)
+    assert h.engine._fires == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(OPS)), st.floats(-5, 5, allow_nan=False).map(lambda x: round(x))
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    values=st.lists(
+        st.one_of(st.integers(-7, 7).map(float), st.just(math.nan), st.sampled_from([-0.0])),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_thresholds_fire_exactly_when_the_comparison_holds(
+    rules: list[tuple[str, float]], values: list[float]
+) -> None:
+    """The engine skips a series' rules with one comparison when no threshold is crossed;
+    whatever the operators and values, the firing alerts are those Python's own
+    comparison says are breached (no for, no recovery value: state follows the value)."""
+    h = Harness(
+        *(
+            rule(name=f"r{i}", condition={"metric": "x", "op": op, "value": value})
+            for i, (op, value) in enumerate(rules)
+        )
+    )
+    h.engine.flap_window = timedelta(seconds=0.5)  # results 1 s apart: none flaps
+    want: set[str] = set()
+    for second, value in enumerate(values):
+        h.at(second)
+        h.result("srv", x=value)
+        if not math.isnan(value):  # a NaN says nothing: the alerts stay as they are
+            want = {f"r{i}" for i, (op, t) in enumerate(rules) if OPS[op](value, t)}
+        assert {a.rule for a in h.engine.alerts.values()} == want
