@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import shutil
 import signal
@@ -595,7 +596,9 @@ def fleet_round(devices: int, r: int) -> list[ProbeResult]:
 async def paired_rounds(devices: int, cycles: int) -> dict[str, list[float]]:
     """CPU of folding the same rounds into the same storage, the rules switched per round:
     none, 1,000 thresholds, 999 + a gap rule (then the 120 ticks of that minute too).
-    One process, one store, one heap: what differs between rounds is the rules alone."""
+    One process, one store, one heap: what differs between rounds is the rules alone.
+    The heap is large (10,000 targets' state), so a full collection costs seconds; each
+    round starts right after one, or which round pays for the next would decide."""
     from netgauge.status.devices import DeviceStates
     from netgauge.status.fold import ResultFolder
     from netgauge.status.hysteresis import Thresholds
@@ -624,6 +627,7 @@ async def paired_rounds(devices: int, cycles: int) -> dict[str, list[float]]:
             for name, al in variants.items():
                 batch = fleet_round(devices, cycle)
                 folder.rules = al
+                gc.collect()  # each round starts from the same collector state (see above)
                 cpu0 = time.process_time()
                 for res in batch:
                     await folder.fold("agent", res, device=True, interval_s=60)
