@@ -22,12 +22,13 @@ from netgauge.auth.passwords import PasswordPool
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
+from netgauge.config.defaults import DEFAULTS_SOURCE
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
 from netgauge.datadir import private_dir, private_file
 from netgauge.errors import NotFoundError
-from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
+from netgauge.inventory import Inventory, make_engine, migrate, seed_builtin, sync_inventory
 from netgauge.inventory.repository import job_config, schedule_config
 from netgauge.limits import RateLimiter
 from netgauge.models import TargetType
@@ -73,7 +74,7 @@ class Service:
 
     settings: Settings
     config: ConfigFile
-    config_source: str = "<defaults>"
+    config_source: str = DEFAULTS_SOURCE
     clock: Clock = field(default_factory=SystemClock)
 
     def __post_init__(self) -> None:
@@ -94,17 +95,27 @@ class Service:
         self.inventory = Inventory(self.engine, s.file_policy())
         await self._start_auth()
         dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
-        report = await asyncio.to_thread(
-            sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
-        )
+        if self.config_source == DEFAULTS_SOURCE:  # no file: this host, on a first start
+            report = await asyncio.to_thread(seed_builtin, self.inventory, self.config, "builtin")
+        else:
+            report = await asyncio.to_thread(
+                sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
+            )
         log.info(
             "inventory.synced",
             source=self.config_source,
             created=report.created,
             updated=report.updated,
             deleted=report.deleted,
+            kept=len(report.kept),
             dangling_runs=dangling,
         )
+        if report.kept:
+            log.info(
+                "inventory.kept_undeclared",
+                detail="the file does not declare these; `owns: all` in it would delete them",
+                entities=[f"{kind} {name} ({source})" for kind, name, source in report.kept][:50],
+            )
         self.stores = build_stores(s, s.metrics_path())
         self.store = query_store(s, self.stores)  # answers the API's metric queries
         # every store but the embedded one spools what it cannot take (the embedded store is

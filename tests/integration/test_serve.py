@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -232,3 +233,73 @@ def test_serve_help_shows_its_defaults() -> None:
     text = " ".join(h.stdout.replace("│", " ").split())  # rich draws a box around the options
     for default in ("[default: ./netgauge-data]", "[default: 127.0.0.1]", "[default: 8470"):
         assert default in text, h.stdout
+
+
+SYNC_FILE = """
+targets:
+  - {name: sw1, address: 127.0.0.2, type: device}
+jobs:
+  - {name: ping-sw1, kind: icmp, targets: [sw1], interval: 1m}
+"""
+
+
+def test_a_file_keeps_what_it_does_not_declare_and_the_diff_says_so_first(
+    serve: Any, tmp_path: Path
+) -> None:
+    """The first start without a file watches this host; restarting with a file that does
+    not mention it used to delete it ("deleted": 3). Now the diff says what a start would
+    do, the start does just that, and `owns: all` is the one way to drop the rest."""
+    first = serve()
+    assert {t["name"] for t in first.get("/api/v1/targets")["items"]} == {"localhost"}
+    first.proc.terminate()
+    first.proc.wait(20)
+    config = tmp_path / "netgauge.yaml"
+    config.write_text(SYNC_FILE)
+    data = str(tmp_path / "data")
+    told = netgauge("check-config", str(config), "--diff", "--json", "--data-dir", data)
+    assert told.returncode == 0, told.stderr
+    plan = json.loads(told.stdout)
+    assert [(c["kind"], c["name"]) for c in plan["create"]] == [
+        ("target", "sw1"),
+        ("job", "ping-sw1"),
+    ]
+    assert plan["update"] == [] and plan["delete"] == []
+    kept = {(k["kind"], k["name"], k["source"]) for k in plan["keep"]}
+    assert kept == {
+        ("target", "localhost", "builtin"),
+        ("job", "ping-localhost", "builtin"),
+        ("job", "netgauge-api-tcp", "builtin"),
+    }
+    text = netgauge("check-config", str(config), "--diff", "--data-dir", data)
+    assert "+ create target sw1" in text.stdout and "= keep target localhost" in text.stdout
+    assert "2 to create, 0 to update, 0 to delete, 3 kept" in text.stdout
+
+    second = serve("--config", str(config))
+    targets = {t["name"] for t in second.get("/api/v1/targets")["items"]}
+    assert targets == {"localhost", "sw1"}  # what the diff said: created one, kept the other
+    assert {j["name"] for j in second.get("/api/v1/jobs")} == {
+        "ping-sw1", "ping-localhost", "netgauge-api-tcp"
+    }  # fmt: skip
+    second.proc.terminate()
+    second.proc.wait(20)
+
+    config.write_text("owns: all\n" + SYNC_FILE)
+    plan = json.loads(
+        netgauge("check-config", str(config), "--diff", "--json", "--data-dir", data).stdout
+    )
+    assert {(c["kind"], c["name"]) for c in plan["delete"]} == {
+        ("target", "localhost"), ("job", "ping-localhost"), ("job", "netgauge-api-tcp")
+    }  # fmt: skip
+    third = serve("--config", str(config))
+    assert {t["name"] for t in third.get("/api/v1/targets")["items"]} == {"sw1"}
+
+
+def test_the_diff_refuses_a_database_that_is_not_an_inventory(tmp_path: Path) -> None:
+    config = tmp_path / "netgauge.yaml"
+    config.write_text(SYNC_FILE)
+    data = tmp_path / "data"
+    data.mkdir()
+    sqlite3.connect(data / "inventory.db").execute("create table other (x)").connection.commit()
+    told = netgauge("check-config", str(config), "--diff", "--data-dir", str(data))
+    assert told.returncode == 2
+    assert "holds no netgauge inventory" in told.stderr

@@ -95,9 +95,10 @@ def _settings(
     config: Path | None, cli: dict[str, object]
 ) -> tuple[Settings, ConfigFile | None, str]:
     from netgauge.config import load_config, load_settings
+    from netgauge.config.defaults import DEFAULTS_SOURCE
 
     if config is None:
-        return load_settings({}, cli), None, "<defaults>"
+        return load_settings({}, cli), None, DEFAULTS_SOURCE
     data_dir = cli.get("data_dir")  # the files jobs name must lie in the one it will use
     loaded = load_config(config, data_dir=data_dir if isinstance(data_dir, Path) else None)
     return load_settings(loaded.config.settings, cli), loaded.config, str(config)

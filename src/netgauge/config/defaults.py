@@ -5,9 +5,12 @@ from __future__ import annotations
 from netgauge.config.model import ConfigFile, JobConfig, TargetConfig
 from netgauge.models import TargetType
 
+DEFAULTS_SOURCE = "<defaults>"  # the configuration's source when serve has no file
+
 
 def default_config(api_port: int) -> ConfigFile:
-    """ICMP to 127.0.0.1 and a TCP connect to netgauge's own API port, both every 30 s."""
+    """ICMP to 127.0.0.1 and a TCP connect to netgauge's own API port, both every 30 s
+    (made on the first start only: see inventory.sync.seed_builtin)."""
     return ConfigFile(
         targets=[
             TargetConfig(

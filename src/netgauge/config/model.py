@@ -278,6 +278,9 @@ class ConfigFile(StrictModel):
     """The whole YAML file."""
 
     settings: dict[str, Any] = Field(default_factory=dict)
+    # what a start with this file may delete: what it declared before and no longer does
+    # (declared), or anything it does not declare, built-in and API-made included (all)
+    owns: Literal["declared", "all"] = "declared"
     sites: list[SiteConfig] = Field(default_factory=list)
     credentials: list[CredentialConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)

@@ -836,6 +836,14 @@ class Inventory:
         with self.session() as s:
             return fn(s)
 
+    def try_in_session(self, fn: Callable[[Session], Any]) -> Any:
+        """Run ``fn`` inside one transaction and undo it (what would ``fn`` do?)."""
+        with self._sessions() as s:
+            try:
+                return fn(s)
+            finally:
+                s.rollback()
+
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
