@@ -62,7 +62,8 @@ class CredentialScope:
 @dataclass(frozen=True, slots=True)
 class CredentialRef:
     """Where a target's secrets are: environment variable names and file paths per field
-    (``community``, ``password``...), never the secrets themselves; and where they may be
+    (``community``, ``password``...) or secrets sealed under netgauge's key (``sealed``,
+    opened only when a check needs one), never a secret in clear; and where they may be
     sent (``scope``; None: wherever an admin attached them)."""
 
     name: str
@@ -71,6 +72,7 @@ class CredentialRef:
     files: Mapping[str, str] = field(default_factory=dict)
     username: str | None = None
     scope: CredentialScope | None = None
+    sealed: Mapping[str, str] = field(default_factory=dict, repr=False)  # field → sealed
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ from netgauge.config.defaults import DEFAULTS_SOURCE
 from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
+from netgauge.credentials import vault
+from netgauge.credentials.manage import CredentialsManager
+from netgauge.credentials.vault import Vault, VaultError
 from netgauge.datadir import private_dir, private_file
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, seed_builtin, sync_inventory
@@ -110,6 +113,9 @@ class Service:
             kept=len(report.kept),
             dangling_runs=dangling,
         )
+        resealed = await asyncio.to_thread(self._reseal)
+        if resealed:
+            log.warning("credentials.resealed", count=resealed, detail="under the new secret key")
         if report.kept:
             log.info(
                 "inventory.kept_undeclared",
@@ -317,6 +323,21 @@ class Service:
         self.engine.dispose()
         log.info("service.stopped", samples_accepted=self.writer.accepted)
 
+    def _reseal(self) -> int:
+        """Stored secrets still sealed under a previous key, re-sealed under the current one
+        (a secret none of the keys opens stays as it is: its checks say so)."""
+        v = self.vault
+
+        def again(sealed: str) -> str | None:
+            if v.is_current(sealed):
+                return None
+            try:
+                return v.reseal(sealed)
+            except VaultError:
+                return None
+
+        return self.inventory.reseal_credentials(again)
+
     async def _start_auth(self) -> None:
         """Accounts, the token signing key, the login throttle; the first admin on first start
         (a generated password is printed once, to the terminal, never to the log)."""
@@ -332,6 +353,11 @@ class Service:
         )
         self.audit.start()
         self.signing_key = signing_key(s.secret_key, s.secret_key_file, s.data_dir)
+        # stored credentials are sealed under the same key (and opened by the previous
+        # ones until the start below re-seals them: key rotation)
+        self.vault = Vault([self.signing_key, *s.previous_keys()])
+        vault.install(self.vault)
+        self.credentials = CredentialsManager(self.inventory, self.vault)
         self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
         self.passwords = PasswordPool(s.login_workers or None)
         per_minute = s.activity_per_minute

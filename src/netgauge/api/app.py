@@ -25,6 +25,7 @@ from netgauge.api.routes import (
     audit,
     auth,
     changes,
+    credentials,
     devices,
     events,
     export,
@@ -439,7 +440,7 @@ def create_app(
     guarded = [Depends(authorize)]
     app.include_router(health.open_router, prefix="/api/v1")
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes, export)
-    for module in (*routers, alerts, devices, ingest, auth, users, audit, live):
+    for module in (*routers, alerts, credentials, devices, ingest, auth, users, audit, live):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
     app.include_router(exposition.router, dependencies=guarded)  # /metrics, for Prometheus
 

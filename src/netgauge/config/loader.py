@@ -234,7 +234,7 @@ def load_config(path: Path, *, data_dir: Path | None = None) -> LoadedConfig:
     return load_config_text(text, str(path), data_dir=data_dir)
 
 
-SECRET_SETTINGS = ("database_password", "admin_password", "secret_key")
+SECRET_SETTINGS = ("database_password", "admin_password", "secret_key", "previous_secret_keys")
 
 
 def _check_settings(config: ConfigFile | _Partial, problems: _Problems) -> None:

@@ -227,6 +227,13 @@ class Settings(BaseSettings):
         description="Signs access tokens (env only; default: a generated <data_dir>/secret.key).",
     )
     secret_key_file: Path | None = Field(None, description="... or a file holding it.")
+    previous_secret_keys: str | None = Field(
+        None,
+        repr=False,
+        description="Key rotation: the secret key(s) used before, comma-separated (env "
+        "only); stored credentials are re-sealed under the current key at start.",
+    )
+    previous_secret_keys_file: Path | None = Field(None, description="... or a file holding them.")
     access_token_minutes: int = Field(15, ge=1, le=1440, description="Access token lifetime.")
     refresh_token_days: int = Field(14, ge=1, le=365, description="Refresh token lifetime.")
     login_max_failures: int = Field(
@@ -308,6 +315,13 @@ class Settings(BaseSettings):
         if len(kinds) != len(self.stores):
             raise ValueError("`stores` lists one kind twice")
         return self
+
+    def previous_keys(self) -> list[bytes]:
+        """The secret keys of before a rotation (empty when none)."""
+        text = self.previous_secret_keys
+        if text is None and self.previous_secret_keys_file is not None:
+            text = self.previous_secret_keys_file.read_text()
+        return [k.strip().encode() for k in (text or "").replace("\n", ",").split(",") if k.strip()]
 
     def given_admin_password(self) -> tuple[str | None, str]:
         """The first admin's password when one is given, and the variable it came from:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -286,20 +286,32 @@ class Inventory:
             return schedules, sites
 
     # -- credentials references -----------------------------------------------------------------
-    def put_credential(self, cfg: CredentialConfig, actor: str, source: str = "api") -> Credential:
-        """Create or update a credentials reference."""
+    def put_credential(
+        self,
+        cfg: CredentialConfig,
+        actor: str,
+        source: str = "api",
+        sealed: Mapping[str, str | None] | None = None,
+    ) -> Credential:
+        """Create or update a credentials reference; ``sealed`` sets stored secrets (field
+        → sealed value; None removes one; fields not named keep theirs)."""
         with self.session() as s:
-            return self._put_credential(s, cfg, actor, source)
+            return self._put_credential(s, cfg, actor, source, sealed)
 
     def _put_credential(
-        self, s: Session, cfg: CredentialConfig, actor: str, source: str
+        self,
+        s: Session,
+        cfg: CredentialConfig,
+        actor: str,
+        source: str,
+        sealed: Mapping[str, str | None] | None = None,
     ) -> Credential:
         new = cfg.model_dump(mode="json", exclude={"name"})
         row = self._find(s, Credential, cfg.name)
+        old: dict[str, Any] = {}
         if row is None:
             row = Credential(name=cfg.name, source=source, **new)
             s.add(row)
-            self._log(s, "credentials", cfg.name, "create", _diff({}, new), actor)
         else:
             old = {
                 "kind": row.kind,
@@ -310,9 +322,70 @@ class Inventory:
             }
             row.kind, row.env, row.files = cfg.kind, dict(cfg.env), dict(cfg.files)
             row.username, row.source, row.scope = cfg.username, source, new["scope"]
-            self._log(s, "credentials", cfg.name, "update", _diff(old, new), actor)
+        changes = _diff(old, new)
+        stored = dict(row.sealed or {})
+        for key, value in (sealed or {}).items():  # the log says which, never the value
+            if value is None and key in stored:
+                del stored[key]
+                changes[f"secret.{key}"] = ["stored", None]
+            elif value is not None:
+                changes[f"secret.{key}"] = ["stored" if key in stored else None, "new value"]
+                stored[key] = value
+        if source == "yaml":  # the file declares the whole credential, its secrets too
+            changes.update({f"secret.{key}": ["stored", None] for key in stored})
+            stored = {}
+        row.sealed = stored or None
+        action = "update" if old else "create"
+        self._log(s, "credentials", cfg.name, action, changes, actor)
         s.flush()
         return row
+
+    def credential_use(self) -> dict[str, int]:
+        """How many targets name each credentials entry."""
+        with self.session() as s:
+            rows = s.execute(
+                select(TargetRow.credentials, func.count())
+                .where(TargetRow.credentials.is_not(None))
+                .group_by(TargetRow.credentials)
+            ).all()
+            return {str(name): int(count) for name, count in rows}
+
+    def get_credential(self, name: str) -> Credential:
+        with self.session() as s:
+            row = self._find(s, Credential, name)
+            if row is None:
+                raise NotFoundError(f"no credentials named {name!r}")
+            return row
+
+    def delete_credential(self, name: str, actor: str) -> None:
+        """Delete a credentials reference no target names (ConflictError naming them)."""
+        with self.session() as s:
+            row = self._find(s, Credential, name)
+            if row is None:
+                raise NotFoundError(f"no credentials named {name!r}")
+            users = sorted(s.scalars(select(TargetRow.name).where(TargetRow.credentials == name)))
+            if users:
+                raise ConflictError(
+                    f"credentials {name!r} are used by target(s) {', '.join(users[:20])}: "
+                    "give them other credentials first"
+                )
+            self._log(s, "credentials", name, "delete", {}, actor)
+            s.delete(row)
+
+    def reseal_credentials(self, reseal: Callable[[str], str | None]) -> int:
+        """Pass every stored secret through ``reseal`` (its new sealed value, or None when
+        it is current already); the number re-sealed. One transaction."""
+        count = 0
+        with self.session() as s:
+            for row in s.scalars(select(Credential).where(Credential.sealed.is_not(None))):
+                fresh = {}
+                for key, value in (row.sealed or {}).items():
+                    new = reseal(value)
+                    fresh[key] = new if new is not None else value
+                    count += new is not None
+                if fresh != row.sealed:
+                    row.sealed = fresh
+        return count
 
     def list_credentials(self) -> list[Credential]:
         """All credentials references by name."""
@@ -901,5 +974,11 @@ def to_target(row: TargetRow, refs: dict[str, CredentialRef] | None = None) -> T
 
 def _to_credential_ref(row: Credential) -> CredentialRef:
     return CredentialRef(
-        row.name, row.kind, dict(row.env), dict(row.files), row.username, scope_of(row.scope)
+        row.name,
+        row.kind,
+        dict(row.env),
+        dict(row.files),
+        row.username,
+        scope_of(row.scope),
+        dict(row.sealed or {}),
     )

@@ -66,7 +66,8 @@ class ScheduleRow(NamedEntity, Base):
 
 
 class Credential(NamedEntity, Base):
-    """A credentials reference: env-var names and file paths, never the secret itself."""
+    """A credentials reference: env-var names and file paths, or secrets sealed under
+    netgauge's secret key; never a secret in clear."""
 
     __tablename__ = "credentials"
     kind: Mapped[str] = mapped_column(String(16))
@@ -75,6 +76,8 @@ class Credential(NamedEntity, Base):
     username: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # {addresses: [CIDR], sites: [...], tags: [...]} or None (see CredentialScopeConfig)
     scope: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
+    # secrets entered in the console or API: field → sealed value (credentials.vault)
+    sealed: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class TargetRow(NamedEntity, Base):

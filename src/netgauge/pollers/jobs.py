@@ -274,14 +274,17 @@ class SshJob:
 
 
 def ssh_credentials(ref: CredentialRef | None) -> SshCredentials:
-    """User, key file (the path itself, ``files.key``) and password of a target."""
+    """User, key file (the path itself, ``files.key``), stored key (``private_key``) and
+    password of a target."""
     if ref is None:
         raise ValueError("the target has no credentials reference (credentials: NAME)")
     user = ref.username or secret(ref, "user")
     if not user:
         raise ValueError(f"credentials {ref.name!r} give no user (username)")
     key = ref.files.get("key")
-    return SshCredentials(user, Path(key) if key else None, secret(ref, "password"))
+    return SshCredentials(
+        user, Path(key) if key else None, secret(ref, "password"), secret(ref, "private_key")
+    )
 
 
 class WinrmJobParams(ProbeParams):

@@ -1,8 +1,9 @@
 """Reading a device's secrets at poll time, from where its credentials reference says.
 
 The configuration and the database hold only *references* (``CredentialRef``): per field,
-the name of an environment variable or the path of a file. The value is read when a poll
-needs it, so rotating a secret needs no restart and no secret ever sits in the config,
+the name of an environment variable or the path of a file, or the secret sealed under
+netgauge's key when it was typed into the console or API. The value is read (opened) when
+a poll needs it, so rotating a secret needs no restart and no secret ever sits in the config,
 the database or a log line. A reference that points nowhere is the poll's error, naming
 the variable or file, not a crash.
 """
@@ -13,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from netgauge.credentials import vault
 from netgauge.errors import NetgaugeError
 from netgauge.models import CredentialRef
 
@@ -24,10 +26,16 @@ class SecretMissingError(NetgaugeError):
 def secret(
     ref: CredentialRef, field: str, *, environ: Mapping[str, str] | None = None
 ) -> str | None:
-    """The value of ``field`` of ``ref`` (its file first, then its variable); None when the
-    reference does not mention the field. Raises SecretMissingError when it does but the
-    variable is unset or the file unreadable."""
+    """The value of ``field`` of ``ref`` (stored sealed, else its file, else its variable);
+    None when the reference does not mention the field. Raises SecretMissingError when it
+    does but the variable is unset, the file unreadable or the stored value unopenable."""
     env = os.environ if environ is None else environ
+    sealed = ref.sealed.get(field)
+    if sealed:  # entered in the console or API
+        try:
+            return vault.current().open(ref.name, field, sealed)
+        except vault.VaultError as exc:
+            raise SecretMissingError(str(exc)) from None
     path = ref.files.get(field)
     if path:
         try:

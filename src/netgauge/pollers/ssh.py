@@ -169,15 +169,25 @@ class SshCredentials:
     username: str
     key_file: Path | None = None
     password: str | None = field(default=None, repr=False)
+    key_text: str | None = field(default=None, repr=False)  # a key stored in netgauge
 
     def __post_init__(self) -> None:
-        if self.key_file is None and self.password is None:
-            raise ValueError("SSH credentials need a key file or a password")
+        if self.key_file is None and self.password is None and self.key_text is None:
+            raise ValueError("SSH credentials need a key file, a stored key or a password")
 
     def methods(self) -> str:
         """How this user authenticates, for error lines: ``key /k``, ``password``."""
         ways = [f"key {self.key_file}"] if self.key_file is not None else []
+        ways += ["stored key"] if self.key_text is not None else []
         return " or ".join([*ways, *(["password"] if self.password is not None else [])])
+
+
+def import_client_key(text: str) -> asyncssh.SSHKey:
+    """A private key stored in netgauge (OpenSSH or PEM, unencrypted)."""
+    try:
+        return asyncssh.import_private_key(text)
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise SshSetupError(f"the stored key cannot be used: {exc}") from exc
 
 
 def load_client_key(path: Path) -> asyncssh.SSHKey:
@@ -786,6 +796,8 @@ class SshPoller:
     ) -> asyncssh.SSHClientConnection | Failure:
         check = _HostKeyCheck(self.known_hosts, self.accept_new_host_keys)
         keys = [self._client_key(credentials.key_file)] if credentials.key_file else None
+        if credentials.key_text is not None:
+            keys = [*(keys or []), import_client_key(credentials.key_text)]
         try:
             return await asyncssh.connect(
                 endpoint.address or endpoint.host,
