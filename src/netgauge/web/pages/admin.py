@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from netgauge.audit.log import CATEGORIES, SEVERITIES
 from netgauge.auth.roles import Role
+from netgauge.credentials.manage import FIELD_LABELS, STORED_FIELDS
 from netgauge.inventory import Inventory
 from netgauge.inventory.tables import UserActivity
 from netgauge.service import Service
@@ -29,6 +30,7 @@ ENTITY_TYPES = ("site", "credentials", "target", "job", "user", "api_token", "ag
 SECTIONS = (
     ("/admin/users", "Users"),
     ("/admin/tokens", "API tokens"),
+    ("/admin/credentials", "Credentials"),
     ("/admin/audit", "Audit log"),
     ("/admin/errors", "Errors"),
     ("/admin/requests", "Requests"),
@@ -113,6 +115,21 @@ async def admin_tokens(request: Request) -> HTMLResponse:
     tokens = sorted(tokens, key=lambda t: t.id, reverse=True)
     return _page(
         request, "admin_tokens.html", "API tokens", tokens=tokens, roles=[r.value for r in Role]
+    )
+
+
+@router.get("/admin/credentials")
+async def admin_credentials(request: Request) -> HTMLResponse:
+    """Credentials entries (where each value comes from, never a value), with the form."""
+    service = _service(request)
+    entries = await asyncio.to_thread(service.credentials.list)
+    return _page(
+        request,
+        "admin_credentials.html",
+        "Credentials",
+        entries=entries,
+        stored_fields=STORED_FIELDS,
+        field_labels=FIELD_LABELS,
     )
 
 

@@ -64,6 +64,24 @@
     return [{ stroke: pal.text, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid } }, yAxis];
   }
 
+  // a value with no neighbour draws no line: uPlot is told to mark those as points (a
+  // series of one sample, a sample between gaps), and only those
+  function isolated(u, seriesIdx) {
+    const ys = u.data[seriesIdx];
+    const found = [];
+    if (u.series[seriesIdx].spanGaps) { // gaps are bridged: alone only when it is the only one
+      for (let i = 0; i < ys.length && found.length < 2; i++) if (ys[i] != null) found.push(i);
+      return found.length === 1 ? found : null;
+    }
+    for (let i = 0; i < ys.length; i++) {
+      if (ys[i] == null) continue;
+      const before = i > 0 && ys[i - 1] != null;
+      const after = i < ys.length - 1 && ys[i + 1] != null;
+      if (!before && !after) found.push(i);
+    }
+    return found.length ? found : null;
+  }
+
   // the series and bands of each kind of chart; data[0] is x (seconds)
   function linesLayout(spec, pal) {
     const series = [{}];
@@ -74,7 +92,8 @@
       const colour = pal.colours[(line.colour == null ? i : line.colour) % pal.colours.length];
       series.push({
         label: line.label, stroke: colour, width: 1.5, spanGaps: spec.spanGaps,
-        dash: line.dash ? [6, 4] : undefined, value: fmtValue(spec.unit), points: { show: false },
+        dash: line.dash ? [6, 4] : undefined, value: fmtValue(spec.unit),
+        points: { show: true, size: 6, fill: colour, filter: isolated },
       });
       data.push(line.ys);
     });

@@ -235,6 +235,22 @@
     load(el);
   });
 
+  // a target added a moment ago has no series yet: the page waits for its first results
+  // (as it would for an empty chart) and then reloads, so the charts appear by themselves
+  const awaiting = root.querySelector("[data-await-metrics]");
+  if (awaiting && live) {
+    let tries = 0;
+    const look = async function () {
+      tries += 1;
+      try {
+        const series = await ng.api("GET", "/api/v1/metrics/series?target=" + encodeURIComponent(target));
+        if (series.length) { location.reload(); return; }
+      } catch (e) { /* the next look may do better */ }
+      if (tries < EMPTY_RETRIES * 2) setTimeout(look, EMPTY_RETRY_MS);
+    };
+    setTimeout(look, EMPTY_RETRY_MS);
+  }
+
   if (resetButton) resetButton.addEventListener("click", resetZoom);
   document.addEventListener("ng:theme", function () {
     handles.forEach(function (h) { h.redraw(); });
