@@ -49,6 +49,7 @@ from netgauge.api.security import (
     authorize,
     required_role,
 )
+from netgauge.config.base import error_message
 from netgauge.errors import (
     ConflictError,
     ForbiddenError,
@@ -309,7 +310,7 @@ def _validation_response(raw: Sequence[Any]) -> JSONResponse:
     errors = [
         {
             "field": ".".join(str(p) for p in e["loc"]),
-            "msg": str(e["msg"]).removeprefix("Value error, "),
+            "msg": error_message(e),
         }
         for e in raw
     ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from netgauge.config.base import NAME_PATTERN
+from netgauge.config.base import NAME_PATTERN, parse_duration
 from netgauge.config.model import (
     JobConfig,
     SelectorConfig,
@@ -19,6 +19,34 @@ from netgauge.models import TargetType
 Item = TypeVar("Item")
 
 TargetCreate = TargetConfig
+
+
+class CheckIn(BaseModel):
+    """A check to run on a target being added: a job of its own (``<target>-<kind>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(min_length=1, max_length=64, description="icmp, tcp, http, dns, ...")
+    params: dict[str, Any] = Field(default_factory=dict)
+    interval: float = Field(60.0, description="seconds, or 30s, 5m, 1h")
+    timeout: float | None = None
+
+    @field_validator("interval", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+
+class TargetWithChecks(TargetConfig):
+    """A target, and (when created) the checks to run on it at once."""
+
+    checks: list[CheckIn] = Field(
+        default_factory=list,
+        max_length=16,
+        description="each becomes a job named <target>-<kind> covering this target only",
+    )
+
+
 JobCreate = JobConfig
 
 
@@ -372,3 +400,16 @@ class AgentTokenPublic(BaseModel):
 
     device: str
     token: str
+
+
+class CredentialPublic(BaseModel):
+    """A credentials entry as the API shows it: never a secret. ``fields`` says per field
+    where its value comes from: ``stored`` (sealed in netgauge), ``env:VAR``, ``file:PATH``."""
+
+    name: str
+    kind: str
+    username: str | None
+    scope: dict[str, list[str]] | None
+    fields: dict[str, str]
+    source: str = Field(description="api (console or API), yaml (the file), builtin")
+    targets: int = Field(description="how many targets use it")

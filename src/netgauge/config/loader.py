@@ -14,6 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from netgauge.config.alerts import AlertRuleConfig, NotifierConfig
+from netgauge.config.base import error_message
 from netgauge.config.files import FilePolicy
 from netgauge.config.model import (
     ConfigFile,
@@ -97,8 +98,7 @@ class _Problems:
     def add_validation(self, exc: ValidationError, prefix: Loc = ()) -> None:
         for err in exc.errors():
             loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
-            message = err["msg"].removeprefix("Value error, ")
-            self.add(loc, message)
+            self.add(loc, error_message(err))
 
 
 def _is_union_tag(part: str | int) -> bool:

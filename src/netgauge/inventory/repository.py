@@ -464,6 +464,34 @@ class Inventory:
         with self.session() as s:
             return self._put_target(s, cfg, actor, source, create_only, admin=admin)
 
+    def add_target_with_checks(
+        self,
+        cfg: TargetConfig,
+        checks: Sequence[JobConfig],
+        actor: str,
+        *,
+        admin: bool,
+    ) -> tuple[TargetRow, list[str]]:
+        """Create a target and a job of its own per check, in one transaction: all or
+        nothing (an error names ``checks.N.<field>``). The jobs' names, in order."""
+        with self.session() as s:
+            row = self._put_target(s, cfg, actor, "api", True, admin=admin)
+            taken = set(s.scalars(select(JobRow.name)))
+            names = []
+            for i, check in enumerate(checks):
+                name, n = check.name, 2
+                while name in taken:  # web-http taken: web-http-2
+                    name, n = f"{check.name}-{n}", n + 1
+                taken.add(name)
+                try:
+                    self._put_job(
+                        s, check.model_copy(update={"name": name}), actor, "api", True, admin=admin
+                    )
+                except (InventoryError, ForbiddenError) as exc:
+                    raise type(exc)(f"checks.{i}.{exc}") from exc
+                names.append(name)
+            return row, names
+
     def _put_target(
         self,
         s: Session,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from netgauge.config.base import error_message
 from netgauge.config.files import FilePolicy, LocalFile, policy_in, validation_context
 from netgauge.models import ProbeResult, Target
 from netgauge.plugins import Registry
@@ -44,7 +45,7 @@ def params_error(exc: ValidationError) -> str:
     """``params.<field>: <why>`` of the first problem of a params validation."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    return f"params.{where}: {str(first['msg']).removeprefix('Value error, ')}"
+    return f"params.{where}: {error_message(first)}"
 
 
 def validate_params(model: type[ProbeParams], params: Any, files: FilePolicy | None) -> ProbeParams:

@@ -60,9 +60,19 @@ class IcmpParams(ProbeParams):
       ``auto`` the environment variable ``NETGAUGE_ICMP_SOCKET`` may force one.
     """
 
-    count: int = Field(default=_DEFAULTS.count, **LIMITS["count"].pydantic_bounds())
-    interval: float = Field(default=_DEFAULTS.interval, **LIMITS["interval"].pydantic_bounds())
-    timeout: float = Field(default=_DEFAULTS.timeout, **LIMITS["timeout"].pydantic_bounds())
+    count: int = Field(
+        default=_DEFAULTS.count, title="Pings per check", **LIMITS["count"].pydantic_bounds()
+    )
+    interval: float = Field(
+        default=_DEFAULTS.interval,
+        title="Seconds between pings",
+        **LIMITS["interval"].pydantic_bounds(),
+    )
+    timeout: float = Field(
+        default=_DEFAULTS.timeout,
+        title="Seconds to wait for the last reply",
+        **LIMITS["timeout"].pydantic_bounds(),
+    )
     pace_ms: float = Field(default=_DEFAULTS.pace_ms, **LIMITS["pace_ms"].pydantic_bounds())
     size: int = Field(default=_DEFAULTS.size, **LIMITS["size"].pydantic_bounds())
     ttl: int | None = Field(default=None, **LIMITS["ttl"].pydantic_bounds())

@@ -378,3 +378,47 @@ def test_bad_probe_requests_name_the_field(
     r = client.post(f"/api/v1/probes/{kind}", json=body)
     assert r.status_code == status, r.text
     assert field_of(r) == field
+
+
+def test_a_target_added_with_checks_is_watched_by_jobs_of_its_own(
+    client: TestClient, listener: int
+) -> None:
+    body = {
+        "name": "web1",
+        "address": "127.0.0.1",
+        "checks": [
+            {"kind": "tcp", "params": {"port": listener}, "interval": "5s"},
+            {"kind": "tcp", "params": {"port": listener, "send": "x"}},
+        ],
+    }
+    r = client.post("/api/v1/targets", json=body)
+    assert r.status_code == 201, r.text
+    jobs = {j["name"]: j for j in client.get("/api/v1/jobs").json()}
+    assert jobs["web1-tcp"]["targets"] == ["web1"] and jobs["web1-tcp"]["interval"] == 5
+    assert jobs["web1-tcp-2"]["params"]["send"] == "x"  # the second of a kind: its own name
+    assert jobs["web1-tcp-2"]["interval"] == 60  # the default
+    # the scheduler has them at once (no reload, no restart)
+    details = client.get("/api/v1/health/details").json()
+    assert details["scheduler"]["jobs"] == 3
+
+
+@pytest.mark.parametrize(
+    ("check", "field", "words"),
+    [
+        ({"kind": "tcp", "params": {}}, "checks.1.params.port", "required"),
+        ({"kind": "tcp", "params": {"port": 70000}}, "checks.1.params.port", "at most 65535"),
+        ({"kind": "telnet"}, "checks.1.kind", "unknown check kind"),
+        ({"kind": "tcp", "params": {"port": 1}, "interval": "soon"}, "checks.1.interval", ""),
+    ],
+)
+def test_a_bad_check_names_its_field_and_nothing_is_added(
+    client: TestClient, listener: int, check: dict[str, Any], field: str, words: str
+) -> None:
+    good = {"kind": "tcp", "params": {"port": listener}}
+    r = client.post(
+        "/api/v1/targets", json={"name": "web2", "address": "127.0.0.1", "checks": [good, check]}
+    )
+    assert r.status_code == 422, r.text
+    assert field_of(r).removeprefix("body.") == field and words in r.json()["detail"], r.json()
+    assert client.get("/api/v1/targets/web2").status_code == 404
+    assert "web2-tcp" not in {j["name"] for j in client.get("/api/v1/jobs").json()}

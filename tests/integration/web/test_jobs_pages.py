@@ -243,6 +243,8 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     the form must carry a JobCreate field path (or be the form's own window switch)."""
     from netgauge.config.model import JobConfig, SelectorConfig, WindowConfig
 
+    from netgauge.probes.base import PROBES
+
     html = client.get("/jobs/new").text
     form = html[html.index('<form id="job-form"') : html.index("</form>")]
     names = set(re.findall(r'\sname="([\w.]+)"', form)) - {"use_window"}
@@ -250,6 +252,12 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     for name in names:
         head, _, rest = name.partition(".")
         assert head in JobConfig.model_fields, name
-        if rest:
+        if rest and head != "params":
             assert rest in nested[head].model_fields, name
     assert set(JobConfig.model_fields) <= {n.partition(".")[0] for n in names}
+    # each kind's settings are its own parameters model's fields, every one of them
+    kinds = re.findall(r'<fieldset class="params-kind" data-kind="(\w+)"', form)
+    assert sorted(kinds) == sorted(PROBES.names())
+    for kind, part in zip(kinds, form.split('<fieldset class="params-kind"')[1:], strict=True):
+        given = set(re.findall(r'\sname="params\.(\w+)"', part))
+        assert given == set(PROBES.get(kind).params_model.model_fields), kind

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 from fastapi import APIRouter, Response, status
 
 from netgauge.api.deps import ServiceDep
+from netgauge.api.schemas import CredentialPublic
 from netgauge.api.security import current_actor
 from netgauge.config.base import NAME_PATTERN
 from netgauge.credentials.manage import CredentialIn
@@ -24,22 +24,25 @@ router = APIRouter(prefix="/credentials", tags=["credentials"])
 
 
 @router.get("")
-async def list_credentials(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_credentials(service: ServiceDep) -> list[CredentialPublic]:
     """Every entry: name, kind, username, scope, where each field comes from, targets using it."""
     views = await asyncio.to_thread(service.credentials.list)
-    return [v.as_json() for v in views]
+    return [CredentialPublic(**v.as_json()) for v in views]
 
 
 @router.get("/{name}")
-async def get_credentials(name: str, service: ServiceDep) -> dict[str, Any]:
+async def get_credentials(name: str, service: ServiceDep) -> CredentialPublic:
     """One entry (never a secret)."""
-    return (await asyncio.to_thread(service.credentials.get, name)).as_json()
+    return CredentialPublic(**(await asyncio.to_thread(service.credentials.get, name)).as_json())
 
 
-@router.put("/{name}")
+@router.put(
+    "/{name}",
+    responses={201: {"model": CredentialPublic, "description": "created"}},
+)
 async def put_credentials(
     name: str, body: CredentialIn, service: ServiceDep, response: Response
-) -> dict[str, Any]:
+) -> CredentialPublic:
     """Create or change an entry; ``secrets`` are stored sealed (a field left out keeps its
     stored value, ``null`` removes it). 201 when created. Checks read the inventory at each
     run: the next one uses it, no restart."""
@@ -51,7 +54,7 @@ async def put_credentials(
     view, created = await asyncio.to_thread(service.credentials.put, name, body, current_actor())
     if created:
         response.status_code = status.HTTP_201_CREATED
-    return view.as_json()
+    return CredentialPublic(**view.as_json())
 
 
 @router.delete("/{name}", status_code=204)

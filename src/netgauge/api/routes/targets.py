@@ -12,11 +12,18 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ValidationError
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
-from netgauge.api.schemas import PageOf, TargetCreate, TargetPublic, TargetUpdate
+from netgauge.api.schemas import (
+    CheckIn,
+    PageOf,
+    TargetCreate,
+    TargetPublic,
+    TargetUpdate,
+    TargetWithChecks,
+)
 from netgauge.api.security import AuthDep, current_actor, is_admin
 from netgauge.config.base import NAME_PATTERN
 from netgauge.config.model import JobConfig, TargetConfig
-from netgauge.errors import ProbeSetupError
+from netgauge.errors import InventoryError, ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
 from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target
 from netgauge.inventory.tables import TargetRow
@@ -69,16 +76,34 @@ async def list_targets(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_target(
-    body: TargetCreate, service: ServiceDep, inv: InventoryDep, who: AuthDep
+    body: TargetWithChecks, service: ServiceDep, inv: InventoryDep, who: AuthDep
 ) -> TargetPublic:
-    """Add a target (409 if the name exists; 403 for credentials outside their scope)."""
-    row = await asyncio.to_thread(
-        partial(inv.put_target, admin=is_admin(who), create_only=True),
-        body,
-        current_actor(),
-        "api",
-    )
+    """Add a target (409 if the name exists; 403 for credentials outside their scope), and
+    with ``checks`` the jobs that watch it: one per check, named ``<target>-<kind>``,
+    covering this target only (all or nothing; an error names ``checks.N.<field>``)."""
+    cfg = TargetConfig.model_validate(body.model_dump(exclude={"checks"}))
+    jobs = [_check_job(cfg.name, i, check) for i, check in enumerate(body.checks)]
+    add = partial(inv.add_target_with_checks, admin=is_admin(who))
+    row, _names = await asyncio.to_thread(add, cfg, jobs, current_actor())
+    if jobs:
+        await service.reload_jobs()
     return public(row, service)
+
+
+def _check_job(target: str, i: int, check: CheckIn) -> JobConfig:
+    try:
+        return JobConfig(
+            name=f"{target}-{check.kind}"[:128],
+            kind=check.kind,
+            params=check.params,
+            targets=[target],
+            interval=check.interval,
+            timeout=check.timeout,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise InventoryError(f"checks.{i}.{where}: {first['msg']}") from None
 
 
 @router.get("/{name}")

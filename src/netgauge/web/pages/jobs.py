@@ -24,9 +24,9 @@ from netgauge.api.schemas import JobPublic
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.tables import JobRow, JobRun
-from netgauge.probes.base import PROBES, load_builtin_probes
 from netgauge.scheduler.window import parse_days
 from netgauge.service import Service
+from netgauge.web.params_form import kind_forms
 from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -143,12 +143,6 @@ def zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def check_kinds() -> list[str]:
-    """Every registered check kind (probes and device polls)."""
-    load_builtin_probes()
-    return list(PROBES.names())
-
-
 @router.get("/jobs")
 async def jobs_list(request: Request) -> HTMLResponse:
     """Every job with its schedule, state and newest run."""
@@ -180,7 +174,7 @@ async def _form(request: Request, job: JobPublic | None) -> HTMLResponse:
         title=f"Edit {job.name}" if job else "New job",
         page_name="job-form",
         job=job,
-        kinds=check_kinds(),
+        kind_forms=kind_forms(),
         sites=sites,
         zones=zone_names(),
         window=window or {},

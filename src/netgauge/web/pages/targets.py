@@ -28,6 +28,7 @@ from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import Site, TargetRow
 from netgauge.models import TargetType
 from netgauge.service import Service
+from netgauge.web.params_form import kind_forms
 from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -302,6 +303,15 @@ async def target_edit(request: Request, name: str) -> HTMLResponse:
     return await _form(request, _section(request), {"name": row.name, **target_fields(row)})
 
 
+# the checks the add form offers per type (a device is polled, a destination probed; a
+# device answers pings and serves ports too)
+CHECKS_OF = {
+    TargetType.DESTINATION: ("icmp", "tcp", "http", "dns", "traceroute"),
+    TargetType.DEVICE: ("icmp", "snmp", "ssh", "winrm", "tcp", "http"),
+}
+CHECK_INTERVALS = {"icmp": "30s", "snmp": "5m", "ssh": "5m", "winrm": "5m", "traceroute": "5m"}
+
+
 async def _form(request: Request, section: Section, target: dict[str, Any] | None) -> HTMLResponse:
     service: Service = request.app.state.service
     sites = await asyncio.to_thread(service.inventory.list_sites)
@@ -318,4 +328,10 @@ async def _form(request: Request, section: Section, target: dict[str, Any] | Non
         target=target,
         sites=[s.name for s in sites],
         credentials=[c.name for c in credentials],
+        check_forms=sorted(
+            (f for f in kind_forms() if f.kind in CHECKS_OF[section.type]),
+            key=lambda f: CHECKS_OF[section.type].index(f.kind),
+        ),
+        default_checks=("icmp",),
+        check_intervals=CHECK_INTERVALS,
     )

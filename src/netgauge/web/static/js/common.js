@@ -65,7 +65,10 @@
     var parts = String(name || "").split(".");
     if (parts[0] === "body") parts.shift();
     while (parts.length) {
-      var el = form.querySelector('[name="' + parts.join(".") + '"]');
+      // the same name can be in several parts of a form (each check kind's settings):
+      // the one that is shown, not a disabled one
+      var all = Array.from(form.querySelectorAll('[name="' + parts.join(".") + '"]'));
+      var el = all.find(function (e) { return !e.closest("fieldset[disabled]"); }) || all[0];
       if (el) return el;
       parts.pop();
     }
@@ -110,9 +113,52 @@
     if (first) first.focus();
   };
 
+  // a check kind's settings inside `container` (web/params_form.py's inputs): what the
+  // user set, typed; a field left empty or at its default is left out (the default applies);
+  // a JSON field that is not JSON throws a 422-like error naming `prefix` + the field
+  ng.paramsOf = function (container, prefix) {
+    var params = {};
+    container.querySelectorAll("[data-param]").forEach(function (el) {
+      var name = el.dataset.param;
+      var type = el.dataset.input;
+      if (type === "checkbox") {
+        if (String(el.checked) !== el.dataset.default) params[name] = el.checked;
+        return;
+      }
+      var text = el.value.trim();
+      if (type === "select") {
+        if (text !== el.dataset.default) params[name] = text;
+        return;
+      }
+      if (text === "") return;
+      if (type === "number" || type === "integer") params[name] = Number(text);
+      else if (type === "list") params[name] = text.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+      else if (type === "json") {
+        try { params[name] = JSON.parse(text); } catch (e) {
+          var error = new Error("not valid JSON: " + e.message);
+          error.status = 422;
+          error.body = { detail: prefix + name + ": " + error.message, field: prefix + name,
+            errors: [{ field: prefix + name, msg: error.message }] };
+          throw error;
+        }
+      } else params[name] = text;
+    });
+    return params;
+  };
+
   // submit `form` as JSON: options.method, options.url (or functions), options.body(form)
   // builds the payload; options.done(result) runs after a 2xx
   ng.bindForm = function (form, options) {
+    // a field the user corrects loses its error at once (not at the next submit)
+    form.addEventListener("input", function (event) {
+      var el = event.target;
+      if (el.getAttribute && el.getAttribute("aria-invalid") === "true") {
+        var holder = el.closest(".field") || el.parentNode;
+        holder.querySelectorAll(".field-error").forEach(function (p) { p.remove(); });
+        el.removeAttribute("aria-invalid");
+        el.removeAttribute("aria-describedby");
+      }
+    });
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       var button = form.querySelector('[type="submit"]');
@@ -126,6 +172,15 @@
         if (options.done) options.done(result);
       } catch (error) {
         if (error.status === undefined) throw error;
+        if (options.fieldOf && error.body) { // the API's field path as the form names it
+          var body = error.body;
+          if (body.field) {
+            var was = body.field;
+            body.field = options.fieldOf(was);
+            if (typeof body.detail === "string") body.detail = body.detail.replace(was, body.field);
+          }
+          (body.errors || []).forEach(function (e) { e.field = options.fieldOf(e.field); });
+        }
         ng.showErrors(form, error);
       } finally {
         if (button) button.removeAttribute("aria-busy");

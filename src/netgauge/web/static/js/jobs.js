@@ -1,4 +1,4 @@
-// netgauge console: jobs. The job form (JSON body, params parsing, the time-window editor and
+// netgauge console: jobs. The job form (JSON body, the chosen kind's settings, the time-window editor and
 // the server-computed "next run at"), and "run now" on a job's page, which waits for the run
 // it started to finish and shows its outcome.
 "use strict";
@@ -47,17 +47,25 @@
     return { tags: tags, site: site || null, type: type || null };
   }
 
-  // the API body of the job form; throws a 422-like error when params is not JSON
+  // the chosen kind's settings (ng.paramsOf: only what differs from the defaults)
+  function paramsOf(form) {
+    var set = form.querySelector('.params-kind[data-kind="' + value(form, "kind") + '"]');
+    return set ? ng.paramsOf(set, "params.") : {};
+  }
+
+  function showKind(form) {
+    var kind = value(form, "kind");
+    form.querySelectorAll(".params-kind").forEach(function (set) {
+      set.hidden = set.dataset.kind !== kind;
+      set.disabled = set.hidden;
+    });
+    var none = document.getElementById("params-none");
+    if (none) none.hidden = Boolean(kind);
+  }
+
+  // the API body of the job form
   function jobBody(form) {
-    var params;
-    try {
-      params = JSON.parse(value(form, "params") || "{}");
-    } catch (e) {
-      throw invalid("params", "not valid JSON: " + e.message);
-    }
-    if (params === null || typeof params !== "object" || Array.isArray(params)) {
-      throw invalid("params", "must be a JSON object like {\"count\": 5}");
-    }
+    var params = paramsOf(form);
     var concurrency = value(form, "concurrency");
     var body = {
       name: value(form, "name"),
@@ -170,6 +178,8 @@
   function setupForm(form) {
     var editing = form.dataset.mode === "edit";
     setupWindow(form);
+    form.querySelector('[name="kind"]').addEventListener("change", function () { showKind(form); });
+    showKind(form);
     ng.bindForm(form, {
       method: editing ? "PUT" : "POST",
       url: function () {

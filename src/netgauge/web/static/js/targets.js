@@ -21,13 +21,52 @@
     };
   }
 
+  // the checks chosen on the add form, in the order the API numbers them (checks.N)
+  function chosenChecks(form) {
+    return Array.from(form.querySelectorAll('input[name="check"]:checked')).map(function (box) {
+      return box.value;
+    });
+  }
+
+  function checksOf(form) {
+    return chosenChecks(form).map(function (kind) {
+      var set = form.querySelector('.check-settings[data-kind="' + kind + '"]');
+      var prefix = "checks." + kind + ".";
+      var interval = form.elements[prefix + "interval"].value.trim();
+      var check = { kind: kind, params: ng.paramsOf(set, prefix + "params.") };
+      if (interval) check.interval = interval;
+      return check;
+    });
+  }
+
+  function setupChecks(form) {
+    form.querySelectorAll('input[name="check"]').forEach(function (box) {
+      var set = form.querySelector('.check-settings[data-kind="' + box.value + '"]');
+      var show = function () { set.hidden = !box.checked; set.disabled = !box.checked; };
+      box.addEventListener("change", show);
+      show();
+    });
+  }
+
   function bindTargetForm(form) {
     var editing = form.dataset.mode === "edit";
     var path = function (name) { return "/api/v1/targets/" + encodeURIComponent(name); };
+    if (!editing) setupChecks(form);
     ng.bindForm(form, {
       method: editing ? "PUT" : "POST",
       url: function (f) { return editing ? path(f.dataset.name) : "/api/v1/targets"; },
-      body: bodyOf,
+      body: function (f) {
+        var body = bodyOf(f);
+        if (!editing) body.checks = checksOf(f);
+        return body;
+      },
+      // the API says checks.1.params.port; the form's input is checks.http.params.port
+      fieldOf: function (field) {
+        var kinds = chosenChecks(form);
+        return String(field || "").replace(/^(body\.)?checks\.(\d+)\./, function (_, b, n) {
+          return "checks." + (kinds[Number(n)] || n) + ".";
+        });
+      },
       action: editing ? "target.edit" : "target.create",
       done: function (target) {
         location.assign(form.dataset.list + "/" + encodeURIComponent(target.name));

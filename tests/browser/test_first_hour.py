@@ -1,0 +1,104 @@
+"""A new admin's first minutes: add a host with a ping and an HTTP check from the console's
+forms (no JSON), and see both results on its page within one interval; a job's kind is
+chosen, never preset; a bad setting is named next to its own field."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.browser.conftest import Console, Server
+from tests.browser.test_console import points_of
+from tests.conftest import wait_for
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *_args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[str]:
+    """A plain web server on loopback for the HTTP check to look at."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def series_of(server: Server, target: str) -> set[str]:
+    found = server.http.get("/api/v1/metrics/series", params={"target": target}).json()
+    return {s["metric"] for s in found}
+
+
+def drawn(page: Any) -> int:
+    try:
+        return points_of(page)
+    except PlaywrightError:  # the page reloads itself when the first results arrive
+        return 0
+
+
+def test_add_a_host_with_ping_and_http_and_see_both_within_an_interval(
+    console: Console, server: Server, web: str
+) -> None:
+    console.login()
+    page = console.goto("/destinations/new")
+    page.get_by_label("Name", exact=True).fill("first-host")
+    page.get_by_label("Address").fill("127.0.0.1")
+    ping = page.locator("#check-icmp")
+    assert ping.is_checked()  # a host added is pinged unless the admin says otherwise
+    page.locator("#every-icmp").fill("5s")
+    page.locator("#check-http").check()
+    page.locator("#every-http").fill("5s")
+    # a bad value is named next to its own field, in the HTTP check's settings
+    page.locator("#c-http-timeout").fill("-1")
+    page.get_by_role("button", name="Save").click()
+    error = page.locator(".check-settings[data-kind='http'] .field-error")
+    error.wait_for(timeout=10_000)
+    assert "greater than" in error.inner_text()
+    assert server.http.get("/api/v1/targets/first-host").status_code == 404  # all or nothing
+    console.shot("30-add-host-checks-error")
+    page.locator("#c-http-timeout").fill("")
+    page.locator("#c-http-url").fill(web)
+    page.locator("#c-http-match").fill("Directory listing")
+    assert console.unlabelled() == []
+    console.shot("31-add-host-checks")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/destinations/first-host$"), timeout=10_000)
+    jobs = {j["name"]: j for j in server.http.get("/api/v1/jobs").json()}
+    assert jobs["first-host-icmp"]["targets"] == ["first-host"]
+    assert jobs["first-host-http"]["params"] == {"url": web, "match": "Directory listing"}
+    assert jobs["first-host-http"]["interval"] == 5
+    # both results on the host's page, within one interval of each (and the flush)
+    wait_for(
+        lambda: {"icmp.rtt_avg_ms", "http.total_ms"} <= series_of(server, "first-host"),
+        timeout=20,
+        what="ping and HTTP results",
+    )
+    wait_for(lambda: drawn(page) > 0, timeout=30, what="the host's charts")
+    text = page.inner_text("body")
+    assert "first-host-icmp" in text and "first-host-http" in text
+    console.shot("32-first-host-page")
+
+
+def test_a_new_job_asks_for_its_kind_and_shows_its_settings(console: Console) -> None:
+    console.login()
+    page = console.goto("/jobs/new")
+    kind = page.get_by_label("Kind")
+    assert kind.input_value() == ""  # nothing chosen for the admin (it used to be dns)
+    assert page.locator(".params-kind:not([hidden])").count() == 0
+    kind.select_option("http")
+    visible = page.locator(".params-kind:not([hidden])")
+    assert visible.get_attribute("data-kind") == "http"
+    assert visible.get_by_label("Url").is_visible()
+    console.shot("33-job-form-http")
