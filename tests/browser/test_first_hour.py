@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import Console, Server
-from tests.browser.test_console import points_of
+from tests.browser.test_credentials import drawn
 from tests.conftest import wait_for
 
 
@@ -39,13 +38,6 @@ def web() -> Iterator[str]:
 def series_of(server: Server, target: str) -> set[str]:
     found = server.http.get("/api/v1/metrics/series", params={"target": target}).json()
     return {s["metric"] for s in found}
-
-
-def drawn(page: Any) -> int:
-    try:
-        return points_of(page)
-    except PlaywrightError:  # the page reloads itself when the first results arrive
-        return 0
 
 
 def test_add_a_host_with_ping_and_http_and_see_both_within_an_interval(

@@ -19,6 +19,7 @@ from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
+from tests.integration.pollers.test_snmp_job import run_job
 from tests.lab.snmpd import Snmpd
 from tests.lab.sshd import Sshd
 
@@ -54,17 +55,6 @@ def client(keyed: Settings, snmpd: Snmpd) -> Iterator[TestClient]:
     c = start(keyed, snmpd)
     yield c
     c.__exit__(None, None, None)
-
-
-def run_job(client: TestClient) -> dict[str, Any]:
-    before = len(client.get("/api/v1/jobs/health/runs").json()["items"])
-    assert client.post("/api/v1/jobs/health/run").status_code == 202
-
-    def finished() -> Any:
-        runs = client.get("/api/v1/jobs/health/runs").json()["items"]
-        return runs[0] if len(runs) > before and runs[0]["status"] != "running" else None
-
-    return dict(wait_for(finished, timeout=20, what="the snmp job run to finish"))
 
 
 def attach(client: TestClient, credentials: str) -> None:

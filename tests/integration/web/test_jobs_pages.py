@@ -242,7 +242,6 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     """ng.bindForm puts a 422 next to the input named like the API's field: every input of
     the form must carry a JobCreate field path (or be the form's own window switch)."""
     from netgauge.config.model import JobConfig, SelectorConfig, WindowConfig
-
     from netgauge.probes.base import PROBES
 
     html = client.get("/jobs/new").text
