@@ -81,7 +81,7 @@ def test_login_add_watch_chart_export_logout(console: Console, server: Server) -
     form_tab.goto(server.url + "/destinations")
     form_tab.get_by_role("link", name=re.compile("Add destination")).click()
     form_tab.wait_for_selector("#target-form")
-    form_tab.get_by_label("Name").fill(NEW)
+    form_tab.get_by_label("Name", exact=True).fill(NEW)
     form_tab.get_by_label("Address").fill("not an address!")
     form_tab.get_by_role("button", name="Save").click()
     # the server's message, next to the field it is about
@@ -243,11 +243,11 @@ def test_overview_reconnects_after_a_server_restart(console: Console, server: Se
 def test_job_editor_shows_the_next_runs_of_its_window(console: Console, server: Server) -> None:
     console.login()
     page = console.goto("/jobs/new")
-    page.get_by_label("Name").fill("e2e-window")
+    page.get_by_label("Name", exact=True).fill("e2e-window")
     page.get_by_label("Kind").select_option("tcp")
     page.get_by_label("Targets").fill("lab-dns")
     page.locator("#p-tcp-port").fill("9")  # the TCP check's own form
-    interval = page.get_by_label("Interval")
+    interval = page.get_by_label("Interval", exact=True)
     interval.fill("soon")  # the server's message lands next to the field
     page.get_by_role("button", name="Save").click()
     page.locator(".field:has(#job-interval) .field-error").wait_for(timeout=10_000)

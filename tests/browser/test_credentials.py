@@ -4,10 +4,14 @@ community is never on a page again, and a viewer cannot open the page."""
 
 from __future__ import annotations
 
+import math
 import re
+import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -26,6 +30,13 @@ def snmpd() -> Iterator[Snmpd]:
         pytest.skip(reason)
     with Snmpd() as agent:
         yield agent
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def drawn(page: Any) -> int:
@@ -121,3 +132,89 @@ def test_a_series_of_one_sample_is_drawn_as_a_point(console: Console, server: Se
     )
     console.shot("23-single-sample-point")
     assert coloured > 10, coloured
+
+
+def test_traffic_is_in_bits_per_interface_with_its_95th_percentile(
+    console: Console, server: Server
+) -> None:
+    """Two interfaces' counters through an agent; the chart shows one interface (the first
+    that is not a loopback), in bits per second, and the 95th percentile of each direction
+    is what nearest-rank over the same values gives (computed here, in Python)."""
+    r = server.http.post("/api/v1/devices/lab-router/agent-token")
+    agent = r.json()["token"]
+    now = time.time_ns()
+    ins = [1000.0 * ((i * 37) % 100) for i in range(40)]  # bytes per second, scrambled
+    batches = []
+    for i, value in enumerate(ins):
+        metrics = [
+            {"name": "net_in_bytes_per_sec", "value": value, "labels": {"interface": "eth0"}},
+            {"name": "net_out_bytes_per_sec", "value": value / 2, "labels": {"interface": "eth0"}},
+            {"name": "net_in_bytes_per_sec", "value": 5.0, "labels": {"interface": "lo"}},
+            {"name": "net_out_bytes_per_sec", "value": 5.0, "labels": {"interface": "lo"}},
+        ]
+        ts = now - (len(ins) - i) * 60 * 10**9
+        batches.append({"seq": 100 + i, "ts_ns": ts, "metrics": metrics})
+    r = httpx.post(
+        server.url + "/api/v1/ingest",
+        json={"batches": batches},
+        headers={"Authorization": f"Bearer {agent}"},
+    )
+    assert r.status_code == 200, r.text
+    console.login()
+    page = console.goto("/devices/lab-router?range=1h")
+    chooser = page.get_by_label("Interface")
+    assert chooser.input_value() == "eth0"  # not lo
+    chart = page.locator("#chart-traffic")
+    wait_for(lambda: chart.get_attribute("data-p95-in"), timeout=20, what="the traffic chart")
+    bits = sorted(v * 8 for v in ins)
+    nearest_rank = bits[math.ceil(0.95 * len(bits)) - 1]
+    assert float(chart.get_attribute("data-p95-in") or 0) == nearest_rank
+    assert float(chart.get_attribute("data-p95-out") or 0) == nearest_rank / 2
+    legend = chart.inner_text().lower()  # (the legend is in capitals by its style)
+    assert "kbit/s" in legend and "kb/s" not in legend  # bits, not bytes
+    console.shot("24-traffic-bits-p95")
+    chooser.select_option("lo")
+    wait_for(
+        lambda: chart.get_attribute("data-p95-in") == "40", timeout=20, what="lo's chart"
+    )  # 5 B/s = 40 bit/s
+
+
+def test_the_status_strip_is_red_where_the_target_was_down(
+    console: Console, server: Server
+) -> None:
+    """A device whose only check always fails (a closed port) goes offline: its
+    availability strip is red there, not a green line at 0 %."""
+    r = server.http.post(
+        "/api/v1/targets",
+        json={
+            "name": "never-up",
+            "address": "127.0.0.1",
+            "type": "device",
+            "checks": [{"kind": "tcp", "params": {"port": closed_port()}, "interval": "1s"}],
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    def downs() -> Any:
+        q = {"target": "never-up", "metric": "status"}
+        points = server.http.get("/api/v1/metrics", params=q).json()["points"]
+        return [p for p in points if p["value"] == 0][:3] if len(points) > 3 else None
+
+    found = wait_for(downs, timeout=40, what="offline status samples")
+    start = datetime.fromisoformat(found[0]["time"].replace("Z", "+00:00")) - timedelta(seconds=5)
+    end = datetime.now(UTC) + timedelta(seconds=2)
+    console.login()
+    q = urlencode({"from": start.isoformat(), "to": end.isoformat()})
+    page = console.goto(f"/devices/never-up?{q}")
+    strip = page.locator("#chart-status")
+    strip.locator("canvas").wait_for(timeout=10_000)
+    wait_for(lambda: strip.get_attribute("data-points"), timeout=10, what="the strip drawn")
+    red = strip.evaluate(
+        """el => { const c = el.querySelector('canvas');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+          for (let i = 0; i < d.length; i += 4)
+            if (d[i + 3] > 0 && d[i] > 150 && d[i] > d[i + 1] * 1.6 && d[i] > d[i + 2] * 1.6) n++;
+          return n; }"""
+    )
+    console.shot("25-status-strip-down")
+    assert red > 500, red

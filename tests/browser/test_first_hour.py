@@ -57,7 +57,7 @@ def test_add_a_host_with_ping_and_http_and_see_both_within_an_interval(
     page.get_by_role("button", name="Save").click()
     error = page.locator(".check-settings[data-kind='http'] .field-error")
     error.wait_for(timeout=10_000)
-    assert "greater than" in error.inner_text()
+    assert error.inner_text() == "must be more than 0.0"  # in words, not pydantic's
     assert server.http.get("/api/v1/targets/first-host").status_code == 404  # all or nothing
     console.shot("30-add-host-checks-error")
     page.locator("#c-http-timeout").fill("")
@@ -92,5 +92,5 @@ def test_a_new_job_asks_for_its_kind_and_shows_its_settings(console: Console) ->
     kind.select_option("http")
     visible = page.locator(".params-kind:not([hidden])")
     assert visible.get_attribute("data-kind") == "http"
-    assert visible.get_by_label("Url").is_visible()
+    assert visible.get_by_label("Url (http)").is_visible()
     console.shot("33-job-form-http")

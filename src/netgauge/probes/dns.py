@@ -81,8 +81,8 @@ class DnsParams(ProbeParams):
     * ``recurse``: set the RD (recursion desired) flag.
     """
 
-    name: str = Field(min_length=1, max_length=253)
-    type: RecordType = "A"
+    name: str = Field(min_length=1, max_length=253, title="Name to look up")
+    type: RecordType = Field("A", title="Record type")
     server: Literal["target", "system"] = "target"
     resolv_conf: Annotated[str, LocalFile()] = DEFAULT_RESOLV_CONF
     port: int | None = Field(None, ge=1, le=65535)

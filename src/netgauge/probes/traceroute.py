@@ -63,7 +63,7 @@ class TracerouteParams(ProbeParams):
     probes: int = Field(default=3, ge=1, le=MAX_PROBES)
     max_hops: int = Field(default=MAX_TTL, ge=1, le=MAX_TTL)
     timeout: float = Field(default=1.0, gt=0.0, le=10.0)
-    interval: float = Field(default=0.5, ge=0.0, le=10.0)
+    interval: float = Field(default=0.5, ge=0.0, le=10.0, title="Seconds between rounds")
     pace_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
     resolve_names: bool = False
 

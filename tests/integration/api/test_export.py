@@ -12,6 +12,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -397,3 +398,45 @@ def _iso_seconds(quoted: str) -> float:
     from urllib.parse import unquote
 
     return datetime.fromisoformat(unquote(quoted)).timestamp()
+
+
+def test_xlsx_has_the_monthly_95th_of_each_interface_for_billing(client: TestClient) -> None:
+    """Traffic over two calendar months: per interface and month, the 95th percentile of
+    the 5-minute averages in bits per second (nearest rank, computed here by hand), in,
+    out, and the billable (higher) one."""
+    month_end = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    five = 300 * 10**9
+    start_ns = int(month_end.timestamp()) * 10**9
+    samples, by_month = [], {"2026-11": ([], []), "2026-12": ([], [])}
+    for i in range(48):  # 4 h of 5-minute steps across midnight, two samples in each step
+        for half in (0, 1):
+            ts = start_ns + i * five + half * five // 2
+            byte_in, byte_out = 1000.0 * ((i * 7) % 48) + half * 100, 500.0 + i
+            for metric, value in (
+                ('net_in_bytes_per_sec{interface="eth0"}', byte_in),
+                ('net_out_bytes_per_sec{interface="eth0"}', byte_out),
+            ):
+                samples.append(Sample(DEVICE_METRICS, "d2", metric, value, ts))
+        month = "2026-11" if i < 12 else "2026-12"
+        by_month[month][0].append(8 * (1000.0 * ((i * 7) % 48) + 50))  # the step's average
+        by_month[month][1].append(8 * (500.0 + i))
+    store = client.app.state.service.stores[0]  # type: ignore[attr-defined]
+    client.portal.call(store.write, samples)  # type: ignore[union-attr]
+    r = client.get(
+        "/api/v1/export/xlsx",
+        params={"from": "2026-11-30T00:00:00Z", "to": "2026-12-01T12:00:00Z", "target": "d2"},
+    )
+    assert r.status_code == 200, r.text
+    book = load_workbook(io.BytesIO(r.content), read_only=True)
+    rows = _rows(book["traffic 95th"], 8)
+    assert rows[0][:3] == ("target", "interface", "month (UTC)")
+
+    def rank95(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[-(-95 * len(ordered) // 100) - 1]  # ceil(0.95 n) - 1, integers only
+
+    for row, month in zip(rows[1:], ("2026-11", "2026-12"), strict=True):
+        ins, outs = by_month[month]
+        assert row[:3] == ("d2", "eth0", month)
+        assert row[3] == pytest.approx(rank95(ins)) and row[4] == pytest.approx(rank95(outs))
+        assert row[5] == max(row[3], row[4]) and row[6:] == (len(ins), len(outs))

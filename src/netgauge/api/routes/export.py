@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import math
 import os
 import tempfile
 import threading
@@ -38,6 +39,7 @@ from netgauge.api.routes.metrics import dt_to_ns, ns_to_dt
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory, TargetFilter
 from netgauge.models import TargetType
+from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.storage.base import Point
 from netgauge.storage.embedded.summary import Summary
@@ -339,6 +341,28 @@ async def _chunks(stream: BinaryIO) -> AsyncIterator[bytes]:
         stream.close()
 
 
+BILLING_STEP_NS = 300 * 10**9  # transit is billed on 5-minute averages
+_TRAFFIC = {"net_in_bytes_per_sec": "in", "net_out_bytes_per_sec": "out"}
+TRAFFIC_COLUMNS = (
+    "target",
+    "interface",
+    "month (UTC)",
+    "95th in (bit/s)",
+    "95th out (bit/s)",
+    "billable 95th (bit/s)",
+    "5-min samples in",
+    "5-min samples out",
+)
+
+
+def nearest_rank_p95(values: list[float]) -> float | None:
+    """The 95th percentile as transit is billed: sort, drop the top 5 %, the highest left."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 def statistics_row(t: Chosen, s: dict[str, Summary]) -> list[object]:
     """The statistics sheet's row of a target from its series' summaries (by metric): None,
     never 0, where the target has no such data (how each column is computed: HOW)."""
@@ -396,6 +420,8 @@ class _Report:
         self._sheets = 0
         self._rows = 0
         self._samples = self._next_samples_sheet()
+        # (target, interface, month, direction) → 5-minute bucket → (sum, count) of B/s
+        self._traffic: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
 
     def _header(self, sheet: Any, names: Sequence[str]) -> list[WriteOnlyCell]:
         cells = []
@@ -430,12 +456,47 @@ class _Report:
                 self._rows += 1
             if not points:
                 return None
+            self._add_traffic(target, metric, points)
             s = Summary.of([p.value for p in points])
             availability = 100.0 * s.sum / s.n if metric == "status" else None
             self._metrics.append(
                 [target, metric, s.n, s.min, s.sum / s.n, s.max, s.p95, availability]
             )
             return s
+
+    def _add_traffic(self, target: str, metric: str, points: list[Point]) -> None:
+        """An interface's traffic into its 5-minute averages per month (the billing 95th)."""
+        base, labels = split_series(metric)
+        direction = _TRAFFIC.get(base)
+        if direction is None:
+            return
+        iface = labels.get("interface", "")
+        for p in points:
+            when = ns_to_dt(p.ts_ns)
+            key = (target, iface, f"{when:%Y-%m}", direction)
+            bucket = self._traffic.setdefault(key, {}).setdefault(
+                p.ts_ns // BILLING_STEP_NS, [0.0, 0]
+            )
+            bucket[0] += p.value
+            bucket[1] += 1
+
+    def _traffic_sheet(self) -> None:
+        """Per target, interface and month (UTC): the 95th percentile of the 5-minute
+        averages in bits per second, in and out, and the billable one (the higher)."""
+        if not self._traffic:
+            return
+        sheet = self._book.create_sheet("traffic 95th")
+        sheet.append(self._header(sheet, TRAFFIC_COLUMNS))
+        months = sorted({k[:3] for k in self._traffic})
+        for target, iface, month in months:
+            p95s, counts = [], []
+            for direction in ("in", "out"):
+                buckets = self._traffic.get((target, iface, month, direction), {})
+                bits = [8 * total / n for total, n in buckets.values()]
+                p95s.append(nearest_rank_p95(bits))
+                counts.append(len(bits))
+            known = [p for p in p95s if p is not None]
+            sheet.append([target, iface, month, *p95s, max(known) if known else None, *counts])
 
     def add_target(self, t: Chosen, summaries: dict[str, Summary]) -> None:
         """Append the target's statistics row."""
@@ -452,6 +513,7 @@ class _Report:
             self._stats.append(["how each column is computed"])
             for column, how in zip(STATISTICS, HOW, strict=True):
                 self._stats.append([column, how])
+            self._traffic_sheet()
             fd, path = tempfile.mkstemp(prefix="netgauge-export-", suffix=".xlsx")
             os.close(fd)
             try:

@@ -149,6 +149,14 @@ class Family:
     series: list[dict[str, str]] = field(default_factory=list)
 
     @property
+    def interfaces(self) -> list[str]:
+        """A traffic chart's interfaces, the one shown first first: the first that is not
+        a loopback (what a network admin looks at), then the rest by name."""
+        names = sorted({s["iface"] for s in self.series if "iface" in s})
+        loop = [n for n in names if n == "lo" or n.lower().startswith("loopback")]
+        return [n for n in names if n not in loop] + loop
+
+    @property
     def slug(self) -> str:
         return re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
 
@@ -174,11 +182,16 @@ def _family_key(base: str) -> tuple[str, str]:
     return base, base
 
 
-def families(metric_names: list[str]) -> list[Family]:
+# bookkeeping a check reports beside its measurements (how many pings went out...): kept
+# and exported, charted only when asked for (?all=1): a flat line at 5 tells nothing
+BOOKKEEPING = frozenset({"icmp.sent", "icmp.received"})
+
+
+def families(metric_names: list[str], *, everything: bool = False) -> list[Family]:
     """Group a target's series into charts; ``status`` and ICMP RTT/loss are drawn apart
-    (the availability strip and the smoke chart)."""
+    (the availability strip and the smoke chart); bookkeeping only with ``everything``."""
     found: dict[str, Family] = {}
-    names = sorted(set(metric_names))
+    names = sorted(set(metric_names) - (set() if everything else BOOKKEEPING))
     icmp = [n for n in names if n.startswith("icmp.rtt_") or n == "icmp.loss_pct"]
     if any(n.startswith("icmp.rtt_") for n in icmp):
         found["icmp-smoke"] = Family(
@@ -198,9 +211,13 @@ def families(metric_names: list[str]) -> list[Family]:
             Family(key, title, unit_of(base), kind="traffic" if key == "traffic" else "lines"),
         )
         label = ", ".join(labels.values()) if labels else (base.split(".", 1)[-1])
+        entry = {"metric": name, "label": label}
         if base in _TRAFFIC:
-            label = f"{label or 'all'} {_TRAFFIC[base]}"
-        family.series.append({"metric": name, "label": label})
+            entry |= {"iface": label or "all", "direction": _TRAFFIC[base]}
+            entry["label"] = f"{entry['iface']} {_TRAFFIC[base]}"
+        family.series.append(entry)
+    if "traffic" in found:  # drawn in bits per second, one interface at a time
+        found["traffic"].unit = "bit/s"
     order = ["icmp-smoke", "cpu_percent", "memory_percent", "disk_percent"]
     order += ["temperature_celsius", "traffic"]
     rank = {k: i for i, k in enumerate(order)}
@@ -290,6 +307,7 @@ def _range_links(path: str) -> list[dict[str, str]]:
 async def _detail(
     request: Request, kind: str, name: str, range_: str | None, from_: str | None, to: str | None
 ) -> Response:
+    everything = request.query_params.get("all") == "1"
     service: Service = request.app.state.service
     inv = service.inventory
     try:
@@ -323,7 +341,9 @@ async def _detail(
         step_label=step_label(tr.step),
         use_rounds=tr.span_s <= ROUNDS_UP_TO_S,
         range_links=_range_links(request.url.path),
-        families=families(metric_names),
+        families=families(metric_names, everything=everything),
+        hidden=[] if everything else sorted(set(metric_names) & BOOKKEEPING),
+        everything=everything,
         has_status="status" in metric_names,
         availability=avail,
         exports=_export_links(name, tr),

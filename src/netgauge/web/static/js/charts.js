@@ -45,10 +45,19 @@
     return function (u, v) {
       if (v == null) return "—";
       if (unit === "B/s") return charts.bytes(v) + "/s";
+      if (unit === "bit/s") return charts.bits(v);
       const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
       return v.toFixed(digits) + (unit ? " " + unit : "");
     };
   }
+  // network speeds in bits per second with SI prefixes, as routers and ISPs bill them
+  charts.bits = function (v) {
+    const units = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
+    let i = 0;
+    let x = Math.abs(v);
+    while (x >= 1000 && i < units.length - 1) { x /= 1000; i++; }
+    return (v < 0 ? "-" : "") + x.toFixed(x >= 100 || i === 0 ? 0 : 1) + " " + units[i];
+  };
   charts.bytes = function (v) {
     const units = ["B", "kB", "MB", "GB", "TB"];
     let i = 0;
@@ -58,11 +67,21 @@
   };
 
   function axes(pal, unit) {
-    const yAxis = { stroke: pal.text, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid }, size: 64 };
+    const wide = unit === "bit/s" || unit === "B/s"; // "800 kbit/s" needs the room
+    const yAxis = { stroke: pal.text, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid }, size: wide ? 86 : 64 };
     if (unit === "B/s") yAxis.values = function (u, vals) { return vals.map(function (v) { return charts.bytes(v); }); };
+    else if (unit === "bit/s") yAxis.values = function (u, vals) { return vals.map(function (v) { return charts.bits(v); }); };
     else if (unit) yAxis.values = function (u, vals) { return vals.map(function (v) { return v + " " + unit; }); };
     return [{ stroke: pal.text, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid } }, yAxis];
   }
+
+  // the 95th percentile of the values (nearest rank, as transit is billed: sort the
+  // samples, drop the top 5 %, the highest left); null without values
+  charts.p95 = function (ys) {
+    const sorted = ys.filter(function (v) { return v != null; }).sort(function (a, b) { return a - b; });
+    if (!sorted.length) return null;
+    return sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)];
+  };
 
   // a value with no neighbour draws no line: uPlot is told to mark those as points (a
   // series of one sample, a sample between gaps), and only those
@@ -71,7 +90,7 @@
     const found = [];
     if (u.series[seriesIdx].spanGaps) { // gaps are bridged: alone only when it is the only one
       for (let i = 0; i < ys.length && found.length < 2; i++) if (ys[i] != null) found.push(i);
-      return found.length === 1 ? found : null;
+      return found.length === 1 ? found : []; // (null would mean "all of them" to uPlot)
     }
     for (let i = 0; i < ys.length; i++) {
       if (ys[i] == null) continue;
@@ -79,7 +98,7 @@
       const after = i < ys.length - 1 && ys[i + 1] != null;
       if (!before && !after) found.push(i);
     }
-    return found.length ? found : null;
+    return found;
   }
 
   // the series and bands of each kind of chart; data[0] is x (seconds)
@@ -129,15 +148,25 @@
     return { series: series, data: data, bands: bands };
   }
 
+  // the share of up checks per step in green, the rest of the step up to 100 % in red: a
+  // step that was all down is a red block, not a green line at 0 %; no data stays blank
   function statusLayout(spec, pal) {
     const line = spec.lines[0];
+    const top = line.ys.map(function (v) { return v == null ? null : 100; });
+    const stepped = uPlot.paths.stepped({ align: 1 });
     return {
       series: [{}, {
         label: "available", stroke: pal.ok, fill: withAlpha(pal.ok, 0.25), width: 1,
-        paths: uPlot.paths.stepped({ align: 1 }), value: fmtValue("%"), points: { show: false },
+        paths: stepped, value: fmtValue("%"), points: { show: false },
+      }, {
+        label: "down", stroke: "transparent", width: 0, paths: stepped, points: { show: false },
+        value: function (u, v, si, i) {
+          const up = i == null ? null : u.data[1][i];
+          return up == null ? "—" : (100 - up).toFixed(up > 99 ? 2 : 1) + " %";
+        },
       }],
-      data: [spec.xs, line.ys],
-      bands: [],
+      data: [spec.xs, line.ys, top],
+      bands: [{ series: [2, 1], fill: withAlpha(pal.bad, 0.55) }],
     };
   }
 
@@ -166,6 +195,7 @@
   charts.draw = function (el, spec) {
     const handle = { spec: spec, u: null };
     handle.redraw = function () {
+      const spec = handle.spec; // the newest data (a chart is drawn again as series arrive)
       if (handle.u) handle.u.destroy();
       el.textContent = "";
       const pal = palette();

@@ -126,6 +126,44 @@
   }
 
   // -- lines (any metric family) and traffic (in solid, out dashed, one colour per interface)
+  // -- traffic: one interface at a time (the chooser above the chart), in solid and out
+  // dashed, in bits per second, each with its 95th percentile over the range
+  function loadTraffic(el) {
+    const chooser = document.getElementById(el.id + "-interface");
+    const all = JSON.parse(el.dataset.series);
+    const iface = chooser ? chooser.value : null;
+    const series = all.filter(function (s) { return !iface || s.iface === iface; });
+    const results = series.map(function () { return []; });
+    let pending = series.length;
+    function render() {
+      const aligned = C.align(results);
+      const lines = [];
+      series.forEach(function (s, i) {
+        const ys = aligned.column(i, function (p) { return p.v == null ? null : p.v * 8; });
+        const out = s.direction === "out";
+        lines.push({ label: s.direction, ys: ys, colour: out ? 1 : 0, dash: false });
+        const p95 = C.p95(ys);
+        if (p95 != null) {
+          lines.push({
+            label: "95th " + s.direction + " " + C.bits(p95), colour: out ? 1 : 0, dash: true,
+            ys: aligned.xs.map(function () { return p95; }),
+          });
+          el.dataset["p95" + (out ? "Out" : "In")] = String(p95);
+        }
+      });
+      show(el, { kind: "lines", unit: "bit/s", xs: aligned.xs, lines: lines }, pending === 0);
+    }
+    series.forEach(function (s, i) {
+      points(s.metric).then(function (found) { results[i] = found; })
+        .catch(function (error) { console.warn("netgauge: " + s.metric, error); })
+        .finally(function () { pending -= 1; render(); });
+    });
+    if (chooser && !chooser.dataset.bound) {
+      chooser.dataset.bound = "true";
+      chooser.addEventListener("change", function () { delete el.dataset.points; loadTraffic(el); });
+    }
+  }
+
   function loadLines(el) {
     const series = JSON.parse(el.dataset.series);
     const kind = el.dataset.kind;
@@ -227,6 +265,7 @@
     const kind = el.dataset.kind;
     if (kind === "status") loadStatus(el);
     else if (kind === "smoke") loadSmoke(el);
+    else if (kind === "traffic") loadTraffic(el);
     else loadLines(el);
   }
 
