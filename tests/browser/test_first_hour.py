@@ -94,3 +94,28 @@ def test_a_new_job_asks_for_its_kind_and_shows_its_settings(console: Console) ->
     assert visible.get_attribute("data-kind") == "http"
     assert visible.get_by_label("Url (http)").is_visible()
     console.shot("33-job-form-http")
+
+
+def test_import_targets_from_csv_check_then_import(console: Console, server: Server) -> None:
+    console.login()
+    page = console.goto("/destinations")
+    page.get_by_role("link", name="Import CSV").click()
+    page.wait_for_url(re.compile(r"/targets/import$"))
+    text = page.get_by_label("…or the CSV itself")
+    text.fill("name,address,checks\ncsv-a,127.0.0.40,icmp\ncsv-b,127.0.0.41,tcp:99999\n")
+    page.get_by_role("button", name="Check").click()
+    result = page.locator("#import-result[data-state='errors']")
+    result.wait_for(timeout=10_000)
+    bad = page.locator("#import-lines tr[data-line='3']")
+    assert "not a port" in bad.inner_text()
+    console.shot("34-import-check-errors")
+    text.fill("name,address,checks\ncsv-a,127.0.0.40,icmp\ncsv-b,127.0.0.41,tcp:22\n")
+    page.get_by_role("button", name="Check").click()
+    page.locator("#import-result[data-state='checked']").wait_for(timeout=10_000)
+    assert server.http.get("/api/v1/targets/csv-a").status_code == 404  # a check makes nothing
+    page.get_by_role("button", name="Import").click()
+    page.locator("#import-result[data-state='imported']").wait_for(timeout=10_000)
+    assert "Imported 2 target(s) and 2 check job(s)" in page.inner_text("#import-summary")
+    assert server.http.get("/api/v1/jobs/csv-b-tcp").json()["params"] == {"port": 22}
+    assert console.unlabelled() == []
+    console.shot("35-import-done")

@@ -5,36 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from netgauge.config.base import NAME_PATTERN, parse_duration
+from netgauge.config.base import NAME_PATTERN
 from netgauge.config.model import (
     JobConfig,
     SelectorConfig,
     TargetConfig,
     WindowConfig,
 )
+from netgauge.inventory.checks import CheckIn
 from netgauge.models import TargetType
 
 Item = TypeVar("Item")
 
 TargetCreate = TargetConfig
-
-
-class CheckIn(BaseModel):
-    """A check to run on a target being added: a job of its own (``<target>-<kind>``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str = Field(min_length=1, max_length=64, description="icmp, tcp, http, dns, ...")
-    params: dict[str, Any] = Field(default_factory=dict)
-    interval: float = Field(60.0, description="seconds, or 30s, 5m, 1h")
-    timeout: float | None = None
-
-    @field_validator("interval", "timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return None if value is None else parse_duration(value)
 
 
 class TargetWithChecks(TargetConfig):
@@ -413,3 +398,21 @@ class CredentialPublic(BaseModel):
     fields: dict[str, str]
     source: str = Field(description="api (console or API), yaml (the file), builtin")
     targets: int = Field(description="how many targets use it")
+
+
+class ImportLineOut(BaseModel):
+    line: int
+    name: str
+    checks: list[str] = Field(description="the kinds of the checks the line makes")
+    errors: list[str] = Field(description="what is wrong with the line, each naming its column")
+
+
+class ImportAnswer(BaseModel):
+    """What a CSV import made, or (dry run, or problems) would make."""
+
+    dry_run: bool
+    imported: bool
+    targets: int
+    jobs: int
+    errors: int
+    lines: list[ImportLineOut]

@@ -464,6 +464,11 @@ class Inventory:
         with self.session() as s:
             return self._put_target(s, cfg, actor, source, create_only, admin=admin)
 
+    def target_names(self) -> set[str]:
+        """Every target's name."""
+        with self.session() as s:
+            return set(s.scalars(select(TargetRow.name)))
+
     def add_target_with_checks(
         self,
         cfg: TargetConfig,
@@ -475,22 +480,60 @@ class Inventory:
         """Create a target and a job of its own per check, in one transaction: all or
         nothing (an error names ``checks.N.<field>``). The jobs' names, in order."""
         with self.session() as s:
-            row = self._put_target(s, cfg, actor, "api", True, admin=admin)
-            taken = set(s.scalars(select(JobRow.name)))
-            names = []
-            for i, check in enumerate(checks):
-                name, n = check.name, 2
-                while name in taken:  # web-http taken: web-http-2
-                    name, n = f"{check.name}-{n}", n + 1
-                taken.add(name)
+            return self._add_with_checks(s, cfg, checks, actor, admin)
+
+    def add_targets_with_checks(
+        self,
+        entries: Sequence[tuple[TargetConfig, Sequence[JobConfig]]],
+        actor: str,
+        *,
+        admin: bool,
+        dry_run: bool = False,
+    ) -> int:
+        """Many targets with their checks (an import), in one transaction: all or nothing;
+        with ``dry_run`` undone even when all went well. An error says which entry (its
+        index, then the field). The number of jobs made."""
+
+        def apply(s: Session) -> int:
+            made = 0
+            taken = set(s.scalars(select(JobRow.name)))  # once: not per target
+            for i, (cfg, checks) in enumerate(entries):
                 try:
-                    self._put_job(
-                        s, check.model_copy(update={"name": name}), actor, "api", True, admin=admin
-                    )
+                    made += len(self._add_with_checks(s, cfg, checks, actor, admin, taken)[1])
                 except (InventoryError, ForbiddenError) as exc:
-                    raise type(exc)(f"checks.{i}.{exc}") from exc
-                names.append(name)
-            return row, names
+                    raise type(exc)(f"[{i}] {exc}") from exc
+            s.flush()
+            return made
+
+        made: int = (self.try_in_session if dry_run else self.run_in_session)(apply)
+        return made
+
+    def _add_with_checks(
+        self,
+        s: Session,
+        cfg: TargetConfig,
+        checks: Sequence[JobConfig],
+        actor: str,
+        admin: bool,
+        taken: set[str] | None = None,
+    ) -> tuple[TargetRow, list[str]]:
+        """``taken``: the job names in use (read here when not given; names made are added)."""
+        row = self._put_target(s, cfg, actor, "api", True, admin=admin)
+        if taken is None:
+            taken = set(s.scalars(select(JobRow.name)))
+        names = []
+        for i, check in enumerate(checks):
+            name, n = check.name, 2
+            while name in taken:  # web-http taken: web-http-2
+                name, n = f"{check.name}-{n}", n + 1
+            taken.add(name)
+            try:
+                job = check.model_copy(update={"name": name})
+                self._put_job(s, job, actor, "api", True, admin=admin)
+            except (InventoryError, ForbiddenError) as exc:
+                raise type(exc)(f"checks.{i}.{exc}") from exc
+            names.append(name)
+        return row, names
 
     def _put_target(
         self,

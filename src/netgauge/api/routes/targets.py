@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import (
-    CheckIn,
+    ImportAnswer,
     PageOf,
     TargetCreate,
     TargetPublic,
@@ -25,6 +26,8 @@ from netgauge.config.base import NAME_PATTERN
 from netgauge.config.model import JobConfig, TargetConfig
 from netgauge.errors import InventoryError, ProbeSetupError
 from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory.checks import check_job
+from netgauge.inventory.importing import import_targets
 from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target
 from netgauge.inventory.tables import TargetRow
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
@@ -82,7 +85,7 @@ async def create_target(
     with ``checks`` the jobs that watch it: one per check, named ``<target>-<kind>``,
     covering this target only (all or nothing; an error names ``checks.N.<field>``)."""
     cfg = TargetConfig.model_validate(body.model_dump(exclude={"checks"}))
-    jobs = [_check_job(cfg.name, i, check) for i, check in enumerate(body.checks)]
+    jobs = [check_job(cfg.name, i, check) for i, check in enumerate(body.checks)]
     add = partial(inv.add_target_with_checks, admin=is_admin(who))
     row, _names = await asyncio.to_thread(add, cfg, jobs, current_actor())
     if jobs:
@@ -90,20 +93,46 @@ async def create_target(
     return public(row, service)
 
 
-def _check_job(target: str, i: int, check: CheckIn) -> JobConfig:
+@router.post(
+    "/import",
+    responses={
+        422: {"description": "a real import with problems: nothing imported, every problem "
+              "listed with its line"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "a header line (name,address,type,site,tags,checks,...) then a "
+            "target per line; see the README, Import",
+        }
+    },
+)  # fmt: skip
+async def import_targets_csv(
+    request: Request, inv: InventoryDep, service: ServiceDep, who: AuthDep, dry_run: bool = False
+) -> ImportAnswer:
+    """Targets and their checks from CSV, all or nothing: every line checked first, each
+    problem named with its line and column. ``dry_run``: only say what would be made."""
+    raw = await request.body()
     try:
-        return JobConfig(
-            name=f"{target}-{check.kind}"[:128],
-            kind=check.kind,
-            params=check.params,
-            targets=[target],
-            interval=check.interval,
-            timeout=check.timeout,
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise InventoryError(f"checks.{i}.{where}: {first['msg']}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InventoryError("body: the file is not UTF-8 text (save the CSV as UTF-8)") from None
+    run = partial(import_targets, admin=is_admin(who), dry_run=dry_run)
+    report = await asyncio.to_thread(run, inv, text, current_actor())
+    answer = ImportAnswer(**report.as_json())
+    if report.errors and not dry_run:
+        problems = [{"field": f"line {x.line}", "msg": e} for x in report.lines for e in x.errors]
+        body = {
+            "detail": f"{report.errors} problem(s): nothing imported",
+            "field": "body",
+            "errors": problems[:1000],
+            **answer.model_dump(),
+        }
+        return JSONResponse(body, status_code=422)  # type: ignore[return-value]
+    if report.jobs and not dry_run:
+        await service.reload_jobs()
+    return answer
 
 
 @router.get("/{name}")
@@ -267,7 +296,6 @@ async def _run_once(cfg: JobConfig, target: Target, runner: JobRunner) -> ProbeR
 
 
 def _same_name(path_name: str, body_name: str) -> None:
-    from netgauge.errors import InventoryError
 
     if path_name != body_name:
         raise InventoryError(f"name: body name {body_name!r} differs from the path {path_name!r}")

@@ -24,10 +24,13 @@ from sqlalchemy.orm import Session, aliased
 
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory.checks import CHECKS_OF, DEFAULT_INTERVAL_S
+from netgauge.inventory.importing import COLUMNS
 from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import Site, TargetRow
 from netgauge.models import TargetType
 from netgauge.service import Service
+from netgauge.web.pages.jobs import duration_text
 from netgauge.web.params_form import kind_forms
 from netgauge.web.render import render
 
@@ -284,6 +287,26 @@ async def target_list(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/targets/import")
+async def targets_import(request: Request) -> HTMLResponse:
+    """Import targets and their checks from CSV: check first, then import (operators)."""
+    return render(
+        request,
+        "targets_import.html",
+        title="Import targets",
+        page_name="targets-import",
+        columns=COLUMNS,
+        example=IMPORT_EXAMPLE,
+    )
+
+
+IMPORT_EXAMPLE = (
+    "name,address,type,site,tags,checks\n"
+    "core-sw1,10.0.0.2,device,,core;switch,icmp snmp\n"
+    "www,www.example.org,destination,,web,icmp http:https://www.example.org/ tcp:443\n"
+)
+
+
 @router.get("/destinations/new")
 @router.get("/devices/new")
 async def target_new(request: Request) -> HTMLResponse:
@@ -301,15 +324,6 @@ async def target_edit(request: Request, name: str) -> HTMLResponse:
     except NotFoundError:
         raise HTTPException(404, f"no target named {name!r}") from None
     return await _form(request, _section(request), {"name": row.name, **target_fields(row)})
-
-
-# the checks the add form offers per type (a device is polled, a destination probed; a
-# device answers pings and serves ports too)
-CHECKS_OF = {
-    TargetType.DESTINATION: ("icmp", "tcp", "http", "dns", "traceroute"),
-    TargetType.DEVICE: ("icmp", "snmp", "ssh", "winrm", "tcp", "http"),
-}
-CHECK_INTERVALS = {"icmp": "30s", "snmp": "5m", "ssh": "5m", "winrm": "5m", "traceroute": "5m"}
 
 
 async def _form(request: Request, section: Section, target: dict[str, Any] | None) -> HTMLResponse:
@@ -333,5 +347,5 @@ async def _form(request: Request, section: Section, target: dict[str, Any] | Non
             key=lambda f: CHECKS_OF[section.type].index(f.kind),
         ),
         default_checks=("icmp",),
-        check_intervals=CHECK_INTERVALS,
+        check_intervals={k: duration_text(v) for k, v in DEFAULT_INTERVAL_S.items()},
     )
