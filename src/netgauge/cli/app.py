@@ -72,3 +72,8 @@ poll_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(poll_app, name="poll")
+import_app = typer.Typer(
+    help="Bring history from the tool you leave: samples from CSV, Parquet or line protocol.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
