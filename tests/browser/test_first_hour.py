@@ -81,6 +81,18 @@ def test_add_a_host_with_ping_and_http_and_see_both_within_an_interval(
     text = page.inner_text("body")
     assert "first-host-icmp" in text and "first-host-http" in text
     console.shot("32-first-host-page")
+    # the list says how it is now: the state, and the latency and loss of its newest checks
+    page.goto(server.url + "/destinations?q=first-host")
+    row = page.locator("#targets-table tr[data-name='first-host']")
+    status = server.http.get("/api/v1/status/first-host").json()
+    icmp = next(c for c in status["checks"] if c["kind"] == "icmp")
+    http_ = next(c for c in status["checks"] if c["kind"] == "http")
+    worst = max(icmp["metrics"]["rtt_median_ms"], http_["metrics"]["total_ms"])
+    shown = float(row.locator("td[data-latency]").get_attribute("data-latency") or "nan")
+    assert abs(shown - worst) < max(5.0, worst)  # a newer round may have come meanwhile
+    assert row.locator("td[data-loss]").inner_text() == "0 %"
+    assert "up" in row.inner_text()
+    console.shot("36-list-latency-loss")
 
 
 def test_a_new_job_asks_for_its_kind_and_shows_its_settings(console: Console) -> None:

@@ -18,7 +18,14 @@ from netgauge.service import Service
 from tests.conftest import TEST_ADMIN_PASSWORD, log_in
 
 CONFIG = "targets:\n  - {name: loop, address: 127.0.0.1}\n"
-PAGES = ("/admin/users", "/admin/tokens", "/admin/audit", "/admin/errors", "/admin/requests")
+PAGES = (
+    "/admin/users",
+    "/admin/tokens",
+    "/admin/credentials",
+    "/admin/audit",
+    "/admin/errors",
+    "/admin/requests",
+)
 
 
 @pytest.fixture

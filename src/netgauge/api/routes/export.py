@@ -41,6 +41,7 @@ from netgauge.inventory import Inventory, TargetFilter
 from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
+from netgauge.status.measures import LATENCY_SERIES, LOSS_SERIES
 from netgauge.storage.base import Point
 from netgauge.storage.embedded.summary import Summary
 
@@ -73,14 +74,8 @@ State = Annotated[
 ]
 
 # the metric the latency columns are of: the first of these a target has in the range
-LATENCY = (
-    "icmp.rtt_avg_ms",
-    "tcp.connect_ms",
-    "http.total_ms",
-    "dns.query_ms",
-    "traceroute.rtt_ms",
-)
-LOSS = ("icmp.loss_pct", "traceroute.loss_pct")
+# (status.measures: one rule for every page and report)
+LATENCY, LOSS = LATENCY_SERIES, LOSS_SERIES
 STATISTICS = (
     "target",
     "type",
@@ -100,10 +95,10 @@ HOW = (
     "destination or device, from the inventory (empty for a target no longer in it)",
     "the number of status samples (one per check or agent batch) in the range",
     f"the first of {', '.join(LATENCY)} the target has samples of; the latency columns are of it",
-    "the smallest icmp.rtt_min_ms when the latency metric is icmp.rtt_avg_ms and"
+    "the smallest icmp.rtt_min_ms when the latency metric is ICMP's (median or average) and"
     " icmp.rtt_min_ms was stored, else the smallest sample of the latency metric",
     "the mean of every sample of the latency metric",
-    "the largest icmp.rtt_max_ms when the latency metric is icmp.rtt_avg_ms and"
+    "the largest icmp.rtt_max_ms when the latency metric is ICMP's (median or average) and"
     " icmp.rtt_max_ms was stored, else the largest sample of the latency metric",
     "the nearest-rank 95th percentile of the samples of the latency metric",
     "the mean of icmp.jitter_ms (mean absolute difference of consecutive RTTs per round)",
@@ -371,7 +366,7 @@ def statistics_row(t: Chosen, s: dict[str, Summary]) -> list[object]:
     if latency is not None:
         lat = s[latency]
         lo, avg, hi, p95 = lat.min, lat.sum / lat.n, lat.max, lat.p95
-        if latency == "icmp.rtt_avg_ms":
+        if latency.startswith("icmp.rtt_"):  # the extremes of the rounds, not of the medians
             lo = s["icmp.rtt_min_ms"].min if "icmp.rtt_min_ms" in s else lo
             hi = s["icmp.rtt_max_ms"].max if "icmp.rtt_max_ms" in s else hi
     loss = next((s[m] for m in LOSS if m in s), None)

@@ -31,6 +31,7 @@ from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
 from netgauge.service import Service
 from netgauge.status import TargetState
+from netgauge.status.measures import latency_and_loss
 from netgauge.web.render import as_utc, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -42,14 +43,6 @@ CACHE_TTL_S = 1.0  # the sections are rendered at most once a second, however ma
 HEALTH_TIMEOUT_S = 2.0  # a remote store slow to say how it is must not stall the page
 PARTIAL = "partials/overview_sections.html"
 
-# the latency each probe kind reports (first present wins); loss is `loss_pct` of any kind
-LATENCY_METRICS: dict[str, tuple[str, ...]] = {
-    "icmp": ("rtt_median_ms", "rtt_avg_ms"),
-    "tcp": ("connect_ms",),
-    "http": ("total_ms", "ttfb_ms"),
-    "dns": ("query_ms",),
-    "traceroute": ("rtt_ms",),
-}
 # device metrics shown, by their documented names (labelled ones: the highest series)
 DEVICE_METRICS: tuple[tuple[str, str, str], ...] = (
     ("cpu_percent", "CPU", "%"),
@@ -144,18 +137,7 @@ class _Tally:
     def destination(self, st: TargetState) -> None:
         state = st.state
         self.destinations[state] = self.destinations.get(state, 0) + 1
-        loss = latency = None
-        for result in st.checks.values():
-            metrics = result.metrics
-            value = metrics.get("loss_pct")
-            if value is not None and (loss is None or value > loss):
-                loss = value
-            for key in LATENCY_METRICS.get(result.kind, ()):
-                value = metrics.get(key)
-                if value is not None:
-                    if latency is None or value > latency:
-                        latency = value
-                    break
+        latency, loss = latency_and_loss(st.checks.values())
         rank = (loss if loss is not None else (100.0 if state == "down" else 0.0), latency or 0.0)
         _push(self.worst, (rank, st.target, loss, latency, st), TOP)
         if st.since_ns:

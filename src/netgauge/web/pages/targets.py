@@ -30,6 +30,8 @@ from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import Site, TargetRow
 from netgauge.models import TargetType
 from netgauge.service import Service
+from netgauge.status.measures import latency_and_loss
+from netgauge.status.tracker import StatusTracker
 from netgauge.web.pages.jobs import duration_text
 from netgauge.web.params_form import kind_forms
 from netgauge.web.render import render
@@ -141,6 +143,9 @@ class Row:
     state: str
     source: str
     updated_at: datetime
+    latency_ms: float | None = None  # now: the newest results' (status.measures)
+    loss_pct: float | None = None
+    checked_ns: int = 0
 
 
 def select_rows(
@@ -201,7 +206,9 @@ def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[Ta
     return list(reversed(window.items)), total
 
 
-def _row(r: TargetRow, states: dict[str, str]) -> Row:
+def _row(r: TargetRow, states: dict[str, str], status: StatusTracker) -> Row:
+    checked = status.get(r.name)
+    latency, loss = latency_and_loss(checked.checks.values()) if checked else (None, None)
     return Row(
         name=r.name,
         address=r.address,
@@ -210,6 +217,9 @@ def _row(r: TargetRow, states: dict[str, str]) -> Row:
         state=states.get(r.name, "unknown"),
         source=r.source,
         updated_at=r.updated_at,
+        latency_ms=latency,
+        loss_pct=loss,
+        checked_ns=checked.last_ns if checked else 0,
     )
 
 
@@ -274,7 +284,7 @@ async def target_list(request: Request) -> HTMLResponse:
         title=section.title,
         section=section,
         query=query,
-        rows=[_row(r, states) for r in items],
+        rows=[_row(r, states, service.status) for r in items],
         total=total,
         first=query.offset + 1 if items else 0,
         last=query.offset + len(items),
