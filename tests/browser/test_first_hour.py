@@ -131,3 +131,23 @@ def test_import_targets_from_csv_check_then_import(console: Console, server: Ser
     assert server.http.get("/api/v1/jobs/csv-b-tcp").json()["params"] == {"port": 22}
     assert console.unlabelled() == []
     console.shot("35-import-done")
+
+
+def test_the_smokeping_view_stacks_four_spans(console: Console, server: Server) -> None:
+    """lab-dns is pinged every 2 s by the lab's job: its latency over 3 h, 30 h, 10 d and
+    360 d, one smoke chart each, each asking the store for its own step."""
+    console.login()
+    page = console.goto("/destinations/lab-dns")
+    page.locator("#smokeping").wait_for(timeout=10_000)
+    page.locator("#smokeping").click()
+    page.wait_for_url(re.compile(r"/destinations/lab-dns/smokeping$"))
+    panels = page.locator("section.smoke-panel")
+    assert panels.count() == 4
+    steps = [panels.nth(i).get_attribute("data-step") for i in range(4)]
+    assert steps == ["", "60", "3600", "86400"]  # raw rounds, minutes, hours, days
+    first = page.locator("#chart-smoke-3h")
+    wait_for(lambda: int(first.get_attribute("data-points") or 0) > 0, timeout=30, what="3 h")
+    second = page.locator("#chart-smoke-30h")
+    wait_for(lambda: int(second.get_attribute("data-points") or 0) > 0, timeout=30, what="30 h")
+    assert console.unlabelled() == []
+    console.shot("37-smokeping-four-spans")

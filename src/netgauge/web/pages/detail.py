@@ -353,6 +353,62 @@ async def _detail(
     )
 
 
+# SmokePing's four graphs of one target: the last 3 hours, 30 hours, 10 days and 360 days
+SMOKE_SPANS: tuple[tuple[str, str, int], ...] = (
+    ("3h", "last 3 hours", 3 * 3600),
+    ("30h", "last 30 hours", 30 * 3600),
+    ("10d", "last 10 days", 10 * 86_400),
+    ("360d", "last 360 days", 360 * 86_400),
+)
+
+
+@dataclass(frozen=True)
+class SmokePanel:
+    key: str
+    title: str
+    range: TimeRange
+
+    @property
+    def use_rounds(self) -> bool:
+        return self.range.span_s <= ROUNDS_UP_TO_S
+
+
+def smoke_panels(now: datetime | None = None) -> list[SmokePanel]:
+    """The four ranges, each ending now and starting on its own step (rollups answer)."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    panels = []
+    for key, title, span in SMOKE_SPANS:
+        step = choose_step(span)
+        begin = int(now.timestamp()) - span  # raw samples: the span itself; else on the step
+        start = datetime.fromtimestamp(begin // step * step if step else begin, UTC)
+        panels.append(SmokePanel(key, title, TimeRange(key, start, now)))
+    return panels
+
+
+async def _smoke(request: Request, kind: str, name: str) -> Response:
+    service: Service = request.app.state.service
+    try:
+        row = await asyncio.to_thread(service.inventory.get_target, name)
+    except NotFoundError as exc:
+        raise HTTPException(404, f"No {kind} named {name!r}.") from exc
+    if row.type != kind:
+        return RedirectResponse(f"/{row.type}s/{name}/smokeping", status_code=307)
+    known = {m for _, _, m in await service.store.series(name)} | {
+        m for _, _, m in service.writer.pending_series(name)
+    }
+    smoke = next((f for f in families(sorted(known)) if f.kind == "smoke"), None)
+    return render(
+        request,
+        "smokeping.html",
+        title=f"{name}: latency over time",
+        page_name="detail",
+        kind=kind,
+        target=row,
+        smoke=smoke,
+        panels=smoke_panels(),
+    )
+
+
 RangeQ = Annotated[str | None, Query(alias="range", max_length=8)]
 FromQ = Annotated[str | None, Query(alias="from", max_length=64)]
 ToQ = Annotated[str | None, Query(max_length=64)]
@@ -372,3 +428,15 @@ async def device_detail(
 ) -> Response:
     """A device: CPU, memory, disk, temperature, traffic and every other metric it reports."""
     return await _detail(request, "device", name, range_, from_, to)
+
+
+@router.get("/destinations/{name}/smokeping")
+async def destination_smokeping(request: Request, name: str) -> Response:
+    """The SmokePing view: one target's latency and loss over 3 h, 30 h, 10 d and 360 d."""
+    return await _smoke(request, "destination", name)
+
+
+@router.get("/devices/{name}/smokeping")
+async def device_smokeping(request: Request, name: str) -> Response:
+    """The same for a device that is pinged."""
+    return await _smoke(request, "device", name)

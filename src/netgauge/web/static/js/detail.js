@@ -4,8 +4,12 @@
  * Drag across a chart to zoom every chart to that span; #reset-zoom goes back. */
 (function () {
   "use strict";
-  const root = document.getElementById("charts");
-  if (!root || !window.uPlot || !window.ngCharts) return;
+  if (!window.uPlot || !window.ngCharts) return;
+  // one set of charts per section.charts: the detail page has one, the SmokePing-style
+  // page one per range (each zooms on its own)
+  document.querySelectorAll("section.charts[data-target]").forEach(setup);
+
+  function setup(root) {
   const C = window.ngCharts;
   const target = root.dataset.target;
   const from = root.dataset.from;
@@ -20,8 +24,9 @@
   const EMPTY_RETRY_MS = 3000;
   const EMPTY_RETRIES = 20; // a minute: longer than any writer flush
   const ROUNDS_LIMIT = 10000; // the API's most rounds per request
-  const resetButton = document.getElementById("reset-zoom");
-  const zoomLink = document.getElementById("zoom-range");
+  const single = root.id === "charts"; // the detail page: its zoom buttons are its own
+  const resetButton = single ? document.getElementById("reset-zoom") : null;
+  const zoomLink = single ? document.getElementById("zoom-range") : null;
   const handles = [];
   let zoom = null;
 
@@ -74,7 +79,7 @@
   }
 
   function show(el, spec, done) {
-    spec.sync = "detail";
+    spec.sync = "detail-" + root.id; // cursors move together within one range only
     spec.onZoom = onZoom;
     spec.zoom = zoom || [fromS, toS];
     spec.spanGaps = !step;
@@ -305,5 +310,6 @@
       });
     });
     observer.observe(root);
+  }
   }
 })();
