@@ -225,6 +225,24 @@ def test_phone_width_dark_theme_and_keyboard_login(console: Console, server: Ser
         page.click(".theme-toggle")
     console.goto("/destinations/lab-dns")
     console.shot("31-phone-detail-dark")
+    # the list at phone width: the table scrolls within its box (the page does not), and a
+    # row's Edit and Test now are reached by scrolling it and work
+    console.goto("/destinations")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")  # it scrolls, not clips
+    row = page.locator("#targets-table tr[data-name='lab-dns']")
+    test_now = row.get_by_role("button", name="Test now")
+    test_now.scroll_into_view_if_needed()
+    box = test_now.bounding_box()
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390
+    test_now.click()
+    page.locator("#test-result[data-target='lab-dns']").wait_for(timeout=20_000)
+    edit = row.get_by_role("link", name="Edit")
+    edit.scroll_into_view_if_needed()
+    edit.click()
+    page.wait_for_url(re.compile(r"/destinations/lab-dns/edit$"))
+    console.shot("31b-phone-list-edit")
 
 
 def test_overview_reconnects_after_a_server_restart(console: Console, server: Server) -> None:

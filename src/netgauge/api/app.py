@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -353,7 +354,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid_model(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ValidationError | RequestValidationError)
         response = _validation_response(exc.errors())
-        _audit_error(request, "validation", "info", bytes(response.body).decode(), None)
+        said = json.loads(bytes(response.body))[
+            "errors"
+        ]  # the log says it as the answer did, in words
+        words = "; ".join(f"{e['field']}: {e['msg']}" for e in said) or "invalid request"
+        _audit_error(request, "validation", "info", f"{request.url.path}: {words}", None)
         return response
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:

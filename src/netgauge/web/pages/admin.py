@@ -8,6 +8,7 @@ static/js/admin.js.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -166,6 +167,21 @@ async def admin_audit(
     )
 
 
+def readable(message: str) -> str:
+    """An error line for people: a logged API answer (older versions logged the JSON
+    itself) as its fields and messages."""
+    if not message.startswith("{"):
+        return message
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return message
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors:
+        return "; ".join(f"{e.get('field', '')}: {e.get('msg', '')}" for e in errors)
+    return str(body.get("detail", message)) if isinstance(body, dict) else message
+
+
 @router.get("/admin/errors")
 async def admin_errors(
     request: Request,
@@ -182,6 +198,7 @@ async def admin_errors(
         "admin_errors.html",
         "Error log",
         rows=rows,
+        readable=readable,
         categories=CATEGORIES,
         severities=SEVERITIES,
         category=cat,
