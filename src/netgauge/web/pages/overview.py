@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -29,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
+from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.status import TargetState
 from netgauge.status.measures import latency_and_loss
@@ -76,7 +75,7 @@ class Busy:
     @property
     def detail(self) -> str:
         """The series' label values (``/`` of ``disk_percent{mount="/"}``), "" for none."""
-        return ", ".join(json.loads(v) for v in _LABEL_VALUE.findall(self.series))
+        return ", ".join(split_series(self.series)[1].values())
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,6 @@ def _dt(ns: int) -> datetime | None:
 
 
 _SHOWN = {name for name, _, _ in DEVICE_METRICS}
-_LABEL_VALUE = re.compile(r'=("(?:[^"\\]|\\.)*")')  # a label's JSON-quoted value
 _PREFIXES = tuple(_SHOWN)
 
 
