@@ -14,6 +14,7 @@ HTTP probes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from netgauge.config.files import LocalFile
+from netgauge.errors import NetgaugeError
 from netgauge.models import ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.probes.base import ProbeParams, register_probe
 from netgauge.probes.patterns import UserRegex, compile_text
@@ -126,6 +128,44 @@ class HttpParams(ProbeParams):
         if self.url is not None and clash:
             raise ValueError(f"url excludes {', '.join(sorted(clash))}")
         return self
+
+
+async def http_auth(target: Target, url: str) -> Any:
+    """The target's credentials as HTTP authentication (``token``: a bearer token; else
+    ``username``/``user`` and ``password``: Basic), or None. Where the credentials have a
+    scope, the host the URL names (a whole ``url`` may name another than the target) must
+    be inside it: otherwise nothing is sent (CredentialScopeError)."""
+    import httpx
+
+    from netgauge.credentials.scope import checked_address
+    from netgauge.pollers.secrets import secret
+
+    ref = target.credentials
+    if ref is None or ref.kind not in ("http", "token"):
+        return None
+    token = secret(ref, "token")
+    user = ref.username or secret(ref, "user")
+    password = secret(ref, "password")
+    if token is None and (user is None or password is None):
+        return None
+    host = urlsplit(url).hostname or target.address
+    await checked_address(dataclasses.replace(target, address=host))  # the host it goes to
+    if token is not None:
+        return _bearer(token)
+    return httpx.BasicAuth(user or "", password or "")
+
+
+def _bearer(token: str) -> Any:
+    """``Authorization: Bearer TOKEN`` as an httpx auth (given to the target's own host
+    only: see ``_exchange``)."""
+    import httpx
+
+    class Bearer(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Any:
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    return Bearer()
 
 
 def build_url(target: Target, params: HttpParams) -> str:
@@ -450,6 +490,12 @@ class HttpProbe:
 
         ts, timer, outcome = now_ns(), PhaseTimer(), _Outcome()
         url = build_url(target, params)
+        try:
+            auth = await http_auth(target, url)
+        except (NetgaugeError, ValueError) as exc:  # out of scope, a secret missing
+            return self._result(
+                target, ts, (ProbeStatus.FAILED, str(exc)), url, timer, outcome, None
+            )
         try:  # before the clock starts: loading the CA store is not the target's time
             transport = _transport(params, timer)
         except (OSError, ssl.SSLError) as exc:
@@ -462,12 +508,15 @@ class HttpProbe:
         status, error = ProbeStatus.OK, cast(str | None, None)
         headers = {"User-Agent": f"netgauge/{__version__}"}
         async with httpx.AsyncClient(
-            transport=transport, timeout=params.timeout, headers=headers, trust_env=False
+            transport=transport,
+            timeout=params.timeout,
+            headers=headers,
+            trust_env=False,
         ) as client:
             started = timer.begin()
             try:
                 async with asyncio.timeout(params.timeout):
-                    await self._exchange(client, url, params, timer, outcome)
+                    await self._exchange(client, url, params, timer, outcome, auth)
             except (TimeoutError, httpx.TimeoutException):
                 status = ProbeStatus.TIMEOUT
                 error = f"timed out after {params.timeout:g}s {timer.doing}"
@@ -485,12 +534,16 @@ class HttpProbe:
         params: HttpParams,
         timer: PhaseTimer,
         outcome: _Outcome,
+        auth: Any = None,
     ) -> None:
         request = client.build_request(params.method, url)
         home = request.url.host
         while True:  # bounded: every turn adds to the chain, which max_redirects caps
             request.extensions["trace"] = timer.trace
-            response = await client.send(request, stream=True, follow_redirects=False)
+            # the login goes to the host the check is of, never to one a redirect names
+            # (a client-wide auth would be sent to each hop)
+            mine = auth if request.url.host == home else None
+            response = await client.send(request, stream=True, follow_redirects=False, auth=mine)
             try:
                 outcome.record(response)
                 follow = response.next_request if params.follow_redirects else None
