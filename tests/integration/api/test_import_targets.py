@@ -112,9 +112,14 @@ def test_the_inventorys_own_rules_name_their_line(client: TestClient) -> None:
 
 
 def test_a_header_problem_is_said_first(client: TestClient) -> None:
-    r = post(client, "name,adress\nx,127.0.0.1\n")
-    errors = r.json()["lines"][0]["errors"]
-    assert "unknown column 'adress'" in errors[0] and "'address' is missing" in errors[1]
+    for dry in ("true", "false"):
+        r = post(client, "name,adress\nx,127.0.0.1\n", dry_run=dry)
+        assert r.status_code == 422 and r.json()["field"] == "body"
+        assert "unknown column 'adress'" in r.json()["detail"] and "1 more" in r.json()["detail"]
+    r = client.post("/api/v1/targets/import", content=b"", headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and "empty" in r.text
+    r = client.post("/api/v1/targets/import", json={"name": "x"})
+    assert r.status_code == 415 and "text/csv" in r.text
 
 
 def test_a_spreadsheets_file_reads_as_it_looks(client: TestClient) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
@@ -96,6 +96,7 @@ async def create_target(
 @router.post(
     "/import",
     responses={
+        415: {"description": "not text/csv"},
         422: {"description": "a real import with problems: nothing imported, every problem "
               "listed with its line"},
     },
@@ -113,7 +114,12 @@ async def import_targets_csv(
 ) -> ImportAnswer:
     """Targets and their checks from CSV, all or nothing: every line checked first, each
     problem named with its line and column. ``dry_run``: only say what would be made."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("text/csv", "text/plain"):
+        raise HTTPException(415, "body: send the file as Content-Type: text/csv")
     raw = await request.body()
+    if not raw.strip():
+        raise InventoryError("body: empty: send the CSV file (a header, then a line per target)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -121,6 +127,11 @@ async def import_targets_csv(
     run = partial(import_targets, admin=is_admin(who), dry_run=dry_run)
     report = await asyncio.to_thread(run, inv, text, current_actor())
     answer = ImportAnswer(**report.as_json())
+    header = report.lines[0].errors if report.lines and report.lines[0].line == 1 else []
+    if header:  # not a file of targets at all: a bad request, dry run or not
+        raise InventoryError(
+            f"body: {header[0]}" + (f" (and {len(header) - 1} more)" if len(header) > 1 else "")
+        )
     if report.errors and not dry_run:
         problems = [{"field": f"line {x.line}", "msg": e} for x in report.lines for e in x.errors]
         body = {
