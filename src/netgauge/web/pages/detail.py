@@ -342,6 +342,7 @@ async def _detail(
         use_rounds=tr.span_s <= ROUNDS_UP_TO_S,
         range_links=_range_links(request.url.path),
         families=families(metric_names, everything=everything),
+        known_series=len(set(metric_names)),
         hidden=[] if everything else sorted(set(metric_names) & BOOKKEEPING),
         everything=everything,
         has_status="status" in metric_names,

@@ -279,16 +279,17 @@
     load(el);
   });
 
-  // a target added a moment ago has no series yet: the page waits for its first results
-  // (as it would for an empty chart) and then reloads, so the charts appear by themselves
-  const awaiting = root.querySelector("[data-await-metrics]");
-  if (awaiting && live) {
+  // a target added a moment ago has no series yet, or only those of its quickest check:
+  // the page looks for new series for two minutes and reloads when one comes, so every
+  // check's charts appear by themselves (one first result after another)
+  const known = Number(root.dataset.known || "0");
+  if (live && single) {
     let tries = 0;
     const look = async function () {
       tries += 1;
       try {
         const series = await ng.api("GET", "/api/v1/metrics/series?target=" + encodeURIComponent(target));
-        if (series.length) { location.reload(); return; }
+        if (series.length > known) { location.reload(); return; }
       } catch (e) { /* the next look may do better */ }
       if (tries < EMPTY_RETRIES * 2) setTimeout(look, EMPTY_RETRY_MS);
     };
