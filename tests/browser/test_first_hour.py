@@ -8,7 +8,10 @@ import http.server
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -151,3 +154,48 @@ def test_the_smokeping_view_stacks_four_spans(console: Console, server: Server) 
     wait_for(lambda: int(second.get_attribute("data-points") or 0) > 0, timeout=30, what="30 h")
     assert console.unlabelled() == []
     console.shot("37-smokeping-four-spans")
+
+
+def test_times_are_in_the_users_zone_and_say_so(browser: Any, server: Server) -> None:
+    """A browser in Kolkata sees Kolkata's times, labelled; switched to New York with the
+    clock button, every time, label and range input follows; a range typed in New York's
+    wall time asks the server for the right instants (checked with zoneinfo here)."""
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, locale="en-GB", timezone_id="Asia/Kolkata"
+    )
+    console = Console(context, server)
+    try:
+        console.login()
+        page = console.goto("/destinations/lab-dns?range=1h")
+        note = page.locator(".range-note time").first
+        start = datetime.fromisoformat(str(note.get_attribute("datetime")).replace("Z", "+00:00"))
+        kolkata = start.astimezone(ZoneInfo("Asia/Kolkata"))
+        shown = note.inner_text()  # en-GB: "07/12/2026, 9:00:00 GMT+5:30"
+        assert f"{kolkata.hour}:{kolkata:%M}" in shown and ("GMT+5:30" in shown or "IST" in shown)
+        label = page.locator("label[for='range-from']").inner_text()  # ICU's name may be old
+        assert label in ("From (Asia/Kolkata)", "From (Asia/Calcutta)")
+        assert page.locator("#range-from").input_value() == f"{kolkata:%Y-%m-%dT%H:%M}"
+        # another zone, chosen in the header
+        page.locator("#tz-button").click()
+        page.locator("#tz-input").fill("America/New_York")
+        page.get_by_role("button", name="Use this zone").click()
+        page.wait_for_load_state()
+        page.locator("label[for='range-from']", has_text="America/New_York").wait_for()
+        york = start.astimezone(ZoneInfo("America/New_York"))
+        shown = page.locator(".range-note time").first.inner_text()
+        assert f"{york.hour}:{york:%M}" in shown and ("GMT-5" in shown or "EST" in shown)
+        assert "America/New_York" in page.locator("#tz-button").inner_text()
+        console.shot("38-times-in-the-users-zone")
+        # a custom range typed in New York's wall time
+        page.locator("#range-from").fill("2026-11-01T01:30")  # the autumn hour repeats there
+        page.locator("#range-to").fill("2026-11-02T12:00")
+        page.get_by_role("button", name="Show range").click()
+        page.wait_for_url(re.compile(r"from="))
+        asked = parse_qs(urlsplit(page.url).query)
+        wall = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))  # fold=0
+        assert asked["from"][0] == wall.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        end = datetime(2026, 11, 2, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+        assert asked["to"][0] == end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        assert console.problems == []
+    finally:
+        context.close()

@@ -215,6 +215,8 @@
         scales: scales,
         axes: axes(pal, spec.kind === "status" ? "%" : spec.unit),
         legend: { live: true },
+        // the axis in the user's zone, as every other time on the page (common.js)
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), window.ng ? ng.zone() : "UTC"); },
         cursor: { drag: { x: true, y: false, setScale: true }, sync: { key: spec.sync } },
         hooks: {
           setSelect: [function (u) {

@@ -201,19 +201,99 @@
     if (value === null || value === undefined || isNaN(value)) return "—";
     return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 2 : digits });
   };
-  ng.time = function (value) {
+  // One rule for times: every time is shown in the user's zone (chosen with the Times
+  // button in the header, kept in this browser; the browser's own zone until then), and
+  // says which zone it is in. Tables, summaries, range inputs and chart axes all use it.
+  ng.browserZone = function () {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; }
+  };
+  ng.zone = function () {
+    var chosen = null;
+    try { chosen = localStorage.getItem("ng-tz"); } catch (e) { /* storage off */ }
+    if (chosen) {
+      try { new Intl.DateTimeFormat(undefined, { timeZone: chosen }); return chosen; } catch (e) { /* gone */ }
+    }
+    return ng.browserZone();
+  };
+  ng.setZone = function (zone) {
+    try {
+      if (!zone || zone === ng.browserZone()) localStorage.removeItem("ng-tz");
+      else localStorage.setItem("ng-tz", zone);
+    } catch (e) { /* storage off: this page only */ }
+  };
+  ng.time = function (value, zone) {
     if (!value) return "—";
     var d = value instanceof Date ? value : new Date(value);
-    return d.toLocaleString();
+    return d.toLocaleString(undefined, { timeZone: zone || ng.zone(), timeZoneName: "short" });
   };
-  // <time datetime> elements rendered by the server in UTC, shown in the browser's zone
+  // the wall time of `date` in `zone` as a datetime-local input's value (YYYY-MM-DDTHH:MM)
+  ng.wallTime = function (date, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone || ng.zone(), hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  };
+  // a datetime-local value read as a wall time of `zone`: the instant (the offset found by
+  // asking what wall time a guess gives, twice: exact across DST changes)
+  ng.fromWallTime = function (text, zone) {
+    var want = Date.parse(text + ":00Z");
+    if (isNaN(want)) return null;
+    var guess = want;
+    for (var i = 0; i < 2; i++) {
+      var shown = Date.parse(ng.wallTime(new Date(guess), zone) + ":00Z");
+      guess += want - shown;
+    }
+    return new Date(guess);
+  };
+  // <time datetime> elements rendered by the server in UTC, shown in the user's zone
   ng.localTimes = function (root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
-      if (t.dataset.local) return;
+      if (!t.dataset.utc) t.dataset.utc = t.textContent;
       var d = new Date(t.getAttribute("datetime"));
-      if (!isNaN(d)) { t.title = t.textContent; t.textContent = d.toLocaleString(); t.dataset.local = "1"; }
+      if (!isNaN(d)) { t.title = t.dataset.utc; t.textContent = ng.time(d); t.dataset.local = "1"; }
+    });
+    (root || document).querySelectorAll("[data-zone-label]").forEach(function (el) {
+      el.textContent = ng.zone();
     });
   };
+
+  // the Times button in the header: which zone times are shown in
+  function setupZoneChooser() {
+    var button = document.getElementById("tz-button");
+    var dialog = document.getElementById("tz-dialog");
+    if (!button || !dialog) return;
+    var input = dialog.querySelector("input");
+    var list = document.getElementById("tz-zones");
+    button.textContent = "Times: " + ng.zone();
+    button.addEventListener("click", function () {
+      if (!list.children.length && Intl.supportedValuesOf) {
+        Intl.supportedValuesOf("timeZone").concat(["UTC"]).forEach(function (z) {
+          var o = document.createElement("option");
+          o.value = z;
+          list.appendChild(o);
+        });
+      }
+      input.value = ng.zone();
+      dialog.hidden = !dialog.hidden;
+      if (!dialog.hidden) input.select();
+    });
+    dialog.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var zone = input.value.trim() || ng.browserZone();
+      try { new Intl.DateTimeFormat(undefined, { timeZone: zone }); } catch (e) {
+        dialog.querySelector(".tz-error").textContent = zone + " is not a time zone (e.g. Europe/Berlin, UTC)";
+        return;
+      }
+      ng.setZone(zone);
+      location.reload(); // every time on the page, the charts' axes and inputs with it
+    });
+    dialog.querySelector("[data-browser-zone]").addEventListener("click", function () {
+      ng.setZone(null);
+      location.reload();
+    });
+  }
 
   function setTheme(theme) {
     document.documentElement.dataset.theme = theme;
@@ -257,6 +337,7 @@
       });
     });
     ng.localTimes();
+    setupZoneChooser();
     // keep the session while the page is open (the access cookie lives 15 min by default)
     if (document.body.dataset.role) setInterval(ng.refresh, 5 * 60 * 1000);
     ng.track("page_view");

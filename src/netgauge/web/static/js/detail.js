@@ -296,6 +296,24 @@
     setTimeout(look, EMPTY_RETRY_MS);
   }
 
+  // the custom range is typed in the user's zone (its labels say which) and sent as instants
+  const rangeForm = single ? document.querySelector("#range-picker form.custom-range") : null;
+  if (rangeForm) {
+    rangeForm.querySelectorAll("input[data-utc]").forEach(function (input) {
+      input.value = ng.wallTime(new Date(input.dataset.utc));
+    });
+    rangeForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const q = new URLSearchParams();
+      ["from", "to"].forEach(function (name) {
+        const input = rangeForm.elements[name];
+        const at = input.value ? ng.fromWallTime(input.value, ng.zone()) : null;
+        if (at) q.set(name, at.toISOString());
+      });
+      location.assign(location.pathname + "?" + q);
+    });
+  }
+
   if (resetButton) resetButton.addEventListener("click", resetZoom);
   document.addEventListener("ng:theme", function () {
     handles.forEach(function (h) { h.redraw(); });

@@ -120,7 +120,7 @@
           return;
         }
         var first = result.next_runs[0];
-        var local = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        var local = ng.zone(); // the user's zone (common.js); the window's own beside it
         var there = w && w.timezone !== local ? " (" + zoneTime(first, w.timezone) + " in " + w.timezone + ")" : "";
         out.textContent = ng.time(first) + there;
         out.dataset.at = first;
