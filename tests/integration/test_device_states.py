@@ -74,8 +74,13 @@ def test_a_device_whose_interface_fails_is_offline_in_time_once(
 
     lab.set_link(up=True)
     wait_for(lambda: state(client) == "online", timeout=15, what="sw1 online again")
-    changes = [(h["previous_state"], h["new_state"]) for h in reversed(history(client))]
-    assert changes == [(None, "online"), ("online", "offline"), ("offline", "online")]
+
+    def changes() -> list[tuple[Any, Any]] | None:  # the history is stored a moment later
+        found = [(h["previous_state"], h["new_state"]) for h in reversed(history(client))]
+        return found if len(found) >= 3 else None
+
+    found = wait_for(changes, timeout=10, what="the recovery in the history")
+    assert found == [(None, "online"), ("online", "offline"), ("offline", "online")]
 
     def status_points() -> Any:
         params = {"target": "sw1", "metric": "status", "measurement": "device_status"}

@@ -17,12 +17,15 @@ from tests.integration.security.conftest import PASSWORD, Served
 pytestmark = pytest.mark.network
 
 
-def _logged_clients(served: Served, token: str) -> set[str]:
+def _logged_clients(served: Served, token: str, logins: int) -> set[str]:
+    """The client addresses of the request log's logins, once all ``logins`` are in it
+    (rows are written in batches every couple of seconds: one batch may hold some only)."""
+
     def rows() -> list[dict[str, Any]] | None:
         with served.client(headers={"Authorization": f"Bearer {token}"}) as http:
             found = http.get("/api/v1/logs/requests", params={"limit": 1000}).json()
-        logins = [r for r in found if r["path"] == "/api/v1/auth/login"]
-        return logins or None  # written every couple of seconds
+        seen = [r for r in found if r["path"] == "/api/v1/auth/login"]
+        return seen if len(seen) >= logins else None
 
     return {str(r["client"]) for r in wait_for(rows, timeout=15, what="the request log")}
 
@@ -45,7 +48,7 @@ def test_forwarded_headers_from_anyone_are_ignored(netgauge_serve: Callable[...,
 
     statuses = asyncio.run(rotate())
     assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}, statuses
-    assert _logged_clients(served, token) == {"127.0.0.1"}  # not the forged ones
+    assert _logged_clients(served, token, 10) == {"127.0.0.1"}  # not the forged ones
 
 
 def test_a_trusted_proxy_is_believed_and_its_https_makes_cookies_secure(
@@ -73,5 +76,5 @@ def test_a_trusted_proxy_is_believed_and_its_https_makes_cookies_secure(
             json={"username": "admin", "password": "wrong wrong wrong"},
             headers={"X-Forwarded-For": "10.88.0.1"},
         )
-    assert _logged_clients(served, r.json()["access_token"]) == {"10.77.0.9", "127.0.0.1",
+    assert _logged_clients(served, r.json()["access_token"], 3) == {"10.77.0.9", "127.0.0.1",
                                                                   "127.0.0.5"}  # fmt: skip
