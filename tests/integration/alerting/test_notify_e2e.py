@@ -198,9 +198,14 @@ def test_a_receiver_that_is_down_gets_it_when_back_with_every_attempt_shown(
         assert receiver.url not in seen["last_error"]
         receiver.status = 200
         wait_for(lambda: receiver.received, timeout=40, what="delivery once the receiver is back")
-        items = client.get("/api/v1/notifications").json()["items"]
-        sent = next(n for n in items if n["id"] == seen["id"])
-        assert sent["state"] == "sent" and sent["attempts"] >= 3
+
+        def marked() -> dict[str, Any] | None:  # recorded once the receiver has answered
+            items = client.get("/api/v1/notifications").json()["items"]
+            found = next(n for n in items if n["id"] == seen["id"])
+            return found if found["state"] == "sent" else None
+
+        sent = wait_for(marked, timeout=10, what="the delivery recorded as sent")
+        assert sent["attempts"] >= 3
         assert len(receiver.received) == 1
         key = receiver.received[0].headers["Idempotency-Key"]
         assert key == f"netgauge-{seen['id']}"
