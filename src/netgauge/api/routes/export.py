@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Query
@@ -35,7 +35,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.routes.metrics import dt_to_ns, ns_to_dt
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory, TargetFilter
 from netgauge.models import TargetType
@@ -44,6 +43,7 @@ from netgauge.service import Service
 from netgauge.status.measures import LATENCY_SERIES, LOSS_SERIES
 from netgauge.storage.base import Point
 from netgauge.storage.embedded.summary import Summary
+from netgauge.timerange import ns_to_dt, time_span
 
 router = APIRouter(prefix="/export", tags=["export"])
 
@@ -117,11 +117,8 @@ class Chosen:
 
 
 def _range(from_: datetime, to: datetime | None) -> tuple[int, int]:
-    start = dt_to_ns(from_, "from")
-    end = dt_to_ns(to or datetime.now(UTC), "to")
-    if start >= end:
-        raise InventoryError("from: must be before `to`")
-    return start, end
+    span = time_span(from_, to)
+    return span.start_ns, span.end_ns
 
 
 def _filters(

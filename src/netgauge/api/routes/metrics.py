@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -18,27 +18,11 @@ from netgauge.api.schemas import (
 from netgauge.config.base import parse_duration
 from netgauge.errors import InventoryError
 from netgauge.storage.base import Aggregation, Point
+from netgauge.timerange import ns_to_dt, time_span
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 MAX_POINTS = 100_000
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LAST_NS = 2**63 - 1  # samples are int64 nanoseconds: up to 2262-04-11
-
-
-def ns_to_dt(ns: int) -> datetime:
-    """UTC nanoseconds → aware datetime (microsecond precision)."""
-    return EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def dt_to_ns(value: datetime, field: str) -> int:
-    """Aware or naive (= UTC) datetime → UTC nanoseconds, exactly; 422 outside 1970..2262."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    ns = (aware - EPOCH) // timedelta(microseconds=1) * 1000
-    if not 0 <= ns <= LAST_NS:
-        raise InventoryError(f"{field}: must lie between 1970-01-01 and 2262-04-11 (UTC)")
-    return ns
+DEFAULT_SPAN_S = 3600.0  # `from` left out: the last hour
 
 
 def _step_seconds(step: str | None) -> float | None:
@@ -81,15 +65,12 @@ async def query_metrics(
     """
     if agg == "availability" and metric != "status":
         raise InventoryError("agg: availability is for the status metric")
-    given_start = dt_to_ns(from_, "from") if from_ else None
-    end_ns = dt_to_ns(to or datetime.now(UTC), "to")
-    start_ns = given_start if given_start is not None else max(0, end_ns - 3600 * 10**9)
-    if start_ns >= end_ns:
-        raise InventoryError("from: must be before `to`")
+    span = time_span(from_, to, default_s=DEFAULT_SPAN_S)
+    start_ns, end_ns = span.start_ns, span.end_ns
     step_s = _step_seconds(step)
     if step_s is not None and (end_ns - start_ns) / 1e9 / step_s > MAX_POINTS:
         raise InventoryError(f"step: too small for the range (more than {MAX_POINTS} points)")
-    start, end = ns_to_dt(start_ns), ns_to_dt(end_ns)
+    start, end = span.start, span.end
     stored_agg: Aggregation = "avg" if agg == "availability" else agg
     points = await service.store.points(target, metric, start_ns, end_ns, step_s, stored_agg)
     if agg == "availability":
@@ -149,12 +130,8 @@ async def rounds(
 ) -> RoundsResponse:
     """Each round of one check kind on a target with all its metrics: for an ICMP burst,
     loss, min/median/percentiles/max — the per-round distribution behind a "smoke" chart."""
-    given_start = dt_to_ns(from_, "from") if from_ else None
-    end_ns = dt_to_ns(to or datetime.now(UTC), "to")
-    start_ns = given_start if given_start is not None else max(0, end_ns - 3600 * 10**9)
-    if start_ns >= end_ns:
-        raise InventoryError("from: must be before `to`")
-    found = await service.store.rounds(target, kind, start_ns, end_ns, limit)
+    span = time_span(from_, to, default_s=DEFAULT_SPAN_S)
+    found = await service.store.rounds(target, kind, span.start_ns, span.end_ns, limit)
     return RoundsResponse(
         target=target,
         kind=kind,

@@ -13,13 +13,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.config.base import parse_duration
 from netgauge.config.model import JobConfig, check_address
 from netgauge.errors import InventoryError
 from netgauge.inventory.repository import check_job
 from netgauge.models import Target
 from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.timerange import ns_to_dt
 
 router = APIRouter(prefix="/probes", tags=["probes"])
 MAX_TARGETS = 1000

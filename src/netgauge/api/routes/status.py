@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.api.schemas import CheckStatus, TargetStatus
 from netgauge.errors import NotFoundError
 from netgauge.status import TargetState
+from netgauge.timerange import ns_to_dt
 
 router = APIRouter(prefix="/status", tags=["status"])
 

@@ -23,13 +23,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from netgauge.api.routes.metrics import dt_to_ns, ns_to_dt
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import TargetRow
 from netgauge.series import split_series
 from netgauge.service import Service
+from netgauge.timerange import dt_to_ns, ns_to_dt, parse_when, time_span
 from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,35 +97,25 @@ class TimeRange:
         return choose_step(self.span_s)
 
 
-def _parse_when(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.strip())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def pick_range(
     key: str | None, from_: str | None, to: str | None, now: datetime | None = None
 ) -> TimeRange:
-    """The preset or custom range asked for; a bad custom range falls back to the default
-    with the reason shown. A preset's ``from`` lies on its step, so rollups answer."""
+    """The preset or custom range asked for (read by the one rule of :mod:`timerange`); a
+    bad custom range falls back to the default with the reason shown. A preset's ``from``
+    lies on its step, so rollups answer."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     if from_:
         try:
-            start = _parse_when(from_)
-            end = _parse_when(to) if to else now
-            if start >= end:
-                raise ValueError("“from” must be before “to”")
-            if (end - start).total_seconds() > MAX_SPAN_S:
-                raise ValueError("the range is longer than 400 days")
-            dt_to_ns(start, "from")  # within what the store keeps: 1970..2262
-            dt_to_ns(end, "to")
-            return TimeRange("custom", start, end)
-        except (ValueError, OverflowError, InventoryError) as exc:
+            end = parse_when(to, "to") if to else now
+            span = time_span(parse_when(from_, "from"), end, max_s=MAX_SPAN_S)
+            return TimeRange("custom", span.start, span.end)
+        except InventoryError as exc:
             fallback = pick_range(DEFAULT_RANGE, None, None, now)
             return TimeRange(fallback.key, fallback.start, fallback.end, f"custom range: {exc}")
     key = key if key in RANGES else DEFAULT_RANGE
-    span = RANGES[key]
-    step = choose_step(span) or 60
-    start_ts = (int(now.timestamp()) - span) // step * step
+    span_s = RANGES[key]
+    step = choose_step(span_s) or 60
+    start_ts = (int(now.timestamp()) - span_s) // step * step
     return TimeRange(key, datetime.fromtimestamp(start_ts, UTC), now)
 
 

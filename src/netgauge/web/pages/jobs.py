@@ -19,13 +19,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from netgauge.api.routes.jobs import public
-from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.api.schemas import JobPublic
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.tables import JobRow, JobRun
 from netgauge.scheduler.window import parse_days
 from netgauge.service import Service
+from netgauge.timerange import ns_to_dt
 from netgauge.web.params_form import kind_forms
 from netgauge.web.render import render
 

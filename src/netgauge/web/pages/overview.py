@@ -25,12 +25,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from netgauge.api.routes.metrics import ns_to_dt
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
 from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.status import TargetState
 from netgauge.status.measures import latency_and_loss
+from netgauge.timerange import ns_to_dt
 from netgauge.web.render import as_utc, render, render_fragment
 
 router = APIRouter(include_in_schema=False)
