@@ -6,11 +6,16 @@ Latency is, by probe kind, the first of these a result has: ICMP's median round 
 data, agents); TCP's connect time; HTTP's total time, else time to first byte; DNS's query
 time; a traceroute's round trip to the destination. Loss is ``loss_pct`` of ICMP or a
 traceroute. Where several jobs check one target, the worst of them counts.
+
+How bad a loss is reads on SmokePing's scale (:data:`LOSS_SCALE`): the smoke charts' dots,
+their legend and the lists' loss column all take their bands and colours from it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from netgauge.models import ProbeResult
 
@@ -26,6 +31,43 @@ LATENCY_SERIES: tuple[str, ...] = tuple(
     f"{kind}.{name}" for kind, names in LATENCY_BY_KIND.items() for name in names
 )
 LOSS_SERIES: tuple[str, ...] = ("icmp.loss_pct", "traceroute.loss_pct")
+
+
+@dataclass(frozen=True, slots=True)
+class LossBand:
+    """Losses below ``below`` percent (None: the rest) that are not in an earlier band."""
+
+    below: float | None
+    label: str
+    colour: str
+
+
+# SmokePing's loss colours: none, then < 5, < 10, < 25, < 50, >= 50 %
+LOSS_SCALE: tuple[LossBand, ...] = (
+    LossBand(0.0, "0 %", "#26ff00"),  # below 0 never: 0 % is its own band (see loss_band)
+    LossBand(5.0, "< 5 %", "#00b8ff"),
+    LossBand(10.0, "< 10 %", "#0059ff"),
+    LossBand(25.0, "< 25 %", "#7e00ff"),
+    LossBand(50.0, "< 50 %", "#ff00ea"),
+    LossBand(None, "≥ 50 %", "#ff0000"),
+)
+
+
+def loss_band(loss: float | None) -> int:
+    """The index in :data:`LOSS_SCALE` of a loss in percent (none or 0: the first)."""
+    if loss is None or loss <= 0:
+        return 0
+    for index, band in enumerate(LOSS_SCALE[1:], start=1):
+        if band.below is None or loss < band.below:
+            return index
+    return len(LOSS_SCALE) - 1
+
+
+def loss_scale_json() -> str:
+    """The scale for the browser's charts (``charts.js`` colours dots by it)."""
+    return json.dumps(
+        [{"below": b.below, "label": b.label, "colour": b.colour} for b in LOSS_SCALE]
+    )
 
 
 def latency_and_loss(results: Iterable[ProbeResult]) -> tuple[float | None, float | None]:
@@ -46,4 +88,13 @@ def latency_and_loss(results: Iterable[ProbeResult]) -> tuple[float | None, floa
     return latency, loss
 
 
-__all__ = ["LATENCY_BY_KIND", "LATENCY_SERIES", "LOSS_SERIES", "latency_and_loss"]
+__all__ = [
+    "LATENCY_BY_KIND",
+    "LATENCY_SERIES",
+    "LOSS_SCALE",
+    "LOSS_SERIES",
+    "LossBand",
+    "latency_and_loss",
+    "loss_band",
+    "loss_scale_json",
+]

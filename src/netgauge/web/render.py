@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from netgauge import __version__
 from netgauge.auth.roles import Principal, Role
+from netgauge.status.measures import LOSS_SCALE, loss_band, loss_scale_json
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -51,8 +52,10 @@ def iso(value: datetime | None) -> str:
     return as_utc(value).astimezone(UTC).isoformat()
 
 
-_env.globals.update(asset=asset, version=__version__)
-_env.filters.update(when=when, iso=iso)
+_env.globals.update(
+    asset=asset, version=__version__, loss_scale=LOSS_SCALE, loss_scale_json=loss_scale_json()
+)
+_env.filters.update(when=when, iso=iso, loss_band=loss_band)
 
 
 def render_fragment(template: str, **context: Any) -> str:

@@ -4,6 +4,7 @@ and the API calls the page's script makes stay within the points it means to dra
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample
 from netgauge.service import Service
+from netgauge.status.measures import LOSS_SCALE
 from netgauge.web.pages.detail import RANGES, choose_step, families
 from tests.conftest import as_admin
 
@@ -138,6 +140,12 @@ def test_destination_page_draws_smoke_and_availability(client: TestClient) -> No
     smoke = next(c for c in page.charts if c.get("data-kind") == "smoke")
     assert "icmp.rtt_median_ms" in str(smoke["data-series"])
     assert 'class="loss-scale"' in r.text
+    for band in LOSS_SCALE:  # the legend and the charts' colours come from the one scale
+        assert f"background: {band.colour}" in r.text and band.label in r.text
+    script = re.search(r'<script type="application/json" id="ng-loss-scale">(.*?)</script>', r.text)
+    assert script is not None
+    sent = json.loads(script.group(1))
+    assert [(b["below"], b["colour"]) for b in sent] == [(b.below, b.colour) for b in LOSS_SCALE]
     assert page.by_id["availability"]["data-value"] == "100.000"
     assert page.by_id["charts"]["data-rounds"] == "true"
     # traceroute is covered by a job but has not produced a path yet

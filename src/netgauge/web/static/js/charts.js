@@ -9,13 +9,23 @@
   "use strict";
   const charts = {};
 
-  // SmokePing's loss scale: 0 %, < 5 %, < 10 %, < 25 %, < 50 %, >= 50 % (detail.css, .loss-N)
-  const LOSS_COLOURS = ["#26ff00", "#00b8ff", "#0059ff", "#7e00ff", "#ff00ea", "#ff0000"];
-  const LOSS_LIMITS = [0, 5, 10, 25, 50];
+  // SmokePing's loss scale, as the server defines it (status/measures.py LOSS_SCALE), from
+  // the page's #ng-loss-scale: [{below, label, colour}], the last band's `below` null
+  let lossScale = null;
+  function scale() {
+    if (lossScale === null) {
+      const el = document.getElementById("ng-loss-scale");
+      lossScale = el ? JSON.parse(el.textContent) : [{ below: null, colour: "#888" }];
+    }
+    return lossScale;
+  }
   charts.lossColour = function (loss) {
-    if (loss == null || loss <= 0) return LOSS_COLOURS[0];
-    for (let i = 1; i < LOSS_LIMITS.length; i++) if (loss < LOSS_LIMITS[i]) return LOSS_COLOURS[i];
-    return LOSS_COLOURS[5];
+    const bands = scale();
+    if (loss == null || loss <= 0) return bands[0].colour;
+    for (let i = 1; i < bands.length; i++) {
+      if (bands[i].below === null || loss < bands[i].below) return bands[i].colour;
+    }
+    return bands[bands.length - 1].colour;
   };
 
   function cssVar(name, fallback) {
