@@ -38,6 +38,7 @@ from netgauge.models import TargetType
 from netgauge.pollers.agent import AgentIngest
 from netgauge.pollers.jobs import REJECTIONS
 from netgauge.runner import JobRunner
+from netgauge.runner.test_now import TestReport, test_target
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
 from netgauge.schedules import Calendar, Calendars
@@ -248,6 +249,10 @@ class Service:
         if not started:
             self.runner.unmark_manual(job)
         return started
+
+    async def test_target(self, name: str) -> TestReport:
+        """Test now: ``name``'s checks run once, nothing stored (see runner/test_now.py)."""
+        return await test_target(self.inventory, self.runner, name)
 
     def live_states(self, kind: TargetType | None = None) -> dict[str, str]:
         """Every checked target's live state: the status tracker's for destinations, the

@@ -9,6 +9,7 @@ a check that overruns becomes a ``timeout`` result, one that raises (a bug) a ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -265,7 +266,6 @@ class JobRunner:
         self, cfg: JobConfig, probe: Probe, targets: Sequence[Target], params: Any, timeout: float
     ) -> list[ProbeResult]:
         per_job = asyncio.Semaphore(cfg.concurrency)
-        per_kind = self._kind_limit(probe.kind)
         polls = getattr(probe, "device_poll", False)
         if polls:  # offline devices are tried less and less often until they are back
             targets = [t for t in targets if self._due(cfg.name, t)]
@@ -273,16 +273,49 @@ class JobRunner:
 
         async def one(index: int, target: Target) -> ProbeResult:
             await self._clock.sleep(index * gap)
-            if not polls:
-                async with per_job, per_kind, self._global:
-                    return await self._guarded(probe, target, params, timeout)
-            # Never two polls of one device at once, whichever jobs they belong to. The
-            # device comes first: a poll waiting for it must not hold a slot meanwhile.
-            async with self._device_locks.setdefault(target.name, asyncio.Lock()):
-                async with per_job, per_kind, self._global:
-                    return await self._guarded(probe, target, params, timeout)
+            return await self._limited(probe, target, params, timeout, per_job)
 
         return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(targets))))
+
+    async def _limited(
+        self,
+        probe: Probe,
+        target: Target,
+        params: Any,
+        timeout: float,
+        per_job: asyncio.Semaphore | None = None,
+    ) -> ProbeResult:
+        """One check within the limits: the job's, the kind's and the global one."""
+        if not getattr(probe, "device_poll", False):
+            async with per_job or _UNLIMITED, self._kind_limit(probe.kind), self._global:
+                return await self._guarded(probe, target, params, timeout)
+        # Never two polls of one device at once, whichever jobs they belong to (or a Test
+        # now). The device comes first: a poll waiting for it must not hold a slot meanwhile.
+        async with self._device_locks.setdefault(target.name, asyncio.Lock()):
+            async with per_job or _UNLIMITED, self._kind_limit(probe.kind), self._global:
+                return await self._guarded(probe, target, params, timeout)
+
+    async def check_once(self, cfg: JobConfig, target: Target) -> ProbeResult:
+        """One check of ``target`` by ``cfg`` as a scheduled run makes it (today's params
+        rules, the timeout rule, the limits, the error texts), for Test now: nothing is
+        stored. A fresh probe is used and closed after, so the scheduled runs' probes keep
+        their own state (counter rates, sessions); an injected one (tests) is used as is."""
+        injected = cfg.kind in self._probes and self._probes[cfg.kind] is not None
+        probe = self._probes[cfg.kind] if injected else PROBES.get(cfg.kind)()
+        ts = now_ns()
+        try:
+            try:
+                params, timeout = self.plan(probe, cfg)
+            except ValidationError as exc:  # stored params today's rules refuse
+                error = f"not run: {params_error(exc)}"
+                return _failed(target, cfg.kind, ts, ProbeStatus.FAILED, error)
+            if isinstance(probe, BatchProbe):
+                return (await self._run_batch(probe, [target], params, timeout))[0]
+            return await self._limited(probe, target, params, timeout)
+        finally:
+            close = getattr(probe, "close", None)
+            if close is not None and not injected:
+                await close()
 
     async def close(self) -> None:
         """Let every check kind that holds sockets or connections close them."""
@@ -346,6 +379,9 @@ class JobRunner:
             return f"cannot run {probe.kind} probes here: {exc}"
         log.exception("probe.crashed", kind=probe.kind)
         return f"internal error: {type(exc).__name__}: {exc}"
+
+
+_UNLIMITED = contextlib.nullcontext()
 
 
 def _failed(target: Target, kind: str, ts: int, status: ProbeStatus, error: str) -> ProbeResult:

@@ -388,3 +388,29 @@ async def test_a_poll_waiting_for_its_device_holds_no_slot(parts: Any) -> None:
     release.set()
     await asyncio.gather(first, second)
     assert probe.polled == ["sw1", "sw2", "sw1"]
+
+
+async def test_test_now_waits_for_the_global_limit_like_a_scheduled_check(parts: Any) -> None:
+    """One way to run a check: Test now (check_once) takes a slot of the global limit as a
+    scheduled run does, and says a crash, a timeout, a setup failure in the same words."""
+    release = asyncio.Event()
+    probe = ScriptedProbe({"t0003": "boom", "t0004": "hang"}, release)
+    runner = runner_with(parts, probe, max_concurrency=2)
+    scheduled = asyncio.create_task(runner.run_checks(job(), targets(2)))
+    while probe.in_flight < 2:
+        await asyncio.sleep(0)
+    tested = asyncio.create_task(runner.check_once(job(), Target("t0002", "127.0.0.1")))
+    for _ in range(50):  # give it every chance to start past the limit
+        await asyncio.sleep(0)
+    assert probe.in_flight == 2 and not tested.done()
+    release.set()
+    await scheduled
+    assert (await tested).status is ProbeStatus.OK
+    boom = await runner.check_once(job(), Target("t0003", "127.0.0.1"))
+    scheduled_boom = (await runner.run_checks(job(), [Target("t0003", "127.0.0.1")]))[0]
+    assert boom.error == scheduled_boom.error == "internal error: RuntimeError: probe bug"
+    hang = await runner.check_once(job(timeout=0.1), Target("t0004", "127.0.0.1"))
+    assert (hang.status, hang.error) == (ProbeStatus.TIMEOUT, "check timed out after 0.1s")
+    unprivileged = runner_with(parts, UnprivilegedBatchProbe())
+    setup = await unprivileged.check_once(job(), Target("t0005", "127.0.0.1"))
+    assert setup.error is not None and setup.error.startswith("cannot run scripted probes here")

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from netgauge.api.deps import InventoryDep, Limit, Offset, ServiceDep
 from netgauge.api.schemas import (
@@ -23,16 +22,14 @@ from netgauge.api.schemas import (
 )
 from netgauge.api.security import AuthDep, current_actor, is_admin
 from netgauge.config.base import NAME_PATTERN
-from netgauge.config.model import JobConfig, TargetConfig
-from netgauge.errors import InventoryError, ProbeSetupError
-from netgauge.inventory import Inventory, TargetFilter
+from netgauge.config.model import TargetConfig
+from netgauge.errors import InventoryError
+from netgauge.inventory import TargetFilter
 from netgauge.inventory.checks import check_job
 from netgauge.inventory.importing import import_targets
-from netgauge.inventory.repository import job_config, job_covers, target_fields, to_target
+from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import TargetRow
-from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
-from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes, params_error
-from netgauge.runner import JobRunner
+from netgauge.models import TargetType
 from netgauge.service import Service
 
 router = APIRouter(prefix="/targets", tags=["targets"])
@@ -196,6 +193,8 @@ class CheckOutcome(BaseModel):
     metrics: dict[str, float | None] = {}
     details: dict[str, Any] = {}
 
+    model_config = ConfigDict(from_attributes=True)
+
 
 class TestReport(BaseModel):
     """What "test now" did: each covering job's check of the target, or the default check."""
@@ -206,104 +205,22 @@ class TestReport(BaseModel):
     note: str | None = None
     results: list[CheckOutcome]
 
-
-# checks that do not go to the target's address: "test now" never sends traffic elsewhere
-_ELSEWHERE: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "http": lambda p: bool(p.get("url")),  # a whole URL replaces the target's address
-    "dns": lambda p: p.get("server") == "system",  # asks resolv.conf's servers
-}
-_DEFAULT_JOB = "icmp"  # what "test now" runs when no job covers the target
-_DEFAULT_PARAMS = {"count": 3, "interval": 0.2, "timeout": 2.0}  # answers within ~2.5 s
+    model_config = ConfigDict(from_attributes=True)
 
 
 @router.post("/{name}/test")
-async def test_target(name: str, inv: InventoryDep, service: ServiceDep) -> TestReport:
+async def test_target(name: str, service: ServiceDep) -> TestReport:
     """Test now: run once, for this target only, every enabled job that covers it (by name or
     by selector) with the job's params and timeout, and answer the results (job, kind,
     status, error, metrics). Nothing is stored: no samples, no state change, no job run.
 
-    When no enabled job covers the target, a default ICMP check (one round of pings) runs
-    and ``covered`` is false. Traffic goes to the target's address only: a job whose check
-    is aimed elsewhere (an HTTP job with a whole ``url``, a DNS job asking the system's
-    resolvers) is reported as ``skipped``, not run. Each check is bounded by its job's
-    timeout (the settings' default when the job has none)."""
-    row = await asyncio.to_thread(inv.get_target, name)
-    jobs = [job_config(j) for j in await asyncio.to_thread(inv.list_jobs) if j.enabled]
-    plain = to_target(row)
-    covering = [cfg for cfg in jobs if job_covers(cfg, plain)]
-    note = None
-    if not covering:
-        note = f"no enabled job covers {name}: ran a default {_DEFAULT_JOB} check"
-        covering = [
-            JobConfig(name="default", kind=_DEFAULT_JOB, params=_DEFAULT_PARAMS, targets=[name])
-        ]
-    target = await _with_credentials(inv, covering[0], plain)
-    covered = note is None
-    outcomes = await asyncio.gather(
-        *(_check(cfg, target, service.runner, covered) for cfg in covering)
-    )
-    return TestReport(
-        target=name, address=row.address, covered=covered, note=note, results=list(outcomes)
-    )
-
-
-async def _with_credentials(inv: Inventory, cfg: JobConfig, target: Target) -> Target:
-    """The target with its credentials reference, as the runner hands it to a check."""
-    only = cfg.model_copy(update={"targets": [target.name], "selector": None})
-    found = await asyncio.to_thread(inv.job_targets, only)
-    return found[0] if found else target
-
-
-async def _check(cfg: JobConfig, target: Target, runner: JobRunner, covered: bool) -> CheckOutcome:
-    """One check of ``target`` by ``cfg``'s kind, within its timeout."""
-    job = cfg.name if covered else None
-    aimed = _ELSEWHERE.get(cfg.kind)
-    if aimed is not None and aimed(cfg.params):
-        error = f"not run: this {cfg.kind} check is aimed elsewhere than {target.address}"
-        return CheckOutcome(job=job, kind=cfg.kind, status="skipped", error=error)
-    result = await _run_once(cfg, target, runner)
-    return CheckOutcome(
-        job=job,
-        kind=cfg.kind,
-        status=str(result.status),
-        error=result.error,
-        metrics=dict(result.metrics),
-        details=dict(result.details),
-    )
-
-
-async def _run_once(cfg: JobConfig, target: Target, runner: JobRunner) -> ProbeResult:
-    """Run the check as the runner would (same params, files policy and timeout rule), but
-    with a fresh probe, closed after: the scheduled runs' probes keep their own state
-    (counter rates, sessions), and nothing reaches the writer or the status."""
-    load_builtin_probes()
-    probe = PROBES.get(cfg.kind)()
-    ts = now_ns()
-    try:
-        params, timeout = runner.plan(probe, cfg)
-    except ValidationError as exc:  # stored params today's rules refuse (a file elsewhere)
-        error = f"not run: {params_error(exc)}"
-        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
-    if isinstance(probe, BatchProbe):
-        timeout += probe.batch_duration(1, params)
-    try:
-        async with asyncio.timeout(timeout):
-            if isinstance(probe, BatchProbe):
-                return (await probe.run_batch([target], params))[0]
-            return await probe.run(target, params)
-    except TimeoutError:
-        error = f"check timed out after {timeout:g}s"
-        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.TIMEOUT, {}, error)
-    except ProbeSetupError as exc:
-        error = f"cannot run {cfg.kind} checks here: {exc}"
-        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
-    except Exception as exc:  # a probe bug is this check's failure, not a 500
-        error = f"internal error: {type(exc).__name__}: {exc}"
-        return ProbeResult(target.name, cfg.kind, ts, ProbeStatus.FAILED, {}, error)
-    finally:
-        close: Callable[[], Awaitable[None]] | None = getattr(probe, "close", None)
-        if close is not None:
-            await close()
+    Each check runs as a scheduled run would (the runner's own rules: params, timeout,
+    concurrency limits, error texts). When no enabled job covers the target, a default ICMP
+    check (one round of pings) runs and ``covered`` is false. Traffic goes to the target's
+    address only: a job whose check is aimed elsewhere (an HTTP job with a whole ``url``, a
+    DNS job asking the system's resolvers) is reported as ``skipped``, not run."""
+    report = await service.test_target(name)
+    return TestReport.model_validate(report, from_attributes=True)
 
 
 def _same_name(path_name: str, body_name: str) -> None:
