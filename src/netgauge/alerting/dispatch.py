@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 
 from netgauge.alerting.model import Alert, AlertState, TargetInfo
-from netgauge.alerting.notifiers.payload import webhook_payload
+from netgauge.alerting.payload import webhook_payload
 from netgauge.alerting.rules import Rule
 from netgauge.alerting.silences import Silence, silenced_by
 from netgauge.alerting.store import LogEntry

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from netgauge.config.base import NAME_PATTERN
 from netgauge.config.model import (
     JobConfig,
     SelectorConfig,
@@ -79,27 +78,6 @@ class JobUpdate(BaseModel):
     enabled: bool | None = None
     run_when: Literal["always", "open", "closed", "peak", "off_peak"] | None = None
     maintenance: Literal["mute", "pause"] | None = None
-
-
-class JobPublic(BaseModel):
-    """A job as the API returns it."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    kind: str
-    params: dict[str, Any]
-    targets: list[str]
-    selector: dict[str, Any] | None
-    interval: float
-    timeout: float | None
-    concurrency: int
-    window: dict[str, Any] | None
-    enabled: bool
-    run_when: str = Field("always", description="always, open, closed, peak or off_peak")
-    maintenance: str = Field("mute", description="mute or pause")
-    source: str
-    next_run: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
 
 
 class JobRunPublic(BaseModel):

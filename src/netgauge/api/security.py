@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from netgauge.auth.accounts import MISS
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import API_TOKEN_PREFIX, InvalidToken, read_access
+from netgauge.web import is_page  # noqa: F401  (the console decides what a page is)
 
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "ng_session", "ng_csrf", "X-CSRF-Token"
 REFRESH_COOKIE = "ng_refresh"
@@ -48,11 +49,6 @@ ADMIN_PREFIXES = (
 )
 # console pages that only show forms to change things (a viewer sees no add/edit controls)
 _FORM_PAGE = re.compile(r"^/(?!api/)[^?]*/(new|edit)$|^/targets/import$")
-
-
-def is_page(path: str) -> bool:
-    """A console page (HTML for a browser), as opposed to the API."""
-    return not path.startswith(("/api/", "/metrics", "/static/"))
 
 
 def required_role(method: str, path: str) -> Role | None:

@@ -37,7 +37,7 @@ def check_config(
 ) -> None:
     """Validate a configuration file; exit 2 listing each problem as FILE:LINE: PATH: message."""
     # imported here: `netgauge probe ...` should not pay for the config stack at start-up
-    from netgauge.config import load_config
+    from netgauge.config.loader import load_config
     from netgauge.errors import ConfigError, NetgaugeError
 
     try:

@@ -59,7 +59,8 @@ def import_metrics(
     as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON.")] = False,
 ) -> None:
     """Import samples (history from another tool) into netgauge's stores."""
-    from netgauge.config import load_config, load_settings
+    from netgauge.config import load_settings
+    from netgauge.config.loader import load_config
     from netgauge.errors import ConfigError
     from netgauge.storage import importing
 

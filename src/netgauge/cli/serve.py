@@ -94,8 +94,9 @@ class _NoTracebacks(logging.Filter):
 def _settings(
     config: Path | None, cli: dict[str, object]
 ) -> tuple[Settings, ConfigFile | None, str]:
-    from netgauge.config import load_config, load_settings
+    from netgauge.config import load_settings
     from netgauge.config.defaults import DEFAULTS_SOURCE
+    from netgauge.config.loader import load_config
 
     if config is None:
         return load_settings({}, cli), None, DEFAULTS_SOURCE

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from netgauge.alerting.payload import check_template
 from netgauge.config.base import ENV_NAME, NAME_PATTERN, StrictModel, parse_duration
 from netgauge.models import TargetType
 
@@ -234,8 +235,6 @@ class NotifierConfig(StrictModel):
     @field_validator("subject", "body")
     @classmethod
     def _template(cls, value: str | None) -> str | None:
-        from netgauge.alerting.notifiers.payload import check_template
-
         return None if value is None else check_template(value)
 
     model_config = StrictModel.model_config | {"populate_by_name": True}

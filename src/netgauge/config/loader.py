@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from netgauge.config.alerts import AlertRuleConfig, NotifierConfig
-from netgauge.config.base import error_message
 from netgauge.config.files import FilePolicy
 from netgauge.config.model import (
     ConfigFile,
@@ -25,10 +21,10 @@ from netgauge.config.model import (
 )
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings, load_settings
+from netgauge.config.yamlfile import Problems, parse_yaml
 from netgauge.errors import ConfigError, ConfigProblem
-
-Loc = tuple[str | int, ...]
-M = TypeVar("M", bound=BaseModel)
+from netgauge.probes.base import PROBES, validate_params
+from netgauge.probes.builtin import load_builtin_probes
 
 
 @dataclass(frozen=True)
@@ -39,104 +35,6 @@ class LoadedConfig:
     source: str
 
 
-def format_path(loc: Iterable[str | int]) -> str:
-    """``("jobs", 2, "interval")`` → ``jobs[2].interval``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
-def _walk_lines(node: Any, loc: Loc, lines: dict[Loc, int]) -> None:
-    """Record the 1-based line of every mapping key and sequence item under ``node``."""
-    if isinstance(node, CommentedMap):
-        for key, value in node.items():
-            _record(lines, (*loc, str(key)), node.lc.key, key)
-            _walk_lines(value, (*loc, str(key)), lines)
-    elif isinstance(node, CommentedSeq):
-        for index, value in enumerate(node):
-            _record(lines, (*loc, index), node.lc.item, index)
-            _walk_lines(value, (*loc, index), lines)
-
-
-def _record(lines: dict[Loc, int], loc: Loc, position: Callable[[Any], Any], at: Any) -> None:
-    # keys pulled in by a merge (<<: *anchor) or under a tag carry no position of their own:
-    # such a problem is reported at the nearest ancestor's line instead
-    try:
-        lines[loc] = int(position(at)[0]) + 1
-    except (KeyError, TypeError, IndexError, AttributeError):
-        pass
-
-
-def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
-    """The line of ``loc`` or of its nearest ancestor present in the file."""
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers → plain dicts/lists (pydantic wants plain types)."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-class _Problems:
-    """Collects problems located by YAML path."""
-
-    def __init__(self, source: str, lines: dict[Loc, int]) -> None:
-        self.source, self.lines, self.items = source, lines, list[ConfigProblem]()
-
-    def add(self, loc: Loc, message: str) -> None:
-        line = _line_of(loc, self.lines)
-        self.items.append(ConfigProblem(format_path(loc), message, line, self.source))
-
-    def add_validation(self, exc: ValidationError, prefix: Loc = ()) -> None:
-        for err in exc.errors():
-            loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
-            self.add(loc, error_message(err))
-
-
-def _is_union_tag(part: str | int) -> bool:
-    # pydantic inserts the tried type names ("str", "int", "function-after[...]") into union locs
-    return isinstance(part, str) and (part in {"str", "int", "float"} or "[" in part)
-
-
-def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Loc, int]]:
-    """YAML text → plain data and a line map; syntax errors become a ConfigError with the line."""
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigProblem("<yaml>", str(exc.problem or exc), line, source)]) from exc
-    except YAMLError as exc:
-        raise ConfigError([ConfigProblem("<yaml>", str(exc), None, source)]) from exc
-    if doc is None:
-        doc = CommentedMap()
-    if not isinstance(doc, CommentedMap):
-        raise ConfigError([ConfigProblem("<root>", "the file must be a mapping", 1, source)])
-    lines: dict[Loc, int] = {}
-    _walk_lines(doc, (), lines)
-    return _plain(doc), lines
-
-
-def load_model_text(model: type[M], text: str, source: str) -> M:
-    """Any YAML file validated by ``model`` (device profiles...), with the config's errors:
-    a ConfigError listing every problem as ``FILE:LINE: PATH: message``."""
-    data, lines = parse_yaml(text, source)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = _Problems(source, lines)
-        problems.add_validation(exc)
-        raise ConfigError(problems.items) from None
-
-
 def load_config_text(
     text: str, source: str = "<config>", *, data_dir: Path | None = None
 ) -> LoadedConfig:
@@ -145,7 +43,7 @@ def load_config_text(
     ``data_dir``: the data directory the file will run with when it is not the file's own
     (``serve --data-dir``): the files jobs name must lie inside it (or ``file_dirs``)."""
     data, lines = parse_yaml(text, source)
-    problems = _Problems(source, lines)
+    problems = Problems(source, lines)
     try:
         config: ConfigFile | _Partial = ConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -237,7 +135,7 @@ def load_config(path: Path, *, data_dir: Path | None = None) -> LoadedConfig:
 SECRET_SETTINGS = ("database_password", "admin_password", "secret_key", "previous_secret_keys")
 
 
-def _check_settings(config: ConfigFile | _Partial, problems: _Problems) -> None:
+def _check_settings(config: ConfigFile | _Partial, problems: Problems) -> None:
     """The ``settings:`` section is validated by the Settings model; secrets are refused."""
     try:
         Settings.model_validate(config.settings)
@@ -272,7 +170,7 @@ def _duplicates(names: Iterable[str]) -> set[str]:
     return {name for name, n in Counter(names).items() if n > 1}
 
 
-def _check_unique_items(section: str, names: list[str | None], problems: _Problems) -> None:
+def _check_unique_items(section: str, names: list[str | None], problems: Problems) -> None:
     """Duplicate names among the items (None: an item that did not validate)."""
     dupes = _duplicates(name for name in names if name is not None)
     for index, name in enumerate(names):
@@ -280,7 +178,7 @@ def _check_unique_items(section: str, names: list[str | None], problems: _Proble
             problems.add((section, index, "name"), f"duplicate {section[:-1]} name {name!r}")
 
 
-def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> None:
+def _check_references(config: ConfigFile | _Partial, problems: Problems) -> None:
     """Names are unique per section and every reference points at something declared."""
     declared = config.declared if isinstance(config, _Partial) else {}
     sites = [s.name for s in config.sites if s is not None]
@@ -322,7 +220,7 @@ def _check_references(config: ConfigFile | _Partial, problems: _Problems) -> Non
                 problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
 
 
-def _check_parent_cycles(config: ConfigFile | _Partial, problems: _Problems) -> None:
+def _check_parent_cycles(config: ConfigFile | _Partial, problems: Problems) -> None:
     """A target cannot be reached through itself (a → b → a)."""
     parent = {t.name: t.parent for t in config.targets if t is not None and t.parent}
     for i, target in enumerate(config.targets):
@@ -337,7 +235,7 @@ def _check_parent_cycles(config: ConfigFile | _Partial, problems: _Problems) -> 
 
 
 def _check_alert_references(
-    config: ConfigFile | _Partial, problems: _Problems, declared: dict[str, set[str]]
+    config: ConfigFile | _Partial, problems: Problems, declared: dict[str, set[str]]
 ) -> None:
     """Rules name notifiers, sites and targets that exist."""
     notifiers = {n.name for n in config.notifiers if n is not None} | declared.get(
@@ -362,13 +260,11 @@ def _check_alert_references(
 
 
 def _check_job_params(
-    config: ConfigFile | _Partial, problems: _Problems, data_dir: Path | None
+    config: ConfigFile | _Partial, problems: Problems, data_dir: Path | None
 ) -> None:
     """Each job's kind is a registered probe and its params validate against that probe,
     the files they name included (held to the data directory, ``data_dir`` or else the
     one the settings give, and ``file_dirs``)."""
-    from netgauge.probes.base import PROBES, load_builtin_probes, validate_params
-
     load_builtin_probes()
     try:
         override = {"data_dir": data_dir} if data_dir is not None else None

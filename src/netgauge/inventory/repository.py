@@ -1001,7 +1001,8 @@ def _escape_like(text: str) -> str:
 def check_job(cfg: JobConfig, files: FilePolicy) -> ProbeParams:
     """The kind is a registered probe and the params fit it, the files they name included
     (API input gets the YAML rules); the validated params."""
-    from netgauge.probes.base import PROBES, load_builtin_probes, params_error, validate_params
+    from netgauge.probes.base import PROBES, params_error, validate_params
+    from netgauge.probes.builtin import load_builtin_probes
 
     load_builtin_probes()
     if cfg.kind not in PROBES:

@@ -35,7 +35,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from netgauge.config.loader import load_model_text
+from netgauge.config.yamlfile import load_model_text
 from netgauge.errors import ConfigError, ConfigProblem
 from netgauge.probes.patterns import UserRegex
 

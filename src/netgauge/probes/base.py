@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -89,17 +87,3 @@ def register_probe(cls: type[Probe]) -> type[Probe]:
     """Class decorator: add a probe class to the registry under its ``kind``."""
     PROBES.register(cls.kind, cls)
     return cls
-
-
-def load_builtin_probes() -> None:
-    """Import every module of this package so that the probes register themselves (idempotent).
-
-    A new probe is a new module here with a ``@register_probe`` class: no list to edit.
-    """
-    import netgauge.probes as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"netgauge.probes.{module.name}")
-    # Device pollers are job kinds too; their adapters live with them, in pollers/jobs.py.
-    importlib.import_module("netgauge.pollers.jobs")

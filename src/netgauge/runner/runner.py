@@ -30,10 +30,10 @@ from netgauge.probes.base import (
     BatchProbe,
     Probe,
     ProbeParams,
-    load_builtin_probes,
     params_error,
     validate_params,
 )
+from netgauge.probes.builtin import load_builtin_probes
 from netgauge.runner.backoff import PollBackoff
 from netgauge.schedules import Calendars
 from netgauge.status.devices import DeviceStates

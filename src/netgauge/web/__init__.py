@@ -19,12 +19,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from netgauge.api.security import is_page
 from netgauge.web.pages import admin, alerts, detail, jobs, login, overview, targets
 from netgauge.web.render import render
 
 STATIC = Path(__file__).parent / "static"
 PAGES = (login, overview, targets, detail, jobs, alerts, admin)  # each has a `router`
+
+
+def is_page(path: str) -> bool:
+    """A console page (HTML for a browser), as opposed to the API."""
+    return not path.startswith(("/api/", "/metrics", "/static/"))
 
 
 def install(app: FastAPI, dependencies: Sequence[Any]) -> None:

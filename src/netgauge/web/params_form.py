@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.probes.base import PROBES
+from netgauge.probes.builtin import load_builtin_probes
 
 # the fields a newcomer needs first, per kind (every other field is under "More options")
 MAIN: dict[str, tuple[str, ...]] = {

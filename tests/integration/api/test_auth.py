@@ -18,7 +18,7 @@ from netgauge.api import create_app
 from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, is_page, required_role
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 

@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 
 from netgauge.api import create_app
 from netgauge.api.routes import export
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from netgauge.api import create_app
 from netgauge.api.routes.exposition import series_families
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from netgauge.storage.base import LatestValue

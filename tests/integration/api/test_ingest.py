@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.api import create_app
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.service import Service

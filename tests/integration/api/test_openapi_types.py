@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from netgauge.api import create_app
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 

@@ -4,8 +4,8 @@ undone (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from netgauge.config import load_config_text
 from netgauge.config.defaults import default_config
+from netgauge.config.loader import load_config_text
 from netgauge.config.model import TargetConfig
 from netgauge.inventory import Inventory, preview_sync, seed_builtin, sync_inventory
 

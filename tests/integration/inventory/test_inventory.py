@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.model import JobConfig, TargetConfig
 from netgauge.errors import ConflictError, InventoryError, NotFoundError
 from netgauge.inventory import Inventory, TargetFilter, sync_inventory

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.api import create_app
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import free_port, wait_for

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.api import create_app
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings, StoreSettings
 from netgauge.errors import ConfigError
 from netgauge.service import Service

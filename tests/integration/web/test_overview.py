@@ -27,7 +27,7 @@ from netgauge.api import create_app
 from netgauge.api.server import Server
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.models import ProbeResult, ProbeStatus
 from netgauge.service import Service

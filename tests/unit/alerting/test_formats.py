@@ -11,7 +11,7 @@ import pytest
 from netgauge.alerting.model import Alert, AlertState
 from netgauge.alerting.notifiers import build_notifier
 from netgauge.alerting.notifiers.chat import ChatNotifier
-from netgauge.alerting.notifiers.payload import render, webhook_payload
+from netgauge.alerting.payload import render, webhook_payload
 from netgauge.config.alerts import NotifierConfig
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

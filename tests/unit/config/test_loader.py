@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netgauge.config import load_config, load_config_text, load_settings
+from netgauge.config import load_settings
 from netgauge.config.base import parse_duration
+from netgauge.config.loader import load_config, load_config_text
 from netgauge.errors import ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "config"
@@ -21,7 +22,8 @@ def expected(path: Path) -> str:
 
     ``{known}`` stands for the registered probe kinds, which grow as probes are added.
     """
-    from netgauge.probes.base import PROBES, load_builtin_probes
+    from netgauge.probes.base import PROBES
+    from netgauge.probes.builtin import load_builtin_probes
 
     load_builtin_probes()
     first = path.read_text().splitlines()[0]

@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from netgauge.models import ProbeStatus, Target
-from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.probes.base import PROBES
+from netgauge.probes.builtin import load_builtin_probes
 from netgauge.probes.dns import DnsParams, DnsProbe, _Exchange, _make_query, answer_text
 
 TARGET = Target("resolver", "127.0.0.1")

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from netgauge.models import Target
-from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.probes.base import PROBES
+from netgauge.probes.builtin import load_builtin_probes
 from netgauge.probes.http import (
     HttpParams,
     HttpProbe,

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from netgauge.models import ProbeStatus, Target
-from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.probes.base import PROBES
+from netgauge.probes.builtin import load_builtin_probes
 from netgauge.probes.traceroute import TracerouteParams, TracerouteProbe
 from netgauge.probes.traceroute_hops import ProbeOutcome, hop_entry
 from netgauge.probes.traceroute_packet import Answer, ReplyKind

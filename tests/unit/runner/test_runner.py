@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from netgauge.config import load_config_text
+from netgauge.config.loader import load_config_text
 from netgauge.config.model import JobConfig
 from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns

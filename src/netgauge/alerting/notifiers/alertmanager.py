@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netgauge import __version__
-from netgauge.alerting.notifiers.payload import ZERO_TIME
 from netgauge.alerting.notifiers.webhook import WebhookNotifier
+from netgauge.alerting.payload import ZERO_TIME
 
 
 class AlertmanagerNotifier(WebhookNotifier):

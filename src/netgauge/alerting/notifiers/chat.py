@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from netgauge.alerting.notifiers.payload import DEFAULT_BODY, DEFAULT_SUBJECT, render
 from netgauge.alerting.notifiers.webhook import WebhookNotifier
+from netgauge.alerting.payload import DEFAULT_BODY, DEFAULT_SUBJECT, render
 
 _COLOURS = {"firing": "#d63031", "resolved": "#2e7d32"}
 

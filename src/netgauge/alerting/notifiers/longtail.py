@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netgauge.alerting.notifiers.base import Notifier
-from netgauge.alerting.notifiers.payload import DEFAULT_BODY, DEFAULT_SUBJECT, render
+from netgauge.alerting.payload import DEFAULT_BODY, DEFAULT_SUBJECT, render
 from netgauge.errors import NotificationError
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from netgauge.alerting.notifiers.payload import iso
+from netgauge.alerting.payload import iso
 from netgauge.alerting.service import AlertView
 from netgauge.alerting.silences import Matcher, Silence, SilenceIn
 from netgauge.api.deps import Limit, Offset, ServiceDep

@@ -14,7 +14,6 @@ from netgauge.api.deps import InventoryDep, Limit, Offset, RunStatus, ServiceDep
 from netgauge.api.routes.runs import runs_page
 from netgauge.api.schemas import (
     JobCreate,
-    JobPublic,
     JobRunPublic,
     JobUpdate,
     PageOf,
@@ -24,8 +23,9 @@ from netgauge.api.security import AuthDep, current_actor, is_admin
 from netgauge.config.base import parse_duration
 from netgauge.config.model import JobConfig, WindowConfig
 from netgauge.errors import ConflictError, InventoryError
-from netgauge.inventory.repository import job_config, job_fields
+from netgauge.inventory.repository import job_config
 from netgauge.inventory.tables import JobRow
+from netgauge.inventory.views import JobPublic, job_public
 from netgauge.scheduler.timing import next_due
 from netgauge.service import Service, window_of
 
@@ -35,17 +35,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 def public(
     row: JobRow, service: Service, next_runs: dict[str, datetime | None] | None = None
 ) -> JobPublic:
-    """Row → API shape, with the next scheduled run (``next_runs``: the scheduler's map,
-    asked once by callers that convert many rows)."""
-    runs = service.next_runs() if next_runs is None else next_runs
-    return JobPublic(
-        name=row.name,
-        source=row.source,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        next_run=runs.get(row.name),
-        **job_fields(row),
-    )
+    """Row → API shape, with the next scheduled run (see inventory/views.py)."""
+    return job_public(row, service.next_runs() if next_runs is None else next_runs)
 
 
 @router.get("")

@@ -18,7 +18,8 @@ from netgauge.config.model import JobConfig, check_address
 from netgauge.errors import InventoryError
 from netgauge.inventory.repository import check_job
 from netgauge.models import Target
-from netgauge.probes.base import PROBES, load_builtin_probes
+from netgauge.probes.base import PROBES
+from netgauge.probes.builtin import load_builtin_probes
 from netgauge.timerange import ns_to_dt
 
 router = APIRouter(prefix="/probes", tags=["probes"])

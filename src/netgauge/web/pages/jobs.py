@@ -18,11 +18,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from netgauge.api.routes.jobs import public
-from netgauge.api.schemas import JobPublic
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.tables import JobRow, JobRun
+from netgauge.inventory.views import JobPublic, job_public
 from netgauge.scheduler.window import parse_days
 from netgauge.service import Service
 from netgauge.timerange import ns_to_dt
@@ -150,7 +149,7 @@ async def jobs_list(request: Request) -> HTMLResponse:
     rows = await asyncio.to_thread(service.inventory.list_jobs)
     runs = await asyncio.to_thread(last_runs, service.inventory)
     next_runs = service.next_runs()
-    jobs = [public(r, service, next_runs) for r in rows]
+    jobs = [job_public(r, next_runs) for r in rows]
     return render(
         request,
         "jobs_list.html",
@@ -194,7 +193,7 @@ async def job_new(request: Request) -> HTMLResponse:
 async def job_edit(request: Request, name: str) -> HTMLResponse:
     """The form for an existing job (404 for an unknown name)."""
     service = _service(request)
-    return await _form(request, public(await get_job(service, name), service))
+    return await _form(request, job_public(await get_job(service, name), service.next_runs()))
 
 
 @router.get("/jobs/{name}")
@@ -207,7 +206,7 @@ async def job_detail(
     """One job: settings, runs (paged), newest outcome per target, configuration history."""
     service = _service(request)
     inv = service.inventory
-    job = public(await get_job(service, name), service)
+    job = job_public(await get_job(service, name), service.next_runs())
     status = status if status in RUN_STATUSES else None
     page = await asyncio.to_thread(inv.list_runs, name, status, RUNS_PER_PAGE, offset)
     changes = await asyncio.to_thread(inv.list_changes, "job", name, 50)

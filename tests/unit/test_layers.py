@@ -1,0 +1,124 @@
+"""The package's layering, read from the source: the console's pages never import the API
+(the API's app mounts them), and no module imports itself back through others, counting
+the imports made inside functions (those hide a cycle; they do not remove it)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import netgauge
+
+SRC = Path(netgauge.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.with_suffix("").relative_to(SRC.parent).parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> Iterator[tuple[str, bool]]:
+    """(module imported, whether only for type checking) for every netgauge import."""
+    tree = ast.parse(path.read_text())
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only.update(id(n) for n in ast.walk(node))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("netgauge"):
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}", id(node) in typing_only
+            yield node.module, id(node) in typing_only
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("netgauge"):
+                    yield alias.name, id(node) in typing_only
+        elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module"):
+            yield from _dynamic(node.args[0] if node.args else None)
+
+
+def _dynamic(arg: ast.expr | None) -> Iterator[tuple[str, bool]]:
+    """importlib.import_module("netgauge.x") or (f"netgauge.probes.{name}"): every
+    module under that prefix (how load_builtin_probes registers the probes and pollers)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        yield arg.value, False
+    elif isinstance(arg, ast.JoinedStr) and arg.values:
+        head = arg.values[0]
+        if isinstance(head, ast.Constant) and str(head.value).startswith("netgauge."):
+            prefix = str(head.value)
+            for path in SRC.rglob("*.py"):
+                if module_name(path).startswith(prefix):
+                    yield module_name(path), False
+
+
+def with_packages(module: str) -> Iterator[str]:
+    """``a.b.c`` and the packages whose ``__init__`` importing it runs first: ``a.b``, ``a``."""
+    parts = module.split(".")
+    for end in range(len(parts), 1, -1):
+        yield ".".join(parts[:end])
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in SRC.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for name, path in files.items():
+        own = set(with_packages(name))  # its own packages are being imported already
+        edges[name] = {
+            m for imported, typing in imports_of(path) if not typing
+            for m in with_packages(imported) if m in files and m not in own
+        }  # fmt: skip
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while (w := stack.pop()) != v:
+                component.append(w)
+            component.append(v)
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_console_never_imports_the_api() -> None:
+    edges = graph()
+    offending = {
+        (m, d) for m, ds in edges.items() if m.startswith("netgauge.web") for d in ds
+        if d.startswith("netgauge.api")
+    }  # fmt: skip
+    assert not offending
+
+
+def test_the_pollers_and_probes_never_import_the_config_loader() -> None:
+    edges = graph()
+    offending = {
+        (m, d) for m, ds in edges.items()
+        if m.startswith(("netgauge.pollers", "netgauge.probes")) for d in ds
+        if d == "netgauge.config.loader"
+    }  # fmt: skip
+    assert not offending
+
+
+def test_no_module_imports_itself_back() -> None:
+    assert cycles(graph()) == []
