@@ -14,7 +14,8 @@ their legend and the lists' loss column all take their bands and colours from it
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from netgauge.models import ProbeResult
@@ -31,6 +32,22 @@ LATENCY_SERIES: tuple[str, ...] = tuple(
     f"{kind}.{name}" for kind, names in LATENCY_BY_KIND.items() for name in names
 )
 LOSS_SERIES: tuple[str, ...] = ("icmp.loss_pct", "traceroute.loss_pct")
+# a device's traffic: the metric of each direction (per interface label), in bytes/s;
+# charts and the billing sheet show bits/s
+TRAFFIC_DIRECTIONS: dict[str, str] = {"net_in_bytes_per_sec": "in", "net_out_bytes_per_sec": "out"}
+
+
+def billing_p95(values: Sequence[float]) -> float | None:
+    """The 95th percentile as transit is billed: sort the 5-minute samples, drop the top
+    5 %, the highest left (the ⌈0.95·n⌉-th smallest); None without samples. The XLSX's
+    "traffic 95th" sheet and the traffic charts' dashed line (charts.js ``p95``, the same
+    arithmetic) use it. The stores' ``p95`` aggregation is InfluxQL's nearest rank instead
+    (⌊0.95·n + 0.5⌋-th), so that netgauge and InfluxDB agree; the two differ by one rank
+    only where 5 % of the samples is not a whole number (never for a 30-day month)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,8 @@ __all__ = [
     "LATENCY_SERIES",
     "LOSS_SCALE",
     "LOSS_SERIES",
+    "TRAFFIC_DIRECTIONS",
+    "billing_p95",
     "LossBand",
     "latency_and_loss",
     "loss_band",

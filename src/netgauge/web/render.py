@@ -52,8 +52,22 @@ def iso(value: datetime | None) -> str:
     return as_utc(value).astimezone(UTC).isoformat()
 
 
+def duration_text(seconds: float | None) -> str:
+    """60 → "1m", 90 → "90s", 7200 → "2h": how the form and the list show an interval."""
+    if seconds is None:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 _env.globals.update(
-    asset=asset, version=__version__, loss_scale=LOSS_SCALE, loss_scale_json=loss_scale_json()
+    asset=asset,
+    version=__version__,
+    loss_scale=LOSS_SCALE,
+    loss_scale_json=loss_scale_json(),
+    duration_text=duration_text,
 )
 _env.filters.update(when=when, iso=iso, loss_band=loss_band)
 

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import csv
 import io
-import math
 import os
 import tempfile
 import threading
@@ -40,7 +39,12 @@ from netgauge.inventory import Inventory, TargetFilter
 from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
-from netgauge.status.measures import LATENCY_SERIES, LOSS_SERIES
+from netgauge.status.measures import (
+    LATENCY_SERIES,
+    LOSS_SERIES,
+    TRAFFIC_DIRECTIONS,
+    billing_p95,
+)
 from netgauge.storage.base import Point
 from netgauge.storage.embedded.summary import Summary
 from netgauge.timerange import ns_to_dt, time_span
@@ -334,7 +338,6 @@ async def _chunks(stream: BinaryIO) -> AsyncIterator[bytes]:
 
 
 BILLING_STEP_NS = 300 * 10**9  # transit is billed on 5-minute averages
-_TRAFFIC = {"net_in_bytes_per_sec": "in", "net_out_bytes_per_sec": "out"}
 TRAFFIC_COLUMNS = (
     "target",
     "interface",
@@ -345,14 +348,6 @@ TRAFFIC_COLUMNS = (
     "5-min samples in",
     "5-min samples out",
 )
-
-
-def nearest_rank_p95(values: list[float]) -> float | None:
-    """The 95th percentile as transit is billed: sort, drop the top 5 %, the highest left."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def statistics_row(t: Chosen, s: dict[str, Summary]) -> list[object]:
@@ -459,7 +454,7 @@ class _Report:
     def _add_traffic(self, target: str, metric: str, points: list[Point]) -> None:
         """An interface's traffic into its 5-minute averages per month (the billing 95th)."""
         base, labels = split_series(metric)
-        direction = _TRAFFIC.get(base)
+        direction = TRAFFIC_DIRECTIONS.get(base)
         if direction is None:
             return
         iface = labels.get("interface", "")
@@ -485,7 +480,7 @@ class _Report:
             for direction in ("in", "out"):
                 buckets = self._traffic.get((target, iface, month, direction), {})
                 bits = [8 * total / n for total, n in buckets.values()]
-                p95s.append(nearest_rank_p95(bits))
+                p95s.append(billing_p95(bits))
                 counts.append(len(bits))
             known = [p for p in p95s if p is not None]
             sheet.append([target, iface, month, *p95s, max(known) if known else None, *counts])

@@ -29,6 +29,7 @@ from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import TargetRow
 from netgauge.series import split_series
 from netgauge.service import Service
+from netgauge.status.measures import TRAFFIC_DIRECTIONS
 from netgauge.timerange import dt_to_ns, ns_to_dt, parse_when, time_span
 from netgauge.web.render import render
 
@@ -59,7 +60,6 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("_bytes", "B"),
     ("_days_left", "days"),
 )
-_TRAFFIC = {"net_in_bytes_per_sec": "in", "net_out_bytes_per_sec": "out"}
 
 
 def choose_step(span_s: float) -> int | None:
@@ -163,7 +163,7 @@ class Family:
 
 def _family_key(base: str) -> tuple[str, str]:
     """(key, title) of the chart a metric belongs to."""
-    if base in _TRAFFIC:
+    if base in TRAFFIC_DIRECTIONS:
         return "traffic", "Traffic in/out"
     kind, _, rest = base.partition(".")
     unit = unit_of(base)
@@ -202,9 +202,9 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
         )
         label = ", ".join(labels.values()) if labels else (base.split(".", 1)[-1])
         entry = {"metric": name, "label": label}
-        if base in _TRAFFIC:
-            entry |= {"iface": label or "all", "direction": _TRAFFIC[base]}
-            entry["label"] = f"{entry['iface']} {_TRAFFIC[base]}"
+        if base in TRAFFIC_DIRECTIONS:
+            entry |= {"iface": label or "all", "direction": TRAFFIC_DIRECTIONS[base]}
+            entry["label"] = f"{entry['iface']} {TRAFFIC_DIRECTIONS[base]}"
         family.series.append(entry)
     if "traffic" in found:  # drawn in bits per second, one interface at a time
         found["traffic"].unit = "bit/s"

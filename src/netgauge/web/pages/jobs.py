@@ -66,16 +66,6 @@ def last_runs(inv: Inventory) -> dict[str, JobRun]:
         return {r.job_name: r for r in s.scalars(select(JobRun).where(JobRun.id.in_(newest)))}
 
 
-def duration_text(seconds: float | None) -> str:
-    """60 → "1m", 90 → "90s", 7200 → "2h": how the form and the list show an interval."""
-    if seconds is None:
-        return "—"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 def targets_text(job: JobPublic) -> str:
     """Explicit targets and/or the selector, short."""
     parts = []
@@ -159,7 +149,6 @@ async def jobs_list(request: Request) -> HTMLResponse:
         runs=runs,
         targets_text=targets_text,
         window_text=window_text,
-        duration_text=duration_text,
     )
 
 
@@ -179,7 +168,6 @@ async def _form(request: Request, job: JobPublic | None) -> HTMLResponse:
         window=window or {},
         days=DAYS,
         chosen_days=selected_days(window.get("days")) if window else frozenset(range(5)),
-        duration_text=duration_text,
     )
 
 
@@ -228,5 +216,4 @@ async def job_detail(
         changes=changes,
         targets_text=targets_text,
         window_text=window_text,
-        duration_text=duration_text,
     )

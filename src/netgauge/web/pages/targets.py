@@ -32,9 +32,8 @@ from netgauge.models import TargetType
 from netgauge.service import Service
 from netgauge.status.measures import latency_and_loss
 from netgauge.status.tracker import StatusTracker
-from netgauge.web.pages.jobs import duration_text
 from netgauge.web.params_form import kind_forms
-from netgauge.web.render import render
+from netgauge.web.render import duration_text, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,8 +14,8 @@
   let lossScale = null;
   function scale() {
     if (lossScale === null) {
-      const el = document.getElementById("ng-loss-scale");
-      lossScale = el ? JSON.parse(el.textContent) : [{ below: null, colour: "#888" }];
+      const found = window.ng ? ng.lossScale() : [];
+      lossScale = found.length ? found : [{ below: null, colour: "#888" }];
     }
     return lossScale;
   }
@@ -86,7 +86,8 @@
   }
 
   // the 95th percentile of the values (nearest rank, as transit is billed: sort the
-  // samples, drop the top 5 %, the highest left); null without values
+  // samples, drop the top 5 %, the highest left: status/measures.py billing_p95, the same
+  // arithmetic); null without values
   charts.p95 = function (ys) {
     const sorted = ys.filter(function (v) { return v != null; }).sort(function (a, b) { return a - b; });
     if (!sorted.length) return null;

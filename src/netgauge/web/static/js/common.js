@@ -27,16 +27,19 @@
   };
 
   // fetch JSON from the API; throws an Error carrying .status and .body (the ErrorBody)
-  ng.api = async function (method, url, body, retried) {
+  // options.type: send `body` as it is with that Content-Type (a CSV file), not as JSON
+  ng.api = async function (method, url, body, options) {
+    var opts = options || {};
     var headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    var raw = Boolean(opts.type);
+    if (body !== undefined) headers["Content-Type"] = raw ? opts.type : "application/json";
     if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = cookie("ng_csrf");
     var response = await fetch(url, {
       method: method, headers: headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
-    if (response.status === 401 && !retried && url.indexOf("/api/v1/auth/") !== 0) {
-      if (await ng.refresh()) return ng.api(method, url, body, true);
+    if (response.status === 401 && !opts.retried && url.indexOf("/api/v1/auth/") !== 0) {
+      if (await ng.refresh()) return ng.api(method, url, body, Object.assign({}, opts, { retried: true }));
       ng.toLogin();
     }
     var text = await response.text();
@@ -301,7 +304,22 @@
     document.dispatchEvent(new CustomEvent("ng:theme", { detail: theme }));
   }
 
+  // loss colours: the server's one scale (status/measures.py LOSS_SCALE, in #ng-loss-scale)
+  // painted on every [data-loss-band] (set through the CSSOM: the CSP forbids style="")
+  ng.lossScale = function () {
+    var el = document.getElementById("ng-loss-scale");
+    return el ? JSON.parse(el.textContent) : [];
+  };
+  ng.paintLoss = function (root) {
+    var scale = ng.lossScale();
+    (root || document).querySelectorAll("[data-loss-band]").forEach(function (el) {
+      var band = scale[Number(el.dataset.lossBand)];
+      if (band) el.style.backgroundColor = band.colour;
+    });
+  };
+
   document.addEventListener("DOMContentLoaded", function () {
+    ng.paintLoss();
     document.querySelectorAll(".theme-toggle").forEach(function (b) {
       b.addEventListener("click", function () {
         setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark");

@@ -2,11 +2,6 @@
 // line with its problems; "Import" makes them all (or, with any problem, nothing).
 "use strict";
 (function () {
-  function cookie(name) {
-    var found = document.cookie.split("; ").find(function (c) { return c.indexOf(name + "=") === 0; });
-    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
-  }
-
   function show(report) {
     var box = document.getElementById("import-result");
     var rows = document.querySelector("#import-lines tbody");
@@ -35,15 +30,15 @@
     var general = form.querySelector(".form-error");
     general.hidden = true;
     var text = document.getElementById("import-text").value;
-    var response = await fetch("/api/v1/targets/import?dry_run=" + dryRun, {
-      method: "POST", credentials: "same-origin", body: text,
-      headers: { "Content-Type": "text/csv", Accept: "application/json", "X-CSRF-Token": cookie("ng_csrf") },
-    });
-    var body = {};
-    try { body = await response.json(); } catch (e) { /* not JSON: said below */ }
-    if (response.status === 401) { ng.toLogin(); return; }
-    if (body.lines) { show(body); ng.track("action", dryRun ? "import.check" : "import.run"); return; }
-    general.textContent = body.detail || ("the server answered " + response.status);
+    var body;
+    try {
+      body = await ng.api("POST", "/api/v1/targets/import?dry_run=" + dryRun, text, { type: "text/csv" });
+    } catch (e) {
+      if (e.status === 401) return;  // ng.api sends the browser to the login page
+      body = Object.assign({ detail: e.message }, e.body);  // a 422 lists every line's problems
+    }
+    if (body && body.lines) { show(body); ng.track("action", dryRun ? "import.check" : "import.run"); return; }
+    general.textContent = (body && body.detail) || "the server did not answer";
     general.hidden = false;
   }
 
