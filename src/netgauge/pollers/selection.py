@@ -100,6 +100,11 @@ class DiskSelection(_Selection):
     """A job's ``disks``: which file systems' use is polled (after the default rule that
     leaves pseudo, memory, network and read-only file systems out)."""
 
+    include: Patterns = Field(
+        default_factory=list,
+        description="regexes searched in the mount, as its series names it; none: every mount",
+    )
+    exclude: Patterns = Field(default_factory=list, description="regexes of mounts left out")
     skip_types: Types = Field(
         default_factory=list, description="file system types left out as well (ext4, vfat...)"
     )
