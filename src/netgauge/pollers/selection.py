@@ -116,7 +116,7 @@ _COMPILED: dict[str, Any] = {}
 def _search(pattern: str, name: str) -> bool:
     compiled = _COMPILED.get(pattern)
     if compiled is None:
-        if len(_COMPILED) > 4096:  # patterns come from jobs: bounded, but never unbounded
+        if len(_COMPILED) >= 1024:  # patterns come from jobs: bounded (each up to max_mem)
             _COMPILED.clear()
         compiled = _COMPILED[pattern] = re2.compile(pattern, _OPTIONS)
     return compiled.search(name) is not None
