@@ -28,6 +28,11 @@ metric                     source and computation
 ``uptime_seconds``         ``time.time() - boot_time()``
 =========================  =================================================================
 
+Which interfaces and disks: those the agent's ``--interfaces`` and ``--disks`` select
+(:mod:`netgauge.pollers.selection`, the rule of the pollers' jobs). An interface's type is
+known only where psutil says it is a loopback (``net_if_stats`` flags, on Unix):
+``softwareLoopback``, left out by default; a disk's is its partition's ``fstype``.
+
 Every metric goes through :class:`~netgauge.pollers.validation.Rejections` before it is
 spooled, as a poller's would: a broken sensor's -273 °C is refused here, with a reason.
 
@@ -55,6 +60,7 @@ from netgauge.pollers.readings import (
     UPTIME_SECONDS,
     Metric,
 )
+from netgauge.pollers.selection import DiskSelection, InterfaceSelection
 from netgauge.pollers.validation import Rejections
 
 MIN_SPAN_S = 0.5
@@ -104,9 +110,15 @@ class _Temperature(Protocol):
     def current(self) -> float: ...
 
 
+class _NicStats(Protocol):
+    @property
+    def flags(self) -> str: ...
+
+
 class Psutil(Protocol):
-    """The psutil functions the collector calls (``sensors_temperatures`` is optional: it
-    is looked up, as psutil has it on Linux and FreeBSD only)."""
+    """The psutil functions the collector calls (``sensors_temperatures`` and
+    ``net_if_stats`` are optional: they are looked up, as psutil has the first on Linux
+    and FreeBSD only, and the flags of the second since 5.9.3, on Unix)."""
 
     def cpu_percent(self, interval: float | None = None) -> float: ...
     def virtual_memory(self) -> _VirtualMemory: ...
@@ -134,8 +146,12 @@ class Collector:
         *,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         wall_s: Callable[[], float] = time.time,
+        interfaces: InterfaceSelection | None = None,
+        disks: DiskSelection | None = None,
     ) -> None:
         self._psutil = psutil
+        self._interfaces = interfaces if interfaces is not None else InterfaceSelection()
+        self._chosen_disks = disks if disks is not None else DiskSelection()
         self._monotonic_ns = monotonic_ns
         self._wall_s = wall_s
         self._rates = RateTracker()
@@ -174,7 +190,8 @@ class Collector:
         seen: set[str] = set()
         for partition in self._psutil.disk_partitions(all=False):
             mount = partition.mountpoint
-            if mount in seen or not is_disk(partition.fstype, partition.opts, mount):
+            listed = is_disk(partition.fstype, partition.opts, mount, self._chosen_disks)
+            if mount in seen or not listed:
                 continue
             seen.add(mount)
             try:
@@ -218,7 +235,8 @@ class Collector:
     def _read_counters(self, now_ns: int) -> list[Metric]:
         metrics: list[Metric] = []
         counters = self._psutil.net_io_counters(pernic=True)
-        for name in sorted(counters):
+        types = self._interface_types()
+        for name in sorted(n for n in counters if self._interfaces.keeps(n, types.get(n))):
             for metric, value in (
                 (NET_IN_BYTES_PER_SEC, counters[name].bytes_recv),
                 (NET_OUT_BYTES_PER_SEC, counters[name].bytes_sent),
@@ -228,6 +246,19 @@ class Collector:
                 if rate is not None:
                     metrics.append(Metric(metric, rate, {"interface": name}))
         return metrics
+
+    def _interface_types(self) -> dict[str, str]:
+        """``softwareLoopback`` for the interfaces psutil flags as loopbacks; no other type
+        is known here."""
+        stats = getattr(self._psutil, "net_if_stats", None)
+        if stats is None:
+            return {}
+        nics = cast(Mapping[str, _NicStats], stats())
+        return {
+            name: "softwareLoopback"
+            for name, nic in nics.items()
+            if "loopback" in str(getattr(nic, "flags", "")).split(",")
+        }
 
 
 def _guarded(
@@ -242,14 +273,15 @@ def _guarded(
         return []
 
 
-def is_disk(fstype: str, opts: str, mount: str = "") -> bool:
+def is_disk(fstype: str, opts: str, mount: str = "", disks: DiskSelection | None = None) -> bool:
     """Whether a partition is a local, writable fixed file system (the rule of
     :mod:`netgauge.pollers.filesystems`; Windows: not a CD drive, not an empty card reader,
-    whose type is empty)."""
+    whose type is empty) that ``disks`` keeps."""
     options = set(opts.split(","))
     if not fstype or options & {"cdrom", "remote"}:
         return False
-    return filesystems.is_disk(mount, fstype=fstype, read_only="ro" in options)
+    chosen = disks if disks is not None else DiskSelection()
+    return filesystems.is_disk(mount, fstype=fstype, read_only="ro" in options, disks=chosen)
 
 
 def sensor_names(chip: str, entries: Sequence[_Temperature]) -> list[tuple[str, _Temperature]]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from netgauge import __version__
 from netgauge.agent.sender import REQUEST_TIMEOUT_S, Outcome, Sender, wait_any
 from netgauge.agent.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
+from netgauge.pollers.selection import DiskSelection, InterfaceSelection
 
 if TYPE_CHECKING:
     from netgauge.agent.collect import Collector
@@ -55,6 +56,9 @@ class AgentOptions:
     rate_interval_s: float = 2.0
     max_spool_bytes: int = DEFAULT_MAX_BYTES
     once: bool = False
+    # which interfaces and disks are pushed (the device jobs' rule: pollers/selection.py)
+    interfaces: InterfaceSelection = field(default_factory=InterfaceSelection)
+    disks: DiskSelection = field(default_factory=DiskSelection)
 
 
 def run(options: AgentOptions) -> int:
@@ -70,7 +74,7 @@ async def _main(options: AgentOptions) -> int:
 
     from netgauge.agent.collect import Collector, load_psutil
 
-    collector = Collector(load_psutil())
+    collector = Collector(load_psutil(), interfaces=options.interfaces, disks=options.disks)
     stop = asyncio.Event()
     with _signals_set(stop), Spool(options.spool_dir, max_bytes=options.max_spool_bytes) as spool:
         _log_spool("started", spool)

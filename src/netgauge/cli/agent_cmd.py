@@ -7,6 +7,10 @@ it to the server's ingest endpoint; an outage loses nothing but what the size li
 
 The token never comes from the command line (it is visible in ``ps`` and shell history):
 it is read from ``--token-file``, else from ``NETGAUGE_AGENT_TOKEN``.
+
+``--interfaces`` and ``--disks`` take what a device job's params of those names take, as
+JSON (``--interfaces '{"exclude": ["^veth", "^docker"]}'``): the agent has no job on the
+server, so its host's own command line says what it pushes.
 httpx and psutil are imported when the command runs, not when the CLI starts.
 """
 
@@ -16,12 +20,15 @@ import ipaddress
 import os
 import stat
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 
 from netgauge.cli.app import OneLineUsageErrors, app, fail
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 COMMAND = "netgauge agent"
 ENV_TOKEN = "NETGAUGE_AGENT_TOKEN"
@@ -50,6 +57,21 @@ def agent_command(
     once: Annotated[
         bool, typer.Option("--once", help="Collect one batch, send what is pending, exit.")
     ] = False,
+    interfaces: Annotated[
+        str,
+        typer.Option(
+            metavar="JSON",
+            help='Interfaces pushed, as a job\'s `interfaces` ({"exclude": ["^veth"]}); '
+            "loopbacks are left out by default.",
+        ),
+    ] = "{}",
+    disks: Annotated[
+        str,
+        typer.Option(
+            metavar="JSON",
+            help='Disks pushed, as a job\'s `disks` ({"skip_types": ["vfat"]}).',
+        ),
+    ] = "{}",
 ) -> None:
     """Collect this host's metrics every interval and push them to a netgauge server.
 
@@ -59,6 +81,10 @@ def agent_command(
         fail(COMMAND, "--interval must be in 1..86400 and --rate-interval in 0.5..300")
     if not 1 <= max_spool_mb <= 1_000_000:
         fail(COMMAND, "--max-spool-mb must be in 1..1000000")
+    from netgauge.pollers.selection import DiskSelection, InterfaceSelection
+
+    chosen_interfaces = _selection("--interfaces", InterfaceSelection, interfaces)
+    chosen_disks = _selection("--disks", DiskSelection, disks)
     url = _server_url(server)
     token = _token(token_file)
 
@@ -75,6 +101,8 @@ def agent_command(
         rate_interval_s=rate_interval,
         max_spool_bytes=max_spool_mb * 1024 * 1024,
         once=once,
+        interfaces=chosen_interfaces,
+        disks=chosen_disks,
     )
     try:
         code = run(options)
@@ -87,6 +115,24 @@ def agent_command(
         typer.echo(f"{COMMAND}: error: psutil is not installed (pip install psutil)", err=True)
         raise typer.Exit(EXIT_CANNOT_START) from None
     raise typer.Exit(code)
+
+
+_M = TypeVar("_M", bound="BaseModel")
+
+
+def _selection(option: str, model: type[_M], text: str) -> _M:
+    """``text`` (JSON) as ``model``; bad input exits 2 naming the option and the part
+    (``--interfaces: include.0: '(' is not a regular expression...``)."""
+    from pydantic import ValidationError
+
+    from netgauge.config.base import error_message
+
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        fail(COMMAND, f"{option}: {where + ': ' if where else ''}{error_message(first)}")
 
 
 def _server_url(text: str) -> str:

@@ -10,7 +10,10 @@ alike:
 * read-only mounts (a Juniper's 38 read-only images at 100 % are no alert; a snap's squashfs).
 
 A job's ``mounts`` (shell-style patterns: ``["/", "/data*"]``) selects mounts instead: only
-those are reported, and the default rule does not apply to them.
+those are reported, and the default rule does not apply to them. A job's ``disks``
+(:class:`~netgauge.pollers.selection.DiskSelection`: include/exclude regexes, skip_types)
+then applies to what is left either way: a mount is reported when ``mounts`` (or, without
+it, the default rule) lets it through **and** ``disks`` keeps it.
 
 ``disk_percent`` is df's: used / (used + available), which leaves blocks reserved for root
 out. SNMP gives that only through UCD-SNMP's dskTable; HOST-RESOURCES' hrStorage has no
@@ -21,6 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
+
+from netgauge.pollers.selection import DiskSelection
+
+_EVERY_DISK = DiskSelection()
 
 NOT_DISKS = frozenset(
     {
@@ -65,9 +72,18 @@ def is_disk(
     fstype: str | None = None,
     read_only: bool = False,
     selected: Sequence[str] = (),
+    disks: DiskSelection = _EVERY_DISK,
+    label: str | None = None,
 ) -> bool:
-    """Whether ``mount`` is reported as a disk: by the job's ``selected`` patterns when it
-    has any, else by the default rule (see the module docstring)."""
+    """Whether ``mount`` is reported as a disk: by the job's ``selected`` patterns (its
+    ``mounts``) when it has any, else by the default rule, and then by its ``disks`` (see
+    the module docstring), whose regexes are searched in the series' ``mount`` label
+    (``label``, when it is not the mount point itself: a Junos hrStorageDescr)."""
+    listed = _listed(mount, fstype, read_only, selected)
+    return listed and disks.keeps(mount if label is None else label, fstype)
+
+
+def _listed(mount: str, fstype: str | None, read_only: bool, selected: Sequence[str]) -> bool:
     if selected:
         return any(fnmatchcase(mount, pattern) for pattern in selected)
     if read_only or pseudo_mount(mount):

@@ -28,6 +28,7 @@ from netgauge.errors import CredentialScopeError, TargetResolutionError
 from netgauge.models import CredentialRef, ProbeResult, ProbeStatus, Target, now_ns
 from netgauge.pollers.readings import DeviceReading, DeviceState
 from netgauge.pollers.secrets import SecretMissingError, secret
+from netgauge.pollers.selection import DiskSelection, InterfaceSelection
 from netgauge.pollers.snmp import SnmpPoller
 from netgauge.pollers.snmp_ber import V1, V2C
 from netgauge.pollers.snmp_client import Credentials, Endpoint, SnmpClient
@@ -86,7 +87,15 @@ def failed(target: Target, kind: str, error: str) -> ProbeResult:
 
 _MOUNTS = (
     "disk_percent of these mounts only (shell patterns, e.g. ['/', '/data*']), read-only and "
-    "pseudo ones included; empty: every local writable file system"
+    "pseudo ones included; empty: every local writable file system. `disks` applies after it"
+)
+_INTERFACES = (
+    "which interfaces' traffic is polled: include/exclude (regexes searched in the name) and "
+    "skip_types (IANAifType names); default: every interface but loopbacks"
+)
+_DISKS = (
+    "which disks' use is polled, after `mounts` (or the default rule): include/exclude "
+    "(regexes searched in the mount) and skip_types (file system types)"
 )
 
 
@@ -108,6 +117,8 @@ class SnmpJobParams(ProbeParams):
         "to time the counters by it (net-snmp refreshes every 3 s); 0: read them as they come",
     )
     mounts: list[str] = Field(default_factory=list, max_length=100, description=_MOUNTS)
+    interfaces: InterfaceSelection = Field(InterfaceSelection(), description=_INTERFACES)
+    disks: DiskSelection = Field(DiskSelection(), description=_DISKS)
 
 
 @register_probe
@@ -119,7 +130,7 @@ class SnmpJob:
     device_poll: ClassVar[bool] = True  # the runner backs off while the device is offline
 
     def __init__(self) -> None:
-        self._pollers: dict[tuple[float, int, str | None, float, tuple[str, ...]], SnmpPoller] = {}
+        self._pollers: dict[tuple[Any, ...], SnmpPoller] = {}
         self._clients: list[SnmpClient] = []
 
     async def run(self, target: Target, params: Any) -> ProbeResult:
@@ -148,6 +159,8 @@ class SnmpJob:
             params.profiles_dir,
             params.counter_wait_s,
             tuple(params.mounts),
+            params.interfaces.model_dump_json(),
+            params.disks.model_dump_json(),
         )
         if key not in self._pollers:
             extra = Path(params.profiles_dir) if params.profiles_dir else None
@@ -159,6 +172,8 @@ class SnmpJob:
                 rejections=REJECTIONS,
                 counter_wait_s=params.counter_wait_s,
                 mounts=params.mounts,
+                interfaces=params.interfaces,
+                disks=params.disks,
             )
         return self._pollers[key]
 
@@ -218,6 +233,8 @@ class SshJobParams(ProbeParams):
     command_timeout: float = Field(10.0, gt=0.0, le=300.0)
     idle_timeout: float = Field(300.0, ge=0.0, le=86400.0)
     mounts: list[str] = Field(default_factory=list, max_length=100, description=_MOUNTS)
+    interfaces: InterfaceSelection = Field(InterfaceSelection(), description=_INTERFACES)
+    disks: DiskSelection = Field(DiskSelection(), description=_DISKS)
 
 
 @register_probe
@@ -259,7 +276,8 @@ class SshJob:
 
     def _poller(self, p: SshJobParams) -> SshPoller:
         key = (p.known_hosts, p.accept_new_host_keys, p.connect_timeout, p.command_timeout,
-               p.idle_timeout, tuple(p.mounts))  # fmt: skip
+               p.idle_timeout, tuple(p.mounts), p.interfaces.model_dump_json(),
+               p.disks.model_dump_json())  # fmt: skip
         if key not in self._pollers:
             self._pollers[key] = SshPoller(
                 known_hosts=Path(p.known_hosts) if p.known_hosts else None,
@@ -269,6 +287,8 @@ class SshJob:
                 idle_timeout=p.idle_timeout,
                 rejections=REJECTIONS,
                 mounts=p.mounts,
+                interfaces=p.interfaces,
+                disks=p.disks,
             )
         return self._pollers[key]
 
@@ -299,6 +319,8 @@ class WinrmJobParams(ProbeParams):
     ca_file: Annotated[str | None, LocalFile()] = None
     verify: bool = True
     timeout: float = Field(20.0, gt=0.0, le=300.0)
+    interfaces: InterfaceSelection = Field(InterfaceSelection(), description=_INTERFACES)
+    disks: DiskSelection = Field(DiskSelection(), description=_DISKS)
 
 
 @register_probe
@@ -338,7 +360,10 @@ class WinrmJob:
         )
         try:
             poller = WinrmPoller(
-                operation_timeout_s=max(1.0, p.timeout - 2.0), rejections=REJECTIONS
+                operation_timeout_s=max(1.0, p.timeout - 2.0),
+                rejections=REJECTIONS,
+                interfaces=p.interfaces,
+                disks=p.disks,
             )
             return reading_to_result(await poller.poll(target.name, transport))
         finally:

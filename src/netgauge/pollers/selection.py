@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = 1 << 20  # a pattern is a short name filter: 1 MiB of automaton is plenty
+_OPTIONS.log_errors = False  # a bad pattern is the operator's 422, not a line on our stderr
 
 # IANAifType-MIB numbers of the types a network admin meets (the MIB's own names)
 IANA_IF_TYPES: dict[int, str] = {
@@ -45,23 +46,25 @@ def if_type_name(number: int) -> str:
     return IANA_IF_TYPES.get(number, str(number))
 
 
-def _compiles(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re2.compile(pattern, _OPTIONS)
-        except re2.error as exc:
-            why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-            raise ValueError(
-                f"{pattern!r} is not a regular expression: {why} (RE2 syntax: no "
-                "backreferences, no lookahead or lookbehind)"
-            ) from None
-    return patterns
+def _compiles(pattern: str) -> str:
+    """``pattern`` when RE2 takes it; else a ValueError saying why, in words (checked per
+    item, so the error names the item: ``params.interfaces.include.0``)."""
+    try:
+        re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(
+            f"{pattern!r} is not a regular expression: {why} (RE2 syntax: no "
+            "backreferences, no lookahead or lookbehind)"
+        ) from None
+    return pattern
 
 
+# the console shows these one per line: a pattern may hold a comma (``^eth{1,2}``)
+_LINES = {"input": "lines"}
 Patterns = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=256)]],
-    Field(default_factory=list, max_length=100),
-    AfterValidator(_compiles),
+    list[Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_compiles)]],
+    Field(default_factory=list, max_length=100, json_schema_extra=_LINES),
 ]
 Types = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=100)]
 
@@ -97,6 +100,11 @@ class DiskSelection(_Selection):
     """A job's ``disks``: which file systems' use is polled (after the default rule that
     leaves pseudo, memory, network and read-only file systems out)."""
 
+    include: Patterns = Field(
+        default_factory=list,
+        description="regexes searched in the mount, as its series names it; none: every mount",
+    )
+    exclude: Patterns = Field(default_factory=list, description="regexes of mounts left out")
     skip_types: Types = Field(
         default_factory=list, description="file system types left out as well (ext4, vfat...)"
     )
@@ -108,7 +116,7 @@ _COMPILED: dict[str, Any] = {}
 def _search(pattern: str, name: str) -> bool:
     compiled = _COMPILED.get(pattern)
     if compiled is None:
-        if len(_COMPILED) > 4096:  # patterns come from jobs: bounded, but never unbounded
+        if len(_COMPILED) >= 1024:  # patterns come from jobs: bounded (each up to max_mem)
             _COMPILED.clear()
         compiled = _COMPILED[pattern] = re2.compile(pattern, _OPTIONS)
     return compiled.search(name) is not None

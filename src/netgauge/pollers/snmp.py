@@ -8,7 +8,11 @@ One poll of one device:
 2. Each metric from the first source of its profile that the device answers (a table it
    lacks moves on to the next source; none answering leaves the metric *absent*, with a
    line in ``errors`` saying so).
-3. Counters (interface octets, CPU ticks) become rates against the previous poll's
+3. Interfaces and disks are those the job selects (its ``interfaces`` and ``disks``,
+   :mod:`selection`): an interface by its name and ifType (loopbacks left out by default),
+   a disk by its hrStorageDescr and hrStorageType name, after the default rule of
+   :mod:`filesystems`. An interface left out is not read into any rate.
+4. Counters (interface octets, CPU ticks) become rates against the previous poll's
    readings (``rates.RateTracker``): the first poll of a device has no rates yet. A
    one-shot ``netgauge poll snmp`` therefore polls twice, ``--rate-interval`` apart.
 
@@ -37,6 +41,7 @@ from netgauge.pollers.readings import (
     DeviceState,
     Metric,
 )
+from netgauge.pollers.selection import DiskSelection, InterfaceSelection, if_type_name
 from netgauge.pollers.snmp_ber import Value, VarBindException
 from netgauge.pollers.snmp_client import (
     Credentials,
@@ -76,9 +81,20 @@ HR_STORAGE_FIXED_DISK: Oid = (1, 3, 6, 1, 2, 1, 25, 2, 1, 4)
 HR_FS_ACCESS: Oid = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 5)
 HR_FS_STORAGE_INDEX: Oid = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 7)
 _FS_READ_ONLY = 2  # hrFSAccess readOnly(2)
+# HOST-RESOURCES-TYPES hrStorageTypes 1.3.6.1.2.1.25.2.1.<n>: a disk's type by its name
+HR_STORAGE_TYPES: dict[Oid, str] = {
+    (1, 3, 6, 1, 2, 1, 25, 2, 1, n): name
+    for n, name in enumerate(
+        ("hrStorageOther", "hrStorageRam", "hrStorageVirtualMemory", "hrStorageFixedDisk",
+         "hrStorageRemovableDisk", "hrStorageFloppyDisk", "hrStorageCompactDisc",
+         "hrStorageRamDisk", "hrStorageFlashMemory", "hrStorageNetworkDisk"),
+        start=1,
+    )
+}  # fmt: skip
 
 # IF-MIB: names, 64-bit octet counters (ifXTable) with the 32-bit ones as fallback
 IF_DESCR: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+IF_TYPE: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 3)  # IANAifType: softwareLoopback(24)...
 IF_OPER_STATUS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8)
 IF_IN_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 10)
 IF_OUT_OCTETS: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 16)
@@ -107,9 +123,10 @@ class _DeviceMemory:
     profile: Profile | None = None
     sys_object_id: Oid = ()
     cpu_ticks: tuple[int, int] | None = None  # (busy, total) at the previous poll
-    # ifIndex -> name, kept between polls: names are walked again only when the set of
-    # interfaces changes or the agent restarts, not on every poll
+    # ifIndex -> name and IANAifType name (None: the agent has no ifType), kept between
+    # polls: walked again only when the set of interfaces changes or the agent restarts
     if_names: dict[Oid, str] = field(default_factory=dict)
+    if_types: dict[Oid, str | None] = field(default_factory=dict)
     # the interface whose counters moved most at the last poll: watched for the agent's
     # counter refresh (None: none moved); live_counters: the agent reads them on every request
     busiest: Oid | None = None
@@ -188,9 +205,13 @@ class SnmpPoller:
         counter_wait_s: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         mounts: Sequence[str] = (),
+        interfaces: InterfaceSelection | None = None,
+        disks: DiskSelection | None = None,
     ) -> None:
         self._client = client
         self._mounts = tuple(mounts)  # patterns of the mounts to report (filesystems.is_disk)
+        self._chosen_interfaces = interfaces if interfaces is not None else InterfaceSelection()
+        self._chosen_disks = disks if disks is not None else DiskSelection()
         # net-snmp (and others) serve interface counters from a cache refreshed every few
         # seconds: a value read at t was counted up to 3 s earlier, and a 10 s rate was 10-20 %
         # off. Up to counter_wait_s, the poll waits for the next refresh and times the
@@ -453,7 +474,14 @@ class SnmpPoller:
                 return True
             mount = _text(tables[HR_STORAGE_DESCR].get(index)) or ".".join(map(str, index))
             point = filesystems.mount_point(mount)
-            if not filesystems.is_disk(point, read_only=index in read_only, selected=self._mounts):
+            if not filesystems.is_disk(
+                point,
+                fstype=HR_STORAGE_TYPES.get(kind) if isinstance(kind, tuple) else None,
+                read_only=index in read_only,
+                selected=self._mounts,
+                disks=self._chosen_disks,
+                label=mount,
+            ):
                 continue
             poll.metrics.append(Metric(DISK_PERCENT, percent, {"mount": mount}))
             found = True
@@ -476,9 +504,21 @@ class SnmpPoller:
     async def _interfaces(self, poll: _Poll, memory: _DeviceMemory) -> bool:
         tables = await self._walk(poll, *_COUNTERS)
         read_at = self._clock_ns()  # when the counters were read, not when the poll began
-        indexes = set(tables[IF_IN_OCTETS]) | set(tables[IF_HC_IN_OCTETS])
-        if not indexes:
+        listed = set(tables[IF_IN_OCTETS]) | set(tables[IF_HC_IN_OCTETS])
+        if not listed:
             return False
+        if set(memory.if_names) != listed:
+            memory.if_names, memory.if_types = await self._interface_names(poll, listed)
+        indexes = {
+            i
+            for i in listed
+            if self._chosen_interfaces.keeps(memory.if_names[i], memory.if_types[i])
+        }
+        if not indexes:
+            poll.errors.append(
+                f"interfaces: the job's selection leaves out all {len(listed)} interfaces"
+            )
+            return True
         if self._counter_wait_s and not memory.live_counters and not memory.idle:
             # the busiest interface of the last rates; before any, those that counted most
             watch = [memory.busiest] if memory.busiest else _most_counted(tables, indexes)
@@ -486,8 +526,6 @@ class SnmpPoller:
             if watch:
                 tables, read_at = await self._aligned_counters(poll, memory, watch, tables, read_at)
         moved: dict[Oid, int] = {}
-        if set(memory.if_names) != indexes:
-            memory.if_names = await self._interface_names(poll, indexes)
         for index in sorted(indexes):
             for metric, wide, narrow in (
                 (NET_IN_BYTES_PER_SEC, IF_HC_IN_OCTETS, IF_IN_OCTETS),
@@ -539,16 +577,22 @@ class SnmpPoller:
             return again, changed_at - int(_REFRESH_STEP_S * 1e9 / 2)
         return tables, read_at
 
-    async def _interface_names(self, poll: _Poll, indexes: set[Oid]) -> dict[Oid, str]:
-        """ifName where the device has it, else ifDescr, else the index itself; a name that
-        several interfaces share (a ProCurve's two ``lo0``) is ``name#ifIndex`` for each of
-        them, so they stay two series, the same ones after a restart."""
-        tables = await self._walk(poll, IF_NAME, IF_DESCR)
+    async def _interface_names(
+        self, poll: _Poll, indexes: set[Oid]
+    ) -> tuple[dict[Oid, str], dict[Oid, str | None]]:
+        """Each interface's name and IANAifType name (None where the agent has no ifType).
+
+        The name is ifName where the device has it, else ifDescr, else the index itself; a
+        name that several interfaces share (a ProCurve's two ``lo0``) is ``name#ifIndex``
+        for each of them, so they stay two series, the same ones after a restart."""
+        tables = await self._walk(poll, IF_NAME, IF_DESCR, IF_TYPE)
         plain = {
             index: _text(tables[IF_NAME].get(index)) or _text(tables[IF_DESCR].get(index))
             for index in indexes
         }
-        return distinct_names(plain, "#")
+        types = {index: _number(tables[IF_TYPE].get(index)) for index in indexes}
+        named = {i: None if t is None else if_type_name(t) for i, t in types.items()}
+        return distinct_names(plain, "#"), named
 
 
 def distinct_names(plain: Mapping[Oid, str | None], separator: str) -> dict[Oid, str]:

@@ -19,13 +19,19 @@ metric                     source and computation
 ``temperature_celsius``    /sys/class/thermal zones (label: the zone type) and hwmon
                            ``temp*_input`` (label: chip name and the input's label, else
                            ``tempN``); millidegrees / 1000
-``net_*_bytes_per_sec``    /proc/net/dev byte counters, 64-bit, through ``RateTracker``
+``net_*_bytes_per_sec``    /proc/net/dev byte counters, 64-bit, through ``RateTracker``;
+                           an interface's type is its ``/sys/class/net/<if>/type`` (ARPHRD)
+                           as an SNMP agent would name it (``selection.ARPHRD_TO_IANA``)
 ``uptime_seconds``         /proc/uptime; going down means a reboot: rate and CPU baselines
                            start again
 =========================  =================================================================
 
 The disk share is df's on purpose (``df`` is what users check the alert against); SNMP's
 hrStorage gives used / size, lower by the reserved blocks (5 % of an ext4 file system).
+
+The job's ``interfaces`` and ``disks`` (:mod:`selection`) choose among what the host lists:
+interfaces by name and type (loopbacks left out by default), disks by mount point and the
+file system type of ``/proc/mounts``, after ``mounts`` or the default rule.
 
 A source the host lacks (no thermal sensor in a container, no MemAvailable before Linux
 3.14) leaves its metric *absent*, with a line in ``errors`` saying so, never 0.
@@ -87,13 +93,25 @@ from netgauge.pollers.readings import (
     DeviceState,
     Metric,
 )
+from netgauge.pollers.selection import ARPHRD_TO_IANA, DiskSelection, InterfaceSelection
 from netgauge.pollers.validation import Rejections
 
 KIND = "ssh"
 DEFAULT_PORT = 22
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 MARKER = "@@netgauge "
-SECTIONS = ("stat", "uptime", "meminfo", "thermal", "hwmon", "netdev", "df", "mounts", "end")
+SECTIONS = (
+    "stat",
+    "uptime",
+    "meminfo",
+    "thermal",
+    "hwmon",
+    "netdev",
+    "iftype",
+    "df",
+    "mounts",
+    "end",
+)
 
 _log = logging.getLogger(__name__)
 
@@ -124,6 +142,10 @@ for t in /sys/class/hwmon/hwmon*/temp*_input; do
 done 2>/dev/null
 echo @@netgauge netdev
 cat /proc/net/dev
+echo @@netgauge iftype
+for i in /sys/class/net/*; do
+  [ -r "$i/type" ] && printf '%s\t%s\n' "${i##*/}" "$(cat "$i/type")"
+done 2>/dev/null
 echo @@netgauge df
 d="$(df -P -k -l -x tmpfs -x devtmpfs -x overlay -x squashfs 2>/dev/null)"
 [ -n "$d" ] || d="$(df -P -k 2>/dev/null)"
@@ -339,6 +361,19 @@ def parse_net_dev(text: str) -> dict[str, InterfaceBytes]:
     return interfaces
 
 
+def parse_if_types(text: str) -> dict[str, str]:
+    """Interface -> type from ``name<TAB>ARPHRD number`` lines (``/sys/class/net/*/type``),
+    named as an SNMP agent would (``lo`` 772: ``softwareLoopback``); a number without an
+    IANA name is ``arphrd<number>`` (never a bare number: that would read as an ifType)."""
+    types: dict[str, str] = {}
+    for line in text.splitlines():
+        name, tab, number = line.partition("\t")
+        if tab and number.strip().isdigit():
+            arphrd = int(number)
+            types[name.strip()] = ARPHRD_TO_IANA.get(arphrd, f"arphrd{arphrd}")
+    return types
+
+
 def parse_mounts(text: str) -> dict[str, tuple[str, bool]]:
     """mount point -> (file system type, read-only) from ``/proc/mounts`` (its octal escapes,
     such as ``\\040`` for a space, undone); the last mount of a point wins, as it hides the
@@ -420,9 +455,15 @@ def hwmon_entries(text: str) -> list[tuple[str, str, float]]:
     return entries
 
 
-def parse_output(text: str, selected: Sequence[str] = ()) -> HostSample | None:
-    """The whole output of :data:`POLL_COMMAND`; None when it is not ours at all (no marker:
-    the command did not run in a POSIX shell)."""
+def parse_output(
+    text: str,
+    selected: Sequence[str] = (),
+    interfaces: InterfaceSelection | None = None,
+    disks: DiskSelection | None = None,
+) -> HostSample | None:
+    """The whole output of :data:`POLL_COMMAND`, with the job's ``mounts`` (``selected``),
+    ``interfaces`` and ``disks`` applied; None when it is not ours at all (no marker: the
+    command did not run in a POSIX shell)."""
     sections = split_sections(text)
     if not sections:
         return None
@@ -438,13 +479,16 @@ def parse_output(text: str, selected: Sequence[str] = ()) -> HostSample | None:
     memory = parse_meminfo(sections.get("meminfo", ""))
     if memory is None:
         problems.append(f"{MEMORY_PERCENT}: no MemTotal and MemAvailable in /proc/meminfo")
+    chosen = disks if disks is not None else DiskSelection()
     mounts = parse_mounts(sections.get("mounts", ""))
-    disks = {}
+    used: dict[str, float] = {}
     for mount, percent in parse_df(sections.get("df", "")).items():
         fstype, read_only = mounts.get(mount, (None, False))
-        if filesystems.is_disk(mount, fstype=fstype, read_only=read_only, selected=selected):
-            disks[mount] = percent
-    if not disks:
+        if filesystems.is_disk(
+            mount, fstype=fstype, read_only=read_only, selected=selected, disks=chosen
+        ):
+            used[mount] = percent
+    if not used:
         problems.append(f"{DISK_PERCENT}: df lists no local fixed file system")
     temperatures = _unique(
         [*thermal_entries(sections.get("thermal", "")), *hwmon_entries(sections.get("hwmon", ""))]
@@ -453,10 +497,17 @@ def parse_output(text: str, selected: Sequence[str] = ()) -> HostSample | None:
         problems.append(
             f"{TEMPERATURE_CELSIUS}: no readable sensor in /sys/class/thermal or /sys/class/hwmon"
         )
-    interfaces = parse_net_dev(sections.get("netdev", ""))
-    if not interfaces:
+    listed = parse_net_dev(sections.get("netdev", ""))
+    types = parse_if_types(sections.get("iftype", ""))
+    keep = interfaces if interfaces is not None else InterfaceSelection()
+    counters = {name: c for name, c in listed.items() if keep.keeps(name, types.get(name))}
+    if not listed:
         problems.append("net_*_bytes_per_sec: no interface in /proc/net/dev")
-    return HostSample(cpu, uptime, memory, disks, temperatures, interfaces, tuple(problems))
+    elif not counters:
+        problems.append(
+            f"net_*_bytes_per_sec: the job's selection leaves out all {len(listed)} interfaces"
+        )
+    return HostSample(cpu, uptime, memory, used, temperatures, counters, tuple(problems))
 
 
 # -- samples into metrics (what is kept between polls) ---------------------------------------
@@ -691,9 +742,13 @@ class SshPoller:
         clock_ns: Callable[[], int] = time.time_ns,
         rejections: Rejections | None = None,
         mounts: Sequence[str] = (),
+        interfaces: InterfaceSelection | None = None,
+        disks: DiskSelection | None = None,
     ) -> None:
         self.known_hosts = (known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
         self.mounts = tuple(mounts)  # patterns of the mounts to report (filesystems.is_disk)
+        self.interfaces = interfaces if interfaces is not None else InterfaceSelection()
+        self.disks = disks if disks is not None else DiskSelection()
         self.accept_new_host_keys = accept_new_host_keys
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
@@ -717,7 +772,7 @@ class SshPoller:
         now_ns = self._clock_ns()
         if isinstance(outcome, Failure):
             return DeviceReading(device, KIND, now_ns, outcome.state, (), (outcome.message,))
-        sample = parse_output(outcome.stdout, self.mounts)
+        sample = parse_output(outcome.stdout, self.mounts, self.interfaces, self.disks)
         if sample is None:
             message = not_ours(endpoint, outcome)
             return DeviceReading(device, KIND, now_ns, DeviceState.DEGRADED, (), (message,))

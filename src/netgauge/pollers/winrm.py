@@ -14,6 +14,11 @@ the SOAP), each mapped onto the stable metric names of ``readings``:
 * ``Win32_PerfFormattedData_Tcpip_NetworkInterface``: ``net_in_bytes_per_sec`` /
   ``net_out_bytes_per_sec{interface=Name}`` = BytesReceivedPersec / BytesSentPersec. The
   "formatted" classes are already per second (Windows cooks them), so no rate tracking here.
+* The job's ``interfaces`` and ``disks`` (:mod:`selection`) choose among them: a disk by
+  its DeviceID as Windows writes it (``C:``) and its FileSystem (``NTFS``, ``ReFS``) as
+  its type; an interface by its Name (``Intel[R] Ethernet Connection``: the performance
+  class has no type, so ``skip_types`` cannot pick interfaces here; Windows lists no
+  loopback in it either).
 * ``MSAcpi_ThermalZoneTemperature`` (root/wmi): ``temperature_celsius{sensor=InstanceName}``
   = CurrentTemperature / 10 - 273.15 (it counts tenths of a kelvin).
 
@@ -73,6 +78,7 @@ from netgauge.pollers.readings import (
     DeviceState,
     Metric,
 )
+from netgauge.pollers.selection import DiskSelection, InterfaceSelection
 from netgauge.pollers.validation import Rejections
 from netgauge.pollers.winrm_wsman import (
     Row,
@@ -201,8 +207,13 @@ def processor_metrics(rows: list[Row]) -> Parsed:
     return [], [f"{CPU_PERCENT}: no PercentProcessorTime of _Total in {PROCESSOR.wmi_class}"]
 
 
-def disk_metrics(rows: list[Row]) -> Parsed:
-    """``disk_percent`` of each local fixed disk (DriveType 3) that reports a size.
+_EVERY_DISK = DiskSelection()
+_EVERY_INTERFACE = InterfaceSelection()
+
+
+def disk_metrics(rows: list[Row], disks: DiskSelection = _EVERY_DISK) -> Parsed:
+    """``disk_percent`` of each local fixed disk (DriveType 3) that reports a size and that
+    ``disks`` keeps (by DeviceID and FileSystem).
 
     A fixed volume without a size (BitLocker-locked, unformatted) is skipped, like the
     0-sized storage SNMP agents list: it has no used share to tell.
@@ -213,18 +224,21 @@ def disk_metrics(rows: list[Row]) -> Parsed:
         mount = row.get("DeviceID") or row.get("Name")
         if row.get("DriveType") != "3" or not size or free is None or not mount:
             continue
+        if not disks.keeps(mount, row.get("FileSystem")):
+            continue
         metrics.append(Metric(DISK_PERCENT, 100.0 * (size - free) / size, {"mount": mount}))
     if not metrics:
         return [], [f"{DISK_PERCENT}: no local fixed disk with a size in Win32_LogicalDisk"]
     return metrics, []
 
 
-def interface_metrics(rows: list[Row]) -> Parsed:
-    """Bytes per second in and out of each interface, as Windows' counters cooked them."""
+def interface_metrics(rows: list[Row], interfaces: InterfaceSelection = _EVERY_INTERFACE) -> Parsed:
+    """Bytes per second in and out of each interface ``interfaces`` keeps (by Name), as
+    Windows' counters cooked them."""
     metrics = []
     for row in rows:
         name = row.get("Name")
-        if not name:
+        if not name or not interfaces.keeps(name):
             continue
         for metric, prop in (
             (NET_IN_BYTES_PER_SEC, "BytesReceivedPersec"),
@@ -295,7 +309,10 @@ class WinrmPoller:
         max_pages: int = 64,
         operation_timeout_s: float = 20.0,
         message_ids: Callable[[], str] = new_message_id,
+        interfaces: InterfaceSelection = _EVERY_INTERFACE,
+        disks: DiskSelection = _EVERY_DISK,
     ) -> None:
+        self._interfaces, self._disks = interfaces, disks
         # shared by every poller of a service, so refusals are counted in one place
         self.rejections = rejections if rejections is not None else Rejections()
         self._clock_ns = clock_ns
@@ -321,8 +338,8 @@ class WinrmPoller:
             poll.add(operating_system_metrics(system, now))
         parsers: tuple[tuple[Query, Callable[[list[Row]], Parsed]], ...] = (
             (PROCESSOR, processor_metrics),
-            (LOGICAL_DISKS, disk_metrics),
-            (NETWORK_INTERFACES, interface_metrics),
+            (LOGICAL_DISKS, lambda rows: disk_metrics(rows, self._disks)),
+            (NETWORK_INTERFACES, lambda rows: interface_metrics(rows, self._interfaces)),
             (THERMAL_ZONES, temperature_metrics),
         )
         for query, parse in parsers:

@@ -5,12 +5,18 @@ limits and choices through its JSON schema, so a new probe gets a form with no t
 write; ``MAIN`` only says which fields a kind shows first (the rest are under "More
 options"). The console posts what the admin set (a field left empty takes its default) as
 the job's ``params``, which the API validates with the same model.
+
+A field that is itself a model (a device job's ``interfaces`` and ``disks``) shows one input
+per field of it, named with a dot (``interfaces.exclude``); the console nests them back
+(``{"interfaces": {"exclude": [...]}}``), and a part left empty keeps its own default. A list
+whose schema says ``"input": "lines"`` (regular expressions, which may hold a comma) is a
+text area, one item per line.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netgauge.probes.base import PROBES
@@ -46,7 +52,7 @@ class ParamField:
 
     name: str
     label: str
-    input: str  # number, integer, text, checkbox, select, list, json
+    input: str  # number, integer, text, checkbox, select, list, lines, json
     default: Any
     required: bool
     description: str = ""
@@ -64,16 +70,18 @@ class ParamField:
         if isinstance(self.default, bool):
             return "true" if self.default else "false"
         if isinstance(self.default, list):
-            return ", ".join(str(x) for x in self.default)
+            return ("\n" if self.input == "lines" else ", ").join(str(x) for x in self.default)
         return str(self.default)
 
     def value_text(self, params: dict[str, Any]) -> str:
         """The job's own value of this field, for the edit form ("" when it has none)."""
-        if self.name not in params:
-            return ""
-        value = params[self.name]
-        if self.input == "list" and isinstance(value, list):
-            return ", ".join(str(x) for x in value)
+        value: Any = params
+        for part in self.name.split("."):  # a nested model's field: interfaces.exclude
+            if not isinstance(value, dict) or part not in value:
+                return ""
+            value = value[part]
+        if self.input in ("list", "lines") and isinstance(value, list):
+            return ("\n" if self.input == "lines" else ", ").join(str(x) for x in value)
         if self.input == "json":
             return json.dumps(value)
         if isinstance(value, bool):
@@ -109,10 +117,43 @@ def _form(kind: str, model: Any) -> KindForm:
     main = MAIN.get(kind, ())
     fields = []
     for name, prop in schema.get("properties", {}).items():
-        fields.append(_field(name, prop, defs, name in required, name in main or name in required))
+        nested = _nested(prop, defs)
+        if nested is None:
+            fields.append(
+                _field(name, prop, defs, name in required, name in main or name in required)
+            )
+            continue
+        for part in _parts(name, prop, nested, defs):
+            fields.append(replace(part, main=name in main))
     order = {name: i for i, name in enumerate(main)}
     fields.sort(key=lambda f: (not f.main, order.get(f.name, len(order))))
     return KindForm(kind, KIND_LABELS.get(kind, kind), tuple(fields))
+
+
+def _nested(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a model a property is (``interfaces``: InterfaceSelection), else None."""
+    ref = prop.get("$ref") or next((o["$ref"] for o in prop.get("allOf", []) if "$ref" in o), None)
+    if ref is None:
+        return None
+    found = defs.get(ref.rsplit("/", 1)[-1], {})
+    return found if found.get("type") == "object" and "properties" in found else None
+
+
+def _parts(
+    name: str, prop: dict[str, Any], model: dict[str, Any], defs: dict[str, Any]
+) -> list[ParamField]:
+    """One input per field of a nested model: ``name.field``, labelled "Name: field", its
+    default the model's default's own (``interfaces.skip_types``: softwareLoopback)."""
+    default_of = prop.get("default")
+    given: dict[str, Any] = default_of if isinstance(default_of, dict) else {}
+    title = str(prop.get("title") or name.replace("_", " ").capitalize())
+    parts = []
+    for sub, sub_prop in model["properties"].items():
+        default = given.get(sub, sub_prop.get("default"))
+        part = _field(f"{name}.{sub}", {**sub_prop, "default": default}, defs, False, False)
+        label = sub_prop.get("title") or sub.replace("_", " ")
+        parts.append(replace(part, label=f"{title}: {str(label).lower()}"))
+    return parts
 
 
 def _field(
@@ -128,7 +169,7 @@ def _field(
     elif "number" in kinds:
         widget = "number"
     elif "array" in kinds and _scalar_items(prop):
-        widget = "list"
+        widget = "lines" if prop.get("input") == "lines" else "list"
     elif kinds <= {"string", "null"}:
         widget = "text"
     else:

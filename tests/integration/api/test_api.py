@@ -422,3 +422,40 @@ def test_a_bad_check_names_its_field_and_nothing_is_added(
     assert field_of(r).removeprefix("body.") == field and words in r.json()["detail"], r.json()
     assert client.get("/api/v1/targets/web2").status_code == 404
     assert "web2-tcp" not in {j["name"] for j in client.get("/api/v1/jobs").json()}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        (
+            {"interfaces": {"include": ["(unclosed"]}},
+            "params.interfaces.include.0",
+            "'(unclosed' is not a regular expression: missing ): (unclosed",
+        ),
+        (
+            {"disks": {"exclude": ["^/run", "(?!x)"]}},
+            "params.disks.exclude.1",
+            "not a regular expression",
+        ),
+        ({"interfaces": {"skip_type": ["tunnel"]}}, "params.interfaces.skip_type", "unknown key"),
+    ],
+)
+def test_a_device_jobs_selection_is_checked_and_named(
+    client: TestClient, params: dict[str, Any], field: str, words: str
+) -> None:
+    r = client.post(
+        "/api/v1/jobs",
+        json={"name": "sw", "kind": "snmp", "params": params, "targets": ["gw"]},
+    )
+    assert r.status_code == 422, r.text
+    assert field_of(r) == field
+    assert words in r.json()["detail"]
+
+
+def test_a_device_jobs_selection_is_kept_as_given(client: TestClient) -> None:
+    chosen = {"interfaces": {"exclude": ["^veth", "^docker"]}, "disks": {"skip_types": ["vfat"]}}
+    r = client.post(
+        "/api/v1/jobs", json={"name": "sw", "kind": "snmp", "params": chosen, "targets": ["gw"]}
+    )
+    assert r.status_code == 201, r.text
+    assert client.get("/api/v1/jobs/sw").json()["params"] == chosen

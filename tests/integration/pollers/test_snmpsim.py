@@ -65,6 +65,7 @@ HR_SYSTEM_UPTIME = oid("1.3.6.1.2.1.25.1.1.0")  # the host's, where the agent se
 IF_NUMBER = oid("1.3.6.1.2.1.2.1.0")
 IF_ENTRY = oid("1.3.6.1.2.1.2.2.1")  # IF-MIB ifTable
 IF_DESCR = IF_ENTRY + (2,)
+IF_TYPE = IF_ENTRY + (3,)  # IANAifType
 IF_IN = IF_ENTRY + (10,)  # ifInOctets, 32 bits
 IF_OUT = IF_ENTRY + (16,)
 IFX_ENTRY = oid("1.3.6.1.2.1.31.1.1.1")  # IF-MIB ifXTable
@@ -176,9 +177,11 @@ def hr_storage(records: Records, kind: Oid) -> list[tuple[str, float]]:
 
 
 def interface_names(records: Records) -> dict[Oid, str]:
-    """ifIndex -> ifName, or ifDescr where the device has no ifXTable."""
+    """ifIndex -> ifName, or ifDescr where the device has no ifXTable, of the interfaces a
+    job watches by default: not those the walk's ifType says are softwareLoopback (24)."""
     names = column(records, IF_NAME) or column(records, IF_DESCR)
-    return {index: text(name) for index, name in names.items()}
+    loopbacks = {index for index, kind in numbers(records, IF_TYPE).items() if kind == 24}
+    return {index: text(name) for index, name in names.items() if index not in loopbacks}
 
 
 # -- what each device should read, by its vendor's formula -----------------------------------

@@ -79,9 +79,22 @@ def local_cpu_jiffies() -> int:
     return sum(int(word) for word in words[1:9])
 
 
+ARPHRD_LOOPBACK = 772  # linux/if_arp.h
+
+
 def local_interfaces() -> set[str]:
+    """/proc/net/dev's interfaces but loopbacks (their /sys/class/net type is
+    ARPHRD_LOOPBACK): those a job watches by default."""
     lines = Path("/proc/net/dev").read_text().splitlines()[2:]
-    return {line.split(":")[0].strip() for line in lines if ":" in line}
+    names = {line.split(":")[0].strip() for line in lines if ":" in line}
+    return {name for name in names if local_arphrd(name) != ARPHRD_LOOPBACK}
+
+
+def local_arphrd(name: str) -> int | None:
+    try:
+        return int(Path(f"/sys/class/net/{name}/type").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def local_disks() -> dict[str, tuple[float, int]]:

@@ -259,5 +259,10 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     kinds = re.findall(r'<fieldset class="params-kind" data-kind="(\w+)"', form)
     assert sorted(kinds) == sorted(PROBES.names())
     for kind, part in zip(kinds, form.split('<fieldset class="params-kind"')[1:], strict=True):
-        given = set(re.findall(r'\sname="params\.(\w+)"', part))
-        assert given == set(PROBES.get(kind).params_model.model_fields), kind
+        fields = PROBES.get(kind).params_model.model_fields
+        paths = set(re.findall(r'\sname="params\.([\w.]+)"', part))
+        assert {path.partition(".")[0] for path in paths} == set(fields), kind
+        # a nested model's part (interfaces.exclude) is a field of that model
+        for head, _, rest in (path.partition(".") for path in paths if "." in path):
+            model = fields[head].annotation
+            assert isinstance(model, type) and rest in model.model_fields, (kind, head, rest)

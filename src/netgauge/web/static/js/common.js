@@ -118,33 +118,44 @@
 
   // a check kind's settings inside `container` (web/params_form.py's inputs): what the
   // user set, typed; a field left empty or at its default is left out (the default applies);
-  // a JSON field that is not JSON throws a 422-like error naming `prefix` + the field
+  // a JSON field that is not JSON throws a 422-like error naming `prefix` + the field.
+  // A dotted name is a nested model's field: interfaces.exclude -> {interfaces: {exclude}}
   ng.paramsOf = function (container, prefix) {
     var params = {};
+    function put(name, value) {
+      var parts = name.split("."), at = params;
+      parts.slice(0, -1).forEach(function (part) {
+        if (typeof at[part] !== "object" || at[part] === null) at[part] = {};
+        at = at[part];
+      });
+      at[parts[parts.length - 1]] = value;
+    }
     container.querySelectorAll("[data-param]").forEach(function (el) {
       var name = el.dataset.param;
       var type = el.dataset.input;
       if (type === "checkbox") {
-        if (String(el.checked) !== el.dataset.default) params[name] = el.checked;
+        if (String(el.checked) !== el.dataset.default) put(name, el.checked);
         return;
       }
       var text = el.value.trim();
       if (type === "select") {
-        if (text !== el.dataset.default) params[name] = text;
+        if (text !== el.dataset.default) put(name, text);
         return;
       }
       if (text === "") return;
-      if (type === "number" || type === "integer") params[name] = Number(text);
-      else if (type === "list") params[name] = text.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+      if (type === "number" || type === "integer") put(name, Number(text));
+      else if (type === "list") put(name, text.split(",").map(function (t) { return t.trim(); }).filter(Boolean));
+      // one item per line: a regular expression may hold a comma (^eth{1,2})
+      else if (type === "lines") put(name, text.split("\n").map(function (t) { return t.trim(); }).filter(Boolean));
       else if (type === "json") {
-        try { params[name] = JSON.parse(text); } catch (e) {
+        try { put(name, JSON.parse(text)); } catch (e) {
           var error = new Error("not valid JSON: " + e.message);
           error.status = 422;
           error.body = { detail: prefix + name + ": " + error.message, field: prefix + name,
             errors: [{ field: prefix + name, msg: error.message }] };
           throw error;
         }
-      } else params[name] = text;
+      } else put(name, text);
     });
     return params;
   };
