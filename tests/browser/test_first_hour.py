@@ -197,5 +197,21 @@ def test_times_are_in_the_users_zone_and_say_so(browser: Any, server: Server) ->
         end = datetime(2026, 11, 2, 12, 0, tzinfo=ZoneInfo("America/New_York"))
         assert asked["to"][0] == end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         assert console.problems == []
+        # the zone is the account's: another browser (in Berlin) shows New York's times too
+        elsewhere = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin")
+        try:
+            other = Console(elsewhere, server)
+            other.login()
+            again = other.goto("/destinations/lab-dns?range=1h")
+            assert "America/New_York" in again.locator("#tz-button").inner_text()
+            label = again.locator("label[for='range-from']").inner_text()
+            assert label == "From (America/New_York)"
+            # back to "the browser's own" (from the account too): Berlin's times there
+            again.locator("#tz-button").click()
+            again.get_by_role("button", name="This browser's zone").click()
+            again.locator("label[for='range-from']", has_text="Europe/Berlin").wait_for()
+            assert other.problems == []
+        finally:
+            elsewhere.close()
     finally:
         context.close()

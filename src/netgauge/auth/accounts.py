@@ -233,6 +233,20 @@ class Accounts:
                 return None
             return ActiveUser(Role(row.role), row.token_generation)
 
+    def timezone_of(self, username: str) -> str | None:
+        """The zone ``username`` chose for the console (None: the browser's own)."""
+        return self._cached(f"tz:{username}", lambda: self._load_timezone(username))
+
+    def _load_timezone(self, username: str) -> str | None:
+        with self._inv.session() as s:
+            return s.scalar(select(User.timezone).where(User.username == username))
+
+    def set_timezone(self, username: str, zone: str | None) -> None:
+        """Keep ``zone`` (a checked IANA name, or None for the browser's) for ``username``."""
+        with self._inv.session() as s, s.begin():
+            self._user(s, username).timezone = zone
+        self._cache.pop(f"tz:{username}", None)
+
     def end_sessions(self, username: str) -> None:
         """Every access token of ``username`` stops working (logout): its generation is
         replaced. Refresh tokens other than the one logged out with keep working."""

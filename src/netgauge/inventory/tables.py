@@ -249,6 +249,8 @@ class User(Base):
     # named by every access token issued to the user; a new value (logout, new password,
     # disabled) ends them all, and a user created again under the same name gets a fresh one
     token_generation: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # the zone the console shows times in (an IANA name); None: the browser's own
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ApiToken(Base):

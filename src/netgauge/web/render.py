@@ -83,6 +83,15 @@ def principal_of(request: Request) -> Principal | None:
     return getattr(request.state, "principal", None)
 
 
+def _timezone(request: Request, principal: Principal | None) -> str:
+    """The zone the user chose for the console ('' : none chosen, the browser's own). Read
+    through the accounts' 10-second cache: one small query a user per 10 s at most."""
+    service = getattr(request.app.state, "service", None)
+    if principal is None or principal.via == "token" or service is None:
+        return ""
+    return service.accounts.timezone_of(principal.name) or ""
+
+
 def render(
     request: Request, template: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -93,6 +102,7 @@ def render(
         request=request,
         path=request.url.path,
         user=principal.name if principal is not None else None,
+        user_timezone=_timezone(request, principal),
         role=role,
         can_edit=role is not None and role.allows(Role.OPERATOR),
         is_admin=role is not None and role.allows(Role.ADMIN),

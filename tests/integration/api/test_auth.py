@@ -129,7 +129,7 @@ def test_login_refresh_and_logout(client: TestClient) -> None:
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     client.cookies.clear()
     me = client.get("/api/v1/auth/me", headers=bearer).json()
-    assert me == {"name": "admin", "role": "admin", "via": "password"}
+    assert me == {"name": "admin", "role": "admin", "via": "password", "timezone": None}
     again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert again.status_code == 200
     # a refresh token is spent once
@@ -349,3 +349,35 @@ def test_successful_reads_are_sampled_with_their_weight(client: TestClient) -> N
     assert 2 <= len(sites) <= 3 and all(r["weight"] == 10 for r in sites)
     missing = [r for r in rows if r["path"] == "/api/v1/sites/{name}"]
     assert [(r["status"], r["weight"]) for r in missing] == [(404, 1)]
+
+
+def test_each_user_keeps_their_own_time_zone(client: TestClient) -> None:
+    """A user's zone is theirs (a viewer sets their own; nobody else's changes), checked
+    against this machine's tzdata; the console's pages carry it; a token has no account."""
+    admin = {"Authorization": f"Bearer {login(client).json()['access_token']}"}
+    client.cookies.clear()
+    new = {"username": "vera", "password": "viewer password 1", "role": "viewer"}
+    assert client.post("/api/v1/users", json=new, headers=admin).status_code == 201
+    vera_token = login(client, "vera", new["password"]).json()["access_token"]
+    client.cookies.clear()
+    vera = {"Authorization": f"Bearer {vera_token}"}
+    assert client.get("/api/v1/auth/me", headers=vera).json()["timezone"] is None
+    zone = "America/St_Johns"  # a half-hour zone with DST
+    r = client.patch("/api/v1/auth/me", json={"timezone": zone}, headers=vera)
+    assert r.status_code == 200 and r.json()["timezone"] == zone
+    assert client.get("/api/v1/auth/me", headers=vera).json()["timezone"] == zone
+    assert client.get("/api/v1/auth/me", headers=admin).json()["timezone"] is None
+    page = client.get("/", headers=vera)
+    assert f'data-user-tz="{zone}"' in page.text
+    for bad in ("Mars/Olympus", "../../etc/passwd", "Europe/Berlin\n", "x" * 65):
+        refused = client.patch("/api/v1/auth/me", json={"timezone": bad}, headers=vera)
+        assert refused.status_code == 422 and "timezone" in refused.text, bad
+    stray = client.patch("/api/v1/auth/me", json={"timezone": None, "role": "admin"}, headers=vera)
+    assert stray.status_code == 422 and "role" in stray.text  # nothing else changes here
+    assert client.get("/api/v1/auth/me", headers=vera).json()["role"] == "viewer"
+    token = {"Authorization": f"Bearer {token_for(client, Role.VIEWER)}"}
+    by_token = client.patch("/api/v1/auth/me", json={"timezone": zone}, headers=token)
+    assert by_token.status_code == 422 and "API token" in by_token.json()["detail"]
+    cleared = client.patch("/api/v1/auth/me", json={"timezone": None}, headers=vera)
+    assert cleared.json()["timezone"] is None
+    assert 'data-user-tz=""' in client.get("/", headers=vera).text

@@ -11,10 +11,12 @@ import asyncio
 import math
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Annotated
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from netgauge.api.deps import ServiceDep
 from netgauge.api.security import CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE, authorize
@@ -22,6 +24,7 @@ from netgauge.auth.passwords import PoolBusy
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.throttle import Throttled
 from netgauge.auth.tokens import InvalidToken, issue_access, read_access
+from netgauge.errors import InventoryError
 from netgauge.service import Service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -60,6 +63,39 @@ class Me(BaseModel):
     name: str
     role: Role
     via: str
+    timezone: str | None = Field(
+        None, description="the zone the console shows this user's times in (IANA name); "
+        "null: the browser's own"
+    )  # fmt: skip
+
+
+@cache
+def _zones() -> frozenset[str]:
+    """Every IANA zone this machine's tzdata knows (read once: it walks the files)."""
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+class MeUpdate(BaseModel):
+    """What a user may change of their own account here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str | None = Field(
+        description="an IANA time zone (Europe/Berlin, America/New_York, UTC); null: the "
+        "browser's own", max_length=64
+    )  # fmt: skip
+
+    @field_validator("timezone")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in _zones():
+            raise ValueError(
+                f"{value!r} is not a time zone: give an IANA name such as Europe/Berlin, "
+                "America/New_York or UTC"
+            )
+        return value
 
 
 @router.post("/login")
@@ -136,10 +172,26 @@ async def logout(
 
 
 @router.get("/me")
-async def me(principal: Annotated[Principal | None, Depends(authorize)]) -> Me:
-    """Who the credentials belong to."""
+async def me(principal: Annotated[Principal | None, Depends(authorize)], service: ServiceDep) -> Me:
+    """Who the credentials belong to, and (for a user) the time zone they chose."""
     assert principal is not None  # the route is not public
-    return Me(name=principal.name, role=principal.role, via=principal.via)
+    zone = None
+    if principal.via != "token":
+        zone = await asyncio.to_thread(service.accounts.timezone_of, principal.name)
+    return Me(name=principal.name, role=principal.role, via=principal.via, timezone=zone)
+
+
+@router.patch("/me")
+async def update_me(
+    body: MeUpdate, principal: Annotated[Principal | None, Depends(authorize)], service: ServiceDep
+) -> Me:
+    """Change your own settings: ``timezone`` (every user may; an API token has no
+    account to keep it in: 422)."""
+    assert principal is not None  # the route is not public
+    if principal.via == "token":
+        raise InventoryError("timezone: an API token has no account: log in as a user")
+    await asyncio.to_thread(service.accounts.set_timezone, principal.name, body.timezone)
+    return Me(name=principal.name, role=principal.role, via=principal.via, timezone=body.timezone)
 
 
 def secure_cookies(service: Service, request: Request) -> bool:

@@ -216,24 +216,34 @@
     return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 2 : digits });
   };
   // One rule for times: every time is shown in the user's zone (chosen with the Times
-  // button in the header, kept in this browser; the browser's own zone until then), and
-  // says which zone it is in. Tables, summaries, range inputs and chart axes all use it.
+  // button in the header and kept in the user's account, so every browser they use agrees;
+  // the browser's own zone until then), and says which zone it is in. Tables, summaries,
+  // range inputs and chart axes all use it.
   ng.browserZone = function () {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; }
   };
   ng.zone = function () {
-    var chosen = null;
-    try { chosen = localStorage.getItem("ng-tz"); } catch (e) { /* storage off */ }
+    var chosen = document.documentElement.dataset.userTz || null;  // the account's (server)
+    if (!chosen) {
+      try { chosen = localStorage.getItem("ng-tz"); } catch (e) { /* storage off */ }
+    }
     if (chosen) {
       try { new Intl.DateTimeFormat(undefined, { timeZone: chosen }); return chosen; } catch (e) { /* gone */ }
     }
     return ng.browserZone();
   };
-  ng.setZone = function (zone) {
+  // keeps the zone in the user's account (and this browser, for pages without a login);
+  // the browser's own zone is kept as "none chosen"
+  ng.setZone = async function (zone) {
+    var keep = !zone || zone === ng.browserZone() ? null : zone;
     try {
-      if (!zone || zone === ng.browserZone()) localStorage.removeItem("ng-tz");
-      else localStorage.setItem("ng-tz", zone);
-    } catch (e) { /* storage off: this page only */ }
+      if (keep) localStorage.setItem("ng-tz", keep);
+      else localStorage.removeItem("ng-tz");
+    } catch (e) { /* storage off */ }
+    document.documentElement.dataset.userTz = keep || "";
+    try { await ng.api("PATCH", "/api/v1/auth/me", { timezone: keep }); } catch (e) {
+      if (e.status !== 401) throw e;  // signed out: this browser keeps it
+    }
   };
   ng.time = function (value, zone) {
     if (!value) return "—";
@@ -293,19 +303,22 @@
       dialog.hidden = !dialog.hidden;
       if (!dialog.hidden) input.select();
     });
+    var error = dialog.querySelector(".tz-error");
+    async function choose(zone) {
+      try { await ng.setZone(zone); } catch (e) { error.textContent = e.message; return; }
+      location.reload(); // every time on the page, the charts' axes and inputs with it
+    }
     dialog.addEventListener("submit", function (event) {
       event.preventDefault();
       var zone = input.value.trim() || ng.browserZone();
       try { new Intl.DateTimeFormat(undefined, { timeZone: zone }); } catch (e) {
-        dialog.querySelector(".tz-error").textContent = zone + " is not a time zone (e.g. Europe/Berlin, UTC)";
+        error.textContent = zone + " is not a time zone (e.g. Europe/Berlin, UTC)";
         return;
       }
-      ng.setZone(zone);
-      location.reload(); // every time on the page, the charts' axes and inputs with it
+      choose(zone);
     });
     dialog.querySelector("[data-browser-zone]").addEventListener("click", function () {
-      ng.setZone(null);
-      location.reload();
+      choose(null);
     });
   }
 
