@@ -77,7 +77,7 @@ class HostFacts:
     snmp_version: str = "2c"
     system: SystemInfo | None = None
     interfaces: list[tuple[str, int | None]] = field(default_factory=list)  # (name, ifType)
-    disks: list[tuple[str, bool]] = field(default_factory=list)  # (mount, read-only)
+    disks: list[tuple[str, str | None, bool]] = field(default_factory=list)  # (mount, type, ro)
     ssh_banner: str | None = None
     ssh_credentials: str | None = None  # ssh credentials in scope (not tried: no login)
 
@@ -147,14 +147,16 @@ def interfaces_seen(facts: HostFacts, selection: InterfaceSelection) -> list[See
 
 def disks_seen(facts: HostFacts, selection: DiskSelection) -> list[Seen]:
     """The host's file systems, each with whether it is a disk the selection keeps (SNMP's
-    hrStorage gives no file system type: the default rule goes by the mount point)."""
+    hrStorage types are hrStorageFixedDisk and the like, not file system types: the default
+    rule goes by the mount point)."""
     return [
         Seen(
             name=mount,
+            type=kind,
             watched=filesystems.is_disk(filesystems.mount_point(mount), read_only=read_only)
-            and selection.keeps(mount),
+            and selection.keeps(mount, kind),
         )
-        for mount, read_only in facts.disks
+        for mount, kind, read_only in facts.disks
     ]
 
 

@@ -41,8 +41,15 @@ SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 IF_TYPE = (1, 3, 6, 1, 2, 1, 2, 2, 1, 3)
 HR_FS_ACCESS = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 5)
 HR_FS_STORAGE_INDEX = (1, 3, 6, 1, 2, 1, 25, 3, 8, 1, 7)
-# hrStorage types that are file systems (fixed, removable, network disks; not RAM or swap)
-_FILE_SYSTEMS = {(1, 3, 6, 1, 2, 1, 25, 2, 1, n) for n in (4, 5, 6, 7, 9)}
+# HOST-RESOURCES-TYPES hrStorageTypes that are file systems (not RAM, swap or "other"), by
+# their MIB names: the type a device poll's disk selection reads for SNMP
+_FILE_SYSTEMS = {
+    (1, 3, 6, 1, 2, 1, 25, 2, 1, n): name
+    for n, name in (
+        (4, "hrStorageFixedDisk"), (5, "hrStorageRemovableDisk"), (6, "hrStorageFloppyDisk"),
+        (7, "hrStorageCompactDisc"), (9, "hrStorageFlashMemory"), (10, "hrStorageNetworkDisk"),
+    )
+}  # fmt: skip
 _MAX_ROWS = 2000  # a preview needs names, not a core router's every subinterface
 _BANNER_BYTES = 255  # RFC 4253: the identification line is at most 255 characters
 
@@ -115,8 +122,8 @@ class Prober(Protocol):
 
     async def snmp_tables(
         self, address: str, ref: CredentialRef
-    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, bool]]]:
-        """(interfaces as (name, ifType), file systems as (mount, read-only))."""
+    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, str | None, bool]]]:
+        """(interfaces as (name, ifType), file systems as (mount, type, read-only))."""
         ...
 
     async def ssh_banner(self, address: str) -> str | None:
@@ -242,7 +249,7 @@ class NetworkProber:
 
     async def snmp_tables(
         self, address: str, ref: CredentialRef
-    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, bool]]]:
+    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, str | None, bool]]]:
         endpoint, credentials = Endpoint(address, self.options.snmp_port), self._credentials(ref)
         try:
             ifs = await self._snmp.walk(endpoint, credentials, (IF_NAME, IF_DESCR, IF_TYPE))
@@ -282,16 +289,18 @@ def _interfaces(
 def _file_systems(
     hr: Mapping[tuple[int, ...], Mapping[tuple[int, ...], Value]],
     fs: Mapping[tuple[int, ...], Mapping[tuple[int, ...], Value]],
-) -> list[tuple[str, bool]]:
+) -> list[tuple[str, str | None, bool]]:
     read_only = {
         (index,)
         for row, access in fs[HR_FS_ACCESS].items()
         if access == 2 and isinstance(index := fs[HR_FS_STORAGE_INDEX].get(row), int)
     }
     return [
-        (_text(hr[HR_STORAGE_DESCR].get(index)), index in read_only)
+        (_text(hr[HR_STORAGE_DESCR].get(index)), _FILE_SYSTEMS[kind], index in read_only)
         for index, kind in sorted(hr[HR_STORAGE_TYPE].items())[:_MAX_ROWS]
-        if kind in _FILE_SYSTEMS and _text(hr[HR_STORAGE_DESCR].get(index))
+        if isinstance(kind, tuple)
+        and kind in _FILE_SYSTEMS
+        and _text(hr[HR_STORAGE_DESCR].get(index))
     ]
 
 

@@ -44,6 +44,8 @@ pytestmark = [pytest.mark.privileged, pytest.mark.network]
 SYS_DESCR, SYS_NAME = "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0"
 SNMP_IN_PKTS = "1.3.6.1.2.1.11.1.0"  # SNMPv2-MIB snmpInPkts: every message the agent got
 COMMUNITY = "lab-community-7f3e"
+HR_STORAGE_TYPE, HR_STORAGE_DESCR = "1.3.6.1.2.1.25.2.3.1.2", "1.3.6.1.2.1.25.2.3.1.3"
+HR_FIXED_DISK = "1.3.6.1.2.1.25.2.1.4"
 
 
 @dataclass
@@ -184,6 +186,14 @@ def test_snmp_identity_is_what_snmpget_says(net: LabNet, sweep: dict[str, Any]) 
     names = {i["name"]: i for i in host["interfaces"]}
     assert set(names) == {"lo", "eth0"}  # the namespace's own, as the agent lists them
     assert names["lo"]["watched"] is False and names["eth0"]["watched"] is True
+    types = net.agent.snmpwalk(HR_STORAGE_TYPE)
+    descrs = net.agent.snmpwalk(HR_STORAGE_DESCR)
+    fixed = {
+        descrs[f"{HR_STORAGE_DESCR}.{oid.rsplit('.', 1)[1]}"]
+        for oid, kind in types.items()
+        if kind == HR_FIXED_DISK
+    }
+    assert {d["name"] for d in host["disks"] if d["type"] == "hrStorageFixedDisk"} == fixed
     proposal = host["proposal"]
     assert proposal["target"]["credentials"] == "lab-snmp"
     assert [c["kind"] for c in proposal["checks"]] == ["icmp", "snmp"]

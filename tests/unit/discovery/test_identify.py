@@ -31,7 +31,12 @@ def snmp_host(address: str = "198.18.3.2", oid: tuple[int, ...] = LINUX_OID) -> 
         snmp_credentials="lab-snmp",
         system=SystemInfo("Linux lab 6.1.0 #1 SMP x86_64", oid, "core sw 1"),
         interfaces=[("lo", 24), ("eth0", 6), ("veth12ab", 6), ("docker0", 6), ("wg0", 53)],
-        disks=[("/", False), ("/run", False), ("/boot/efi", False), ("/snap/core/1", True)],
+        disks=[
+            ("/", "hrStorageFixedDisk", False),
+            ("/run", "hrStorageFixedDisk", False),
+            ("/boot/efi", "hrStorageFixedDisk", False),
+            ("/snap/core/1", "hrStorageFixedDisk", True),
+        ],
     )
 
 

@@ -42,8 +42,8 @@ class Lab:
 
     async def snmp_tables(
         self, address: str, ref: CredentialRef
-    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, bool]]]:
-        return [("lo", 24), ("eth0", 6)], [("/", False)]
+    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, str | None, bool]]]:
+        return [("lo", 24), ("eth0", 6)], [("/", "hrStorageFixedDisk", False)]
 
     async def ssh_banner(self, address: str) -> str | None:
         return "SSH-2.0-OpenSSH" if address.endswith(".3") else None

@@ -43,8 +43,11 @@ class FakeNetwork:
 
     async def snmp_tables(
         self, address: str, ref: CredentialRef
-    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, bool]]]:
-        return [("lo", 24), ("eth0", 6)], [("/", False), ("/run", False)]
+    ) -> tuple[list[tuple[str, int | None]], list[tuple[str, str | None, bool]]]:
+        return [("lo", 24), ("eth0", 6)], [
+            ("/", "hrStorageFixedDisk", False),
+            ("/run", "hrStorageFixedDisk", False),
+        ]
 
     async def ssh_banner(self, address: str) -> str | None:
         self.ssh_asked.append(address)
