@@ -149,15 +149,12 @@ def disks_seen(facts: HostFacts, selection: DiskSelection) -> list[Seen]:
     """The host's file systems, each with whether it is a disk the selection keeps (SNMP's
     hrStorage types are hrStorageFixedDisk and the like, not file system types: the default
     rule goes by the mount point)."""
-    return [
-        Seen(
-            name=mount,
-            type=kind,
-            watched=filesystems.is_disk(filesystems.mount_point(mount), read_only=read_only)
-            and selection.keeps(mount, kind),
-        )
-        for mount, kind, read_only in facts.disks
-    ]
+    seen = []
+    for mount, kind, read_only in facts.disks:
+        disk = filesystems.is_disk(filesystems.mount_point(mount), read_only=read_only)
+        watched = disk and selection.keeps(mount, kind)
+        seen.append(Seen(name=mount, type=kind, eligible=disk, watched=watched))
+    return seen
 
 
 def device_params(

@@ -46,7 +46,10 @@ class Seen(BaseModel):
 
     name: str
     type: str | None = None
-    watched: bool
+    eligible: bool = Field(
+        True, description="passes the poller's own rule (a disk: local, writable, not pseudo)"
+    )
+    watched: bool = Field(description="eligible, and kept by the proposed selection")
 
 
 class TargetProposal(BaseModel):

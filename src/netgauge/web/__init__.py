@@ -20,11 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netgauge.api.security import is_page
-from netgauge.web.pages import admin, alerts, detail, jobs, login, overview, targets
+from netgauge.web.pages import admin, alerts, detail, discover, jobs, login, overview, targets
 from netgauge.web.render import render
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, overview, targets, detail, jobs, alerts, admin)  # each has a `router`
+PAGES = (login, overview, targets, detail, jobs, alerts, admin, discover)  # each has a `router`
 
 
 def install(app: FastAPI, dependencies: Sequence[Any]) -> None:
