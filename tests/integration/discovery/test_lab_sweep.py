@@ -33,6 +33,7 @@ from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
+from netgauge.discovery.identify import DEFAULT_DISKS, DEFAULT_INTERFACES, params_take
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
 from tests.lab import Lab, missing_requirement
@@ -198,6 +199,10 @@ def test_snmp_identity_is_what_snmpget_says(net: LabNet, sweep: dict[str, Any]) 
     assert proposal["target"]["credentials"] == "lab-snmp"
     assert [c["kind"] for c in proposal["checks"]] == ["icmp", "snmp"]
     assert host["type"] == "device" and host["exists"] is False
+    if params_take("snmp", "interfaces"):  # the pollers take a selection: it is proposed
+        snmp = proposal["checks"][1]["params"]
+        assert snmp["interfaces"] == DEFAULT_INTERFACES.model_dump(mode="json")
+        assert snmp["disks"] == DEFAULT_DISKS.model_dump(mode="json")
 
 
 def test_ssh_banner_and_proposal(net: LabNet, sweep: dict[str, Any]) -> None:
@@ -227,9 +232,13 @@ def test_accept_creates_targets_and_jobs_and_results_come(
     net: LabNet, client: TestClient, sweep: dict[str, Any]
 ) -> None:
     chosen = [net.agent.address, net.pinged_only]
+    overrides: dict[str, Any] = {net.pinged_only: {"name": "lab-pinged"}}
+    selects = params_take("snmp", "interfaces")
+    if selects:
+        overrides[net.agent.address] = {"interfaces": {"include": ["^eth"]}}
     r = client.post(
         f"/api/v1/discover/{sweep['id']}/accept",
-        json={"addresses": chosen, "overrides": {net.pinged_only: {"name": "lab-pinged"}}},
+        json={"addresses": chosen, "overrides": overrides},
     )
     assert r.status_code == 201, r.text
     made = {t["name"]: t for t in r.json()["targets"]}
@@ -244,10 +253,13 @@ def test_accept_creates_targets_and_jobs_and_results_come(
     jobs = {j["name"]: j for j in client.get("/api/v1/jobs").json()}
     assert jobs["lab-agent-snmp"]["targets"] == ["lab-agent"]
     assert jobs["lab-pinged-icmp"]["interval"] == 30
+    if selects:
+        assert jobs["lab-agent-snmp"]["params"]["interfaces"]["include"] == ["^eth"]
     target = client.get("/api/v1/targets/lab-agent").json()
     assert (target["type"], target["credentials"]) == ("device", "lab-snmp")
     # the poll with the stored community works (run now: its interval is 5 minutes)
-    assert client.post("/api/v1/jobs/lab-agent-snmp/run").status_code == 202
+    ran = client.post("/api/v1/jobs/lab-agent-snmp/run")
+    assert ran.status_code in (202, 409), ran.text  # (409: its own first run began)
 
     def checks(name: str) -> dict[str, str]:
         r = client.get(f"/api/v1/status/{name}")
