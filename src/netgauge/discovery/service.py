@@ -39,12 +39,15 @@ from netgauge.discovery.sweep import (
     Prober,
     SweepOptions,
     run_sweep,
+    snmp_version,
     sweep_addresses,
 )
 from netgauge.errors import ConflictError, ForbiddenError, InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.checks import CheckIn, check_job
 from netgauge.models import CredentialRef
+from netgauge.pollers.jobs import snmp_credentials, ssh_credentials
+from netgauge.pollers.secrets import SecretMissingError
 from netgauge.pollers.snmp_profiles import Profile, load_profiles
 
 log = structlog.get_logger(__name__)
@@ -190,6 +193,7 @@ class DiscoveryManager:
                     f"credentials.{i}: {name!r} are {ref.kind} credentials; a sweep tries "
                     "snmp and ssh ones"
                 )
+            _opens(ref, i)
         return [refs[name] for name in dict.fromkeys(body.credentials)]
 
     async def _run(self, sweep: Sweep, addresses: list[str], refs: list[CredentialRef]) -> None:
@@ -250,6 +254,18 @@ class DiscoveryManager:
                 )
             log.info("discovery.accepted", id=sweep.id, targets=len(made), jobs=jobs, by=actor)
             return AcceptAnswer(targets=made, jobs=jobs)
+
+
+def _opens(ref: CredentialRef, index: int) -> None:
+    """The entry gives what its kind needs (a community or v3 user; an SSH user), now, not
+    as a failure at every address."""
+    try:
+        if ref.kind == "snmp":
+            snmp_credentials(ref, snmp_version(ref))
+        else:
+            ssh_credentials(ref)
+    except (SecretMissingError, ValueError) as exc:
+        raise InventoryError(f"credentials.{index}: {exc}") from None
 
 
 def _chosen(sweep: Sweep, body: AcceptIn) -> list[FoundHost]:

@@ -50,7 +50,7 @@ _FILE_SYSTEMS = {
         (7, "hrStorageCompactDisc"), (9, "hrStorageFlashMemory"), (10, "hrStorageNetworkDisk"),
     )
 }  # fmt: skip
-_MAX_ROWS = 2000  # a preview needs names, not a core router's every subinterface
+_MAX_ROWS = 500  # a preview needs names, not a core router's every subinterface
 _BANNER_BYTES = 255  # RFC 4253: the identification line is at most 255 characters
 
 
@@ -104,6 +104,7 @@ class SweepOptions:
     ping_timeout_s: float = 1.0
     snmp_timeout_s: float = 1.0
     snmp_retries: int = 1
+    tables_timeout_s: float = 10.0  # the interface and storage walks of one host, together
     ssh_timeout_s: float = 3.0
     ssh_port: int = 22
     snmp_port: int = 161
@@ -251,11 +252,16 @@ class NetworkProber:
         self, address: str, ref: CredentialRef
     ) -> tuple[list[tuple[str, int | None]], list[tuple[str, str | None, bool]]]:
         endpoint, credentials = Endpoint(address, self.options.snmp_port), self._credentials(ref)
-        try:
-            ifs = await self._snmp.walk(endpoint, credentials, (IF_NAME, IF_DESCR, IF_TYPE))
-            hr = await self._snmp.walk(endpoint, credentials, (HR_STORAGE_TYPE, HR_STORAGE_DESCR))
-            fs = await self._snmp.walk(endpoint, credentials, (HR_FS_ACCESS, HR_FS_STORAGE_INDEX))
-        except SnmpError:
+        try:  # bounded as a whole: an agent with endless tables must not hold the sweep
+            async with asyncio.timeout(self.options.tables_timeout_s):
+                ifs = await self._snmp.walk(endpoint, credentials, (IF_NAME, IF_DESCR, IF_TYPE))
+                hr = await self._snmp.walk(
+                    endpoint, credentials, (HR_STORAGE_TYPE, HR_STORAGE_DESCR)
+                )
+                fs = await self._snmp.walk(
+                    endpoint, credentials, (HR_FS_ACCESS, HR_FS_STORAGE_INDEX)
+                )
+        except (SnmpError, TimeoutError):
             return [], []
         return _interfaces(ifs), _file_systems(hr, fs)
 

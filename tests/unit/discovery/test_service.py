@@ -55,12 +55,16 @@ def lab() -> Lab:
 
 
 @pytest.fixture
-def manager(inventory: Inventory, lab: Lab) -> DiscoveryManager:
+def manager(inventory: Inventory, lab: Lab, monkeypatch: pytest.MonkeyPatch) -> DiscoveryManager:
+    monkeypatch.setenv("C", "the community")  # lab-snmp's community: the variable C
     inventory.put_credential(
         CredentialConfig(name="lab-snmp", kind="snmp", env={"community": "C"}), "t"
     )
     inventory.put_credential(CredentialConfig(name="web", kind="http", env={"token": "T"}), "t")
     inventory.put_site(SiteConfig(name="lab"), "t")
+    inventory.put_credential(CredentialConfig(name="no-community", kind="snmp"), "t")
+    unset = CredentialConfig(name="unset-env", kind="snmp", env={"community": "NG_TEST_UNSET_VAR"})
+    inventory.put_credential(unset, "t")
     reloads: list[int] = []
 
     async def reload() -> None:
@@ -125,6 +129,14 @@ async def test_only_the_newest_are_kept(manager: DiscoveryManager) -> None:
             "credentials.0: 'web' are http credentials; a sweep tries snmp and ssh ones",
         ),
         (DiscoverIn(cidr="198.18.3.0/30", site="mars"), "site: unknown site 'mars'"),
+        (
+            DiscoverIn(cidr="198.18.3.0/30", credentials=["no-community"]),
+            "credentials.0: credentials 'no-community' give no SNMPv3 user (username)",
+        ),
+        (
+            DiscoverIn(cidr="198.18.3.0/30", credentials=["unset-env"]),
+            "credentials.0: credentials 'unset-env': environment variable NG_TEST_UNSET_VAR",
+        ),
     ],
 )
 async def test_bad_requests_are_named(
