@@ -203,6 +203,31 @@ def checks_for(
     return checks, credentials, notes
 
 
+def profile_of(
+    system: SystemInfo | None, profiles: Mapping[str, Profile], notes: list[str]
+) -> str | None:
+    """The SNMP profile the poller would use; a note when sysDescr knows better."""
+    if system is None:
+        return None
+    profile = profile_for(dict(profiles), system.sys_object_id).name
+    family = family_of(system.sys_descr)
+    if profile == GENERIC and family:
+        notes.append(f"sysDescr says {family}: polled with the generic profile")
+    return profile
+
+
+def answered(facts: HostFacts) -> Answered:
+    """What the host answered, as the API says it."""
+    return Answered(
+        icmp=facts.icmp,
+        rtt_ms=facts.rtt_ms,
+        snmp=facts.system is not None,
+        snmp_credentials=facts.snmp_credentials,
+        ssh=facts.ssh_banner is not None,
+        ssh_banner=facts.ssh_banner,
+    )
+
+
 def describe(
     facts: HostFacts,
     profiles: Mapping[str, Profile],
@@ -222,12 +247,7 @@ def describe(
     name = existing or unique_name(wanted, facts.address, taken | set(known.by_name))
     taken.add(name)
     device = system is not None or any(c.kind == "ssh" for c in checks)
-    profile = None
-    if system is not None:
-        profile = profile_for(dict(profiles), system.sys_object_id).name
-        family = family_of(system.sys_descr)
-        if profile == GENERIC and family:
-            notes.append(f"sysDescr says {family}: polled with the generic profile")
+    profile = profile_of(system, profiles, notes)
     if existing is not None:
         notes.append(f"exists: the target {existing!r} has this address or name")
     kind = "device" if device else "destination"
@@ -235,14 +255,7 @@ def describe(
         address=facts.address,
         name=name,
         type=kind,
-        answered=Answered(
-            icmp=facts.icmp,
-            rtt_ms=facts.rtt_ms,
-            snmp=system is not None,
-            snmp_credentials=facts.snmp_credentials,
-            ssh=facts.ssh_banner is not None,
-            ssh_banner=facts.ssh_banner,
-        ),
+        answered=answered(facts),
         sys_descr=system.sys_descr if system else None,
         sys_object_id=".".join(map(str, system.sys_object_id)) if system else None,
         profile=profile,
