@@ -12,9 +12,10 @@
 
 Every address is probed (a host may drop pings and still answer SNMP), never one outside
 the CIDR; the network and broadcast addresses of IPv4 networks of 4 addresses or more are
-left out. Stages 2 and 3 run with at most ``concurrency`` addresses in flight, each request
-bounded by its timeout. The network edge is :class:`Prober` (:class:`NetworkProber` for
-real, fakes in tests).
+left out. Stages 2 and 3 run together per address, with at most ``concurrency`` addresses
+in flight, each request bounded by its timeout (a /22 of silent addresses: about a
+minute). The network edge is :class:`Prober` (:class:`NetworkProber` for real, fakes in
+tests).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class SweepOptions:
     concurrency: int = 64
     ping_count: int = 2
     ping_timeout_s: float = 1.0
+    ping_pace_ms: float = 2.0  # between two addresses: a /22 is pinged twice in about 4 s
     snmp_timeout_s: float = 1.0
     snmp_retries: int = 1
     tables_timeout_s: float = 10.0  # the interface and storage walks of one host, together
@@ -161,15 +163,13 @@ async def run_sweep(
 
     async def one(address: str) -> None:
         nonlocal done
-        async with gate:
+        async with gate:  # an address's SNMP and SSH at once: one slot, the longer wait
             host = facts[address]
             inside = [r for r in snmp_refs if admits(r, address, site, tags)]
-            await _snmp_stage(host, inside, prober)
-            if ssh:
-                host.ssh_banner = await prober.ssh_banner(address)
-                if host.ssh_banner is not None:
-                    near = (r for r in ssh_refs if admits(r, address, site, tags))
-                    host.ssh_credentials = next((r.name for r in near), None)
+            near = [r for r in ssh_refs if admits(r, address, site, tags)]
+            await asyncio.gather(
+                _snmp_stage(host, inside, prober), _ssh_stage(host, near, prober, ssh)
+            )
         done += 1
         report("snmp+ssh" if snmp and ssh else "snmp" if snmp else "ssh", done)
 
@@ -188,6 +188,17 @@ async def _snmp_stage(host: HostFacts, refs: Sequence[CredentialRef], prober: Pr
         host.snmp_version = snmp_version(ref)
         host.interfaces, host.disks = await prober.snmp_tables(host.address, ref)
         return
+
+
+async def _ssh_stage(
+    host: HostFacts, refs: Sequence[CredentialRef], prober: Prober, enabled: bool
+) -> None:
+    """The banner, and the first ssh entry that may go there (nothing is sent with it)."""
+    if not enabled:
+        return
+    host.ssh_banner = await prober.ssh_banner(host.address)
+    if host.ssh_banner is not None and refs:
+        host.ssh_credentials = refs[0].name
 
 
 def _text(value: Value) -> str:
@@ -223,7 +234,9 @@ class NetworkProber:
     async def ping(self, addresses: Sequence[str]) -> dict[str, float | None]:
         o = self.options
         targets = [Target(a, a) for a in addresses]
-        icmp = IcmpOptions(count=o.ping_count, interval=0.2, timeout=o.ping_timeout_s)
+        icmp = IcmpOptions(
+            count=o.ping_count, interval=0.2, timeout=o.ping_timeout_s, pace_ms=o.ping_pace_ms
+        )
         results = await self._pinger.run_batch(targets, icmp, resolved=True)
         return {
             r.target: r.metrics.get("rtt_avg_ms") if r.status == "ok" else None for r in results
