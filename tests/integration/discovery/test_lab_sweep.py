@@ -231,7 +231,7 @@ def test_nothing_outside_the_hosts_of_the_cidr_is_touched(
 def test_accept_creates_targets_and_jobs_and_results_come(
     net: LabNet, client: TestClient, sweep: dict[str, Any]
 ) -> None:
-    chosen = [net.agent.address, net.pinged_only]
+    chosen = [net.agent.address, net.pinged_only, net.sshd.address]
     overrides: dict[str, Any] = {net.pinged_only: {"name": "lab-pinged"}}
     selects = params_take("snmp", "interfaces")
     if selects:
@@ -249,6 +249,11 @@ def test_accept_creates_targets_and_jobs_and_results_come(
             "checks": ["icmp", "snmp"],
         },
         "lab-pinged": {"name": "lab-pinged", "address": net.pinged_only, "checks": ["icmp"]},
+        net.sshd.address: {
+            "name": net.sshd.address,
+            "address": net.sshd.address,
+            "checks": ["icmp", "ssh"],
+        },
     }
     jobs = {j["name"]: j for j in client.get("/api/v1/jobs").json()}
     assert jobs["lab-agent-snmp"]["targets"] == ["lab-agent"]
@@ -266,6 +271,14 @@ def test_accept_creates_targets_and_jobs_and_results_come(
         return {c["kind"]: c["status"] for c in r.json()["checks"]} if r.status_code == 200 else {}
 
     wait_for(lambda: checks("lab-agent").get("snmp") == "ok", timeout=30, what="the snmp poll")
+    # the SSH poll logs in with the stored key, trusting the host key it meets first
+    ran = client.post(f"/api/v1/jobs/{net.sshd.address}-ssh/run")
+    assert ran.status_code in (202, 409), ran.text
+    wait_for(lambda: checks(net.sshd.address).get("ssh") == "ok", timeout=30, what="ssh poll")
+    assert net.sshd.accepted_logins() >= 1
+    data_dir = client.app.state.service.settings.data_dir  # type: ignore[attr-defined]
+    pinned = (data_dir / "known_hosts").read_text()
+    assert f"{net.sshd.address} {net.sshd.host_public_key}" in pinned
     # the first ping, at the job's own time (within one 30 s interval)
     wait_for(lambda: checks("lab-pinged").get("icmp") == "ok", timeout=45, what="the first ping")
     again = client.get(f"/api/v1/discover/{sweep['id']}").json()
