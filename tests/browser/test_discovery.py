@@ -106,6 +106,9 @@ def test_run_discovery_over_a_lab_28_and_accept_its_proposals(
         assert jobs["lab-core-sw-snmp"]["params"]["interfaces"]["exclude"] == ["^eth"]
     pinged.locator(".badge", has_text="added as lab-printer").wait_for(timeout=10_000)
     assert "added as lab-printer" in pinged.inner_text()
+    assert pinged.locator(".name-input").input_value() == "lab-printer"
+    left_out = page.locator(f"#found-table tr[data-address='{lab_net.sshd.address}'] .pick")
+    assert not left_out.is_checked() and left_out.is_enabled()  # as the admin left it
     console.shot("41-discovery-added")
     # the new device is on the devices list, its ping coming within one interval
     page.goto(server.url + "/devices?q=lab-core-sw")

@@ -248,7 +248,7 @@ class DiscoveryManager:
             made = []
             for host, (cfg, checks) in zip(hosts, entries, strict=True):
                 sweep.accepted.append(host.address)
-                host.exists, host.existing = True, cfg.name
+                host.exists, host.existing, host.name = True, cfg.name, cfg.name
                 made.append(
                     Made(name=cfg.name, address=cfg.address, checks=[j.kind for j in checks])
                 )

@@ -167,7 +167,8 @@ async def test_accept_makes_targets_and_jobs_once(
     assert (job.kind, job.targets, job.interval) == ("snmp", ["sw"], 300)
     again = manager.get(started.id)
     assert again.accepted == ["198.18.3.2", "198.18.3.1"]
-    assert next(h for h in again.found if h.address == "198.18.3.1").existing == "gw"
+    gw = next(h for h in again.found if h.address == "198.18.3.1")
+    assert (gw.existing, gw.name, gw.exists) == ("gw", "gw", True)
     with pytest.raises(ConflictError, match=r"^addresses.0: 198.18.3.2 was added"):
         await manager.accept(started.id, AcceptIn(addresses=["198.18.3.2"]), "alice")
 

@@ -205,8 +205,19 @@
   function drawFound(sweep) {
     var form = document.getElementById("accept-form");
     var body = form.querySelector("tbody");
+    // drawn again after an add: the hosts left out stay as the admin left them
+    var kept = {};
+    if (body.dataset.sweep === sweep.id) {
+      body.querySelectorAll(".pick").forEach(function (p) { kept[p.value] = p.checked; });
+    }
     body.textContent = "";
-    sweep.found.forEach(function (host) { body.appendChild(row(sweep, host)); });
+    body.dataset.sweep = sweep.id;
+    sweep.found.forEach(function (host) {
+      var tr = row(sweep, host);
+      var pick = tr.querySelector(".pick");
+      if (!pick.disabled && kept[host.address] !== undefined) pick.checked = kept[host.address];
+      body.appendChild(tr);
+    });
     form.hidden = sweep.state !== "done";
     document.getElementById("found-none").hidden = sweep.found.length > 0;
     document.getElementById("accept-button").disabled = sweep.found.length === 0;
