@@ -30,6 +30,7 @@ from netgauge.credentials import vault
 from netgauge.credentials.manage import CredentialsManager
 from netgauge.credentials.vault import Vault, VaultError
 from netgauge.datadir import private_dir, private_file
+from netgauge.discovery import DiscoveryManager
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, seed_builtin, sync_inventory
 from netgauge.inventory.repository import job_config, schedule_config
@@ -200,6 +201,9 @@ class Service:
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s
         )
         await self.reload_jobs()
+        self.discovery = DiscoveryManager(
+            self.inventory, self.reload_jobs, max_addresses=s.discovery_max_addresses
+        )
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
         self._housekeeping_task = asyncio.create_task(
@@ -312,6 +316,7 @@ class Service:
             return
         self.started = False
         await self.scheduler.stop()
+        await self.discovery.close()
         for task in (self._agents_task, self._housekeeping_task):
             if task is not None:
                 task.cancel()

@@ -184,11 +184,28 @@ class Snmpd(Daemon):
 
     address = "127.0.0.1"
 
-    def __init__(self, *, sys_location: str | None = None, sys_contact: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sys_location: str | None = None,
+        sys_contact: str | None = None,
+        sys_name: str | None = None,
+        community: str | None = None,
+        netns: str | None = None,
+        address: str | None = None,
+        clients: str | None = None,
+    ) -> None:
+        """``netns``/``address``: run inside a lab namespace on a lab host's address, port
+        161, answering ``clients`` (a network; default: the agent's own address)."""
         token = secrets.token_hex(4)
+        self.netns = netns
+        if address is not None:
+            self.address = address
+        self.clients = clients or self.address
+        self.sys_name = sys_name
         self.sys_location = sys_location or f"netgauge lab rack {token}"
         self.sys_contact = sys_contact or f"lab-{token}@example.invalid"
-        self.community = secrets.token_hex(8)
+        self.community = community or secrets.token_hex(8)
         protocols = supported_auth_protocols() if not missing_snmpd() else ("SHA",)
         self.v3_users: dict[str, V3User] = {
             auth: V3User(
@@ -205,7 +222,7 @@ class Snmpd(Daemon):
         self.v3_user = self.v3.name
         self.auth_key = self.v3.auth_key
         self.priv_key = self.v3.priv_key
-        self.port = free_udp_port(self.address)
+        self.port = 161 if netns is not None else free_udp_port(self.address)
         super().__init__()
 
     # -- paths and command lines -------------------------------------------------------------
@@ -220,7 +237,7 @@ class Snmpd(Daemon):
         lines = [
             "# written by tests/lab/snmpd.py for one test agent",
             "view all included .1",
-            f"rocommunity {self.community} {self.address} -V all",
+            f"rocommunity {self.community} {self.clients} -V all",
         ]
         for user in self.v3_users.values():
             lines.append(
@@ -231,6 +248,7 @@ class Snmpd(Daemon):
         lines += [
             f"sysLocation {self.sys_location}",
             f"sysContact {self.sys_contact}",
+            *([f"sysName {self.sys_name}"] if self.sys_name else []),
             "dontLogTCPWrappersConnects yes",
         ]
         return "\n".join(lines) + "\n"
@@ -238,7 +256,9 @@ class Snmpd(Daemon):
     def command(self) -> list[str]:
         """The snmpd command line: foreground, our config only, no MIBs, no smux, loopback."""
         directory = self.directory
+        inside = ["ip", "netns", "exec", self.netns] if self.netns else []
         return [
+            *inside,
             SNMPD,
             "-f",
             "-C",
@@ -303,10 +323,11 @@ class Snmpd(Daemon):
         (self._dir / "snmpd.conf").write_text(self.config())
 
         def next_port(attempt: int) -> None:
-            if attempt:
+            if attempt and self.netns is None:  # (a namespace of its own: 161 is free)
                 self.port = free_udp_port(self.address)
 
-        return self._launch_on_a_free_port("snmpd", _BIND_ATTEMPTS, next_port)
+        attempts = 1 if self.netns else _BIND_ATTEMPTS
+        return self._launch_on_a_free_port("snmpd", attempts, next_port)
 
     def _launch(self) -> None:
         directory = self.directory

@@ -87,8 +87,12 @@ class Sshd(Daemon):
 
     address = "127.0.0.1"
 
-    def __init__(self) -> None:
-        self.port = free_tcp_port(self.address)
+    def __init__(self, *, netns: str | None = None, address: str | None = None) -> None:
+        """``netns``/``address``: run inside a lab namespace on a lab host's address, port 22."""
+        self.netns = netns
+        if address is not None:
+            self.address = address
+        self.port = 22 if netns is not None else free_tcp_port(self.address)
         super().__init__()
         self.host_public_key = ""
 
@@ -101,7 +105,7 @@ class Sshd(Daemon):
 
     @property
     def known_hosts_name(self) -> str:
-        return f"[{self.address}]:{self.port}"
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
 
     @property
     def client_key(self) -> Path:
@@ -181,12 +185,13 @@ class Sshd(Daemon):
             raise
 
         def next_port(attempt: int) -> None:
-            if attempt:
+            if attempt and self.netns is None:  # (a namespace of its own: 22 is free)
                 self.port = free_tcp_port(self.address)
             self.write_known_hosts(self.host_public_key)
             (self.directory / "sshd_config").write_text(self.config())
 
-        return self._launch_on_a_free_port("sshd", _BIND_ATTEMPTS, next_port)
+        attempts = 1 if self.netns else _BIND_ATTEMPTS
+        return self._launch_on_a_free_port("sshd", attempts, next_port)
 
     def write_known_hosts(self, public_key: str, path: Path | None = None) -> Path:
         """Write a known_hosts file (ours by default) giving this server ``public_key``."""
@@ -196,9 +201,10 @@ class Sshd(Daemon):
 
     def _launch(self) -> None:
         directory = self.directory
+        inside = ["ip", "netns", "exec", self.netns] if self.netns else []
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(directory / "sshd_config")],
+                [*inside, SSHD, "-D", "-e", "-f", str(directory / "sshd_config")],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

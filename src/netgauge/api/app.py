@@ -28,6 +28,7 @@ from netgauge.api.routes import (
     changes,
     credentials,
     devices,
+    discover,
     events,
     export,
     exposition,
@@ -446,7 +447,18 @@ def create_app(
     guarded = [Depends(authorize)]
     app.include_router(health.open_router, prefix="/api/v1")
     routers = (health, targets, jobs, runs, metrics, status, changes, sites, events, probes, export)
-    for module in (*routers, alerts, credentials, devices, ingest, auth, users, audit, live):
+    for module in (
+        *routers,
+        alerts,
+        credentials,
+        devices,
+        discover,
+        ingest,
+        auth,
+        users,
+        audit,
+        live,
+    ):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
     app.include_router(exposition.router, dependencies=guarded)  # /metrics, for Prometheus
 

@@ -45,7 +45,9 @@ ADMIN_PREFIXES = (
     "/api/v1/tokens",
     "/api/v1/logs",
     "/api/v1/activity",
+    "/api/v1/discover",  # a sweep sends packets, and stored credentials, to a network
     "/admin",  # the console's admin pages
+    "/discover",  # its console page
 )
 # console pages that only show forms to change things (a viewer sees no add/edit controls)
 _FORM_PAGE = re.compile(r"^/(?!api/)[^?]*/(new|edit)$|^/targets/import$")

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     query_store: Literal["embedded", "influxdb", "influxdb2", "victoriametrics"] = Field(
         "embedded", description="Which store answers the API's metric queries."
     )
+    discovery_max_addresses: int = Field(
+        1024,
+        ge=1,
+        le=65_536,
+        description="Addresses one discovery sweep may cover (1024: a /22).",
+    )
     kind_concurrency: dict[str, int] = Field(
         default_factory=dict,
         description="Checks of one kind in flight, e.g. {ssh: 32, winrm: 16} (the defaults).",

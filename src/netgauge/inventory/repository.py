@@ -392,6 +392,10 @@ class Inventory:
         with self.session() as s:
             return list(s.scalars(select(Credential).order_by(Credential.name)))
 
+    def credential_refs(self) -> dict[str, CredentialRef]:
+        """Every credentials entry as the checks use it (references, sealed secrets, scope)."""
+        return {row.name: _to_credential_ref(row) for row in self.list_credentials()}
+
     # -- targets ----------------------------------------------------------------------------
     def target_query(self, f: TargetFilter) -> Select[TargetRow]:
         """Targets matching ``f`` (a query to page, sort or count; the filter rules live here)."""
@@ -463,6 +467,12 @@ class Inventory:
         see ``credentials.scope``)."""
         with self.session() as s:
             return self._put_target(s, cfg, actor, source, create_only, admin=admin)
+
+    def target_addresses(self) -> dict[str, str]:
+        """Every target's address by its name."""
+        with self.session() as s:
+            rows = s.execute(select(TargetRow.name, TargetRow.address))
+            return {str(name): str(address) for name, address in rows}
 
     def target_names(self) -> set[str]:
         """Every target's name."""

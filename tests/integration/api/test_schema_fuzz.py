@@ -48,6 +48,8 @@ SENDS_TRAFFIC = [
     "/api/v1/jobs/{name}/run",
     "/api/v1/jobs/{name}/enable",
     "/api/v1/targets/{name}/test",  # "test now" probes the target
+    "/api/v1/discover",  # a sweep probes a network
+    "/api/v1/discover/{sweep_id}/accept",  # makes jobs
 ]
 # Two checks are left out, each for a stated reason:
 # - positive_data_acceptance: the schema cannot say "an IP address or a host name" or "a

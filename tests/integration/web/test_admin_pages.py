@@ -22,6 +22,7 @@ PAGES = (
     "/admin/users",
     "/admin/tokens",
     "/admin/credentials",
+    "/discover",
     "/admin/audit",
     "/admin/errors",
     "/admin/requests",

@@ -32,6 +32,7 @@ SECTIONS = (
     ("/admin/users", "Users"),
     ("/admin/tokens", "API tokens"),
     ("/admin/credentials", "Credentials"),
+    ("/discover", "Discovery"),
     ("/admin/audit", "Audit log"),
     ("/admin/errors", "Errors"),
     ("/admin/requests", "Requests"),
