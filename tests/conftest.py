@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
@@ -14,11 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url, text
 
 from netgauge.config.settings import Settings
+from netgauge.datadir import private_dir
 from netgauge.inventory import Inventory, make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Every service a test starts hashes its first admin's password: at argon2's minimum cost in
+# the tests (set here so that the `netgauge serve` subprocesses inherit it too), the
+# recommended cost everywhere else (netgauge.auth.passwords; tests/unit/auth/test_passwords.py
+# checks both and that nothing else selects the cheap one).
+os.environ.setdefault("NETGAUGE_ARGON2_PROFILE", "insecure-tests-only")
 
 
 def free_port() -> int:
@@ -40,10 +49,48 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
+# -- inventories: migrated once per run ---------------------------------------------------------
+# Running the Alembic migrations costs a service start most of its time (~0.2 s, more under
+# load), and every test starts at least one. Once per session a template is migrated (a SQLite
+# file; a PostgreSQL database) and each test gets a copy of it (a file copy; CREATE DATABASE
+# ... TEMPLATE): the service's own `migrate` still runs at its start, and finds the schema at
+# its head.
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite inventory file migrated to the newest revision, to copy (never to open)."""
+    path = tmp_path_factory.mktemp("inventory-template") / "inventory.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection closed: the WAL is folded into the file, removed
+    assert not path.with_name("inventory.db-wal").exists()
+    return path
+
+
+def copy_inventory(template: Path, path: Path) -> Path:
+    """``path`` a copy of the migrated ``template``, made as netgauge makes its own data
+    directory (0700) and inventory file (0600)."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, template.open("rb") as src:
+        shutil.copyfileobj(src, out)
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings pointing at a fresh data directory."""
-    return Settings(data_dir=tmp_path / "data", port=0)
+def migrated_sqlite(sqlite_template: Path, tmp_path: Path) -> str:
+    """The URL of a migrated, empty SQLite inventory of this test's own."""
+    return f"sqlite:///{copy_inventory(sqlite_template, tmp_path / 'inventory.db')}"
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings pointing at a data directory of the test's own, holding a migrated empty
+    inventory (as a service's first start leaves it); none at all, for a test marked
+    ``fresh_data_dir`` (one about what that first start creates)."""
+    data = tmp_path / "data"
+    if request.node.get_closest_marker("fresh_data_dir") is None:
+        copy_inventory(request.getfixturevalue("sqlite_template"), data / "inventory.db")
+    return Settings(data_dir=data, port=0)
 
 
 def _pg_bin() -> str | None:
@@ -131,20 +178,55 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def inventory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inventory]:
-    """A migrated, empty inventory on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'inventory.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    if request.param == "postgresql":
-        from sqlalchemy import text
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to the newest revision, to copy (CREATE
+    DATABASE ... TEMPLATE: nobody may be connected to it then, so nothing stays connected);
+    dropped after the session. The server's role needs CREATEDB (the fixture's own has)."""
+    name = f"netgauge_template_{os.getpid()}"
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    template = make_engine(_database_url(postgres_url, name))
+    migrate(template)
+    template.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
-        with engine.begin() as conn:  # each test starts from an empty schema
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    migrate(engine)
+
+def _database_url(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def migrated_postgres(postgres_url: str, postgres_template: str) -> Iterator[str]:
+    """The URL of a migrated, empty PostgreSQL database of this test's own (a copy of the
+    template), dropped after the test."""
+    name = f"netgauge_t_{os.getpid()}_{next(_DATABASES)}"
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    try:
+        yield _database_url(postgres_url, name)
+    finally:
+        with admin.connect() as conn:  # WITH (FORCE): a connection the test leaked ends too
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def inventory(request: pytest.FixtureRequest) -> Iterator[Inventory]:
+    """A migrated, empty inventory on SQLite and on PostgreSQL."""
+    fixture = "migrated_sqlite" if request.param == "sqlite" else "migrated_postgres"
+    engine = make_engine(request.getfixturevalue(fixture))
     yield Inventory(engine)
     engine.dispose()
 
