@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from netgauge.auth.roles import Role
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
+from tests.integration.conftest import StartApp
 
 PASSWORD = "correct horse battery staple"
 CONFIG = """
@@ -37,9 +37,10 @@ def make_client(settings: Settings) -> TestClient:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with make_client(settings.model_copy(update={"admin_password": PASSWORD})) as c:
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    return start_app(
+        CONFIG, name="auth.yaml", raise_server_exceptions=False, login=None, admin_password=PASSWORD
+    )
 
 
 def token_for(client: TestClient, role: Role) -> str:

@@ -11,7 +11,6 @@ import io
 import re
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from netgauge.api import create_app
 from netgauge.api.routes import export
-from netgauge.config import load_config_text
-from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample
-from netgauge.service import Service
-from tests.conftest import as_admin
+from tests.integration.conftest import StartApp
 
 CONFIG = """
 sites: [{name: hq}, {name: branch}]
@@ -86,28 +81,26 @@ def _seed(client: TestClient) -> None:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text(CONFIG, "export.yaml").config, "export.yaml")
-    with TestClient(create_app(service)) as c:
-        as_admin(c)
-        token = c.post("/api/v1/devices/laptop/agent-token").json()["token"]
-        now = time.time_ns()
-        batches = [
-            {
-                "seq": i + 1,
-                "ts_ns": now - (len(CPU) - i) * MIN,
-                "metrics": [{"name": "cpu_percent", "value": v}],
-            }
-            for i, v in enumerate(CPU)
-        ]
-        r = c.post(
-            "/api/v1/ingest",
-            json={"batches": batches},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 200
-        _seed(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    c = start_app(CONFIG, name="export.yaml")
+    token = c.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    now = time.time_ns()
+    batches = [
+        {
+            "seq": i + 1,
+            "ts_ns": now - (len(CPU) - i) * MIN,
+            "metrics": [{"name": "cpu_percent", "value": v}],
+        }
+        for i, v in enumerate(CPU)
+    ]
+    r = c.post(
+        "/api/v1/ingest",
+        json={"batches": batches},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200
+    _seed(c)
+    return c
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ often they are sent, refused values reported, unknown tokens refused."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,19 +15,17 @@ from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
+from tests.integration.conftest import StartApp
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(start_app: StartApp) -> TestClient:
     text = """
 targets:
   - {name: laptop, address: 127.0.0.1, type: device}
   - {name: web, address: 127.0.0.1}
 """
-    service = Service(settings, load_config_text(text, "ingest.yaml").config, "ingest.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="ingest.yaml", raise_server_exceptions=False)
 
 
 def batch(seq: int, cpu: float) -> dict[str, Any]:

@@ -5,7 +5,6 @@ each odd request can make of them."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
+from tests.integration.conftest import StartApp
 from tests.integration.pollers.test_snmp_job import run_job
 from tests.lab.snmpd import Snmpd
 from tests.lab.sshd import Sshd
@@ -51,10 +51,10 @@ def keyed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-def client(keyed: Settings, snmpd: Snmpd) -> Iterator[TestClient]:
-    c = start(keyed, snmpd)
-    yield c
-    c.__exit__(None, None, None)
+def client(keyed: Settings, snmpd: Snmpd, start_app: StartApp) -> TestClient:
+    return start_app(
+        config(snmpd.port), name="c.yaml", settings=keyed, raise_server_exceptions=False
+    )
 
 
 def attach(client: TestClient, credentials: str) -> None:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
 from tests.conftest import free_port, wait_for
+from tests.integration.conftest import StartApp
 
 PASSWORD = "correct horse battery staple"
 Headers = dict[str, str]
@@ -37,17 +33,22 @@ def bearer(client: TestClient, role: Role) -> Headers:
 
 
 @pytest.fixture
-def serve(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """Start a service on ``config`` (YAML text) with extra settings; stopped after."""
-    with ExitStack() as stack:
+def serve(start_app: StartApp) -> Callable[..., TestClient]:
+    """Start a service on ``config`` (YAML text) with extra settings, no credentials sent;
+    stopped after."""
 
-        def start(config: str = "", **settings_update: object) -> TestClient:
-            chosen = settings.model_copy(update={"admin_password": PASSWORD, **settings_update})
-            service = Service(chosen, load_config_text(config, "attack.yaml").config, "attack")
-            client = TestClient(create_app(service), raise_server_exceptions=False)
-            return stack.enter_context(client)
+    def start(config: str = "", **settings_update: object) -> TestClient:
+        update: dict[str, object] = {"admin_password": PASSWORD, **settings_update}
+        return start_app(
+            config,
+            name="attack.yaml",
+            source="attack",
+            raise_server_exceptions=False,
+            login=None,
+            **update,
+        )
 
-        yield start
+    return start
 
 
 class Served:

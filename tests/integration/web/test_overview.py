@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,19 +30,11 @@ from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.models import ProbeResult, ProbeStatus
 from netgauge.service import Service
-from tests.conftest import admin_env, as_admin, free_port, log_in, wait_for
+from tests.conftest import admin_env, free_port, log_in, wait_for
+from tests.integration.conftest import StartApp
 
 SSE = {"Accept": "text/event-stream"}
 LIVE = "/api/v1/live/overview"
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield int(sock.getsockname()[1])
-    sock.close()
 
 
 def config(port: int) -> str:
@@ -67,10 +58,8 @@ def make_service(settings: Settings, port: int) -> Service:
 
 
 @pytest.fixture
-def client(settings: Settings, listener: int) -> Iterator[TestClient]:
-    with TestClient(create_app(make_service(settings, listener))) as c:
-        as_admin(c)
-        yield c
+def client(listener: int, start_app: StartApp) -> TestClient:
+    return start_app(config(listener), name="overview.yaml", source="ov.yaml")
 
 
 class Sections(HTMLParser):
