@@ -4,11 +4,13 @@ at rest and revocable, the first admin, and what the open health route may say."
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from typing import Any
 
 import pytest
+import structlog.testing
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -16,6 +18,7 @@ from netgauge import web
 from netgauge.api import create_app
 from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, is_page, required_role
 from netgauge.auth.accounts import FIRST_ADMIN
+from netgauge.auth.passwords import ARGON2_PROFILE_ENV, INSECURE_TEST_PROFILE
 from netgauge.auth.roles import Role
 from netgauge.config import load_config_text
 from netgauge.config.settings import Settings
@@ -350,3 +353,13 @@ def test_successful_reads_are_sampled_with_their_weight(client: TestClient) -> N
     assert 2 <= len(sites) <= 3 and all(r["weight"] == 10 for r in sites)
     missing = [r for r in rows if r["path"] == "/api/v1/sites/{name}"]
     assert [(r["status"], r["weight"]) for r in missing] == [(404, 1)]
+
+
+def test_a_service_hashing_at_the_test_cost_says_so(start_app: StartApp) -> None:
+    """The suite's cheap argon2 profile (tests/conftest.py) is never silent: every service
+    started with it logs a warning (tests/unit/auth/test_passwords.py: the rest of it)."""
+    assert os.environ[ARGON2_PROFILE_ENV] == INSECURE_TEST_PROFILE
+    with structlog.testing.capture_logs() as logs:
+        start_app(CONFIG, name="auth.yaml")
+    warned = [e for e in logs if e["event"] == "auth.argon2_insecure"]
+    assert [e["log_level"] for e in warned] == ["warning"], logs
