@@ -10,18 +10,22 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import make_url, text
 
 from netgauge.config.settings import Settings
 from netgauge.datadir import private_dir
 from netgauge.inventory import Inventory, make_engine, migrate
+from netgauge.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 # Every service a test starts hashes its first admin's password: at argon2's minimum cost in
 # the tests (set here so that the `netgauge serve` subprocesses inherit it too), the
@@ -37,8 +41,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+def wait_for(
+    predicate: Callable[[], T | None],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
+    """Poll ``predicate`` until it returns a truthy value (returned); fail after ``timeout``
+    seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -264,13 +274,21 @@ def victoriametrics() -> Iterator[Any]:
 TEST_ADMIN_PASSWORD = "netgauge-tests-admin-password"
 
 
-def as_admin(client: Any) -> Any:
+def service_of(client: TestClient) -> Service:
+    """The service behind a TestClient of netgauge's app (kept in the app's state)."""
+    app = client.app
+    assert isinstance(app, FastAPI), app
+    service: Service = app.state.service
+    return service
+
+
+def as_admin(client: TestClient) -> TestClient:
     """``client`` (a started TestClient) sending an admin API token with every request."""
     from netgauge.auth.accounts import FIRST_ADMIN
     from netgauge.auth.roles import Role
 
-    service = client.app.state.service
-    token, _ = service.accounts.create_api_token("tests", Role.ADMIN, FIRST_ADMIN, "tests")
+    accounts = service_of(client).accounts
+    token, _ = accounts.create_api_token("tests", Role.ADMIN, FIRST_ADMIN, "tests")
     client.headers["Authorization"] = f"Bearer {token}"
     return client
 

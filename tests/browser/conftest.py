@@ -25,13 +25,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("NETGAUGE_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
 VIEWER, VIEWER_PASSWORD = "vera-viewer", "viewer-password-for-tests"
 
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-except ImportError:  # pragma: no cover - the test command installs it
-    sync_playwright = None
+pytest.importorskip("playwright", reason="playwright (pip) is missing: ./scripts/test installs it")
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
-if sync_playwright is None:
-    pytest.skip("playwright (pip) is missing: ./scripts/test installs it", allow_module_level=True)
 if not Path(CHROMIUM).exists():
     pytest.skip(
         f"{CHROMIUM} is missing: Debian package chromium (the test command installs it as root)",

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from typing import Any, Literal, Protocol
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 
 from netgauge.api import create_app
@@ -78,10 +79,10 @@ def start_app(settings: Settings) -> Iterator[StartApp]:
         yield start
 
 
-def service_of(client: TestClient) -> Service:
-    """The service behind a started TestClient."""
-    service: Service = client.app.state.service  # type: ignore[attr-defined]
-    return service
+def portal(client: TestClient) -> BlockingPortal:
+    """A started TestClient's portal: what it calls runs on the app's event loop."""
+    assert client.portal is not None, "the TestClient is not started"
+    return client.portal
 
 
 @pytest.fixture

@@ -124,10 +124,12 @@ def test_an_outage_loses_no_batch_and_stores_none_twice(server: Server, tmp_path
         stderr = agent.communicate(timeout=30)[1]
     assert agent.returncode == 0, stderr
     last = server.cursor()
-    points = wait_for(
-        lambda: (found := server.uptime_points()) and len(found) >= last and found,
-        what="every batch's samples to be queryable",
-    )
+
+    def every_batch() -> list[dict[str, Any]] | None:
+        found = server.uptime_points()
+        return found if found and len(found) >= last else None
+
+    points = wait_for(every_batch, what="every batch's samples to be queryable")
     # one uptime sample per batch: batches 1..last each stored exactly once, in time order
     assert len(points) == last and len({p["ts"] for p in points}) == last
     assert [p["ts"] for p in points] == sorted(p["ts"] for p in points)

@@ -18,7 +18,10 @@ from tests.integration.conftest import StartApp
 def hours_from_now(h0: int, h1: int) -> dict[str, str]:
     """Opening hours h0..h1 hours from now (UTC wall times), every day."""
     now = datetime.now(UTC)
-    fmt = lambda h: (now + timedelta(hours=h)).strftime("%H:00")  # noqa: E731
+
+    def fmt(h: int) -> str:
+        return (now + timedelta(hours=h)).strftime("%H:00")
+
     return {"days": "daily", "start": fmt(h0), "end": fmt(h1)}
 
 

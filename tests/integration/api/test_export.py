@@ -400,7 +400,11 @@ def test_xlsx_has_the_monthly_95th_of_each_interface_for_billing(client: TestCli
     month_end = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
     five = 300 * 10**9
     start_ns = int(month_end.timestamp()) * 10**9
-    samples, by_month = [], {"2026-11": ([], []), "2026-12": ([], [])}
+    samples: list[Sample] = []
+    by_month: dict[str, tuple[list[float], list[float]]] = {
+        "2026-11": ([], []),
+        "2026-12": ([], []),
+    }
     for i in range(48):  # 4 h of 5-minute steps across midnight, two samples in each step
         for half in (0, 1):
             ts = start_ns + i * five + half * five // 2

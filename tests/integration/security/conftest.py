@@ -37,8 +37,8 @@ def serve(start_app: StartApp) -> Callable[..., TestClient]:
     """Start a service on ``config`` (YAML text) with extra settings, no credentials sent;
     stopped after."""
 
-    def start(config: str = "", **settings_update: object) -> TestClient:
-        update: dict[str, object] = {"admin_password": PASSWORD, **settings_update}
+    def start(config: str = "", **settings_update: Any) -> TestClient:
+        update: dict[str, Any] = {"admin_password": PASSWORD, **settings_update}
         return start_app(
             config,
             name="attack.yaml",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
@@ -231,7 +232,7 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     start = html.index('<form id="job-form"')
     form = html[start : html.index("</form>", start)]  # (the header has a form of its own)
     names = set(re.findall(r'\sname="([\w.]+)"', form)) - {"use_window"}
-    nested = {"selector": SelectorConfig, "window": WindowConfig}
+    nested: dict[str, type[BaseModel]] = {"selector": SelectorConfig, "window": WindowConfig}
     for name in names:
         head, _, rest = name.partition(".")
         assert head in JobConfig.model_fields, name
