@@ -6,14 +6,17 @@ import glob
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -303,3 +306,98 @@ def log_in(http: Any, username: str = "admin", password: str = TEST_ADMIN_PASSWO
     r = http.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+
+# -- `netgauge serve` as a subprocess -----------------------------------------------------------
+class NetgaugeServe:
+    """`netgauge serve` as a user runs it: a subprocess on 127.0.0.1 with its data directory and
+    (optionally) a config file, its output appended to a log file. Started (and waited for
+    until /api/v1/health answers, then logged in as the first admin), stopped (SIGTERM, SIGKILL
+    when that does not end it), killed, started again on the same port and data directory.
+
+    ``env``: added to ``base_env`` (this process's environment by default, which carries the
+    tests' argon2 profile) and the first admin's password.
+    """
+
+    def __init__(
+        self,
+        data: Path,
+        config: Path | None = None,
+        *,
+        port: int | None = None,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        base_env: Mapping[str, str] | None = None,
+        log: Path | None = None,
+        cwd: Path | None = None,
+        http_timeout: float = 10.0,
+    ) -> None:
+        self.data, self.config, self.port = data, config, port or free_port()
+        self.args, self.cwd = list(args), cwd
+        self.env = {**(os.environ if base_env is None else base_env), **admin_env(), **(env or {})}
+        self.log = log or data.parent / "serve.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.url, timeout=http_timeout)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The running process's id."""
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data)]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        return cmd + self.args
+
+    def start(self, timeout: float = 30.0, login: bool = True) -> None:
+        """Start it and wait until it answers; log the admin in unless ``login=False``."""
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+            )
+        wait_for(self.healthy, timeout=timeout, what="netgauge serve to answer /api/v1/health")
+        self.http.headers.pop("Authorization", None)
+        if login:
+            log_in(self.http)
+
+    def healthy(self) -> bool:
+        """It answers /api/v1/health (an AssertionError with its output when it has exited)."""
+        assert self.proc is not None and self.proc.poll() is None, self.output()
+        try:
+            return bool(self.http.get("/api/v1/health").status_code == 200)
+        except httpx.TransportError:
+            return False
+
+    def stop(self, grace: float = 30.0) -> int | None:
+        """SIGTERM (a clean stop), SIGKILL after ``grace`` seconds; its exit status."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of its own at all."""
+        proc, self.proc = self.proc, None
+        assert proc is not None and proc.poll() is None
+        proc.kill()
+        proc.wait(10)
+
+    def output(self, last: int = 4000) -> str:
+        """The end of what it wrote (stdout and stderr)."""
+        return self.log.read_text(errors="replace")[-last:] if self.log.exists() else ""
