@@ -14,27 +14,32 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import make_url, text
 
 from netgauge.config.settings import Settings
 from netgauge.datadir import private_dir
 from netgauge.inventory import Inventory, make_engine, migrate
-from netgauge.service import Service
+
+if TYPE_CHECKING:  # bench/ imports this module's helpers: no web stack at import
+    from fastapi.testclient import TestClient
+
+    from netgauge.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-# Every service a test starts hashes its first admin's password: at argon2's minimum cost in
-# the tests (set here so that the `netgauge serve` subprocesses inherit it too), the
-# recommended cost everywhere else (netgauge.auth.passwords; tests/unit/auth/test_passwords.py
-# checks both and that nothing else selects the cheap one).
-os.environ.setdefault("NETGAUGE_ARGON2_PROFILE", "insecure-tests-only")
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every service a test starts hashes its first admin's password: at argon2's minimum
+    cost in the tests (in the environment, so that the `netgauge serve` subprocesses inherit
+    it too), the recommended cost everywhere else (netgauge.auth.passwords; tests/unit/auth/
+    test_passwords.py checks both and that nothing else selects the cheap one). Set here, not
+    at import: bench/ imports helpers from this module and measures the real cost."""
+    os.environ.setdefault("NETGAUGE_ARGON2_PROFILE", "insecure-tests-only")
 
 
 def free_port() -> int:
@@ -279,6 +284,8 @@ TEST_ADMIN_PASSWORD = "netgauge-tests-admin-password"
 
 def service_of(client: TestClient) -> Service:
     """The service behind a TestClient of netgauge's app (kept in the app's state)."""
+    from fastapi import FastAPI
+
     app = client.app
     assert isinstance(app, FastAPI), app
     service: Service = app.state.service
