@@ -618,10 +618,10 @@ async def paired_rounds(devices: int, cycles: int) -> dict[str, list[float]]:
         clock = SteppedClock()
         for name, gap in (("thresholds", False), ("gap", True)):
             (Path(tmp) / name).mkdir()
-            al = alerting(Path(tmp) / name, cost_rules(gap), "http://127.0.0.1:9/", infos, {})
-            al.engine.clock = clock
-            al.engine.set_targets(infos)
-            variants[name] = al
+            made = alerting(Path(tmp) / name, cost_rules(gap), "http://127.0.0.1:9/", infos, {})
+            made.engine.clock = clock
+            made.engine.set_targets(infos)
+            variants[name] = made
         folder = ResultFolder(writer, StatusTracker(), DeviceStates(Thresholds(), _no_record))
         for cycle in range(-1, cycles):  # cycle -1 warms up (first alerts, plans): not counted
             for name, al in variants.items():

@@ -18,7 +18,7 @@ from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
-from netgauge.auth.passwords import PasswordPool
+from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
@@ -370,6 +370,10 @@ class Service:
         self.credentials = CredentialsManager(self.inventory, self.vault)
         self.throttle = LoginThrottle(s.login_max_failures, lockout_s=s.login_lockout_s)
         self.passwords = PasswordPool(s.login_workers or None)
+        if argon2_profile() == INSECURE_TEST_PROFILE:
+            log.warning(
+                "auth.argon2_insecure", detail="password hashes at minimum cost: tests only"
+            )
         per_minute = s.activity_per_minute
         self.activity_limit = RateLimiter(per_minute / 60.0, burst=per_minute)
         given, _variable = s.given_admin_password()

@@ -8,30 +8,21 @@ Any script error or CSP violation in the browser's console fails the test that c
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, TEST_ADMIN_PASSWORD, admin_env, free_port, log_in, wait_for
+from tests.conftest import ROOT, TEST_ADMIN_PASSWORD, NetgaugeServe, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("NETGAUGE_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
 VIEWER, VIEWER_PASSWORD = "vera-viewer", "viewer-password-for-tests"
 
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-except ImportError:  # pragma: no cover - the test command installs it
-    sync_playwright = None
+pytest.importorskip("playwright", reason="playwright (pip) is missing: ./scripts/test installs it")
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
-if sync_playwright is None:
-    pytest.skip("playwright (pip) is missing: ./scripts/test installs it", allow_module_level=True)
 if not Path(CHROMIUM).exists():
     pytest.skip(
         f"{CHROMIUM} is missing: Debian package chromium (the test command installs it as root)",
@@ -59,53 +50,15 @@ jobs:
 """
 
 
-@dataclass
-class Server:
-    """A running `netgauge serve` and an admin's API client to it."""
+class Server(NetgaugeServe):
+    """A `netgauge serve` for the console (JSON logs, a minute to start) and an admin's API
+    client to it."""
 
-    port: int
-    data: Path
-    config: Path
-    proc: subprocess.Popen[str] | None = None
-    http: httpx.Client = field(init=False)
+    def __init__(self, port: int, data: Path, config: Path) -> None:
+        super().__init__(data, config, port=port, env={"NETGAUGE_LOG_FORMAT": "json"})
 
-    def __post_init__(self) -> None:
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "netgauge", "serve", "--config", str(self.config)]
-        cmd += ["--port", str(self.port), "--data-dir", str(self.data)]
-        env = {**os.environ, **admin_env(), "NETGAUGE_LOG_FORMAT": "json"}
-        self.log = open(self.data.parent / "serve.log", "a")  # noqa: SIM115 - closed in stop
-        self.proc = subprocess.Popen(
-            cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        wait_for(self.healthy, timeout=60, what="netgauge serve to answer /api/v1/health")
-        self.http.headers.pop("Authorization", None)
-        log_in(self.http)
-
-    def healthy(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.tail()
-        try:
-            return self.http.get("/api/v1/health").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
-        self.log.close()
-
-    def tail(self) -> str:
-        path = self.data.parent / "serve.log"
-        return path.read_text()[-4000:] if path.exists() else ""
+    def start(self, timeout: float = 60.0, login: bool = True) -> None:
+        super().start(timeout, login)
 
 
 @pytest.fixture(scope="module")

@@ -13,51 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import admin_env, free_port, log_in, wait_for
+from tests.conftest import NetgaugeServe, wait_for
 
 CONFIG = "targets:\n  - {name: host1, address: 127.0.0.1, type: device}\n"
 
 
-class Server:
+class Server(NetgaugeServe):
     """``netgauge serve`` on a fixed port and data directory, which can be restarted."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port, self.data, self.config = free_port(), tmp / "data", tmp / "netgauge.yaml"
-        self.config.write_text(CONFIG)
-        self.proc: subprocess.Popen[str] | None = None
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=5)
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data), "--config", str(self.config)]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **admin_env()},
-        )
-        wait_for(self._healthy, timeout=30, what="netgauge serve to answer")
-        log_in(self.http)
-
-    def _healthy(self) -> bool:
-        try:
-            return self.http.get("/api/v1/health").status_code == 200
-        except httpx.TransportError:
-            assert self.proc is not None and self.proc.poll() is None, self._stderr()
-            return False
-
-    def _stderr(self) -> str:
-        return self.proc.stderr.read() if self.proc and self.proc.stderr else ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
-        self.proc = None
+        config = tmp / "netgauge.yaml"
+        config.write_text(CONFIG)
+        super().__init__(tmp / "data", config, http_timeout=5)
 
     def cursor(self) -> int:
         """The last batch stored for host1 (read from the inventory database)."""
@@ -124,10 +93,12 @@ def test_an_outage_loses_no_batch_and_stores_none_twice(server: Server, tmp_path
         stderr = agent.communicate(timeout=30)[1]
     assert agent.returncode == 0, stderr
     last = server.cursor()
-    points = wait_for(
-        lambda: (found := server.uptime_points()) and len(found) >= last and found,
-        what="every batch's samples to be queryable",
-    )
+
+    def every_batch() -> list[dict[str, Any]] | None:
+        found = server.uptime_points()
+        return found if found and len(found) >= last else None
+
+    points = wait_for(every_batch, what="every batch's samples to be queryable")
     # one uptime sample per batch: batches 1..last each stored exactly once, in time order
     assert len(points) == last and len({p["ts"] for p in points}) == last
     assert [p["ts"] for p in points] == sorted(p["ts"] for p in points)

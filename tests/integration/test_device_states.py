@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
-from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 from tests.lab import Lab, missing_requirement
 
 pytestmark = [pytest.mark.privileged, pytest.mark.network]
@@ -33,7 +31,7 @@ def lab() -> Iterator[Lab]:
 
 
 @pytest.fixture
-def client(settings: Settings, lab: Lab) -> Iterator[TestClient]:
+def client(lab: Lab, start_app: StartApp) -> TestClient:
     (address,) = lab.add_hosts(1)
     text = f"""
 targets:
@@ -42,10 +40,7 @@ jobs:
   - {{name: sw1-status, kind: icmp, params: {{count: 1, timeout: 0.3}}, targets: [sw1],
      interval: {INTERVAL_S}}}
 """
-    service = Service(settings, load_config_text(text, "devices.yaml").config, "devices.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="devices.yaml", raise_server_exceptions=False)
 
 
 def state(client: TestClient) -> str | None:

@@ -10,15 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from netgauge.storage.embedded import EmbeddedStore
-from tests.conftest import admin_env, free_port, log_in, wait_for
+from tests.conftest import NetgaugeServe, wait_for
 
 DEFAULT_INTERVAL_S = 30.0  # the default config's job interval (netgauge.config.defaults)
 
@@ -29,63 +28,31 @@ def netgauge(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-class Served:
-    def __init__(self, proc: subprocess.Popen[str], port: int, data: Path) -> None:
-        self.proc, self.port, self.data = proc, port, data
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
-
+class Served(NetgaugeServe):
     def get(self, path: str, **params: Any) -> Any:
         return self.http.get(path, params=params).json()
 
-    def healthy(self) -> bool:
-        try:
-            return bool(self.http.get("/api/v1/health").status_code == 200)
-        except httpx.TransportError:
-            assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
-            return False
-
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start `netgauge serve` (arguments, extra environment) on ``tmp_path / "data"``, run
+    from ``tmp_path``; whatever still runs is killed after the test."""
     started: list[Served] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        port = free_port()
-        data = tmp_path / "data"
-        cmd = [
-            sys.executable,
-            "-m",
-            "netgauge",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            *args,
-        ]
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **admin_env(), **(env or {})},
-            cwd=tmp_path,
-        )
-        served = Served(proc, port, data)
+        served = Served(tmp_path / "data", args=args, env=env, cwd=tmp_path, http_timeout=5)
         started.append(served)
-        wait_for(served.healthy, timeout=30, what="netgauge serve to answer /api/v1/health")
-        log_in(served.http)
+        served.start()
         return served
 
     yield start
     for served in started:
-        if served.proc.poll() is None:
-            served.proc.kill()
-            served.proc.wait(10)
+        if served.proc is not None and served.proc.poll() is None:
+            served.kill()
 
 
 @pytest.mark.network
-def test_default_config_shows_live_data_within_one_interval(serve: Any) -> None:
+def test_default_config_shows_live_data_within_one_interval(serve: Callable[..., Served]) -> None:
     s = serve()
     up_ns = time.time_ns()  # the API answers: the scheduler is running
     assert s.get("/api/v1/health/details")["scheduler"]["jobs"] == 2
@@ -120,10 +87,10 @@ def test_sigterm_flushes_every_accepted_sample(serve: Any, tmp_path: Path) -> No
     s = serve(env={"NETGAUGE_WRITE_FLUSH_INTERVAL_S": "300", "NETGAUGE_LOG_FORMAT": "json"})
     assert s.http.post("/api/v1/jobs/netgauge-api-tcp/run").status_code == 202
     wait_for(lambda: s.get("/api/v1/health")["stores"][0]["pending"] > 0, what="pending samples")
-    s.proc.send_signal(signal.SIGTERM)
-    _, err = s.proc.communicate(timeout=60)
+    status = s.stop(grace=60)
+    err = s.output(last=10**8)
     # uvicorn re-raises the signal after its graceful shutdown: 0 or -SIGTERM both mean clean
-    assert s.proc.returncode in (0, -signal.SIGTERM), err
+    assert status in (0, -signal.SIGTERM), err
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     stopped = [e for e in events if e.get("event") == "service.stopped"]
     assert stopped, err
@@ -251,8 +218,7 @@ def test_a_file_keeps_what_it_does_not_declare_and_the_diff_says_so_first(
     do, the start does just that, and `owns: all` is the one way to drop the rest."""
     first = serve()
     assert {t["name"] for t in first.get("/api/v1/targets")["items"]} == {"localhost"}
-    first.proc.terminate()
-    first.proc.wait(20)
+    assert first.stop(grace=20) != -signal.SIGKILL  # SIGTERM stopped it
     config = tmp_path / "netgauge.yaml"
     config.write_text(SYNC_FILE)
     data = str(tmp_path / "data")
@@ -280,8 +246,7 @@ def test_a_file_keeps_what_it_does_not_declare_and_the_diff_says_so_first(
     assert {j["name"] for j in second.get("/api/v1/jobs")} == {
         "ping-sw1", "ping-localhost", "netgauge-api-tcp"
     }  # fmt: skip
-    second.proc.terminate()
-    second.proc.wait(20)
+    assert second.stop(grace=20) != -signal.SIGKILL
 
     config.write_text("owns: all\n" + SYNC_FILE)
     plan = json.loads(

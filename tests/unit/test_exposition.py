@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from netgauge.api.routes.exposition import family_name, split_series
+from netgauge.api.routes.exposition import family_name
 from netgauge.pollers.readings import Metric
+from netgauge.series import split_series
 
 
 def test_names_are_prometheus_names() -> None:

@@ -23,7 +23,6 @@ from fastapi.security import HTTPAuthorizationCredentials
 from netgauge.auth.accounts import MISS
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import API_TOKEN_PREFIX, InvalidToken, read_access
-from netgauge.web import is_page  # noqa: F401  (the console decides what a page is)
 
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "ng_session", "ng_csrf", "X-CSRF-Token"
 REFRESH_COOKIE = "ng_refresh"

@@ -8,6 +8,13 @@ which a login is answered "busy" at once instead of piling up memory and waiting
 
 An unknown user is checked against a dummy hash, so the answer takes as long as for a wrong
 password.
+
+The test suite starts hundreds of services, each hashing a first admin's password: it sets
+``NETGAUGE_ARGON2_PROFILE=insecure-tests-only`` (:data:`ARGON2_PROFILE_ENV`) for argon2id's
+minimum cost (8 KiB, 1 pass). Nothing else selects it: it is not a setting of the YAML file or
+a flag, any other value of the variable stops ``netgauge serve``, and a service started with it
+logs a warning (``auth.argon2_insecure``). A hash made that way is rehashed with the
+recommended parameters at the next login without the variable (``verify_and_update``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
@@ -25,8 +33,27 @@ MIN_SCORE = 2  # zxcvbn's 0..4: below 2 it is among the passwords guessed first
 _ZXCVBN_MAX = 72  # zxcvbn refuses longer input (and needs none: the start decides)
 
 
+ARGON2_PROFILE_ENV = "NETGAUGE_ARGON2_PROFILE"
+INSECURE_TEST_PROFILE = "insecure-tests-only"  # a name nobody sets in production by mistake
+
+
+def argon2_profile() -> str:
+    """``recommended`` (the default), or ``insecure-tests-only`` when the environment asks for
+    it; ValueError naming the variable for any other value."""
+    value = os.environ.get(ARGON2_PROFILE_ENV, "").strip() or "recommended"
+    if value not in ("recommended", INSECURE_TEST_PROFILE):
+        raise ValueError(
+            f"{ARGON2_PROFILE_ENV}: unknown profile {value!r} "
+            f"(unset it; {INSECURE_TEST_PROFILE!r} is for netgauge's own tests)"
+        )
+    return value
+
+
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHash:
+    if argon2_profile() == INSECURE_TEST_PROFILE:
+        # argon2's floor: 8 KiB per lane, one pass (microseconds instead of ~0.1 s and 64 MiB)
+        return PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
     return PasswordHash.recommended()
 
 

@@ -67,7 +67,12 @@ def _prepare_data_dir(path: Path) -> bool:
 def _check_admin_password(settings: Settings) -> None:
     """The first admin's password, when given, meets the password rules; else one line
     naming the variable it came from (the service would only find out inside its start)."""
-    from netgauge.auth.passwords import check_strength
+    from netgauge.auth.passwords import argon2_profile, check_strength
+
+    try:
+        argon2_profile()  # an unknown hashing profile stops the start, not the first login
+    except ValueError as exc:
+        _fail(str(exc))
 
     try:
         given, variable = settings.given_admin_password()

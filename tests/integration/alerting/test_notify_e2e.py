@@ -25,7 +25,7 @@ from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
 from tests.lab import Lab, missing_requirement
-from tests.lab.receivers import WebhookReceiver
+from tests.lab.receivers import Received, WebhookReceiver
 
 pytestmark = [pytest.mark.network, pytest.mark.privileged]
 SECRET = "s3cret-for-hmac"
@@ -77,7 +77,7 @@ def alerts(client: TestClient) -> dict[str, dict[str, Any]]:
     return {a["labels"]["target"]: a for a in client.get("/api/v1/alerts").json()}
 
 
-def signed(received: Any) -> bool:
+def signed(received: Received) -> bool:
     expected = hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     return received.headers.get("X-Netgauge-Signature") == f"sha256={expected}"
 

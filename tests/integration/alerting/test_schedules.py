@@ -4,41 +4,29 @@ reason), maintenance that pauses a job or mutes its alerts."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield int(sock.getsockname()[1])
-    sock.close()
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 
 
 def hours_from_now(h0: int, h1: int) -> dict[str, str]:
     """Opening hours h0..h1 hours from now (UTC wall times), every day."""
     now = datetime.now(UTC)
-    fmt = lambda h: (now + timedelta(hours=h)).strftime("%H:00")  # noqa: E731
+
+    def fmt(h: int) -> str:
+        return (now + timedelta(hours=h)).strftime("%H:00")
+
     return {"days": "daily", "start": fmt(h0), "end": fmt(h1)}
 
 
 @pytest.fixture
-def client(tmp_path: Path, listener: int) -> Iterator[TestClient]:
+def client(listener: int, start_app: StartApp) -> TestClient:
     closed_now = hours_from_now(2, 4)  # open later today: closed now
     text = f"""
 schedules:
@@ -56,11 +44,7 @@ jobs:
   - {{name: tcp-always, kind: tcp, params: {{port: {listener}}}, targets: [gw, box],
      interval: 1h}}
 """
-    settings = Settings(data_dir=tmp_path / "data", port=0)
-    service = Service(settings, load_config_text(text, "s.yaml").config, "s.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="s.yaml", raise_server_exceptions=False)
 
 
 def finished_run(client: TestClient, job: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def test_an_alert_episode_is_one_incident_with_its_timeline(inventory: Inventory
     assert [a.state for a in store.load_alerts()] == [AlertState.PENDING]
     fired = Alert(
         **{
-            **{k: getattr(alert, k) for k in Alert.__slots__},  # type: ignore[attr-defined]
+            **{k: getattr(alert, k) for k in Alert.__slots__},
             "state": AlertState.FIRING,
             "fired_at": T0 + timedelta(seconds=2),
         }
@@ -39,7 +39,7 @@ def test_an_alert_episode_is_one_incident_with_its_timeline(inventory: Inventory
     store.add_events(["fp1"], "notified", "firing sent to hook", T0 + timedelta(seconds=3))
     resolved = Alert(
         **{
-            **{k: getattr(fired, k) for k in Alert.__slots__},  # type: ignore[attr-defined]
+            **{k: getattr(fired, k) for k in Alert.__slots__},
             "state": AlertState.RESOLVED,
             "resolved_at": T0 + timedelta(minutes=5),
         }

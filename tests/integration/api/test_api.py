@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from netgauge import web
-from netgauge.api import create_app
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 
 
 @pytest.fixture
-def listener() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield int(sock.getsockname()[1])
-    sock.close()
-
-
-@pytest.fixture
-def client(settings: Settings, listener: int) -> Iterator[TestClient]:
+def client(listener: int, start_app: StartApp) -> TestClient:
     text = f"""
 sites: [{{name: hq}}]
 targets:
@@ -37,10 +23,7 @@ jobs:
   - {{name: tcp-gw, kind: tcp, params: {{port: {listener}}}, targets: [gw], interval: 1h,
      enabled: false}}
 """
-    service = Service(settings, load_config_text(text, "api-test.yaml").config, "api-test.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="api-test.yaml", raise_server_exceptions=False)
 
 
 def field_of(response: Any) -> str:

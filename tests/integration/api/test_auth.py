@@ -4,23 +4,27 @@ at rest and revocable, the first admin, and what the open health route may say."
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog.testing
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from netgauge import web
 from netgauge.api import create_app
-from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, is_page, required_role
+from netgauge.api.security import CSRF_COOKIE, CSRF_HEADER, required_role
 from netgauge.auth.accounts import FIRST_ADMIN
+from netgauge.auth.passwords import ARGON2_PROFILE_ENV, INSECURE_TEST_PROFILE
 from netgauge.auth.roles import Role
 from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
+from netgauge.web import is_page
+from tests.integration.conftest import StartApp
 
 PASSWORD = "correct horse battery staple"
 CONFIG = """
@@ -37,9 +41,10 @@ def make_client(settings: Settings) -> TestClient:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with make_client(settings.model_copy(update={"admin_password": PASSWORD})) as c:
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    return start_app(
+        CONFIG, name="auth.yaml", raise_server_exceptions=False, login=None, admin_password=PASSWORD
+    )
 
 
 def token_for(client: TestClient, role: Role) -> str:
@@ -65,7 +70,9 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
     operations = [(m.upper(), p) for p, item in paths.items() for m in item]
     # and every route outside the schema: /metrics and each page of the console
     hidden = [r for module in web.PAGES for r in module.router.routes if isinstance(r, APIRoute)]
-    operations += [(m, r.path) for r in hidden for m in sorted(r.methods)] + [("GET", "/metrics")]
+    operations += [(m, r.path) for r in hidden for m in sorted(r.methods or ())] + [
+        ("GET", "/metrics")
+    ]
     pages = {(m, p) for m, p in operations if is_page(p)}
     assert {("GET", "/"), ("GET", "/destinations"), ("GET", "/admin/users")} <= pages
     checked = 0
@@ -73,7 +80,7 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
         if True:
             url = concrete(template)
             needed = required_role(method, url)
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
 
             def call(
                 headers: dict[str, str],
@@ -89,7 +96,7 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
                 if response.status_code == 303 and location.startswith("/login?next="):
                     assert is_page(url)  # only pages send browsers there
                     return 401
-                return response.status_code
+                return int(response.status_code)  # httpx's answers are untyped (Any) here
 
             anonymous = call({})
             if (method, template) == ("POST", "/api/v1/ingest"):
@@ -381,3 +388,13 @@ def test_each_user_keeps_their_own_time_zone(client: TestClient) -> None:
     cleared = client.patch("/api/v1/auth/me", json={"timezone": None}, headers=vera)
     assert cleared.json()["timezone"] is None
     assert 'data-user-tz=""' in client.get("/", headers=vera).text
+
+
+def test_a_service_hashing_at_the_test_cost_says_so(start_app: StartApp) -> None:
+    """The suite's cheap argon2 profile (tests/conftest.py) is never silent: every service
+    started with it logs a warning (tests/unit/auth/test_passwords.py: the rest of it)."""
+    assert os.environ[ARGON2_PROFILE_ENV] == INSECURE_TEST_PROFILE
+    with structlog.testing.capture_logs() as logs:
+        start_app(CONFIG, name="auth.yaml")
+    warned = [e for e in logs if e["event"] == "auth.argon2_insecure"]
+    assert [e["log_level"] for e in warned] == ["warning"], logs

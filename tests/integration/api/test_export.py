@@ -11,7 +11,6 @@ import io
 import re
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from netgauge.api import create_app
 from netgauge.api.routes import export
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample
-from netgauge.service import Service
-from tests.conftest import as_admin
+from tests.integration.conftest import StartApp
 
 CONFIG = """
 sites: [{name: hq}, {name: branch}]
@@ -86,28 +81,26 @@ def _seed(client: TestClient) -> None:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text(CONFIG, "export.yaml").config, "export.yaml")
-    with TestClient(create_app(service)) as c:
-        as_admin(c)
-        token = c.post("/api/v1/devices/laptop/agent-token").json()["token"]
-        now = time.time_ns()
-        batches = [
-            {
-                "seq": i + 1,
-                "ts_ns": now - (len(CPU) - i) * MIN,
-                "metrics": [{"name": "cpu_percent", "value": v}],
-            }
-            for i, v in enumerate(CPU)
-        ]
-        r = c.post(
-            "/api/v1/ingest",
-            json={"batches": batches},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 200
-        _seed(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    c = start_app(CONFIG, name="export.yaml")
+    token = c.post("/api/v1/devices/laptop/agent-token").json()["token"]
+    now = time.time_ns()
+    batches = [
+        {
+            "seq": i + 1,
+            "ts_ns": now - (len(CPU) - i) * MIN,
+            "metrics": [{"name": "cpu_percent", "value": v}],
+        }
+        for i, v in enumerate(CPU)
+    ]
+    r = c.post(
+        "/api/v1/ingest",
+        json={"batches": batches},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200
+    _seed(c)
+    return c
 
 
 @pytest.fixture
@@ -407,7 +400,11 @@ def test_xlsx_has_the_monthly_95th_of_each_interface_for_billing(client: TestCli
     month_end = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
     five = 300 * 10**9
     start_ns = int(month_end.timestamp()) * 10**9
-    samples, by_month = [], {"2026-11": ([], []), "2026-12": ([], [])}
+    samples: list[Sample] = []
+    by_month: dict[str, tuple[list[float], list[float]]] = {
+        "2026-11": ([], []),
+        "2026-12": ([], []),
+    }
     for i in range(48):  # 4 h of 5-minute steps across midnight, two samples in each step
         for half in (0, 1):
             ts = start_ns + i * five + half * five // 2

@@ -3,19 +3,14 @@ problem with its line, files as spreadsheets write them (BOM, CRLF, quoted comma
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin
+from tests.integration.conftest import StartApp
 
 CONFIG = """
 sites: [{name: berlin}]
@@ -30,11 +25,8 @@ GOOD = (
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text(CONFIG, "import.yaml").config, "import.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    return start_app(CONFIG, name="import.yaml", raise_server_exceptions=False)
 
 
 def post(client: TestClient, text: str | bytes, **params: Any) -> Any:

@@ -4,7 +4,6 @@ often they are sent, refused values reported, unknown tokens refused."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,19 +15,17 @@ from netgauge.config.settings import Settings
 from netgauge.errors import RetryableStorageError
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
+from tests.integration.conftest import StartApp, portal
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(start_app: StartApp) -> TestClient:
     text = """
 targets:
   - {name: laptop, address: 127.0.0.1, type: device}
   - {name: web, address: 127.0.0.1}
 """
-    service = Service(settings, load_config_text(text, "ingest.yaml").config, "ingest.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="ingest.yaml", raise_server_exceptions=False)
 
 
 def batch(seq: int, cpu: float) -> dict[str, Any]:
@@ -97,9 +94,9 @@ def test_an_agent_that_falls_silent_makes_its_device_offline(client: TestClient)
     assert post(client, token, batch(1, 10.0)).status_code == 200
     service = client.app.state.service  # type: ignore[attr-defined]
     later = time.monotonic() + 1000  # long after its last post
-    assert client.portal.call(service.agents.check_silent, 3600.0, later) == []  # not yet
+    assert portal(client).call(service.agents.check_silent, 3600.0, later) == []  # not yet
     for _ in range(3):  # device_fail_after silent checks in a row
-        assert client.portal.call(service.agents.check_silent, 120.0, later) == ["laptop"]
+        assert portal(client).call(service.agents.check_silent, 120.0, later) == ["laptop"]
     states = {s["device"]: s["state"] for s in client.get("/api/v1/devices/states").json()}
     assert states["laptop"] == "offline"
     change = client.get("/api/v1/devices/laptop/history").json()[0]
@@ -113,7 +110,11 @@ def test_an_agent_that_falls_silent_makes_its_device_offline(client: TestClient)
 def test_the_token_is_checked_before_the_body_and_sizes_are_bounded(client: TestClient) -> None:
     assert client.post("/api/v1/ingest", json={"batches": "junk"}).status_code == 401
     token = client.post("/api/v1/devices/laptop/agent-token").json()["token"]
-    many = {"seq": 1, "ts_ns": time.time_ns(), "metrics": [{"name": "cpu_percent", "value": 1}]}
+    many: dict[str, Any] = {
+        "seq": 1,
+        "ts_ns": time.time_ns(),
+        "metrics": [{"name": "cpu_percent", "value": 1}],
+    }
     many["metrics"] = many["metrics"] * 10_000
     assert post(client, token, *[dict(many, seq=i) for i in range(1, 7)]).status_code == 413
     long_label = batch(1, 1.0)
@@ -157,9 +158,9 @@ def test_the_silence_watch_survives_a_restart(settings: Settings) -> None:
     with TestClient(create_app(Service(settings, config, "ingest.yaml"))) as second:
         as_admin(second)
         service = second.app.state.service  # type: ignore[attr-defined]
-        second.portal.call(service.agents.resume)
+        portal(second).call(service.agents.resume)
         later = time.monotonic() + 1000
-        assert second.portal.call(service.agents.check_silent, 120.0, later) == ["laptop"]
+        assert portal(second).call(service.agents.check_silent, 120.0, later) == ["laptop"]
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_read(client: TestClient) -> None:
@@ -229,7 +230,7 @@ def test_availability_is_the_share_of_up_status_samples(client: TestClient) -> N
     service = client.app.state.service  # type: ignore[attr-defined]
     later = time.monotonic() + 1000
     for _ in range(3):  # three silent checks: offline, status 0
-        client.portal.call(service.agents.check_silent, 120.0, later)
+        portal(client).call(service.agents.check_silent, 120.0, later)
     params = {"target": "laptop", "metric": "status", "from": "2000-01-01T00:00:00"}
 
     def points() -> Any:

@@ -18,7 +18,11 @@ from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 
-_UNTYPED = ({}, {"type": "object"}, {"type": "object", "additionalProperties": True})
+_UNTYPED: tuple[dict[str, Any], ...] = (
+    {},
+    {"type": "object"},
+    {"type": "object", "additionalProperties": True},
+)
 
 
 @pytest.fixture(scope="module")

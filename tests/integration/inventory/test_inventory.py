@@ -90,7 +90,7 @@ def test_job_targets_from_names_and_selector(inventory: Inventory) -> None:
     sync(inventory, FILE_V1)
     job = JobConfig(
         name="j", kind="icmp", targets=["web"], selector={"tags": ["core"], "site": "hq"}
-    )  # type: ignore[arg-type]
+    )
     assert [t.name for t in inventory.job_targets(job)] == ["gw", "web"]
 
 

@@ -5,17 +5,15 @@ host does not answer leaves the device down, with the reason."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 from tests.lab.sshd import Sshd
 
 PASSWORD_ENV = "NETGAUGE_TEST_WINRM_PASSWORD"
@@ -28,7 +26,9 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def client(settings: Settings, sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(
+    settings: Settings, sshd: Sshd, monkeypatch: pytest.MonkeyPatch, start_app: StartApp
+) -> TestClient:
     monkeypatch.setenv(PASSWORD_ENV, "not-a-real-password")
     # a job's known_hosts lies in the data directory (or file_dirs): the sshd's copy there
     known_hosts = settings.data_dir / "known_hosts"
@@ -48,10 +48,7 @@ jobs:
      params: {{https: false, port: {closed_port()}, timeout: 3}}}}
 """
     loaded = load_config_text(text, "jobs.yaml", data_dir=settings.data_dir)
-    service = Service(settings, loaded.config, "jobs.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(loaded.config, name="jobs.yaml", raise_server_exceptions=False)
 
 
 def run(client: TestClient, job: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ documented metric names, and a device whose secret is missing fails with that re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
 from tests.conftest import as_admin, wait_for
+from tests.integration.conftest import StartApp
 from tests.lab.host import local_uptime
 from tests.lab.snmpd import Snmpd
 
@@ -22,9 +22,7 @@ ENV = "NETGAUGE_TEST_SNMP_COMMUNITY"
 
 
 @pytest.fixture
-def client(
-    settings: Settings, snmpd: Snmpd, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
+def client(snmpd: Snmpd, monkeypatch: pytest.MonkeyPatch, start_app: StartApp) -> TestClient:
     monkeypatch.setenv(ENV, snmpd.community)
     text = f"""
 credentials:
@@ -37,10 +35,7 @@ jobs:
   - {{name: health, kind: snmp, params: {{port: {snmpd.port}}}, targets: [agent, secretless],
      interval: 1h, enabled: false}}
 """
-    service = Service(settings, load_config_text(text, "snmp-job.yaml").config, "snmp-job.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+    return start_app(text, name="snmp-job.yaml", raise_server_exceptions=False)
 
 
 def run_job(client: TestClient) -> dict[str, Any]:

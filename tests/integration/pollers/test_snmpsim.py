@@ -48,7 +48,7 @@ ARUBA_CX = "aruba-cx-6300"  # aruba-cx profile: ARUBAWIRED-VSFv2 and -TEMPSENSOR
 QNAP = "qnap-ts453d"  # qnap profile: NAS-MIB's text answers
 EDGESWITCH = "ubiquiti-edgeswitch24"  # fastpath profile: the CPU is a text of three averages
 PRINTER = "hp-laserjet-m507"  # generic: a printer's HOST-RESOURCES processor and RAM
-DEVICES = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
+DEVICES: tuple[str, ...] = (CISCO, JUNIPER, ARISTA, OLD, LINUX, HP, NEXUS)
 DEVICES += (MIKROTIK, FORTIGATE, APC, WINDOWS, PALOALTO, ASA, EDGEROUTER, SYNOLOGY, ARUBA_CX)
 DEVICES += (QNAP, EDGESWITCH, PRINTER)
 

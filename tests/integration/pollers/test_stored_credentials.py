@@ -5,7 +5,6 @@ each odd request can make of them."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from netgauge.auth.roles import Role
 from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import as_admin, service_of, wait_for
+from tests.integration.conftest import StartApp
 from tests.integration.pollers.test_snmp_job import run_job
 from tests.lab.snmpd import Snmpd
 from tests.lab.sshd import Sshd
@@ -40,8 +40,7 @@ jobs:
 def start(settings: Settings, snmpd: Snmpd) -> TestClient:
     service = Service(settings, load_config_text(config(snmpd.port), "c.yaml").config, "c.yaml")
     client = TestClient(create_app(service), raise_server_exceptions=False)
-    client.__enter__()
-    return as_admin(client)
+    return as_admin(client.__enter__())
 
 
 @pytest.fixture
@@ -51,10 +50,10 @@ def keyed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-def client(keyed: Settings, snmpd: Snmpd) -> Iterator[TestClient]:
-    c = start(keyed, snmpd)
-    yield c
-    c.__exit__(None, None, None)
+def client(keyed: Settings, snmpd: Snmpd, start_app: StartApp) -> TestClient:
+    return start_app(
+        config(snmpd.port), name="c.yaml", settings=keyed, raise_server_exceptions=False
+    )
 
 
 def attach(client: TestClient, credentials: str) -> None:
@@ -185,7 +184,7 @@ def test_bad_requests_name_the_field(
 
 
 def test_who_may_do_what(client: TestClient) -> None:
-    service = client.app.state.service
+    service = service_of(client)
     client.put(
         "/api/v1/credentials/lab",
         json={"kind": "ssh", "username": "u", "secrets": {"password": "pw-1"}},
@@ -194,7 +193,10 @@ def test_who_may_do_what(client: TestClient) -> None:
         role: service.accounts.create_api_token(role.value, role, FIRST_ADMIN, "tests")[0]
         for role in (Role.VIEWER, Role.OPERATOR)
     }
-    as_role = lambda role: {"Authorization": f"Bearer {tokens[role]}"}  # noqa: E731
+
+    def as_role(role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
     assert client.get("/api/v1/credentials", headers=as_role(Role.VIEWER)).status_code == 403
     listed = client.get("/api/v1/credentials", headers=as_role(Role.OPERATOR))
     assert listed.status_code == 200 and "pw-1" not in listed.text

@@ -13,11 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 
 USER, PASSWORD, TOKEN = "monitor", "s3cret-pass", "tok-123"
 
@@ -64,11 +61,8 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text("", "h.yaml").config, "h.yaml")
-    with TestClient(create_app(service), raise_server_exceptions=False) as c:
-        as_admin(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    return start_app("", name="h.yaml", raise_server_exceptions=False)
 
 
 def check(client: TestClient, params: dict[str, Any], credentials: dict[str, Any]) -> Any:

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.network]
 async def test_udp_to_loopback_is_one_hop(address: str) -> None:
     if ":" in address and ipv6_loopback_missing():
         pytest.skip(ipv6_loopback_missing() or "")
-    params = TracerouteParams(mode="udp", timeout=0.5, interval=0.0)  # type: ignore[arg-type]
+    params = TracerouteParams(mode="udp", timeout=0.5, interval=0.0)
     result = await TracerouteProbe().run(Target(address, address), params)
     assert result.status is ProbeStatus.OK, result.error
     assert result.details["path"] == [address]
@@ -29,7 +29,7 @@ async def test_udp_to_loopback_is_one_hop(address: str) -> None:
 async def test_icmp_to_ipv6_loopback_over_a_datagram_socket(dgram_icmp: None) -> None:
     if ipv6_loopback_missing():
         pytest.skip(ipv6_loopback_missing() or "")
-    params = TracerouteParams(mode="icmp", timeout=0.5, interval=0.0)  # type: ignore[arg-type]
+    params = TracerouteParams(mode="icmp", timeout=0.5, interval=0.0)
     result = await TracerouteProbe().run(Target("::1", "::1"), params)
     assert result.status is ProbeStatus.OK, result.error
     assert result.details["path"] == ["::1"]

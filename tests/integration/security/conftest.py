@@ -3,12 +3,8 @@ an operator or an agent, and checks what the server did (or, mostly, did not do)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,13 +13,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import free_port, wait_for
+from tests.conftest import NetgaugeServe, service_of
+from tests.integration.conftest import StartApp
 
 PASSWORD = "correct horse battery staple"
 Headers = dict[str, str]
@@ -31,31 +24,32 @@ Headers = dict[str, str]
 
 def bearer(client: TestClient, role: Role) -> Headers:
     """Headers with a fresh API token of ``role`` (made straight in the accounts)."""
-    accounts = client.app.state.service.accounts  # type: ignore[attr-defined]
+    accounts = service_of(client).accounts
     token, _ = accounts.create_api_token(f"attack-{role}", role, FIRST_ADMIN, "tests")
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
-def serve(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """Start a service on ``config`` (YAML text) with extra settings; stopped after."""
-    with ExitStack() as stack:
+def serve(start_app: StartApp) -> Callable[..., TestClient]:
+    """Start a service on ``config`` (YAML text) with extra settings, no credentials sent;
+    stopped after."""
 
-        def start(config: str = "", **settings_update: object) -> TestClient:
-            chosen = settings.model_copy(update={"admin_password": PASSWORD, **settings_update})
-            service = Service(chosen, load_config_text(config, "attack.yaml").config, "attack")
-            client = TestClient(create_app(service), raise_server_exceptions=False)
-            return stack.enter_context(client)
+    def start(config: str = "", **settings_update: Any) -> TestClient:
+        update: dict[str, Any] = {"admin_password": PASSWORD, **settings_update}
+        return start_app(
+            config,
+            name="attack.yaml",
+            source="attack",
+            raise_server_exceptions=False,
+            login=None,
+            **update,
+        )
 
-        yield start
+    return start
 
 
-class Served:
+class Served(NetgaugeServe):
     """A `netgauge serve` subprocess on loopback, as a user runs it."""
-
-    def __init__(self, proc: subprocess.Popen[str], port: int, data: Path) -> None:
-        self.proc, self.port, self.data = proc, port, data
-        self.url = f"http://127.0.0.1:{port}"
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
@@ -71,49 +65,29 @@ class Served:
             assert r.status_code == 200, r.text
             return str(r.json()["access_token"])
 
-    def up(self) -> bool:
-        try:
-            with self.client() as http:
-                return http.get("/api/v1/health").status_code == 200
-        except httpx.TransportError:
-            if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stderr.read() if self.proc.stderr else "") from None
-            return False
-
 
 @pytest.fixture
 def netgauge_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start `netgauge serve` with a YAML config (text) and extra environment."""
+    """Start `netgauge serve` with a YAML config (text) and extra environment (its first
+    admin's password: PASSWORD; nobody logged in)."""
     started: list[Served] = []
 
     def start(config: str = "", env: dict[str, str] | None = None) -> Served:
-        port, data = free_port(), tmp_path / "data"
         config_file = tmp_path / "netgauge.yaml"
         config_file.write_text(config or "targets: []\n")
-        cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(port),
-               "--data-dir", str(data), "--config", str(config_file)]  # fmt: skip
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "NETGAUGE_ADMIN_PASSWORD": PASSWORD, **(env or {})},
+        served = Served(
+            tmp_path / "data",
+            config_file,
+            env={"NETGAUGE_ADMIN_PASSWORD": PASSWORD, **(env or {})},
             cwd=tmp_path,
         )
-        served = Served(proc, port, data)
         started.append(served)
-        wait_for(served.up, timeout=60, what="netgauge serve to answer")
+        served.start(timeout=60, login=False)
         return served
 
     yield start
     for served in started:
-        if served.proc.poll() is None:
-            served.proc.terminate()
-            try:
-                served.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                served.proc.kill()
-                served.proc.wait(10)
+        served.stop(grace=20)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from netgauge.auth.roles import Role
 from netgauge.config.settings import StoreSettings
 from tests.conftest import wait_for
+from tests.integration.conftest import portal
 from tests.integration.security.conftest import bearer
 from tests.lab.victoriametrics import VictoriaMetrics
 
@@ -64,7 +65,7 @@ def test_an_agents_labels_never_cost_other_devices_their_samples(
             return found
 
         def complete(counts: Any = counts) -> bool:
-            return bool(client.portal.call(counts) == wanted)  # type: ignore[attr-defined]
+            return bool(portal(client).call(counts) == wanted)
 
         wait_for(complete, timeout=20, what=f"every device's samples in {store.name}")
     assert service.writer.dropped() == {s.name: 0 for s in service.stores}

@@ -9,12 +9,15 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.auth.roles import Role
 from netgauge.config.settings import StoreSettings
 from tests.conftest import wait_for
 from tests.integration.security.conftest import Served, bearer
+
+pytestmark = pytest.mark.fresh_data_dir  # what the first start creates, not the fixture
 
 
 def modes(data: Path) -> dict[str, int]:

@@ -25,7 +25,8 @@ def login(client: TestClient, username: str = "admin", password: str = PASSWORD)
 
 
 def me(client: TestClient, access: str) -> int:
-    return client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"}).status_code
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"})
+    return int(r.status_code)
 
 
 def test_logout_ends_the_access_token(serve: Callable[..., TestClient]) -> None:

@@ -20,6 +20,7 @@ from netgauge.service import Service
 from netgauge.storage.factory import build_stores
 from netgauge.storage.influxdb import InfluxV1Store
 from tests.conftest import as_admin, wait_for
+from tests.integration.conftest import StartApp
 from tests.lab.influxdb import InfluxDB
 from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
@@ -33,11 +34,10 @@ def service_with(tmp_path: Path, influxdb: InfluxDB, database: str, **kw: Any) -
 
 
 @pytest.fixture
-def client(tmp_path: Path, influxdb: InfluxDB) -> Iterator[TestClient]:
-    service = service_with(tmp_path, influxdb, f"fanout_{time.time_ns()}", query_store="influxdb")
-    with TestClient(create_app(service)) as c:
-        as_admin(c)
-        yield c
+def client(influxdb: InfluxDB, start_app: StartApp) -> TestClient:
+    database = f"fanout_{time.time_ns()}"
+    store = StoreSettings(kind="influxdb", url=influxdb.url, database=database)
+    return start_app(CONFIG, name="fanout.yaml", stores=[store], query_store="influxdb")
 
 
 def test_samples_reach_every_store_and_influxdb_answers_queries(client: TestClient) -> None:

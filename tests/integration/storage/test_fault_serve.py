@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +39,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import admin_env, free_port, log_in, wait_for
+from tests.conftest import NetgaugeServe, wait_for
 from tests.lab.victoriametrics import VictoriaMetrics, missing_victoriametrics
 
 pytestmark = [
@@ -63,63 +60,24 @@ REQUEST_TIMEOUT_S = 30.0
 STORE = "victoriametrics"
 
 
-class Netgauge:
-    """``netgauge serve`` on a fixed port and data directory: started, killed, restarted."""
+class Netgauge(NetgaugeServe):
+    """``netgauge serve`` on a fixed port and data directory: started, killed, restarted. Its
+    environment has none of this process's NETGAUGE_* variables (nor the tests' argon2
+    profile): only what the config file says."""
 
     def __init__(self, tmp: Path, vm_url: str) -> None:
-        self.port, self.data, self.config = free_port(), tmp / "data", tmp / "netgauge.yaml"
-        self.log = tmp / "netgauge.log"
+        config = tmp / "netgauge.yaml"
         settings = {
             "stores": [{"kind": "victoriametrics", "url": vm_url}],
             "write_flush_interval_s": 0.5,
             "log_level": "warning",
         }
-        self.config.write_text(
+        config.write_text(
             f"settings: {json.dumps(settings)}\n"
             f"targets:\n  - {{name: {DEVICE}, address: 127.0.0.1, type: device}}\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data), "--config", str(self.config)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NETGAUGE_")}
-        env.update(admin_env())
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env
-            )
-        wait_for(self._answers, timeout=30, what="netgauge serve to answer")
-        log_in(self.http)
-
-    def _answers(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
-        try:
-            return self.http.get("/api/v1/health").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def kill9(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self.proc = None
-
-    def stop(self) -> None:
-        """SIGTERM (a clean stop), SIGKILL after 30 s; reaped either way."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("NETGAUGE_")}
+        super().__init__(tmp / "data", config, base_env=clean, log=tmp / "netgauge.log")
 
     def store_health(self) -> dict[str, Any]:
         stores = self.http.get("/api/v1/health/details").json()["stores"]
@@ -286,7 +244,7 @@ def test_kill_9_while_victoriametrics_is_down_loses_nothing_acknowledged(
         agent.wait_acked(40, "batches acknowledged with the backend down")
         spooled_before_kill = netgauge.store_health()["spool"]["samples"]
 
-        netgauge.kill9()
+        netgauge.kill()
         acked_at_kill = len(agent.acked)
         netgauge.start()  # same data directory; the backend is still down
         restarted = netgauge.store_health()

@@ -51,7 +51,8 @@ def _ingest(client: TestClient, metrics: list[dict[str, Any]]) -> None:
 
 def _store(client: TestClient, name: str, path: str = "/api/v1/health") -> dict[str, Any]:
     stores = client.get(path).json()["stores"]
-    return next(s for s in stores if s["name"] == name)  # type: ignore[no-any-return]
+    found: dict[str, Any] = next(s for s in stores if s["name"] == name)
+    return found
 
 
 def _metric(text: str, name: str, **labels: str) -> float | None:

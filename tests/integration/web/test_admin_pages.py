@@ -4,18 +4,14 @@ request logs, each with real rows made through the API; admins only."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
-from netgauge.service import Service
-from tests.conftest import TEST_ADMIN_PASSWORD, log_in
+from tests.conftest import TEST_ADMIN_PASSWORD
+from tests.integration.conftest import StartApp
 
 CONFIG = "targets:\n  - {name: loop, address: 127.0.0.1}\n"
 PAGES = (
@@ -30,16 +26,18 @@ PAGES = (
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(start_app: StartApp) -> TestClient:
     # a person logged in with a password, as in the console (an API token owns no tokens)
     # (the paging test posts 63 activity reports in a row: above the default per minute)
-    update = {"admin_password": TEST_ADMIN_PASSWORD, "activity_per_minute": 1000}
-    settings = settings.model_copy(update=update)
-    service = Service(settings, load_config_text(CONFIG, "admin.yaml").config, "admin.yaml")
-    with TestClient(create_app(service)) as c:
-        log_in(c)
-        c.cookies.clear()  # the bearer header only: no CSRF dance in these tests
-        yield c
+    c = start_app(
+        CONFIG,
+        name="admin.yaml",
+        login="password",
+        admin_password=TEST_ADMIN_PASSWORD,
+        activity_per_minute=1000,
+    )
+    c.cookies.clear()  # the bearer header only: no CSRF dance in these tests
+    return c
 
 
 def flush(client: TestClient) -> None:

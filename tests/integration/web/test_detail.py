@@ -7,23 +7,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
 from netgauge.models import DEVICE_METRICS, DEVICE_STATUS, ProbeResult, ProbeStatus, Sample
-from netgauge.service import Service
 from netgauge.status.measures import LOSS_SCALE
 from netgauge.web.pages.detail import RANGES, choose_step, families
-from tests.conftest import as_admin
+from tests.integration.conftest import StartApp
 
 CONFIG = """
 targets:
@@ -95,12 +90,10 @@ def seed(client: TestClient, minutes: int = 90) -> int:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text(CONFIG, "detail.yaml").config, "detail.yaml")
-    with TestClient(create_app(service)) as c:
-        as_admin(c)
-        seed(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    c = start_app(CONFIG, name="detail.yaml")
+    seed(c)
+    return c
 
 
 def as_role(client: TestClient, role: Role) -> None:

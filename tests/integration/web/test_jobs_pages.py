@@ -4,23 +4,19 @@ with its time-window editor, and the preview route that says when a job would ru
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
-from netgauge.api import create_app
 from netgauge.auth.accounts import FIRST_ADMIN
 from netgauge.auth.roles import Role
-from netgauge.config.loader import load_config_text
-from netgauge.config.settings import Settings
 from netgauge.scheduler.timing import next_due
 from netgauge.scheduler.window import TimeWindow
-from netgauge.service import Service
-from tests.conftest import as_admin, wait_for
+from tests.conftest import wait_for
+from tests.integration.conftest import StartApp
 
 CONFIG = """
 sites:
@@ -38,20 +34,8 @@ WINDOW = {
 
 
 @pytest.fixture
-def listener() -> Iterator[int]:
-    """A TCP port on 127.0.0.1 that accepts connections (a tcp check of it succeeds)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        yield int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    service = Service(settings, load_config_text(CONFIG, "jobs.yaml").config, "jobs.yaml")
-    with TestClient(create_app(service)) as c:
-        as_admin(c)
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    return start_app(CONFIG, name="jobs.yaml")
 
 
 def bearer(client: TestClient, role: Role) -> dict[str, str]:
@@ -248,7 +232,7 @@ def test_form_fields_are_named_like_the_api_fields(client: TestClient) -> None:
     start = html.index('<form id="job-form"')
     form = html[start : html.index("</form>", start)]  # (the header has a form of its own)
     names = set(re.findall(r'\sname="([\w.]+)"', form)) - {"use_window"}
-    nested = {"selector": SelectorConfig, "window": WindowConfig}
+    nested: dict[str, type[BaseModel]] = {"selector": SelectorConfig, "window": WindowConfig}
     for name in names:
         head, _, rest = name.partition(".")
         assert head in JobConfig.model_fields, name

@@ -5,12 +5,8 @@ stops (a real `netgauge serve` stopped with SIGTERM while a stream is open)."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,19 +27,11 @@ from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.models import ProbeResult, ProbeStatus
 from netgauge.service import Service
-from tests.conftest import admin_env, as_admin, free_port, log_in, wait_for
+from tests.conftest import NetgaugeServe, free_port, wait_for
+from tests.integration.conftest import StartApp
 
 SSE = {"Accept": "text/event-stream"}
 LIVE = "/api/v1/live/overview"
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield int(sock.getsockname()[1])
-    sock.close()
 
 
 def config(port: int) -> str:
@@ -67,10 +55,8 @@ def make_service(settings: Settings, port: int) -> Service:
 
 
 @pytest.fixture
-def client(settings: Settings, listener: int) -> Iterator[TestClient]:
-    with TestClient(create_app(make_service(settings, listener))) as c:
-        as_admin(c)
-        yield c
+def client(listener: int, start_app: StartApp) -> TestClient:
+    return start_app(config(listener), name="overview.yaml", source="ov.yaml")
 
 
 class Sections(HTMLParser):
@@ -331,37 +317,22 @@ def test_an_open_stream_ends_when_its_token_is_revoked(server: Served) -> None:
 
 
 def test_netgauge_serve_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
-    port = free_port()
     cfg = tmp_path / "netgauge.yaml"
     cfg.write_text("targets:\n  - {name: gw, address: 127.0.0.1}\n")
-    cmd = [sys.executable, "-m", "netgauge", "serve", "--port", str(port), "--config", str(cfg)]
-    cmd += ["--data-dir", str(tmp_path / "data")]
-    env = {**os.environ, **admin_env()}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    served = NetgaugeServe(tmp_path / "data", cfg)
     try:
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-
-        def up() -> bool:
-            try:
-                return http.get("/api/v1/health").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, timeout=30, what="netgauge serve to answer")
-        log_in(http)
-        with http.stream("GET", LIVE, headers=SSE) as r:
+        served.start()
+        with served.http.stream("GET", LIVE, headers=SSE) as r:
             assert r.status_code == 200
             first = next(line for line in r.iter_lines() if line.startswith("event: "))
             assert first == "event: overview"
             started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+            assert served.proc is not None
+            served.proc.send_signal(signal.SIGTERM)
+            served.proc.wait(timeout=10)
             assert time.monotonic() - started < 5
-        out, err = proc.communicate(timeout=10)
         # uvicorn re-raises the signal after its graceful shutdown: 0 or -SIGTERM both mean clean
-        assert proc.returncode in (0, -signal.SIGTERM)
-        assert b"service.stopped" in out + err  # the lifespan's shutdown ran: a clean stop
+        assert served.stop() in (0, -signal.SIGTERM)
+        assert "service.stopped" in served.output()  # the lifespan's shutdown ran: a clean stop
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        served.stop()

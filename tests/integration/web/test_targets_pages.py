@@ -21,6 +21,7 @@ from netgauge.config.loader import load_config_text
 from netgauge.config.settings import Settings
 from netgauge.models import ProbeResult, ProbeStatus, now_ns
 from netgauge.service import Service
+from tests.integration.conftest import StartApp
 
 N = 120  # destinations t000..t119; every third at site "hq", tags by i % 4
 
@@ -50,10 +51,10 @@ def _token(client: TestClient, role: Role) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with _client(settings, _config()) as c:
-        c.headers.update(_token(c, Role.OPERATOR))
-        yield c
+def client(start_app: StartApp) -> TestClient:
+    c = start_app(_config(), name="pages.yaml", raise_server_exceptions=False, login=None)
+    c.headers.update(_token(c, Role.OPERATOR))
+    return c
 
 
 def names(html: str) -> list[str]:

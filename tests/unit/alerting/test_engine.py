@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,8 +40,16 @@ class Harness:
         )
 
     def result(
-        self, target: str, up: bool = True, prefixed: bool = False, **metrics: float
+        self,
+        target: str,
+        up: bool = True,
+        prefixed: bool = False,
+        labelled: Mapping[str, float] | None = None,
+        **metrics: float,
     ) -> None:
+        """A result of ``target`` with ``metrics`` (and ``labelled``: metrics whose names are
+        no keywords, such as ``disk_percent{mount="/"}``)."""
+        metrics = {**metrics, **(labelled or {})}
         status = ProbeStatus.OK if up else ProbeStatus.FAILED
         res = ProbeResult(target, "snmp", 1, status, metrics, prefixed=False)
         self.engine.observe("job", res, "online" if up else "offline")
@@ -99,7 +108,7 @@ def test_a_labelled_selector_watches_only_that_series() -> None:
             condition={"metric": 'disk_percent{mount="/"}', "op": ">", "value": 90},
         )
     )
-    h.result("srv", **{'disk_percent{mount="/"}': 95, 'disk_percent{mount="/var"}': 99})
+    h.result("srv", labelled={'disk_percent{mount="/"}': 95, 'disk_percent{mount="/var"}': 99})
     [alert] = h.engine.alerts.values()
     assert alert.labels["mount"] == "/" and alert.value == 95
 
@@ -108,7 +117,7 @@ def test_every_series_of_a_bare_metric_is_its_own_alert() -> None:
     h = Harness(rule(name="full", condition={"metric": "disk_percent", "op": ">", "value": 90}))
     h.result(
         "srv",
-        **{
+        labelled={
             'disk_percent{mount="C:\\\\"}': 95,
             'disk_percent{mount="/var"}': 99,
             'disk_percent{mount="/"}': 10,
@@ -138,7 +147,10 @@ def test_keep_firing_for_holds_a_cleared_alert() -> None:
 
 def test_a_flapping_alert_keeps_firing_until_quiet_for_a_window() -> None:
     h = Harness(rule(name="down", condition={"state": "down"}))
-    fired = lambda: sum(1 for e, _ in h.events if e == "firing")  # noqa: E731
+
+    def fired() -> int:
+        return sum(1 for e, _ in h.events if e == "firing")
+
     h.result("srv", up=False)
     h.at(10)
     h.result("srv", up=True)  # resolved: first flap
@@ -264,9 +276,11 @@ async def test_a_baseline_rule_compares_with_the_same_hour_of_past_weeks() -> No
 
     h = Harness(rule(name="slow", condition={"baseline": "icmp.rtt_avg_ms", "factor": 2}))
     h.engine.baselines = Baselines(points)
-    ping = lambda ms: h.engine.observe(  # noqa: E731
-        "ping", ProbeResult("gw", "icmp", 1, ProbeStatus.OK, {"rtt_avg_ms": ms}), "up"
-    )
+
+    def ping(ms: float) -> None:
+        result = ProbeResult("gw", "icmp", 1, ProbeStatus.OK, {"rtt_avg_ms": ms})
+        h.engine.observe("ping", result, "up")
+
     ping(35.0)  # no baseline yet: nothing is said, a load is queued
     assert h.state() == {}
     assert await h.engine.baselines.load_wanted(T0) == 1
@@ -284,7 +298,10 @@ def test_a_tls_certificate_close_to_expiry_is_a_threshold() -> None:
             condition={"metric": "http.tls_days_left", "op": "<", "value": 14, "recover_above": 20},
         )
     )
-    res = lambda days: ProbeResult("gw", "http", 1, ProbeStatus.OK, {"tls_days_left": days})  # noqa: E731
+
+    def res(days: float) -> ProbeResult:
+        return ProbeResult("gw", "http", 1, ProbeStatus.OK, {"tls_days_left": days})
+
     h.engine.observe("web", res(30.0), "up")
     assert h.state() == {}
     h.engine.observe("web", res(13.5), "up")
@@ -297,14 +314,17 @@ def test_a_tls_certificate_close_to_expiry_is_a_threshold() -> None:
 
 def test_a_path_change_fires_until_the_path_holds_again() -> None:
     h = Harness(rule(name="path", condition={"path_change": True}))
-    trace = lambda *hops, up=True: ProbeResult(  # noqa: E731
-        "gw",
-        "traceroute",
-        1,
-        ProbeStatus.OK if up else ProbeStatus.FAILED,
-        {},
-        details={"path": [{"address": a} for a in hops]},
-    )
+
+    def trace(*hops: str, up: bool = True) -> ProbeResult:
+        return ProbeResult(
+            "gw",
+            "traceroute",
+            1,
+            ProbeStatus.OK if up else ProbeStatus.FAILED,
+            {},
+            details={"path": [{"address": a} for a in hops]},
+        )
+
     h.engine.observe("trace", trace("10.0.0.1", "10.0.1.1"), "up")
     assert h.state() == {}
     h.engine.observe("trace", trace("10.0.0.1", "10.0.9.9", up=False), "down")

@@ -4,6 +4,7 @@ chat services' incoming-webhook shapes, templates that cannot reach outside the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from netgauge.config.alerts import NotifierConfig
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def payload(resolved: bool = False) -> dict[str, object]:
+def payload(resolved: bool = False) -> dict[str, Any]:
     alert = Alert(
         "abc",
         "host-down",
@@ -43,7 +44,7 @@ def payload(resolved: bool = False) -> dict[str, object]:
 def test_the_webhook_body_is_alertmanagers_v4() -> None:
     body = payload()
     assert body["version"] == "4" and body["status"] == "firing"
-    [alert] = body["alerts"]  # type: ignore[misc]
+    [alert] = body["alerts"]
     assert alert["startsAt"] == "2026-12-01T12:00:00.000Z"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
     assert alert["generatorURL"] == "https://ng.example.org/alerts#abc"
@@ -54,7 +55,7 @@ def test_the_webhook_body_is_alertmanagers_v4() -> None:
     }
     done = payload(resolved=True)
     assert done["status"] == "resolved"
-    assert done["alerts"][0]["endsAt"] == "2026-12-01T12:05:00.000Z"  # type: ignore[index]
+    assert done["alerts"][0]["endsAt"] == "2026-12-01T12:05:00.000Z"
 
 
 @pytest.mark.parametrize(

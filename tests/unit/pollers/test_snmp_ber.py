@@ -5,6 +5,8 @@ would have to be made twice."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -139,8 +141,20 @@ def unsigned(tag: int, value: int) -> bytes:
     return tlv(tag, ber_int_content(value))
 
 
+class MessageOptions(TypedDict, total=False):
+    """The keywords of :func:`message`."""
+
+    version: int
+    community: bytes
+    pdu_type: int
+    request_id: int
+    error_status: int
+    error_index: int
+    long_form: bool
+
+
 def message(
-    varbinds: list[tuple[tuple[int, ...], bytes]],
+    varbinds: Sequence[tuple[tuple[int, ...], bytes]],
     *,
     version: int = V2C,
     community: bytes = b"public",
@@ -190,11 +204,11 @@ EVERY_TYPE = [
 ]
 
 
-def every_type_response(**kwargs: object) -> bytes:
+def every_type_response(**options: Unpack[MessageOptions]) -> bytes:
     varbinds = [
         ((1, 3, 6, 1, 2, 1, 99, i), encoded) for i, (encoded, _, _) in enumerate(EVERY_TYPE)
     ]
-    return message(varbinds, **kwargs)
+    return message(varbinds, **options)
 
 
 # --- encoding ------------------------------------------------------------------------
@@ -303,10 +317,15 @@ def test_getbulk_fields_and_empty_request_round_trip() -> None:
     ],
 )
 def test_encode_refuses_what_no_agent_accepts(
-    args: tuple[object, ...], kwargs: dict[str, int], message_part: str
+    args: tuple[int, bytes, int, int, list[tuple[int, ...]]],
+    kwargs: dict[str, int],
+    message_part: str,
 ) -> None:
+    bulk = {"non_repeaters": 0, "max_repetitions": 0} | kwargs
     with pytest.raises(ValueError, match=message_part):
-        encode_request(*args, **kwargs)
+        encode_request(
+            *args, non_repeaters=bulk["non_repeaters"], max_repetitions=bulk["max_repetitions"]
+        )
 
 
 # --- decoding ------------------------------------------------------------------------
@@ -337,7 +356,7 @@ def test_v2_exceptions_are_singletons() -> None:
 
 def test_counter_types_are_ints_that_tell_kinds_apart() -> None:
     counter, gauge = Counter32(5), Gauge32(5)
-    assert counter == gauge == 5
+    assert (counter, gauge) == (5, 5)
     assert isinstance(counter, int) and not isinstance(counter, Gauge32)
     assert repr(counter) == "Counter32(5)"
     assert repr(Counter64(2**64 - 1)) == f"Counter64({2**64 - 1})"

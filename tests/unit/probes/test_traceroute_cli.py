@@ -13,7 +13,7 @@ from netgauge.cli.app import app
 from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.traceroute import TracerouteParams
 
-HOPS = [
+HOPS: list[dict[str, Any]] = [
     {"ttl": 1, "address": "198.19.240.2", "name": "r1.lab", "sent": 3, "received": 3,
      "loss_pct": 0.0, "rtt_min_ms": 0.1, "rtt_avg_ms": 0.2, "rtt_max_ms": 0.3},
     {"ttl": 2, "address": None, "name": None, "sent": 3, "received": 0, "loss_pct": 100.0,
@@ -75,7 +75,7 @@ def test_reached_exits_0_with_a_hop_table(fake: type[FakeProbe]) -> None:
     code, out, _err = invoke("127.0.0.1", "--mode", "icmp", "--probes", "2", "--max-hops", "5",
                              "--timeout", "0.5")  # fmt: skip
     assert code == 0
-    assert fake.seen == [TracerouteParams(mode="icmp", probes=2, max_hops=5, timeout=0.5)]  # type: ignore[arg-type]
+    assert fake.seen == [TracerouteParams(mode="icmp", probes=2, max_hops=5, timeout=0.5)]
     lines = out.splitlines()
     assert lines[0] == "traceroute to 127.0.0.1 (127.0.0.1): ok"
     assert lines[1].split() == ["hop", "address", "sent", "recv", "loss%", "min", "avg", "max"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from netgauge.models import ProbeStatus, Target
+from netgauge.models import ProbeResult, ProbeStatus, Target
 from netgauge.probes.base import PROBES
 from netgauge.probes.builtin import load_builtin_probes
 from netgauge.probes.traceroute import TracerouteParams, TracerouteProbe
@@ -22,7 +24,7 @@ R1, R3 = "198.19.240.2", "198.19.240.10"
 EXCEEDED = Answer(ReplyKind.TIME_EXCEEDED, 11, 0)
 REACHED = Answer(ReplyKind.REACHED, 3, 3)
 REFUSED = Answer(ReplyKind.UNREACHABLE, 3, 1)
-FAST = {"timeout": 0.2, "interval": 0.0, "pace_ms": 0.0}
+FAST: dict[str, object] = {"timeout": 0.2, "interval": 0.0, "pace_ms": 0.0}
 
 
 @dataclass
@@ -57,9 +59,11 @@ class FakePath:
 CHAIN = {1: (R1, EXCEEDED), 2: None, 3: (R3, EXCEEDED), 4: (DEST, REACHED)}
 
 
-async def trace(path: FakePath, address: str = DEST, **params: object) -> tuple[object, ...]:
+async def trace(
+    path: FakePath, address: str = DEST, **params: object
+) -> tuple[ProbeResult, Mapping[str, Any]]:
     probe = TracerouteProbe(opener=path.opener)
-    result = await probe.run(Target("t", address), TracerouteParams(**{**FAST, **params}))  # type: ignore[arg-type]
+    result = await probe.run(Target("t", address), TracerouteParams.model_validate(FAST | params))
     return result, result.details
 
 
@@ -129,10 +133,10 @@ async def test_reverse_names_only_when_asked_and_from_the_injected_resolver() ->
         return {R1: "r1.lab"}.get(address)
 
     probe = TracerouteProbe(opener=FakePath(dict(CHAIN)).opener, resolver=resolver)
-    result = await probe.run(Target("t", DEST), TracerouteParams(**FAST))  # type: ignore[arg-type]
+    result = await probe.run(Target("t", DEST), TracerouteParams.model_validate(FAST))
     assert all(hop["name"] is None for hop in result.details["hops"])
     assert asked == []
-    params = TracerouteParams(**FAST, resolve_names=True)  # type: ignore[arg-type]
+    params = TracerouteParams.model_validate(FAST | {"resolve_names": True})
     result = await probe.run(Target("t", DEST), params)
     assert [hop["name"] for hop in result.details["hops"]] == ["r1.lab", None, None, None]
     assert sorted(asked) == sorted([R1, R3, DEST])

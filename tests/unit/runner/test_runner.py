@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,7 +13,7 @@ import pytest
 
 from netgauge.config.loader import load_config_text
 from netgauge.config.model import JobConfig
-from netgauge.inventory import Inventory, make_engine, migrate, sync_inventory
+from netgauge.inventory import Inventory, make_engine, sync_inventory
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.pollers.readings import DeviceState
 from netgauge.probes.base import ProbeParams
@@ -74,10 +74,12 @@ def targets(n: int) -> list[Target]:
     return [Target(f"t{i:04d}", "127.0.0.1") for i in range(n)]
 
 
+Parts = tuple[Inventory, EmbeddedStore, BatchWriter]
+
+
 @pytest.fixture
-def parts(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path / 'inv.db'}")
-    migrate(engine)
+def parts(migrated_sqlite: str, tmp_path: Path) -> Iterator[Parts]:
+    engine = make_engine(migrated_sqlite)
     store = EmbeddedStore(tmp_path / "m.db")
     writer = BatchWriter([store], batch_size=1000, flush_interval_s=3600)
     yield Inventory(engine), store, writer
@@ -88,12 +90,12 @@ def job(**kw: Any) -> JobConfig:
     return JobConfig.model_validate({"name": "j", "kind": "scripted", "targets": ["x"], **kw})
 
 
-def runner_with(parts: Any, probe: Any, clock: Any = None, **kw: Any) -> JobRunner:
+def runner_with(parts: Parts, probe: Any, clock: Any = None, **kw: Any) -> JobRunner:
     inv, _, writer = parts
     return JobRunner(inv, writer, StatusTracker(), clock=clock, probes={"scripted": probe}, **kw)
 
 
-async def test_timeout_and_crash_become_results(parts: Any) -> None:
+async def test_timeout_and_crash_become_results(parts: Parts) -> None:
     probe = ScriptedProbe({"t0001": "hang", "t0002": "boom", "t0003": "down"})
     runner = runner_with(parts, probe)
     results = await runner.run_checks(job(timeout=0.2), targets(4))
@@ -105,7 +107,7 @@ async def test_timeout_and_crash_become_results(parts: Any) -> None:
     assert (out.status, out.targets_ok, out.targets_failed) == ("partial", 1, 3)
 
 
-async def test_per_job_and_global_concurrency_are_bounded(parts: Any) -> None:
+async def test_per_job_and_global_concurrency_are_bounded(parts: Parts) -> None:
     release = asyncio.Event()
     probe = ScriptedProbe({}, release)
     runner = runner_with(parts, probe, max_concurrency=50)
@@ -131,7 +133,7 @@ async def test_per_job_and_global_concurrency_are_bounded(parts: Any) -> None:
     await task2
 
 
-async def test_starts_of_a_large_run_are_spread(parts: Any) -> None:
+async def test_starts_of_a_large_run_are_spread(parts: Parts) -> None:
     clock = RecordingClock()
     runner = runner_with(parts, ScriptedProbe({}), clock=clock)
     await runner.run_checks(job(interval=60), targets(1000))
@@ -147,7 +149,7 @@ def test_spread_gap_bounds() -> None:
     assert spread_gap(1000, 1) == pytest.approx(0.25 / 1000)  # never more than 1/4 interval
 
 
-async def test_results_become_samples_and_status(parts: Any) -> None:
+async def test_results_become_samples_and_status(parts: Parts) -> None:
     inv, store, writer = parts
     status = StatusTracker()
     runner = JobRunner(inv, writer, status, probes={"scripted": ScriptedProbe({"t0001": "down"})})
@@ -159,7 +161,7 @@ async def test_results_become_samples_and_status(parts: Any) -> None:
     assert status.get("t0000").state == "up" and status.get("t0001").state == "down"  # type: ignore[union-attr]
 
 
-async def test_execute_records_the_run_against_real_tcp(parts: Any) -> None:
+async def test_execute_records_the_run_against_real_tcp(parts: Parts) -> None:
     inv, store, writer = parts
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -213,7 +215,7 @@ class UnprivilegedBatchProbe:
         return 1.0
 
 
-async def test_a_probe_that_cannot_run_here_fails_its_targets_with_the_reason(parts: Any) -> None:
+async def test_a_probe_that_cannot_run_here_fails_its_targets_with_the_reason(parts: Parts) -> None:
     runner = runner_with(parts, UnprivilegedBatchProbe())
     results = await runner.run_checks(job(), targets(3))
     assert [r.status.value for r in results] == ["failed"] * 3
@@ -239,9 +241,10 @@ class PathProbe:
         )
 
 
-async def test_path_changes_become_events(parts: Any) -> None:
+async def test_path_changes_become_events(parts: Parts) -> None:
     inv = parts[0]
-    a, b = ["198.19.240.1", "198.19.240.9"], ["198.19.240.1", None, "198.19.240.9"]
+    a: list[str | None] = ["198.19.240.1", "198.19.240.9"]
+    b: list[str | None] = ["198.19.240.1", None, "198.19.240.9"]
     runner = runner_with(parts, PathProbe([a, a, b]))
     for _ in range(3):
         await runner.run_checks(job(), targets(1))
@@ -249,9 +252,10 @@ async def test_path_changes_become_events(parts: Any) -> None:
     assert [(e.kind, e.data) for e in events] == [("path_change", {"old": a, "new": b})]
 
 
-async def test_a_failed_trace_does_not_replace_the_path(parts: Any) -> None:
+async def test_a_failed_trace_does_not_replace_the_path(parts: Parts) -> None:
     inv = parts[0]
-    full, partial = ["198.19.240.1", "198.19.240.9"], ["198.19.240.1", None]
+    full: list[str | None] = ["198.19.240.1", "198.19.240.9"]
+    partial: list[str | None] = ["198.19.240.1", None]
     await runner_with(parts, PathProbe([full])).run_checks(job(), targets(1))
     await runner_with(parts, PathProbe([partial], up=False)).run_checks(job(), targets(1))
     assert inv.current_path("j", "t0000") == full and inv.list_events() == []
@@ -276,9 +280,9 @@ def device(name: str) -> Target:
     return Target(name, "127.0.0.1", type=TargetType.DEVICE)
 
 
-async def test_an_offline_device_is_polled_less_often_until_it_is_back(parts: Any) -> None:
+async def test_an_offline_device_is_polled_less_often_until_it_is_back(parts: Parts) -> None:
     probe = PollProbe({"sw1": "down"})
-    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    runner = JobRunner(parts[0], parts[2], StatusTracker(), probes={"poll": probe})
     cfg = job(kind="poll")
     for _ in range(3):  # three failed checks in a row: offline
         await runner.run_checks(cfg, [device("sw1")])
@@ -295,10 +299,10 @@ async def test_an_offline_device_is_polled_less_often_until_it_is_back(parts: An
     assert probe.polled == ["sw1"] * 3
 
 
-async def test_two_jobs_never_poll_one_device_at_once(parts: Any) -> None:
+async def test_two_jobs_never_poll_one_device_at_once(parts: Parts) -> None:
     release = asyncio.Event()
     probe = PollProbe({}, release)
-    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    runner = JobRunner(parts[0], parts[2], StatusTracker(), probes={"poll": probe})
     runs = [
         asyncio.create_task(runner.run_checks(job(name=name, kind="poll"), [device("sw1")]))
         for name in ("a", "b")
@@ -313,7 +317,7 @@ async def test_two_jobs_never_poll_one_device_at_once(parts: Any) -> None:
     assert probe.polled == ["sw1", "sw1"] and probe.max_in_flight == 1
 
 
-async def test_kind_concurrency_bounds_one_kind(parts: Any) -> None:
+async def test_kind_concurrency_bounds_one_kind(parts: Parts) -> None:
     release = asyncio.Event()
     probe = ScriptedProbe({}, release)
     runner = runner_with(parts, probe, kind_concurrency={"scripted": 3})
@@ -343,9 +347,9 @@ class SlowPoll(PollProbe):
         return 30.0
 
 
-async def test_a_poll_kind_sets_its_own_check_timeout(parts: Any) -> None:
+async def test_a_poll_kind_sets_its_own_check_timeout(parts: Parts) -> None:
     seen: list[float] = []
-    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": SlowPoll({})})
+    runner = JobRunner(parts[0], parts[2], StatusTracker(), probes={"poll": SlowPoll({})})
 
     async def guarded(probe: Any, target: Target, params: Any, timeout: float) -> ProbeResult:
         seen.append(timeout)
@@ -367,10 +371,10 @@ class HoldingPoll(PollProbe):
         return ProbeResult(target.name, self.kind, now_ns(), ProbeStatus.OK, {})
 
 
-async def test_a_poll_waiting_for_its_device_holds_no_slot(parts: Any) -> None:
+async def test_a_poll_waiting_for_its_device_holds_no_slot(parts: Parts) -> None:
     release = asyncio.Event()
     probe = HoldingPoll({}, release)
-    runner = JobRunner(*parts[::2], StatusTracker(), probes={"poll": probe})
+    runner = JobRunner(parts[0], parts[2], StatusTracker(), probes={"poll": probe})
     first = asyncio.create_task(runner.run_checks(job(name="a", kind="poll"), [device("sw1")]))
     while probe.polled != ["sw1"]:
         await asyncio.sleep(0)

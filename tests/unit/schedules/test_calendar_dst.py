@@ -196,7 +196,10 @@ def test_opening_hours_are_wall_times_and_cross_midnight() -> None:
         ],
     )
     z = ZoneInfo("America/New_York")
-    at = lambda *a: datetime(*a, tzinfo=z).astimezone(UTC)  # noqa: E731
+
+    def at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+        return datetime(year, month, day, hour, minute, tzinfo=z).astimezone(UTC)
+
     # 2026-03-09 is the Monday after the spring change: 08:00 is still 08:00 local
     assert not cal.state_at(at(2026, 3, 9, 7, 59)).open
     assert cal.state_at(at(2026, 3, 9, 8, 0)).open

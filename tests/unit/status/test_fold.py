@@ -14,7 +14,7 @@ from tests.unit.storage.test_writer import RecordingSink
 
 
 def _folder() -> tuple[ResultFolder, RecordingSink, list[Any]]:
-    sink, transitions = RecordingSink(), []
+    sink, transitions = RecordingSink(), list[Any]()
     writer = BatchWriter([sink], batch_size=1000, flush_interval_s=3600)
     devices = DeviceStates(Thresholds(fail_after=1, recover_after=1), transitions.append)
     return ResultFolder(writer, StatusTracker(), devices), sink, transitions
