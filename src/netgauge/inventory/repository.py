@@ -7,6 +7,7 @@ Input is the same pydantic models the YAML file uses, so the API and the file ob
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, Select, delete, func, or_, select
+from sqlalchemy import JSON, Engine, Select, String, cast, delete, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,7 +74,8 @@ class TargetFilter:
     tag: str | None = None
     site: str | None = None
     type: TargetType | None = None
-    names: Sequence[str] | None = None
+    names: Sequence[str] | None = None  # only these (the live-state filter's names)
+    exclude: Sequence[str] | None = None  # none of these (the "unknown" live state)
 
 
 def target_fields(row: TargetRow) -> dict[str, Any]:
@@ -412,8 +414,23 @@ class Inventory:
         if f.type:
             stmt = stmt.where(TargetRow.type == f.type.value)
         if f.names is not None:
-            stmt = stmt.where(TargetRow.name.in_(list(f.names)))
+            stmt = stmt.where(TargetRow.name.in_(self._name_set(f.names)))
+        if f.exclude:
+            stmt = stmt.where(TargetRow.name.not_in(self._name_set(f.exclude)))
         return stmt
+
+    def _name_set(self, names: Sequence[str]) -> list[str] | Select[tuple[str]]:
+        """``names`` for ``IN``: bound one by one when few; past _BOUND_NAMES, one JSON
+        parameter the database unpacks (SQLite refuses over 32,766 bound values, and
+        binding 10,000 is slower than parsing one string)."""
+        if len(names) <= _BOUND_NAMES:
+            return list(names)
+        payload = literal(json.dumps(list(names)), String)
+        if self.engine.dialect.name == "postgresql":
+            rows = func.json_array_elements_text(cast(payload, JSON)).table_valued("value")
+        else:
+            rows = func.json_each(payload).table_valued("value")
+        return select(rows.c.value)
 
     def list_targets(
         self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
@@ -987,6 +1004,9 @@ class Inventory:
                 return fn(s)
             finally:
                 s.rollback()
+
+
+_BOUND_NAMES = 500
 
 
 def _sha256(token: str) -> str:

@@ -34,18 +34,25 @@ from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.probes.base import PROBES, BatchProbe, load_builtin_probes, params_error
 from netgauge.runner import JobRunner
 from netgauge.service import Service
+from netgauge.status.live import STATE_PATTERN
 
 router = APIRouter(prefix="/targets", tags=["targets"])
-StateFilter = Annotated[str | None, Query(pattern="^(up|down|degraded|unknown)$")]
+StateFilter = Annotated[
+    str | None,
+    Query(
+        pattern=STATE_PATTERN,
+        description="the live state: up, down, degraded for destinations; online, offline,"
+        " degraded, flapping for devices (their decided state); unknown: not checked yet",
+    ),
+]
 
 
 def public(row: TargetRow, service: Service) -> TargetPublic:
-    """Row → API shape, with the live state."""
-    state = service.status.get(row.name)
+    """Row → API shape, with the live state (``status.live``: a device's decided one)."""
     return TargetPublic(
         name=row.name,
         source=row.source,
-        status=state.state if state else "unknown",
+        status=service.live.of(row.name, row.type),
         created_at=row.created_at,
         updated_at=row.updated_at,
         **target_fields(row),
@@ -64,17 +71,11 @@ async def list_targets(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> PageOf[TargetPublic]:
-    """Targets by name; ``state`` filters on the live up/down state."""
-    f = TargetFilter(q=q, tag=tag, site=site, type=type)
-    if state is None:
-        page = await asyncio.to_thread(inv.list_targets, f, limit, offset)
-        items = [public(r, service) for r in page.items]
-        return PageOf[TargetPublic](total=page.total, limit=limit, offset=offset, items=items)
-    everything = await asyncio.to_thread(inv.list_targets, f, 1_000_000, 0)
-    matching = [p for p in (public(r, service) for r in everything.items) if p.status == state]
-    return PageOf[TargetPublic](
-        total=len(matching), limit=limit, offset=offset, items=matching[offset : offset + limit]
-    )
+    """Targets by name; ``state`` filters on the live state (paged and counted in SQL)."""
+    f = service.live.narrow(TargetFilter(q=q, tag=tag, site=site, type=type), state)
+    page = await asyncio.to_thread(inv.list_targets, f, limit, offset)
+    items = [public(r, service) for r in page.items]
+    return PageOf[TargetPublic](total=page.total, limit=limit, offset=offset, items=items)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
