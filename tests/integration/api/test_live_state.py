@@ -180,28 +180,27 @@ def test_state_filter_pages_and_counts_ten_thousand(client: TestClient) -> None:
 
 
 def test_the_state_filter_reads_only_the_page(client: TestClient) -> None:
+    """Every statement that reads targets' rows pages them (LIMIT 25 OFFSET 100), and the
+    tags are read for the page's 25 only."""
     _many(client, seed=16)
     engine = client.app.state.service.engine  # type: ignore[attr-defined]
-    loaded: list[str] = []
-    statements: list[str] = []
+    executed: list[tuple[str, Any]] = []
 
-    def on_load(target: TargetRow, _ctx: Any) -> None:
-        loaded.append(target.name)
+    def on_execute(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        executed.append((statement, params))
 
-    def on_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(TargetRow, "load", on_load)
     event.listen(engine, "before_cursor_execute", on_execute)
     try:
         for state in ("up", "unknown"):
-            loaded.clear()
-            statements.clear()
+            executed.clear()
             page = client.get(f"/api/v1/targets?state={state}&limit=25&offset=100").json()
             assert page["total"] > 1000 and len(page["items"]) == 25
-            assert len(loaded) == 25, state  # the page's rows, not every match
-            selects = [s for s in statements if "FROM targets" in s and "count(" not in s]
-            assert selects and all("LIMIT" in s for s in selects), statements
+            rows = [(s, p) for s, p in executed if "FROM targets" in s]
+            assert rows, executed
+            for statement, params in rows:
+                assert re.search(r"LIMIT \S+ OFFSET \S+", statement), statement
+                assert list(params)[-2:] == [25, 100], params
+            tags = [p for s, p in executed if "FROM target_tags" in s]
+            assert len(tags) == 1 and len(tags[0]) <= 25, tags
     finally:
-        event.remove(TargetRow, "load", on_load)
         event.remove(engine, "before_cursor_execute", on_execute)
