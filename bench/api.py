@@ -1,6 +1,6 @@
 """API throughput: netgauge's routes next to a bare FastAPI endpoint, with ``wrk``.
 
-    sudo ./scripts/bench api [--duration 5] [--connections 16]
+    sudo ./scripts/bench api [--duration 3] [--connections 16] [--rounds 2]
     .venv/bin/python bench/api.py
 
 Every server runs on 127.0.0.1, one uvicorn worker each, started here and stopped at the
@@ -12,7 +12,11 @@ end; ``wrk`` (Debian's) drives it from one thread. Measured, in one run:
   request), with the request log on (the default) and off
   (``NETGAUGE_AUDIT_REQUESTS=false``), so its cost shows as the difference.
 
-Printed: requests/s, the mean latency, and each row's ratio to the bare endpoint.
+Printed: requests/s, the mean latency, and each row's ratio to the bare endpoint. The bare
+app keeps running through the whole run and is measured again just before each row, which
+is compared with that measurement (on a shared machine the load drifts over a minute; a
+ratio of two measurements taken seconds apart does not drift with it); with ``--rounds N``
+each pair is measured N times and the medians are printed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,43 +157,58 @@ def wrk(url: str, args: argparse.Namespace, token: str | None = None) -> tuple[f
     return rate, latency
 
 
+Row = tuple[str, float, str, float]  # label, requests/s, latency, × bare
+
+
+def paired(
+    label: str, url: str, bare: str, args: argparse.Namespace, token: str | None = None
+) -> tuple[Row, list[tuple[float, str]]]:
+    """``url`` measured ``args.rounds`` times, each just after the bare endpoint: the row
+    (medians; the ratio is the median of the pairs' ratios) and the bare measurements."""
+    bares, runs = [], []
+    for _ in range(args.rounds):
+        bares.append(wrk(f"{bare}/health", args))
+        runs.append(wrk(url, args, token))
+    rate = statistics.median(rate for rate, _ in runs)
+    latency = sorted(runs)[len(runs) // 2][1]
+    ratio = statistics.median(r / b for (r, _), (b, _) in zip(runs, bares, strict=True))
+    return (label, rate, latency, ratio), bares
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    p.add_argument("--duration", type=int, default=3, help="seconds per measurement")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=2, help="measurements of each pair")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         print("skipped: wrk is not installed (Debian package wrk)")
         return 0
     work = Path(tempfile.mkdtemp(prefix="netgauge-bench-api-"))
-    rows: list[tuple[str, float, str]] = []
+    rows: list[Row] = []
+    bare_runs: list[tuple[float, str]] = []
     try:
         with bare_server(work) as bare:
-            rows.append(("bare FastAPI GET /health", *wrk(f"{bare}/health", args)))
-        for audit in (True, False):
-            with netgauge_server(work, audit) as (url, token):
-                label = "request log on" if audit else "request log off"
-                rows.append(
-                    (f"netgauge GET /api/v1/health, {label}", *wrk(f"{url}/api/v1/health", args))
-                )
-                rows.append(
-                    (
-                        f"netgauge GET /api/v1/targets + token, {label}",
-                        *wrk(f"{url}/api/v1/targets", args, token),
-                    )
-                )
-                rows.append(
-                    (
-                        f"netgauge GET /api/v1/metrics (60 points) + token, {label}",
-                        *wrk(f"{url}{METRICS_QUERY}", args, token),
-                    )
-                )
+            for audit in (True, False):
+                with netgauge_server(work, audit) as (url, token):
+                    label = "request log on" if audit else "request log off"
+                    for what, path, auth in (
+                        ("GET /api/v1/health", "/api/v1/health", None),
+                        ("GET /api/v1/targets + token", "/api/v1/targets", token),
+                        ("GET /api/v1/metrics (60 points) + token", METRICS_QUERY, token),
+                    ):
+                        row, bares = paired(
+                            f"netgauge {what}, {label}", url + path, bare, args, auth
+                        )
+                        rows.append(row)
+                        bare_runs += bares
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    base = rows[0][1]
+    rate = statistics.median(r for r, _ in bare_runs)
+    latency = sorted(bare_runs)[len(bare_runs) // 2][1]
     print(f"{'':62} {'req/s':>9} {'latency':>9} {'× bare':>7}")
-    for label, rate, latency in rows:
-        print(f"{label:62} {rate:9,.0f} {latency:>9} {rate / base:6.2f}×")
+    for label, rate_, latency_, ratio in [("bare FastAPI GET /health", rate, latency, 1.0), *rows]:
+        print(f"{label:62} {rate_:9,.0f} {latency_:>9} {ratio:6.2f}×")
     return 0
 
 

@@ -47,6 +47,7 @@ from netgauge.status import StatusTracker
 from netgauge.status.devices import DeviceStates
 from netgauge.status.fold import ResultFolder
 from netgauge.status.hysteresis import Thresholds
+from netgauge.status.live import LiveStates
 from netgauge.storage import BatchWriter
 from netgauge.storage.base import SinkHealth
 from netgauge.storage.factory import build_stores, query_store
@@ -154,6 +155,8 @@ class Service:
             ),
             self.inventory.record_device_transition,
         )
+        # the one reading of a target's live state (routes, pages, exports, alert rules)
+        self.live = LiveStates(self.status, self.devices)
         self.calendars = Calendars()
         await self.reload_calendars()
         self.alerting = Alerting(
@@ -258,24 +261,10 @@ class Service:
         """Test now: ``name``'s checks run once, nothing stored (see runner/test_now.py)."""
         return await test_target(self.inventory, self.runner, name)
 
-    def live_states(self, kind: TargetType | None = None) -> dict[str, str]:
-        """Every checked target's live state: the status tracker's for destinations, the
-        decided state (with hysteresis) for devices; both for no ``kind``. A target absent
-        here is ``unknown``."""
-        found: dict[str, str] = {}
-        if kind in (None, TargetType.DESTINATION):
-            found.update((st.target, st.state) for st in self.status.all())
-        if kind in (None, TargetType.DEVICE):
-            found.update((name, st.value) for name, st in self.devices.states().items() if st)
-        return found
-
     def state_of(self, target: str) -> str | None:
-        """One target's live state (a device's decided one); None before its first check."""
-        decided = self.devices.state(target)
-        if decided is not None:
-            return decided.value
-        found = self.status.get(target)
-        return found.state if found is not None else None
+        """One target's live state (``status.live``), None while unknown: what alert rules
+        read."""
+        return self.live.known(target)
 
     def _target_infos(self) -> list[TargetInfo]:
         """(In a thread.) The inventory's targets as alert rules see them."""

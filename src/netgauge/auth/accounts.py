@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from netgauge.auth.passwords import PasswordPool, check_strength, hash_password
@@ -83,14 +83,19 @@ class Accounts:
         self._inv = inventory
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, object]] = {}
+        self._changes = 0  # changes this process made (each one empties the cache)
 
     def _cached(self, key: str, load: Callable[[], _T]) -> _T:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.cache_s:
             return hit[1]  # type: ignore[return-value]
+        before = self._changes
         value = load()
-        self._cache[key] = (now, value)
+        # a revocation (or demotion) committed while this loaded: the answer may predate
+        # it, so it is used for this request only, never cached past the change
+        if self._changes == before:
+            self._cache[key] = (now, value)
         return value
 
     def peek(self, method: str, key: str) -> object:
@@ -102,8 +107,13 @@ class Accounts:
             return MISS
         return hit[1]
 
-    def _forget(self) -> None:
+    def _forget(self, session: Session | None = None) -> None:
+        """Empty the cache: now, and for a change made in ``session`` again once it commits
+        (a lookup that ran in between read the row as it was before)."""
+        self._changes += 1
         self._cache.clear()
+        if session is not None:
+            event.listen(session, "after_commit", lambda _s: self._forget(), once=True)
 
     # -- first start --------------------------------------------------------------------------
     def ensure_first_admin(self, password: str | None) -> str | None:
@@ -135,7 +145,7 @@ class Accounts:
             s.add(row)
             s.flush()
             self._inv.record_change(s, "user", username, "create", {"role": role.value}, actor)
-            self._forget()
+            self._forget(s)
             return _user_info(row)
 
     def list_users(self) -> list[UserInfo]:
@@ -176,7 +186,7 @@ class Accounts:
                 changes["disabled"] = [not disabled, disabled]
                 row.disabled_at = utcnow() if disabled else None
             self._inv.record_change(s, "user", username, "update", changes, actor)
-            self._forget()
+            self._forget(s)
             return _user_info(row)
 
     def delete_user(self, username: str, actor: str) -> None:
@@ -189,7 +199,7 @@ class Accounts:
                 token.revoked_at = token.revoked_at or utcnow()
             s.delete(row)
             self._inv.record_change(s, "user", username, "delete", {}, actor)
-            self._forget()
+            self._forget(s)
 
     async def authenticate(
         self, username: str, password: str, pool: PasswordPool
@@ -332,7 +342,7 @@ class Accounts:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 self._inv.record_change(s, "api_token", f"{row.id}:{row.name}", "revoke", {}, actor)
-            self._forget()
+            self._forget(s)
 
     def token_principal(self, token: str) -> Principal | None:
         """Who a live API token speaks for (its role, capped by its owner's current one)."""

@@ -7,6 +7,7 @@ Input is the same pydantic models the YAML file uses, so the API and the file ob
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, Select, delete, func, or_, select
+from sqlalchemy import JSON, Engine, Select, String, cast, delete, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from netgauge.config.schedules import ScheduleConfig
 from netgauge.credentials.scope import operator_refusal, scope_of
 from netgauge.errors import ConflictError, ForbiddenError, InventoryError, NotFoundError
 from netgauge.inventory.db import session_factory
+from netgauge.inventory.readcache import ChangeCounter, ReadCache
 from netgauge.inventory.tables import (
     AgentCursor,
     AgentToken,
@@ -73,7 +75,35 @@ class TargetFilter:
     tag: str | None = None
     site: str | None = None
     type: TargetType | None = None
-    names: Sequence[str] | None = None
+    names: Sequence[str] | None = None  # only these (the live-state filter's names)
+    exclude: Sequence[str] | None = None  # none of these (the "unknown" live state)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSummary:
+    """A target as lists show it: plain values read in one query, not an ORM entity (a
+    page of entities costs several queries and most of a list request's time)."""
+
+    name: str
+    address: str
+    type: str
+    site: str | None
+    tags: list[str]
+    credentials: str | None
+    description: str
+    parent: str | None
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def summary_of(row: TargetRow) -> TargetSummary:
+    """An entity as a list's plain values."""
+    return TargetSummary(
+        row.name, row.address, row.type, row.site.name if row.site else None, row.tags,
+        row.credentials, row.description, row.parent, row.source, row.created_at,
+        row.updated_at,
+    )  # fmt: skip
 
 
 def target_fields(row: TargetRow) -> dict[str, Any]:
@@ -131,6 +161,9 @@ class Inventory:
         self._sessions = session_factory(engine)
         # the files jobs may name (None: no path a job names is allowed but the defaults)
         self.files = files if files is not None else NO_FILES
+        # pages of the target list, until targets, their tags or sites change (readcache)
+        changes = ChangeCounter(self._sessions, frozenset({"targets", "target_tags", "sites"}))
+        self._target_pages: ReadCache[Page] = ReadCache(changes)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -400,6 +433,13 @@ class Inventory:
     def target_query(self, f: TargetFilter) -> Select[TargetRow]:
         """Targets matching ``f`` (a query to page, sort or count; the filter rules live here)."""
         stmt = select(TargetRow)
+        if f.site:
+            stmt = stmt.join(Site, TargetRow.site_id == Site.id)
+        return self._filtered(stmt, f)
+
+    def _filtered(self, stmt: _Q, f: TargetFilter) -> _Q:
+        """``stmt`` (of targets, joined to their site when ``f.site`` is set) narrowed by
+        ``f``."""
         if f.q:
             like = f"%{_escape_like(f.q.lower())}%"
             stmt = stmt.where(
@@ -412,12 +452,27 @@ class Inventory:
             has_tag = select(TargetTag.target_id).where(TargetTag.tag == f.tag)
             stmt = stmt.where(TargetRow.id.in_(has_tag))
         if f.site:
-            stmt = stmt.join(Site, TargetRow.site_id == Site.id).where(Site.name == f.site)
+            stmt = stmt.where(Site.name == f.site)
         if f.type:
             stmt = stmt.where(TargetRow.type == f.type.value)
         if f.names is not None:
-            stmt = stmt.where(TargetRow.name.in_(list(f.names)))
+            stmt = stmt.where(TargetRow.name.in_(self._name_set(f.names)))
+        if f.exclude:
+            stmt = stmt.where(TargetRow.name.not_in(self._name_set(f.exclude)))
         return stmt
+
+    def _name_set(self, names: Sequence[str]) -> list[str] | Select[tuple[str]]:
+        """``names`` for ``IN``: bound one by one when few; past _BOUND_NAMES, one JSON
+        parameter the database unpacks (SQLite refuses over 32,766 bound values, and
+        binding 10,000 is slower than parsing one string)."""
+        if len(names) <= _BOUND_NAMES:
+            return list(names)
+        payload = literal(json.dumps(list(names)), String)
+        if self.engine.dialect.name == "postgresql":
+            rows = func.json_array_elements_text(cast(payload, JSON)).table_valued("value")
+        else:
+            rows = func.json_each(payload).table_valued("value")
+        return select(rows.c.value)
 
     def list_targets(
         self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
@@ -428,6 +483,49 @@ class Inventory:
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
             rows = s.scalars(stmt.order_by(TargetRow.name).limit(limit).offset(offset)).unique()
             return Page(list(rows), total)
+
+    def list_target_summaries(
+        self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> Page:
+        """Targets matching ``f`` as TargetSummary, ordered by name, one page: the page and
+        the total in one statement (a count window), the page's tags in a second. Pages of
+        a filter without names are kept until the next change (``readcache``); their
+        items are shared: read them, do not change them."""
+        f = f or TargetFilter()
+        if not _keeps(f):
+            return self._read_summaries(f, limit, offset)
+        return self._target_pages.get(
+            (f, limit, offset), lambda: self._read_summaries(f, limit, offset)
+        )
+
+    def peek_target_summaries(
+        self, f: TargetFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> Page | None:
+        """The kept page of :meth:`list_target_summaries` if there is one (no I/O: the
+        caller may skip the thread it would read in)."""
+        f = f or TargetFilter()
+        return self._target_pages.peek((f, limit, offset)) if _keeps(f) else None
+
+    def _read_summaries(self, f: TargetFilter, limit: int, offset: int) -> Page:
+        # built from the columns (not over target_query as a subquery: that costs more to
+        # construct than the query takes to run), read without the ORM's session
+        page = self._filtered(_SUMMARY.outerjoin(Site, Site.id == TargetRow.site_id), f)
+        page = page.order_by(TargetRow.name).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            rows = conn.execute(page).all()
+            if not rows:  # past the end (or nothing matches): the count alone
+                counted = select(func.count()).select_from(TargetRow)
+                if f.site:
+                    counted = counted.join(Site, TargetRow.site_id == Site.id)
+                return Page([], conn.scalar(self._filtered(counted, f)) or 0)
+            tags: dict[int, list[str]] = {}
+            of_page = select(TargetTag.target_id, TargetTag.tag).where(
+                TargetTag.target_id.in_([r[0] for r in rows])
+            )
+            for target_id, tag in conn.execute(of_page.order_by(TargetTag.tag)):
+                tags.setdefault(target_id, []).append(tag)
+        items = [TargetSummary(*r[1:5], tags.get(r[0], []), *r[5:11]) for r in rows]  # type: ignore[arg-type]
+        return Page(items, rows[0][11])
 
     def target_placements(self) -> list[tuple[str, str, str | None, list[str], str | None]]:
         """(name, type, site, tags, parent) of every target: what alert rules look at (two
@@ -997,6 +1095,24 @@ class Inventory:
                 return fn(s)
             finally:
                 s.rollback()
+
+
+_BOUND_NAMES = 500
+
+
+def _keeps(f: TargetFilter) -> bool:
+    """Whether pages of ``f`` are kept: not of names (long lists make poor keys, and the
+    live-state filter's names change with every check)."""
+    return f.names is None and f.exclude is None
+
+
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+# a list's columns of a target and the total of the whole match (a count window)
+_SUMMARY = select(
+    TargetRow.id, TargetRow.name, TargetRow.address, TargetRow.type, Site.name,
+    TargetRow.credentials, TargetRow.description, TargetRow.parent, TargetRow.source,
+    TargetRow.created_at, TargetRow.updated_at, func.count().over(),
+)  # fmt: skip
 
 
 def _sha256(token: str) -> str:

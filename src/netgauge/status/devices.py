@@ -58,6 +58,10 @@ class DeviceStates:
         machine = self._machines.get(device)
         return machine.state if machine else None
 
+    def tracks(self, device: str) -> bool:
+        """Whether ``device`` has been observed (decided or not yet)."""
+        return device in self._machines
+
     def states(self) -> dict[str, DeviceState | None]:
         return {name: m.state for name, m in sorted(self._machines.items())}
 

@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
@@ -39,6 +39,7 @@ from netgauge.inventory import Inventory, TargetFilter
 from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
+from netgauge.status.live import STATE_PATTERN
 from netgauge.status.measures import (
     LATENCY_SERIES,
     LOSS_SERIES,
@@ -72,7 +73,7 @@ Kind = Annotated[TargetType | None, Query(description="instead of target: the ty
 State = Annotated[
     str | None,
     Query(
-        pattern="^(up|down|degraded|online|offline|flapping|unknown)$",
+        pattern=STATE_PATTERN,
         description="instead of target: the live state (devices: their decided state)",
     ),
 ]
@@ -176,13 +177,8 @@ async def _by_filter(
         site=filters.get("site"),
         type=filters.get("type"),
     )
-    state = filters.get("state")
-    states = service.live_states(filters.get("type")) if state else {}
-    if state and state != "unknown":  # the states are in memory: just those names
-        f = replace(f, names=[n for n, s in states.items() if s == state])
+    f = service.live.narrow(f, filters.get("state"))  # in SQL, "unknown" too
     chosen, total = await asyncio.to_thread(_filtered, service.inventory, f)
-    if state == "unknown":  # never checked: what the live states do not hold
-        chosen = [c for c in chosen if c.name not in states]
     if total > MAX_TARGETS:
         field = next(iter(filters))
         raise InventoryError(

@@ -1,4 +1,5 @@
-"""/api/v1/status: the current up/down state of each target and its newest check results."""
+"""/api/v1/status: each checked target's live state (``status.live``: a device's decided one)
+and its checks' newest results."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from fastapi import APIRouter
 from netgauge.api.deps import ServiceDep
 from netgauge.api.schemas import CheckStatus, TargetStatus
 from netgauge.errors import NotFoundError
+from netgauge.service import Service
 from netgauge.status import TargetState
 from netgauge.timerange import ns_to_dt
 
 router = APIRouter(prefix="/status", tags=["status"])
 
 
-def public(st: TargetState) -> TargetStatus:
-    """Tracker state → API shape."""
+def public(st: TargetState, service: Service) -> TargetStatus:
+    """Tracker state → API shape, with the live state (``since`` and ``last_check`` are
+    the checks' own: when their outcome last changed, and the newest one)."""
     checks = [
         CheckStatus(
             job=job,
@@ -29,7 +32,7 @@ def public(st: TargetState) -> TargetStatus:
     ]
     return TargetStatus(
         target=st.target,
-        state=st.state,
+        state=service.live.of(st.target),
         since=ns_to_dt(st.since_ns) if st.since_ns else None,
         last_check=ns_to_dt(st.last_ns) if st.last_ns else None,
         checks=checks,
@@ -39,7 +42,7 @@ def public(st: TargetState) -> TargetStatus:
 @router.get("")
 async def all_status(service: ServiceDep) -> list[TargetStatus]:
     """Every checked target's state."""
-    return [public(st) for st in service.status.all()]
+    return [public(st, service) for st in service.status.all()]
 
 
 @router.get("/{target}")
@@ -48,4 +51,4 @@ async def target_status(target: str, service: ServiceDep) -> TargetStatus:
     st = service.status.get(target)
     if st is None:
         raise NotFoundError(f"target {target!r} has no status yet (not checked or unknown)")
-    return public(st)
+    return public(st, service)

@@ -26,7 +26,6 @@ from fastapi.responses import RedirectResponse, Response
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
-from netgauge.inventory.tables import TargetRow
 from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.status.measures import TRAFFIC_DIRECTIONS
@@ -215,14 +214,6 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
 
 
 # -- what the page shows besides charts ---------------------------------------------------------
-def _state(service: Service, row: TargetRow) -> str:
-    if row.type == "device":
-        decided = service.devices.state(row.name)
-        return decided.value if decided is not None else "unknown"
-    st = service.status.get(row.name)
-    return st.state if st else "unknown"
-
-
 async def availability(service: Service, name: str, tr: TimeRange) -> float | None:
     """Share of up ``status`` samples in the range, in percent (None: no samples)."""
     start, end = dt_to_ns(tr.start, "from"), dt_to_ns(tr.end, "to")
@@ -325,7 +316,7 @@ async def _detail(
         kind=kind,
         target=row,
         fields=target_fields(row),
-        state=_state(service, row),
+        state=service.live.of(row.name, row.type),
         tr=tr,
         step=tr.step,
         step_label=step_label(tr.step),

@@ -26,9 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
+from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.status import TargetState
+from netgauge.status.live import STATES, UNKNOWN
 from netgauge.status.measures import latency_and_loss
 from netgauge.timerange import ns_to_dt
 from netgauge.web.render import as_utc, render, render_fragment
@@ -49,8 +51,8 @@ DEVICE_METRICS: tuple[tuple[str, str, str], ...] = (
     ("disk_percent", "Disk", "%"),
     ("temperature_celsius", "Temperature", "°C"),
 )
-_DEST_STATES = ("up", "down", "degraded", "unknown")
-_DEVICE_STATES = ("online", "offline", "degraded", "flapping", "unknown")
+_DEST_STATES = STATES[TargetType.DESTINATION]
+_DEVICE_STATES = STATES[TargetType.DEVICE]
 
 
 @dataclass(frozen=True)
@@ -236,12 +238,11 @@ def _destination_counts(checked: dict[str, int], types: dict[str, str]) -> dict[
 
 def _device_counts(service: Service, types: dict[str, str]) -> dict[str, int]:
     """Devices by decided state; undecided and never-polled ones count as unknown."""
-    decided = service.devices.states()
+    decided = service.live.all(TargetType.DEVICE)
     counts: Counter[str] = Counter()
     for name, kind in types.items():
         if kind == "device":
-            state = decided.get(name)
-            counts[state.value if state is not None else "unknown"] += 1
+            counts[decided.get(name, UNKNOWN)] += 1
     return {state: counts.get(state, 0) for state in _DEVICE_STATES}
 
 

@@ -3,10 +3,10 @@ their add/edit forms. The forms and "Test now" talk to /api/v1/targets from
 ``static/js/targets.js``; these routes only read.
 
 The lists stay fast with 10,000 targets: the common case (sorted by name) is one page of
-the inventory's paged, filtered query. A live-state filter narrows that query to the names
-in the wanted state (the states are in memory). Another sort column is ordered in SQL over
-the inventory's filter query and only the page's rows are loaded; sorting by the live state,
-or the "unknown" state (everything not checked yet), takes one pass over the matching names.
+the inventory's paged, filtered query. A live-state filter (``status.live``) narrows that
+query to the names in the wanted state, or for "unknown" away from the checked ones, in SQL.
+Another sort column is ordered in SQL over the inventory's filter query and only the page's
+rows are loaded; sorting by the live state takes one pass over the matching names.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from netgauge.inventory.repository import target_fields
 from netgauge.inventory.tables import Site, TargetRow
 from netgauge.models import TargetType
 from netgauge.service import Service
+from netgauge.status.live import STATES, UNKNOWN
 from netgauge.status.measures import latency_and_loss
-from netgauge.status.tracker import StatusTracker
 from netgauge.web.params_form import kind_forms
 from netgauge.web.render import duration_text, render
 
@@ -40,11 +40,6 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZES = (50, 100, 500)
 MAX_PAGE = 1_000_000  # past any inventory; bounds the SQL offset (a huge one overflows)
 SORTS = ("name", "address", "site", "status", "updated")
-# the states a list can filter on: the tracker's for destinations, the decided ones of devices
-STATES = {
-    TargetType.DESTINATION: ("up", "down", "degraded", "unknown"),
-    TargetType.DEVICE: ("online", "offline", "degraded", "flapping", "unknown"),
-}
 # the export buttons' ranges (?export=…): the samples from that long before the page was shown
 EXPORT_RANGES = {
     "1h": ("1 h", timedelta(hours=1)),
@@ -150,11 +145,9 @@ class Row:
 def select_rows(
     inv: Inventory, f: TargetFilter, states: dict[str, str], query: ListQuery
 ) -> tuple[list[TargetRow], int]:
-    """(rows of this page, total matching): blocking, run it in a thread."""
-    if query.state and query.state != "unknown":
-        # the states are in memory: ask the inventory for just those names
-        f = replace(f, names=[n for n, s in states.items() if s == query.state])
-    if query.sort == "name" and query.state != "unknown":
+    """(rows of this page, total matching): blocking, run it in a thread. ``f`` is already
+    narrowed to the wanted live state (``LiveStates.narrow``); ``states`` sorts by it."""
+    if query.sort == "name":
         return _by_name(inv, f, query)
     names, total = inv.run_in_session(lambda s: _page_names(inv, s, f, states, query))
     if not names:
@@ -167,17 +160,15 @@ def _page_names(
     inv: Inventory, s: Session, f: TargetFilter, states: dict[str, str], query: ListQuery
 ) -> tuple[list[str], int]:
     """The names on this page when sorted by another column than the name: ordered in SQL
-    over the few columns it needs (not whole rows); the live state (in memory) orders, or
-    filters on "unknown", one pass over the matching names."""
+    over the few columns it needs (not whole rows); the live state (in memory) orders in
+    one pass over the matching names."""
     # the inventory's own filter query (one definition of q/tag/site/type), as a subquery
     found = inv.target_query(f).subquery()
     site = aliased(Site)
     base = select(found.c.name).outerjoin(site, site.id == found.c.site_id)
-    if query.sort == "status" or query.state == "unknown":
+    if query.sort == "status":
         names = list(s.scalars(base))
-        if query.state == "unknown":
-            names = [n for n in names if n not in states]
-        names.sort(key=lambda n: (states.get(n, "unknown"), n), reverse=query.desc)
+        names.sort(key=lambda n: (states.get(n, UNKNOWN), n), reverse=query.desc)
         return names[query.offset : query.offset + query.size], len(names)
     column = {
         "address": found.c.address,
@@ -205,15 +196,15 @@ def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[Ta
     return list(reversed(window.items)), total
 
 
-def _row(r: TargetRow, states: dict[str, str], status: StatusTracker) -> Row:
-    checked = status.get(r.name)
+def _row(r: TargetRow, service: Service) -> Row:
+    checked = service.status.get(r.name)
     latency, loss = latency_and_loss(checked.checks.values()) if checked else (None, None)
     return Row(
         name=r.name,
         address=r.address,
         site=r.site.name if r.site else None,
         tags=r.tags,
-        state=states.get(r.name, "unknown"),
+        state=service.live.of(r.name, r.type),
         source=r.source,
         updated_at=r.updated_at,
         latency_ms=latency,
@@ -273,7 +264,8 @@ async def target_list(request: Request) -> HTMLResponse:
     f = TargetFilter(
         q=query.q or None, tag=query.tag or None, site=query.site or None, type=section.type
     )
-    states = service.live_states(section.type)
+    f = service.live.narrow(f, query.state or None)
+    states = service.live.all(section.type)
     items, total = await asyncio.to_thread(select_rows, service.inventory, f, states, query)
     sites = await asyncio.to_thread(service.inventory.list_sites)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -283,7 +275,7 @@ async def target_list(request: Request) -> HTMLResponse:
         title=section.title,
         section=section,
         query=query,
-        rows=[_row(r, states, service.status) for r in items],
+        rows=[_row(r, service) for r in items],
         total=total,
         first=query.offset + 1 if items else 0,
         last=query.offset + len(items),
