@@ -70,8 +70,9 @@ def test_an_snmp_job_stores_device_metrics_under_their_names(
     names = {s["metric"] for s in series}
     assert any(name.startswith('disk_percent{mount="') for name in names), names
     assert not any(name.startswith("snmp.") for name in names)  # no protocol prefix
-    assert client.get("/api/v1/status/agent").json()["state"] == "up"
-    assert client.get("/api/v1/status/secretless").json()["state"] == "down"
+    assert client.get("/api/v1/status/agent").json()["state"] == "online"  # decided
+    secretless = client.get("/api/v1/status/secretless").json()
+    assert secretless["state"] != "online" and secretless["checks"][0]["status"] == "failed"
 
 
 def test_stopping_the_service_closes_the_snmp_socket(

@@ -10,7 +10,7 @@
   const charts = {};
 
   // SmokePing's loss scale, as the server defines it (status/measures.py LOSS_SCALE), from
-  // the page's #ng-loss-scale: [{below, label, colour}], the last band's `below` null
+  // the page's <html data-loss-scale>: [{below, label, colour}], the last band's `below` null
   let lossScale = null;
   function scale() {
     if (lossScale === null) {

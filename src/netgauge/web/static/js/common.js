@@ -328,11 +328,11 @@
     document.dispatchEvent(new CustomEvent("ng:theme", { detail: theme }));
   }
 
-  // loss colours: the server's one scale (status/measures.py LOSS_SCALE, in #ng-loss-scale)
-  // painted on every [data-loss-band] (set through the CSSOM: the CSP forbids style="")
+  // loss colours: the server's one scale (status/measures.py LOSS_SCALE, the page's
+  // <html data-loss-scale>) painted on every [data-loss-band] (through the CSSOM: the CSP
+  // forbids style="" and inline scripts)
   ng.lossScale = function () {
-    var el = document.getElementById("ng-loss-scale");
-    return el ? JSON.parse(el.textContent) : [];
+    try { return JSON.parse(document.documentElement.dataset.lossScale || "[]"); } catch (e) { return []; }
   };
   ng.paintLoss = function (root) {
     var scale = ng.lossScale();
