@@ -210,10 +210,10 @@ async def _metrics_of(service: Service, names: Sequence[str]) -> dict[str, list[
     grouped: dict[str, set[str]] = {}
     if len(names) <= _PER_TARGET_LOOKUPS:
         for name in names:
-            grouped[name] = {metric for _, _, metric in await service.store.series(name)}
+            grouped[name] = {metric for _, _, metric in await service.series(name)}
     else:  # one listing, not one scan of the store's series per target
         wanted = set(names)
-        for _, device, metric in await service.store.series():
+        for _, device, metric in await service.series():
             if device in wanted:
                 grouped.setdefault(device, set()).add(metric)
     return {name: sorted(metrics) for name, metrics in grouped.items()}
@@ -280,7 +280,7 @@ async def export_csv(
         writer.writerow(["time", "ts_ns", "target", "metric", "value"])
         for t in chosen:
             for metric in metrics.get(t.name, []):
-                for p in await service.store.points(t.name, metric, start, end):
+                for p in await service.points(t.name, metric, start, end):
                     when = ns_to_dt(p.ts_ns).isoformat()
                     writer.writerow([when, p.ts_ns, t.name, metric, repr(p.value)])
                 yield out.getvalue()
@@ -308,7 +308,7 @@ async def export_xlsx(
         for t in chosen:
             summaries: dict[str, Summary] = {}
             for metric in metrics.get(t.name, []):
-                points = await service.store.points(t.name, metric, start, end)
+                points = await service.points(t.name, metric, start, end)
                 summary = await asyncio.to_thread(report.add_series, t.name, metric, points)
                 del points  # the series is in the sheet: let it go before reading the next
                 if summary is not None:

@@ -115,7 +115,7 @@ def selected_days(days: Any) -> frozenset[int]:
 def target_outcomes(service: Service, job: str) -> list[TargetOutcome]:
     """The newest outcome of ``job`` per target, from the live status tracker."""
     found = []
-    for state in service.status.all():
+    for state in service.all_checked():
         result = state.checks.get(job)
         if result is not None:
             found.append(

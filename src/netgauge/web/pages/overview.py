@@ -200,7 +200,7 @@ def _recent_rows(s: Session) -> tuple[list[JobRun], list[DeviceStateChange], lis
 
 async def build(service: Service) -> Overview:
     """The overview's data: one pass over the in-memory states, one database session."""
-    states = service.status.all()
+    states = service.all_checked()
     types = await _TYPES.get(service, map(attrgetter("target"), states))
     runs, changes, events = await asyncio.to_thread(service.inventory.run_in_session, _recent_rows)
     tally = _Tally()

@@ -197,7 +197,7 @@ def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[Ta
 
 
 def _row(r: TargetRow, service: Service) -> Row:
-    checked = service.status.get(r.name)
+    checked = service.checked(r.name)
     latency, loss = latency_and_loss(checked.checks.values()) if checked else (None, None)
     return Row(
         name=r.name,
