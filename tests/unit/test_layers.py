@@ -149,17 +149,32 @@ def third_party_imports(path: Path) -> Iterator[str]:
             yield from (alias.name.split(".")[0] for alias in node.names)
 
 
-def reached_parts(path: Path) -> Iterator[str]:
-    """``service.<part>.<attr>`` chains with <part> a domain part, as written."""
-    for node in ast.walk(ast.parse(path.read_text())):
+def is_service(node: ast.expr) -> bool:
+    """``service`` or ``<anything>.service`` (``request.app.state.service``)."""
+    return (isinstance(node, ast.Name) and node.id == "service") or (
+        isinstance(node, ast.Attribute) and node.attr == "service"
+    )
+
+
+def reached_parts(source: str) -> Iterator[tuple[int, str]]:
+    """(line, chain) of the ``service.<part>.<attr>`` chains with <part> a domain part."""
+    for node in ast.walk(ast.parse(source)):
         if (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Attribute)
-            and isinstance(node.value.value, ast.Name)
-            and node.value.value.id == "service"
+            and is_service(node.value.value)
             and node.value.attr in DOMAIN_PARTS
         ):
-            yield f"{path.name}:{node.lineno} {ast.unparse(node)}"
+            yield node.lineno, ast.unparse(node)
+
+
+def test_the_chain_rule_sees_what_it_forbids() -> None:
+    source = "service.store.points(1)\nrequest.app.state.service.status.get('a')\n"
+    allowed = "service.live.of(1)\nservice.points(1)\nservice.inventory.get_target('a')\n"
+    assert list(reached_parts(source + allowed)) == [
+        (1, "service.store.points"),
+        (2, "request.app.state.service.status.get"),
+    ]
 
 
 def test_routes_and_pages_write_no_sql() -> None:
@@ -170,5 +185,9 @@ def test_routes_and_pages_write_no_sql() -> None:
 
 
 def test_routes_and_pages_never_reach_through_service_into_its_parts() -> None:
-    offending = [hit for p in sorted(handler_files()) for hit in reached_parts(p)]
+    offending = [
+        f"{p.name}:{line} {chain}"
+        for p in sorted(handler_files())
+        for line, chain in reached_parts(p.read_text())
+    ]
     assert not offending  # give Service a method instead
