@@ -1,6 +1,10 @@
 """The running service: inventory, scheduler, runner, writer and stores, started/stopped together.
 
-The API, the CLI and (later) the web console call this object; none talks to a backend directly.
+The API, the CLI and the web console call this object; none talks to a backend directly.
+Routes and pages use its methods (the section "what routes and pages read" below) and its
+application services (``live``, ``accounts``, ``alerting``, ``credentials``, ``discovery``,
+``audit``, ``inventory``), never its domain parts (``status``, ``devices``, ``runner``,
+``writer``, ``scheduler``, ``store``, ``throttle``): tests/unit/test_layers.py checks it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from netgauge.alerting.store import AlertStore
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
+from netgauge.auth.roles import Principal
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
@@ -35,21 +40,22 @@ from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, seed_builtin, sync_inventory
 from netgauge.inventory.repository import job_config, schedule_config
 from netgauge.limits import RateLimiter
-from netgauge.models import TargetType
+from netgauge.models import ProbeResult, Target, TargetType
 from netgauge.pollers.agent import AgentIngest
 from netgauge.pollers.jobs import REJECTIONS
+from netgauge.pollers.readings import DeviceState
 from netgauge.runner import JobRunner
 from netgauge.runner.test_now import TestReport, test_target
 from netgauge.scheduler.loop import JobSchedule, Scheduler
 from netgauge.scheduler.window import TimeWindow, parse_days
 from netgauge.schedules import Calendar, Calendars
-from netgauge.status import StatusTracker
+from netgauge.status import StatusTracker, TargetState
 from netgauge.status.devices import DeviceStates
 from netgauge.status.fold import ResultFolder
 from netgauge.status.hysteresis import Thresholds
 from netgauge.status.live import LiveStates
 from netgauge.storage import BatchWriter
-from netgauge.storage.base import SinkHealth
+from netgauge.storage.base import Aggregation, LatestValue, Point, SinkHealth
 from netgauge.storage.factory import build_stores, query_store
 from netgauge.storage.spool import DiskSpool
 from netgauge.storage.writer import Loss
@@ -470,6 +476,82 @@ class Service:
                 found.setdefault("store_down", {})[h.name] = reason or cause or "down"
             elif state == "degraded":
                 found.setdefault("samples_lost", {})[h.name] = reason or "samples lost"
+        return found
+
+    # -- what routes and pages read (they call these, never the parts behind them) --------
+    async def points(
+        self,
+        target: str,
+        metric: str,
+        start_ns: int,
+        end_ns: int,
+        step_s: float | None = None,
+        agg: Aggregation = "avg",
+    ) -> list[Point]:
+        """One stored series of ``target`` in [start, end), from the store that answers
+        queries; with ``step_s``, one ``agg`` point per step."""
+        return await self.store.points(target, metric, start_ns, end_ns, step_s, agg)
+
+    async def series(self, target: str | None = None) -> list[tuple[str, str, str]]:
+        """(measurement, target, metric) of every stored series (of one target)."""
+        return await self.store.series(target)
+
+    async def latest(self, measurement: str) -> list[LatestValue]:
+        """The newest stored value of every series of ``measurement``."""
+        return await self.store.latest(measurement)
+
+    async def rounds(
+        self, target: str, kind: str, start_ns: int, end_ns: int, limit: int
+    ) -> list[tuple[int, dict[str, float]]]:
+        """Per probe round of ``target``, every stored ``<kind>.*`` metric."""
+        return await self.store.rounds(target, kind, start_ns, end_ns, limit)
+
+    def pending_series(self, target: str) -> set[tuple[str, str, str]]:
+        """(measurement, target, metric) of ``target``'s samples accepted but not yet
+        stored: with :meth:`series`, every series a page may show."""
+        return self.writer.pending_series(target)
+
+    def checked(self, target: str) -> TargetState | None:
+        """The newest results of ``target``'s checks, None until one ran since the start."""
+        return self.status.get(target)
+
+    def all_checked(self) -> list[TargetState]:
+        """The newest results of every checked target, by name."""
+        return self.status.all()
+
+    def current_metrics(self, target: str) -> set[str] | None:
+        """The metrics ``target``'s newest results stored (None before any result since
+        the start): the exposition leaves out series no check writes any more."""
+        return self.status.current_series(target)
+
+    def forget_target(self, target: str) -> None:
+        """Drop what is known live of a target deleted from the inventory."""
+        self.status.forget(target)
+
+    def device_states(self) -> dict[str, DeviceState | None]:
+        """Every device's decided state (None while undecided), by name."""
+        return self.devices.states()
+
+    async def probe(self, cfg: JobConfig, targets: list[Target]) -> list[ProbeResult]:
+        """Run ``cfg``'s check once on ``targets`` within the runner's limits; nothing is
+        stored."""
+        return await self.runner.probe(cfg, targets)
+
+    async def log_in(self, username: str, password: str, address: str) -> Principal | None:
+        """The user when the password is right (None when wrong), counted by the login
+        throttle per user and address. Raises ``Throttled`` while locked out and
+        ``PoolBusy`` when too many passwords are being checked (the attempt is not
+        counted then)."""
+        attempt = self.throttle.begin(username, address)
+        try:
+            found = await self.accounts.authenticate(username, password, self.passwords)
+        except BaseException:  # undecided (busy, cancelled): its place is given back
+            self.throttle.abandoned(attempt)
+            raise
+        if found is None:
+            self.throttle.failed(attempt)
+        else:
+            self.throttle.succeeded(attempt)
         return found
 
     def _now_ns(self) -> int:

@@ -1,6 +1,8 @@
 """The package's layering, read from the source: the console's pages never import the API
 (the API's app mounts them), and no module imports itself back through others, counting
-the imports made inside functions (those hide a cycle; they do not remove it)."""
+the imports made inside functions (those hide a cycle; they do not remove it). Routes and
+pages call services: no SQL of their own (it lives in netgauge.inventory), and no reaching
+through Service into its domain parts (Service has a method for what they read)."""
 
 from __future__ import annotations
 
@@ -122,3 +124,70 @@ def test_the_pollers_and_probes_never_import_the_config_loader() -> None:
 
 def test_no_module_imports_itself_back() -> None:
     assert cycles(graph()) == []
+
+
+# what a route or page must not reach through Service: its domain parts (the application
+# services it holds, `live`, `accounts`, `inventory`..., are what they call)
+DOMAIN_PARTS = frozenset(
+    {"status", "devices", "runner", "writer", "scheduler", "store", "throttle"}
+)
+HANDLERS = ("netgauge.api.routes", "netgauge.web.pages")
+
+
+def handler_files() -> list[Path]:
+    found = [p for p in SRC.rglob("*.py") if module_name(p).startswith(HANDLERS)]
+    assert len(found) > 20  # the layout moved: the rules below would check nothing
+    return found
+
+
+def third_party_imports(path: Path) -> Iterator[str]:
+    """Every top-level package ``path`` imports, at any depth of its code."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module.split(".")[0]
+        elif isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+
+
+def is_service(node: ast.expr) -> bool:
+    """``service`` or ``<anything>.service`` (``request.app.state.service``)."""
+    return (isinstance(node, ast.Name) and node.id == "service") or (
+        isinstance(node, ast.Attribute) and node.attr == "service"
+    )
+
+
+def reached_parts(source: str) -> Iterator[tuple[int, str]]:
+    """(line, chain) of the ``service.<part>.<attr>`` chains with <part> a domain part."""
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and is_service(node.value.value)
+            and node.value.attr in DOMAIN_PARTS
+        ):
+            yield node.lineno, ast.unparse(node)
+
+
+def test_the_chain_rule_sees_what_it_forbids() -> None:
+    source = "service.store.points(1)\nrequest.app.state.service.status.get('a')\n"
+    allowed = "service.live.of(1)\nservice.points(1)\nservice.inventory.get_target('a')\n"
+    assert list(reached_parts(source + allowed)) == [
+        (1, "service.store.points"),
+        (2, "request.app.state.service.status.get"),
+    ]
+
+
+def test_routes_and_pages_write_no_sql() -> None:
+    offending = {
+        module_name(p) for p in handler_files() if "sqlalchemy" in set(third_party_imports(p))
+    }
+    assert not offending  # their queries belong in netgauge.inventory
+
+
+def test_routes_and_pages_never_reach_through_service_into_its_parts() -> None:
+    offending = [
+        f"{p.name}:{line} {chain}"
+        for p in sorted(handler_files())
+        for line, chain in reached_parts(p.read_text())
+    ]
+    assert not offending  # give Service a method instead

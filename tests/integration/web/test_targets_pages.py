@@ -124,6 +124,18 @@ def test_sorting_by_columns(client: TestClient) -> None:
     assert 'href="/destinations" data-sort="name"' in html
 
 
+def test_sorting_by_last_change_sees_a_change_at_once(client: TestClient) -> None:
+    before = client.get("/destinations?q=t050").text  # the list's page is kept: read it once
+    assert ">tag2</a>" in before and ">edge</a>" not in before
+    changed = client.patch("/api/v1/targets/t050", json={"tags": ["edge"]})
+    assert changed.status_code == 200
+    newest_first = names(client.get("/destinations?sort=updated&dir=desc&size=500").text)
+    assert newest_first[0] == "t050" and len(newest_first) == N
+    assert names(client.get("/destinations?sort=updated&size=500").text)[-1] == "t050"
+    after = client.get("/destinations?q=t050").text  # the change, not the kept page
+    assert ">edge</a>" in after and ">tag2</a>" not in after
+
+
 def test_state_filter_and_badges(client: TestClient) -> None:
     service = client.app.state.service  # type: ignore[attr-defined]
     ok = ProbeResult("t005", "icmp", now_ns(), ProbeStatus.OK, {"rtt_avg_ms": 0.1})

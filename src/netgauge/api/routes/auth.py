@@ -104,23 +104,15 @@ async def login(body: Login, request: Request, response: Response, service: Serv
     before the password is checked: 429 with Retry-After)."""
     address = request.client.host if request.client else "unknown"
     try:
-        attempt = service.throttle.begin(body.username, address)
+        found = await service.log_in(body.username, body.password, address)
     except Throttled as exc:
         raise _too_many("too many failed logins: try again later", exc.retry_after) from None
-    try:
-        found = await service.accounts.authenticate(body.username, body.password, service.passwords)
     except PoolBusy:
-        service.throttle.abandoned(attempt)
         raise _too_many("too many logins in progress: try again in a second", 1) from None
-    except BaseException:
-        service.throttle.abandoned(attempt)
-        raise
     if found is None:
-        service.throttle.failed(attempt)
         raise HTTPException(
             401, "username or password wrong", headers={"WWW-Authenticate": "Bearer"}
         )
-    service.throttle.succeeded(attempt)
     return await _tokens(service, request, response, found.name)
 
 

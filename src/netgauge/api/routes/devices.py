@@ -19,7 +19,7 @@ async def device_states(service: ServiceDep) -> list[DeviceStatePublic]:
     """Every checked device's decided state."""
     return [
         DeviceStatePublic(device=name, state=state.value if state else None)
-        for name, state in service.devices.states().items()
+        for name, state in service.device_states().items()
     ]
 
 

@@ -30,12 +30,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from pydantic import StringConstraints
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from netgauge.api.deps import ServiceDep
 from netgauge.errors import InventoryError, NotFoundError
-from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory import TargetFilter, queries
 from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
@@ -178,30 +176,17 @@ async def _by_filter(
         type=filters.get("type"),
     )
     f = service.live.narrow(f, filters.get("state"))  # in SQL, "unknown" too
-    chosen, total = await asyncio.to_thread(_filtered, service.inventory, f)
+    found, total = await asyncio.to_thread(
+        queries.chosen_targets, service.inventory, f, MAX_TARGETS
+    )
     if total > MAX_TARGETS:
         field = next(iter(filters))
         raise InventoryError(
             f"{field}: the filters match {total:,} targets, over the {MAX_TARGETS:,} an export"
             " holds; narrow them"
         )
+    chosen = [Chosen(name, kind) for name, kind in found]
     return chosen, await _metrics_of(service, [c.name for c in chosen])
-
-
-def _filtered(inv: Inventory, f: TargetFilter) -> tuple[list[Chosen], int]:
-    """(the targets matching ``f`` by name, or none when over the cap; how many match):
-    names and types only, not whole rows. Blocking: run it in a thread."""
-
-    def run(s: Session) -> tuple[list[Chosen], int]:
-        found = inv.target_query(f).subquery()
-        total = s.scalar(select(func.count()).select_from(found)) or 0
-        if total > MAX_TARGETS:
-            return [], total
-        rows = s.execute(select(found.c.name, found.c.type).order_by(found.c.name))
-        return [Chosen(name, kind) for name, kind in rows], total
-
-    result: tuple[list[Chosen], int] = inv.run_in_session(run)
-    return result
 
 
 async def _metrics_of(service: Service, names: Sequence[str]) -> dict[str, list[str]]:
@@ -210,10 +195,10 @@ async def _metrics_of(service: Service, names: Sequence[str]) -> dict[str, list[
     grouped: dict[str, set[str]] = {}
     if len(names) <= _PER_TARGET_LOOKUPS:
         for name in names:
-            grouped[name] = {metric for _, _, metric in await service.store.series(name)}
+            grouped[name] = {metric for _, _, metric in await service.series(name)}
     else:  # one listing, not one scan of the store's series per target
         wanted = set(names)
-        for _, device, metric in await service.store.series():
+        for _, device, metric in await service.series():
             if device in wanted:
                 grouped.setdefault(device, set()).add(metric)
     return {name: sorted(metrics) for name, metrics in grouped.items()}
@@ -280,7 +265,7 @@ async def export_csv(
         writer.writerow(["time", "ts_ns", "target", "metric", "value"])
         for t in chosen:
             for metric in metrics.get(t.name, []):
-                for p in await service.store.points(t.name, metric, start, end):
+                for p in await service.points(t.name, metric, start, end):
                     when = ns_to_dt(p.ts_ns).isoformat()
                     writer.writerow([when, p.ts_ns, t.name, metric, repr(p.value)])
                 yield out.getvalue()
@@ -308,7 +293,7 @@ async def export_xlsx(
         for t in chosen:
             summaries: dict[str, Summary] = {}
             for metric in metrics.get(t.name, []):
-                points = await service.store.points(t.name, metric, start, end)
+                points = await service.points(t.name, metric, start, end)
                 summary = await asyncio.to_thread(report.add_series, t.name, metric, points)
                 del points  # the series is in the sheet: let it go before reading the next
                 if summary is not None:

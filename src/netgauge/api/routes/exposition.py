@@ -98,9 +98,9 @@ class _Snapshot(Collector):
 @router.get("/metrics", include_in_schema=False)
 async def metrics(service: ServiceDep) -> Response:
     """The Prometheus exposition of every series' newest value and of netgauge's health."""
-    rows = await service.store.latest(DEVICE_METRICS)
-    status = await service.store.latest(DEVICE_STATUS)
-    current = service.status.current_series
+    rows = await service.latest(DEVICE_METRICS)
+    status = await service.latest(DEVICE_STATUS)
+    current = service.current_metrics
     families = series_families(rows, status, current) + await _health_families(service)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
@@ -166,7 +166,7 @@ async def _health_families(service: ServiceDep) -> list[Metric]:
         refused.add_metric([reason], count)
     devices = GaugeMetricFamily(PREFIX + "devices", "devices per decided state", labels=["state"])
     counts: dict[str, int] = defaultdict(int)
-    for state in service.devices.states().values():
+    for state in service.device_states().values():
         counts[state.value if state else "unknown"] += 1
     for state_name, count in sorted(counts.items()):
         devices.add_metric([state_name], count)

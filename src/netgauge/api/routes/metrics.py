@@ -72,7 +72,7 @@ async def query_metrics(
         raise InventoryError(f"step: too small for the range (more than {MAX_POINTS} points)")
     start, end = span.start, span.end
     stored_agg: Aggregation = "avg" if agg == "availability" else agg
-    points = await service.store.points(target, metric, start_ns, end_ns, step_s, stored_agg)
+    points = await service.points(target, metric, start_ns, end_ns, step_s, stored_agg)
     if agg == "availability":
         points = [
             Point(p.ts_ns, 100.0 * p.value, 100.0 * p.min, 100.0 * p.max, p.count) for p in points
@@ -115,7 +115,7 @@ async def list_series(
     service: ServiceDep, target: Annotated[str | None, Query(max_length=128)] = None
 ) -> list[dict[str, str]]:
     """Every stored series (measurement, target, metric)."""
-    rows = await service.store.series(target)
+    rows = await service.series(target)
     return [{"measurement": m, "target": d, "metric": n} for m, d, n in rows]
 
 
@@ -131,7 +131,7 @@ async def rounds(
     """Each round of one check kind on a target with all its metrics: for an ICMP burst,
     loss, min/median/percentiles/max — the per-round distribution behind a "smoke" chart."""
     span = time_span(from_, to, default_s=DEFAULT_SPAN_S)
-    found = await service.store.rounds(target, kind, span.start_ns, span.end_ns, limit)
+    found = await service.rounds(target, kind, span.start_ns, span.end_ns, limit)
     return RoundsResponse(
         target=target,
         kind=kind,

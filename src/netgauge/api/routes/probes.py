@@ -76,7 +76,7 @@ async def run_probe(kind: str, body: ProbeRequest, service: ServiceDep) -> list[
     names = list(dict.fromkeys(body.targets))  # a job lists each target once
     cfg = JobConfig(name="adhoc", kind=kind, params=body.params, targets=names, timeout=timeout)
     check_job(cfg, service.inventory.files)  # 422 naming the bad param, as for a job
-    results = await service.runner.probe(cfg, [Target(name=a, address=a) for a in names])
+    results = await service.probe(cfg, [Target(name=a, address=a) for a in names])
     return [
         ProbeResultPublic(
             target=r.target,

@@ -42,13 +42,13 @@ def public(st: TargetState, service: Service) -> TargetStatus:
 @router.get("")
 async def all_status(service: ServiceDep) -> list[TargetStatus]:
     """Every checked target's state."""
-    return [public(st, service) for st in service.status.all()]
+    return [public(st, service) for st in service.all_checked()]
 
 
 @router.get("/{target}")
 async def target_status(target: str, service: ServiceDep) -> TargetStatus:
     """One target's state (404 until it has been checked once)."""
-    st = service.status.get(target)
+    st = service.checked(target)
     if st is None:
         raise NotFoundError(f"target {target!r} has no status yet (not checked or unknown)")
     return public(st, service)

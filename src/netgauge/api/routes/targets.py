@@ -201,7 +201,7 @@ async def patch_target(
 async def delete_target(name: str, service: ServiceDep, inv: InventoryDep) -> Response:
     """Delete a target (409 while a job names it)."""
     await asyncio.to_thread(inv.delete_target, name, current_actor())
-    service.status.forget(name)
+    service.forget_target(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select
 
 from netgauge.audit.log import CATEGORIES, SEVERITIES
 from netgauge.auth.roles import Role
 from netgauge.credentials.manage import FIELD_LABELS, STORED_FIELDS
-from netgauge.inventory import Inventory
-from netgauge.inventory.tables import UserActivity
+from netgauge.inventory import queries
 from netgauge.service import Service
 from netgauge.web.render import render
 
@@ -55,13 +52,6 @@ def _page(request: Request, template: str, title: str, **context: Any) -> HTMLRe
         admin_sections=SECTIONS,
         **context,
     )
-
-
-def last_seen(inv: Inventory) -> dict[str, datetime]:
-    """When each user's console last reported a page view or action."""
-    stmt = select(UserActivity.user, func.max(UserActivity.at)).group_by(UserActivity.user)
-    with inv.session() as s:
-        return {str(user): at for user, at in s.execute(stmt)}
 
 
 def pick(value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -103,7 +93,7 @@ async def admin_users(request: Request) -> HTMLResponse:
     """Users and roles, with the create form."""
     service = _service(request)
     users = await asyncio.to_thread(service.accounts.list_users)
-    seen = await asyncio.to_thread(last_seen, service.inventory)
+    seen = await asyncio.to_thread(queries.last_activity, service.inventory)
     return _page(
         request, "admin_users.html", "Users", users=users, seen=seen, roles=[r.value for r in Role]
     )

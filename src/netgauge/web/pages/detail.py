@@ -219,7 +219,7 @@ async def availability(service: Service, name: str, tr: TimeRange) -> float | No
     start, end = dt_to_ns(tr.start, "from"), dt_to_ns(tr.end, "to")
     # the page's own step: a preset's `from` lies on it, so rollups answer (a single step of
     # the whole span would not tile whole hours, and 30 days of raw samples would be read)
-    points = await service.store.points(name, "status", start, end, tr.step, "avg")
+    points = await service.points(name, "status", start, end, tr.step, "avg")
     total = sum(p.count for p in points)
     if not total:
         return None
@@ -249,7 +249,7 @@ def _side_data(inv: Inventory, name: str) -> dict[str, Any]:
 
 def _traceroutes(service: Service, name: str, trace_jobs: list[str]) -> list[dict[str, Any]]:
     """The newest traceroute result of each job (hops with loss and RTT), from live status."""
-    st = service.status.get(name)
+    st = service.checked(name)
     found = []
     for job, result in sorted((st.checks if st else {}).items()):
         if result.kind == "traceroute" or job in trace_jobs:
@@ -300,13 +300,13 @@ async def _detail(
         return RedirectResponse(f"/{row.type}s/{name}{query}", status_code=307)
     tr = pick_range(range_, from_, to)
     series, side, avail = await asyncio.gather(
-        service.store.series(name),
+        service.series(name),
         asyncio.to_thread(_side_data, inv, name),
         availability(service, name, tr),
     )
     # with what the writer holds: a check's first result may be on the overview already
     # (the live stream) before the writer's next flush stores it
-    known = set(series) | service.writer.pending_series(name)
+    known = set(series) | service.pending_series(name)
     metric_names = [metric for _, _, metric in sorted(known, key=lambda k: (k[1], k[2], k[0]))]
     return render(
         request,
@@ -375,8 +375,8 @@ async def _smoke(request: Request, kind: str, name: str) -> Response:
         raise HTTPException(404, f"No {kind} named {name!r}.") from exc
     if row.type != kind:
         return RedirectResponse(f"/{row.type}s/{name}/smokeping", status_code=307)
-    known = {m for _, _, m in await service.store.series(name)} | {
-        m for _, _, m in service.writer.pending_series(name)
+    known = {m for _, _, m in await service.series(name)} | {
+        m for _, _, m in service.pending_series(name)
     }
     smoke = next((f for f in families(sorted(known)) if f.kind == "smoke"), None)
     return render(

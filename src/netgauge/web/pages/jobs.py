@@ -16,11 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
 
 from netgauge.errors import NotFoundError
-from netgauge.inventory import Inventory
-from netgauge.inventory.tables import JobRow, JobRun
+from netgauge.inventory import queries
+from netgauge.inventory.tables import JobRow
 from netgauge.inventory.views import JobPublic, job_public
 from netgauge.scheduler.window import parse_days
 from netgauge.service import Service
@@ -57,13 +56,6 @@ async def get_job(service: Service, name: str) -> JobRow:
         return await asyncio.to_thread(service.inventory.get_job, name)
     except NotFoundError:
         raise HTTPException(404, f"No job named {name!r}.") from None
-
-
-def last_runs(inv: Inventory) -> dict[str, JobRun]:
-    """The newest recorded run of every job, in one query."""
-    newest = select(func.max(JobRun.id)).group_by(JobRun.job_name)
-    with inv.session() as s:
-        return {r.job_name: r for r in s.scalars(select(JobRun).where(JobRun.id.in_(newest)))}
 
 
 def targets_text(job: JobPublic) -> str:
@@ -115,7 +107,7 @@ def selected_days(days: Any) -> frozenset[int]:
 def target_outcomes(service: Service, job: str) -> list[TargetOutcome]:
     """The newest outcome of ``job`` per target, from the live status tracker."""
     found = []
-    for state in service.status.all():
+    for state in service.all_checked():
         result = state.checks.get(job)
         if result is not None:
             found.append(
@@ -137,7 +129,7 @@ async def jobs_list(request: Request) -> HTMLResponse:
     """Every job with its schedule, state and newest run."""
     service = _service(request)
     rows = await asyncio.to_thread(service.inventory.list_jobs)
-    runs = await asyncio.to_thread(last_runs, service.inventory)
+    runs = await asyncio.to_thread(queries.last_runs, service.inventory)
     next_runs = service.next_runs()
     jobs = [job_public(r, next_runs) for r in rows]
     return render(

@@ -22,10 +22,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from netgauge.inventory.tables import DeviceStateChange, Event, JobRun, TargetRow
+from netgauge.inventory import queries
+from netgauge.inventory.tables import DeviceStateChange, Event, JobRun
 from netgauge.models import TargetType
 from netgauge.series import split_series
 from netgauge.service import Service
@@ -178,31 +177,16 @@ class _Types:
     async def get(self, service: Service, names: Iterable[str]) -> dict[str, str]:
         stale = time.monotonic() - self.loaded > TYPES_TTL_S or self.service is not service
         if stale or not all(map(self.types.__contains__, names)):
-            self.types = await asyncio.to_thread(service.inventory.run_in_session, _load_types)
+            self.types = await asyncio.to_thread(queries.target_types, service.inventory)
             self.loaded, self.service = time.monotonic(), service
         return self.types
 
 
-def _load_types(s: Session) -> dict[str, str]:
-    return dict(s.execute(select(TargetRow.name, TargetRow.type)).all())
-
-
-def _recent_rows(s: Session) -> tuple[list[JobRun], list[DeviceStateChange], list[Event]]:
-    """The newest runs, device transitions and events: three indexed LIMIT queries."""
-    runs = list(s.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(TOP)))
-    changes = list(
-        s.scalars(select(DeviceStateChange).order_by(DeviceStateChange.id.desc()).limit(TOP))
-    )
-    events = list(s.scalars(select(Event).order_by(Event.id.desc()).limit(TOP)))
-    s.expunge_all()  # read after the session closes
-    return runs, changes, events
-
-
 async def build(service: Service) -> Overview:
     """The overview's data: one pass over the in-memory states, one database session."""
-    states = service.status.all()
+    states = service.all_checked()
     types = await _TYPES.get(service, map(attrgetter("target"), states))
-    runs, changes, events = await asyncio.to_thread(service.inventory.run_in_session, _recent_rows)
+    recent = await asyncio.to_thread(queries.recent, service.inventory, TOP)
     tally = _Tally()
     for st in states:
         if types.get(st.target) == "device":
@@ -221,8 +205,8 @@ async def build(service: Service) -> Overview:
             (label, unit, [Busy(n, v, s) for v, n, s in sorted(tally.busy[name], reverse=True)])
             for name, label, unit in DEVICE_METRICS
         ],
-        transitions=_transitions(tally.moved, changes, events, types),
-        runs=runs,
+        transitions=_transitions(tally.moved, recent.changes, recent.events, types),
+        runs=recent.runs,
         storage=health,
         storage_error=error,
     )

@@ -3,7 +3,8 @@ their add/edit forms. The forms and "Test now" talk to /api/v1/targets from
 ``static/js/targets.js``; these routes only read.
 
 The lists stay fast with 10,000 targets: the common case (sorted by name) is one page of
-the inventory's paged, filtered query. A live-state filter (``status.live``) narrows that
+the inventory's paged, filtered query, the same one the API's list reads
+(``Inventory.list_target_summaries``). A live-state filter (``status.live``) narrows that
 query to the names in the wanted state, or for "unknown" away from the checked ones, in SQL.
 Another sort column is ordered in SQL over the inventory's filter query and only the page's
 rows are loaded; sorting by the live state takes one pass over the matching names.
@@ -14,20 +15,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
 
 from netgauge.errors import NotFoundError
-from netgauge.inventory import Inventory, TargetFilter
+from netgauge.inventory import Inventory, TargetFilter, queries
 from netgauge.inventory.checks import CHECKS_OF, DEFAULT_INTERVAL_S
 from netgauge.inventory.importing import COLUMNS
-from netgauge.inventory.repository import target_fields
-from netgauge.inventory.tables import Site, TargetRow
+from netgauge.inventory.repository import TargetSummary, target_fields
 from netgauge.models import TargetType
 from netgauge.service import Service
 from netgauge.status.live import STATES, UNKNOWN
@@ -144,65 +142,49 @@ class Row:
 
 def select_rows(
     inv: Inventory, f: TargetFilter, states: dict[str, str], query: ListQuery
-) -> tuple[list[TargetRow], int]:
+) -> tuple[list[TargetSummary], int]:
     """(rows of this page, total matching): blocking, run it in a thread. ``f`` is already
-    narrowed to the wanted live state (``LiveStates.narrow``); ``states`` sorts by it."""
+    narrowed to the wanted live state (``LiveStates.narrow``); ``states`` sorts by it. The
+    rows are the API list's (``Inventory.list_target_summaries``): one query, two views."""
     if query.sort == "name":
         return _by_name(inv, f, query)
-    names, total = inv.run_in_session(lambda s: _page_names(inv, s, f, states, query))
+    if query.sort == "status":  # the live state is in memory: one pass over the names
+        names = queries.matching_names(inv, f)
+        names.sort(key=lambda n: (states.get(n, UNKNOWN), n), reverse=query.desc)
+        total = len(names)
+        names = names[query.offset : query.offset + query.size]
+    else:
+        column = cast(queries.SortColumn, query.sort)
+        names, total = queries.names_sorted_by(inv, f, column, query.desc, query.size, query.offset)
     if not names:
         return [], total
-    found = {r.name: r for r in inv.list_targets(TargetFilter(names=names), len(names), 0).items}
+    page = inv.list_target_summaries(TargetFilter(names=names), len(names), 0)
+    found = {r.name: r for r in page.items}
     return [found[n] for n in names if n in found], total
 
 
-def _page_names(
-    inv: Inventory, s: Session, f: TargetFilter, states: dict[str, str], query: ListQuery
-) -> tuple[list[str], int]:
-    """The names on this page when sorted by another column than the name: ordered in SQL
-    over the few columns it needs (not whole rows); the live state (in memory) orders in
-    one pass over the matching names."""
-    # the inventory's own filter query (one definition of q/tag/site/type), as a subquery
-    found = inv.target_query(f).subquery()
-    site = aliased(Site)
-    base = select(found.c.name).outerjoin(site, site.id == found.c.site_id)
-    if query.sort == "status":
-        names = list(s.scalars(base))
-        names.sort(key=lambda n: (states.get(n, UNKNOWN), n), reverse=query.desc)
-        return names[query.offset : query.offset + query.size], len(names)
-    column = {
-        "address": found.c.address,
-        "site": func.coalesce(site.name, ""),
-        "updated": found.c.updated_at,
-    }.get(query.sort, found.c.name)
-    order = [column.desc(), found.c.name.desc()] if query.desc else [column, found.c.name]
-    total = s.scalar(select(func.count()).select_from(found)) or 0
-    page = base.order_by(*order).limit(query.size).offset(query.offset)
-    return list(s.scalars(page)), total
-
-
-def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[TargetRow], int]:
+def _by_name(inv: Inventory, f: TargetFilter, query: ListQuery) -> tuple[list[TargetSummary], int]:
     """One page straight from the inventory (it orders by name; descending is the mirrored
     page, read backwards)."""
     if not query.desc:
-        page = inv.list_targets(f, query.size, query.offset)
+        page = inv.list_target_summaries(f, query.size, query.offset)
         return page.items, page.total
-    total = inv.list_targets(f, 1, 0).total
+    total = inv.list_target_summaries(f, 1, 0).total
     end = max(0, total - query.offset)
     start = max(0, end - query.size)
     if end <= start:
         return [], total
-    window = inv.list_targets(f, end - start, start)
+    window = inv.list_target_summaries(f, end - start, start)
     return list(reversed(window.items)), total
 
 
-def _row(r: TargetRow, service: Service) -> Row:
-    checked = service.status.get(r.name)
+def _row(r: TargetSummary, service: Service) -> Row:
+    checked = service.checked(r.name)
     latency, loss = latency_and_loss(checked.checks.values()) if checked else (None, None)
     return Row(
         name=r.name,
         address=r.address,
-        site=r.site.name if r.site else None,
+        site=r.site,
         tags=r.tags,
         state=service.live.of(r.name, r.type),
         source=r.source,
