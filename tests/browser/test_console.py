@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -258,6 +258,20 @@ def test_overview_reconnects_after_a_server_restart(console: Console, server: Se
     console.shot("40-overview-after-restart")
 
 
+def window_start_away_from(now: datetime) -> int:
+    """An hour two hours from ``now`` whose one-hour window ends before midnight."""
+    start = (now.hour + 2) % 24
+    return 1 if start == 23 else start
+
+
+def next_weekday_at(now: datetime, hour: int) -> datetime:
+    """The first Monday–Friday ``hour``:00 UTC after ``now``, counted by hand (the truth)."""
+    at = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    while at <= now or at.weekday() >= 5:
+        at += timedelta(days=1)
+    return at
+
+
 def test_job_editor_shows_the_next_runs_of_its_window(console: Console, server: Server) -> None:
     console.login()
     page = console.goto("/jobs/new")
@@ -270,23 +284,30 @@ def test_job_editor_shows_the_next_runs_of_its_window(console: Console, server: 
     page.get_by_role("button", name="Save").click()
     page.locator(".field:has(#job-interval) .field-error").wait_for(timeout=10_000)
     interval.fill("10m")
+    # A window that does not hold "now" (a fixed 09:00 failed when CI ran at 09:xx UTC on a
+    # weekday: the next run was then inside the open window, not at its start).
+    start = window_start_away_from(datetime.now(UTC))
     page.check("#use-window")
-    page.fill("#win-start", "09:00")
-    page.fill("#win-end", "10:00")
+    page.fill("#win-start", f"{start:02d}:00")
+    page.fill("#win-end", f"{start + 1:02d}:00")
     page.get_by_label("Time zone").fill("UTC")
     page.get_by_role("button", name="Weekdays").click()
     # "next run at", asked of the scheduler for what the form says now
     first = page.locator("#next-run[data-state='ok'][data-at]")
     wait_for(
-        lambda: (first.count() and first.get_attribute("data-at") or "").find("T09:00") > 0,
+        lambda: (
+            (first.count() and first.get_attribute("data-at") or "").find(f"T{start:02d}:00") > 0
+        ),
         timeout=15,
         what="the next run inside the window",
     )
     at = datetime.fromisoformat(str(first.get_attribute("data-at")).replace("Z", "+00:00"))
-    assert (at.hour, at.minute) == (9, 0) and at.weekday() < 5 and at > datetime.now(UTC)
+    # the scheduler spreads jobs by a phase inside one interval (10 min) after the window opens
+    opens = next_weekday_at(datetime.now(UTC), start)
+    assert opens <= at < opens + timedelta(minutes=10)
     console.shot("12b-job-form-window")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/jobs/e2e-window$"), timeout=10_000)
     job = server.http.get("/api/v1/jobs/e2e-window").json()
-    assert job["window"]["start_time"].startswith("09:00") and job["interval"] == 600
+    assert job["window"]["start_time"].startswith(f"{start:02d}:00") and job["interval"] == 600
     assert server.http.delete("/api/v1/jobs/e2e-window").status_code == 204
