@@ -84,7 +84,8 @@ def test_run_discovery_over_a_lab_28_and_accept_its_proposals(
     assert watched.locator("li.on", has_text="eth0").count() == 1
     selects = params_take("snmp", "interfaces")  # the pollers select interfaces
     if selects:
-        agent.get_by_label("Exclude interfaces (regexes, comma-separated)").fill("^eth")
+        # one pattern per line: a regex with a comma stays whole
+        agent.get_by_label("Exclude interfaces (regexes, one per line)").fill("^eth\nx{1,2}y")
         watched.locator("li.off", has_text="eth0").wait_for(timeout=5_000)  # the preview
     # all new hosts are chosen: add the switch and the pinged host (renamed), not the SSH one
     page.locator(f"#found-table tr[data-address='{lab_net.sshd.address}'] .pick").uncheck()
@@ -103,7 +104,7 @@ def test_run_discovery_over_a_lab_28_and_accept_its_proposals(
     assert {"lab-core-sw-icmp", "lab-core-sw-snmp", "lab-printer-icmp"} <= set(jobs)
     assert not any(name.startswith(lab_net.sshd.address) for name in jobs)  # left out
     if selects:
-        assert jobs["lab-core-sw-snmp"]["params"]["interfaces"]["exclude"] == ["^eth"]
+        assert jobs["lab-core-sw-snmp"]["params"]["interfaces"]["exclude"] == ["^eth", "x{1,2}y"]
     pinged.locator(".badge", has_text="added as lab-printer").wait_for(timeout=10_000)
     assert "added as lab-printer" in pinged.inner_text()
     assert pinged.locator(".name-input").input_value() == "lab-printer"

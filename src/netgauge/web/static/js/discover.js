@@ -12,6 +12,10 @@
     return String(text || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
   }
 
+  function lines(text) {
+    return String(text || "").split("\n").map(function (s) { return s.trim(); }).filter(Boolean);
+  }
+
   function make(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -133,11 +137,12 @@
       var chosen = check.params[key];
       ["include", "exclude"].forEach(function (side) {
         var id = "sel-" + key + "-" + side + "-" + host.address.replace(/[^0-9a-zA-Z]/g, "-");
-        var input = make("input", { id: id, autocomplete: "off", spellcheck: "false" });
-        input.value = (chosen[side] || []).join(", ");
+        // one pattern per line, as the job form has it: a regex may hold a comma ("{1,3}")
+        var input = make("textarea", { id: id, rows: "2", autocomplete: "off", spellcheck: "false" });
+        input.value = (chosen[side] || []).join("\n");
         input.dataset.key = key;
         input.dataset.side = side;
-        var label = make("label", { "for": id, text: (side === "include" ? "Include" : "Exclude") + " " + key + " (regexes, comma-separated)" });
+        var label = make("label", { "for": id, text: (side === "include" ? "Include" : "Exclude") + " " + key + " (regexes, one per line)" });
         box.appendChild(make("div", { className: "field" }, [label, input]));
         input.addEventListener("input", function () {
           redraw(ul, items, selectionOf(box, key, chosen));
@@ -150,8 +155,8 @@
 
   function selectionOf(box, key, proposed) {
     var result = { include: [], exclude: [], skip_types: (proposed && proposed.skip_types) || [] };
-    box.querySelectorAll('input[data-key="' + key + '"]').forEach(function (input) {
-      result[input.dataset.side] = list(input.value);
+    box.querySelectorAll('textarea[data-key="' + key + '"]').forEach(function (input) {
+      result[input.dataset.side] = lines(input.value);
     });
     return result;
   }
@@ -239,7 +244,7 @@
       if (name.value.trim() !== name.dataset.proposed) change.name = name.value.trim();
       ["interfaces", "disks"].forEach(function (key) {
         var check = deviceCheck(host, key);
-        var box = tr.querySelector('input[data-key="' + key + '"]');
+        var box = tr.querySelector('textarea[data-key="' + key + '"]');
         if (!check || !box) return;
         var chosen = selectionOf(box.closest(".selection"), key, check.params[key]);
         if (JSON.stringify(chosen) !== JSON.stringify({ include: check.params[key].include || [], exclude: check.params[key].exclude || [], skip_types: check.params[key].skip_types || [] })) {
