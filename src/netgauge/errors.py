@@ -100,3 +100,7 @@ class PermanentStorageError(StorageError):
 class NotificationError(NetgaugeError):
     """A notification could not be delivered (the receiver refused it or did not answer);
     the outbox retries it."""
+
+
+class AnalyticsInputError(NetgaugeError):
+    """A file given to ``netgauge analytics ...`` cannot be read: names the path and line."""

@@ -23,6 +23,7 @@ from netgauge import __version__, web
 from netgauge.api import docs as api_docs
 from netgauge.api.routes import (
     alerts,
+    analytics,
     audit,
     auth,
     changes,
@@ -450,6 +451,7 @@ def create_app(
     for module in (
         *routers,
         alerts,
+        analytics,
         credentials,
         devices,
         discover,

@@ -77,3 +77,9 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+analytics_app = typer.Typer(
+    help="Analytics on files (backtests): anomalies, forecasts, error patterns, failure risk. "
+    "The same code serves /api/v1/analytics.",
+    no_args_is_help=True,
+)
+app.add_typer(analytics_app, name="analytics")

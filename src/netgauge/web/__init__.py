@@ -19,11 +19,22 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from netgauge.web.pages import admin, alerts, detail, discover, jobs, login, overview, targets
+from netgauge.web.pages import (
+    admin,
+    alerts,
+    analytics,
+    detail,
+    discover,
+    jobs,
+    login,
+    overview,
+    targets,
+)
 from netgauge.web.render import render
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, overview, targets, detail, jobs, alerts, admin, discover)  # each has a `router`
+# each has a `router`
+PAGES = (login, overview, targets, detail, jobs, alerts, analytics, admin, discover)
 
 
 def is_page(path: str) -> bool:
