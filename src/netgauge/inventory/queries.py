@@ -55,7 +55,7 @@ def last_runs(inv: Inventory) -> dict[str, JobRun]:
 def target_types(inv: Inventory) -> dict[str, str]:
     """Every target's name → type ("destination"/"device"), names and types only."""
     with inv.session() as s:
-        return dict(s.execute(select(TargetRow.name, TargetRow.type)).tuples().all())
+        return dict(s.execute(select(TargetRow.name, TargetRow.type)).all())
 
 
 def recent(inv: Inventory, limit: int) -> Recent:
