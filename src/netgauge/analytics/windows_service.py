@@ -1,0 +1,241 @@
+"""The service side of best windows: gather a site's calendar, load and run history, then
+ask the pure ranking (``analytics.windows``). Everything it reads comes through the
+Service's public methods and the inventory; the clock is the service's."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from netgauge.analytics.windows import (
+    HORIZON,
+    LoadProfile,
+    Proposal,
+    allowed_segments,
+    best_windows,
+    failure_profile,
+    load_profile,
+    window_spans,
+)
+from netgauge.config.model import JobConfig
+from netgauge.config.schedules import ScheduleConfig
+from netgauge.inventory.repository import job_config, job_covers
+from netgauge.inventory.tables import JobRun
+from netgauge.models import Target, TargetType
+from netgauge.pollers.readings import CPU_PERCENT, NET_IN_BYTES_PER_SEC, NET_OUT_BYTES_PER_SEC
+from netgauge.schedules.calendar import Calendar, Segment
+from netgauge.schedules.sites import runs_in
+from netgauge.series import split_series
+from netgauge.service import Service, window_of
+
+if TYPE_CHECKING:
+    from netgauge.inventory import Inventory
+
+
+HISTORY_WEEKS = 8  # how far back load and runs are read
+MAX_DEVICES = 200  # a site's devices read for its load (the busiest sites are the biggest)
+MIN_DURATION = timedelta(hours=1)  # a job's window when its runs last less
+FAILED = ("failed", "partial")
+COUNTED = ("ok", *FAILED)  # skipped and running runs say nothing of the hour
+_TRAFFIC = (NET_IN_BYTES_PER_SEC, NET_OUT_BYTES_PER_SEC)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the API and the console show."""
+
+    site: str | None
+    schedule: str | None
+    timezone: str
+    job: str | None
+    run_when: str
+    duration: timedelta
+    generated_at: datetime
+    history_weeks: int
+    load_source: str | None  # "traffic", "CPU" or None (no load history)
+    runs_counted: int
+    windows: list[Proposal]
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """Whose windows: a site, its calendar, what may run when, whose runs count."""
+
+    site: str | None
+    calendar: Calendar
+    schedule: str | None
+    run_when: str
+    maintenance: str
+    job: JobConfig | None
+    jobs: tuple[str, ...]  # whose runs make the failure history
+
+
+async def recommend(
+    service: Service,
+    *,
+    job: str | None = None,
+    site: str | None = None,
+    duration: timedelta | None = None,
+    run_when: str | None = None,
+    limit: int = 10,
+) -> Answer:
+    """The best windows of ``job`` (at ``site`` when it covers several), or of a
+    maintenance task of ``duration`` at ``site`` (``run_when`` default off_peak)."""
+    now = service.clock.now().astimezone(UTC)
+    since = now - timedelta(weeks=HISTORY_WEEKS)
+    subject = await _subject(service, job, site, run_when)
+    runs = await asyncio.to_thread(_runs, service.inventory, subject.jobs, since)
+    zone = subject.calendar.zone
+    failures = failure_profile(((at, bad) for at, bad, _ in runs), zone) if runs else None
+    if duration is None:
+        duration = _job_duration([length for _, _, length in runs])
+    load = await _load(service, subject.site, zone, since, now) if subject.site else None
+    allowed = _allowed(subject, now)
+    windows = best_windows(allowed, zone, duration, now, load, failures, limit)
+    return Answer(
+        subject.site, subject.schedule, subject.calendar.zone_name,
+        subject.job.name if subject.job else None, subject.run_when, duration, now,
+        HISTORY_WEEKS, load.what if load else None, len(runs), windows,
+    )  # fmt: skip
+
+
+def _allowed(subject: _Subject, now: datetime) -> list[Segment]:
+    end = now + HORIZON
+    segments = subject.calendar.timeline(now, HORIZON.days + 1)
+    spans = None
+    window = window_of(subject.job.window) if subject.job is not None else None
+    if window is not None:
+        spans = window_spans(window, now, end)
+    return allowed_segments(
+        segments,
+        lambda state: runs_in(subject.run_when, subject.maintenance, state),
+        now,
+        end,
+        spans,
+    )
+
+
+async def _subject(
+    service: Service, job: str | None, site: str | None, run_when: str | None
+) -> _Subject:
+    inv = service.inventory
+    placements = await asyncio.to_thread(inv.target_placements)
+    targets = [
+        Target(name, "", TargetType(kind), where, tuple(tags))
+        for name, kind, where, tags, _ in placements
+    ]
+    if job is None:
+        if site is None:
+            raise ValueError("job: give a job, or a site and a duration")
+        calendar, schedule = await service.calendar_of(site)  # unknown site: 404
+        rows = await asyncio.to_thread(inv.list_jobs)
+        at_site = [t for t in targets if t.site == site]
+        covering = tuple(
+            row.name for row in rows if any(job_covers(job_config(row), t) for t in at_site)
+        )
+        when = run_when or "off_peak"
+        return _Subject(site, calendar, schedule, when, "mute", None, covering)
+    cfg = job_config(await asyncio.to_thread(inv.get_job, job))  # unknown job: 404
+    chosen = _job_site(cfg, [t for t in targets if job_covers(cfg, t)], site)
+    if chosen is None:
+        zone = cfg.window.timezone if cfg.window is not None else "UTC"
+        calendar, schedule = Calendar(ScheduleConfig(name="always-open"), zone), None
+    else:
+        calendar, schedule = await service.calendar_of(chosen)
+    when = run_when or cfg.run_when
+    return _Subject(chosen, calendar, schedule, when, cfg.maintenance, cfg, (cfg.name,))
+
+
+def _job_site(cfg: JobConfig, covered: Sequence[Target], site: str | None) -> str | None:
+    """The site a job's windows are for: the one asked for (one of its targets'), else
+    its only one."""
+    sites = sorted({t.site for t in covered if t.site is not None})
+    if cfg.selector is not None and cfg.selector.site is not None:
+        sites = sorted({*sites, cfg.selector.site})
+    if site is not None:
+        if site not in sites:
+            held = ", ".join(sites) or "none"
+            raise ValueError(f"site: job {cfg.name!r} has no target at site {site!r} ({held})")
+        return site
+    if len(sites) > 1:
+        raise ValueError(
+            f"site: job {cfg.name!r} covers targets at {len(sites)} sites "
+            f"({', '.join(sites[:8])}): choose one"
+        )
+    return sites[0] if sites else None
+
+
+def _runs(
+    inv: Inventory, jobs: Sequence[str], since: datetime
+) -> list[tuple[datetime, bool, float]]:
+    """(started at, failed?, seconds it lasted) of the finished runs of ``jobs``."""
+    if not jobs:
+        return []
+    stmt = select(JobRun.started_at, JobRun.finished_at, JobRun.status).where(
+        JobRun.job_name.in_(list(jobs)),
+        JobRun.started_at >= since,
+        JobRun.status.in_(COUNTED),
+    )
+    with inv.session() as s:
+        rows = list(s.execute(stmt))
+    return [
+        (started, status in FAILED, ((finished or started) - started).total_seconds())
+        for started, finished, status in rows
+    ]
+
+
+def _job_duration(lengths: Iterable[float]) -> timedelta:
+    """The slot a job needs: its runs' 90th percentile length, up to whole quarter hours,
+    at least an hour."""
+    ordered = sorted(lengths)
+    if not ordered:
+        return MIN_DURATION
+    p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+    quarters = math.ceil(p90 / 900.0) * timedelta(minutes=15)
+    return max(MIN_DURATION, quarters)
+
+
+async def _load(
+    service: Service, site: str, zone: ZoneInfo, since: datetime, now: datetime
+) -> LoadProfile | None:
+    """The site's hourly load: its devices' interface traffic summed, else their mean CPU."""
+    placements = await asyncio.to_thread(service.inventory.target_placements)
+    names = [name for name, _, where, _, _ in placements if where == site][:MAX_DEVICES]
+    traffic: dict[int, float] = defaultdict(float)
+    cpu: dict[int, list[float]] = defaultdict(list)
+    start_ns, end_ns = int(since.timestamp() * 1e9), int(now.timestamp() * 1e9)
+    for name in names:
+        for _, _, metric in await service.series(name):
+            base, _ = split_series(metric)
+            if base in _TRAFFIC:
+                for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
+                    traffic[_hour(p.ts_ns)] += p.value
+            elif base == CPU_PERCENT:
+                for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
+                    cpu[_hour(p.ts_ns)].append(p.value)
+    if traffic:
+        return load_profile(((_at(h), v) for h, v in traffic.items()), zone, "traffic")
+    if cpu:
+        points = ((_at(h), sum(v) / len(v)) for h, v in cpu.items())
+        return load_profile(points, zone, "CPU")
+    return None
+
+
+def _hour(ts_ns: int) -> int:
+    """The UTC hour (seconds) a point's time falls in."""
+    return ts_ns // 3_600_000_000_000 * 3600
+
+
+def _at(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour, UTC)
+
+
+__all__ = ["Answer", "recommend"]
