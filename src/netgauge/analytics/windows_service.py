@@ -98,8 +98,12 @@ async def recommend(
     if duration is None:
         duration = _job_duration([length for _, _, length in runs])
     load = await _load(service, subject.site, zone, since, now) if subject.site else None
-    allowed = _allowed(subject, now)
-    windows = best_windows(allowed, zone, duration, now, load, failures, limit)
+
+    def rank() -> list[Proposal]:  # the calendar's expansion and the ranking: CPU, no I/O
+        allowed = _allowed(subject, now)
+        return best_windows(allowed, zone, duration, now, load, failures, limit)
+
+    windows = await asyncio.to_thread(rank)
     return Answer(
         subject.site, subject.schedule, subject.calendar.zone_name,
         subject.job.name if subject.job else None, subject.run_when, duration, now,
