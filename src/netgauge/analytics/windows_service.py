@@ -215,16 +215,22 @@ async def _load(
     names = [name for name, _, where, _, _ in placements if where == site][:MAX_DEVICES]
     traffic: dict[int, float] = defaultdict(float)
     cpu: dict[int, list[float]] = defaultdict(list)
-    start_ns, end_ns = int(since.timestamp() * 1e9), int(now.timestamp() * 1e9)
+    # the store's buckets start at start_ns: from a local full hour, each bucket is one
+    # local hour (also in +05:30 zones), not the end of one and the start of the next
+    local = since.astimezone(zone)
+    first = since - timedelta(
+        minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
+    start_ns, end_ns = int(first.timestamp() * 1e9), int(now.timestamp() * 1e9)
     for name in names:
         for _, _, metric in await service.series(name):
             base, _ = split_series(metric)
             if base in _TRAFFIC:
                 for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
-                    traffic[_hour(p.ts_ns)] += p.value
+                    traffic[p.ts_ns] += p.value
             elif base == CPU_PERCENT:
                 for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
-                    cpu[_hour(p.ts_ns)].append(p.value)
+                    cpu[p.ts_ns].append(p.value)
     if traffic:
         return load_profile(((_at(h), v) for h, v in traffic.items()), zone, "traffic")
     if cpu:
@@ -233,13 +239,9 @@ async def _load(
     return None
 
 
-def _hour(ts_ns: int) -> int:
-    """The UTC hour (seconds) a point's time falls in."""
-    return ts_ns // 3_600_000_000_000 * 3600
-
-
-def _at(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour, UTC)
+def _at(ts_ns: int) -> datetime:
+    """A bucket's start as an instant (its middle would do as well: it starts a local hour)."""
+    return datetime.fromtimestamp(ts_ns / 1e9, UTC)
 
 
 __all__ = ["Answer", "recommend"]
