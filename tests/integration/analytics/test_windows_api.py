@@ -4,6 +4,7 @@ proposes compared with what the generator made quiet and reliable."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -186,3 +187,18 @@ def test_viewers_may_read_and_strangers_may_not(client: TestClient) -> None:
     )
     del client.headers["Authorization"]
     assert client.get("/api/v1/analytics/windows", params=params).status_code == 401
+
+
+def test_the_console_view_shows_the_ranked_windows_with_reasons(client: TestClient) -> None:
+    r = client.get("/analytics/windows", params={"job": "backup", "duration": "2h"})
+    assert r.status_code == 200, r.text
+    assert 'id="windows-table"' in r.text
+    assert "Tue 03:00–05:00: site closed, " in r.text
+    assert "Europe/Berlin" in r.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)  # CSP: no inline code or style
+    assert not re.search(r"\son\w+=|\sstyle=|<style", r.text)
+    bad = client.get("/analytics/windows", params={"site": "hq", "duration": "soon"})
+    assert bad.status_code == 200 and 'id="windows-problem"' in bad.text
+    assert "duration: &#39;soon&#39; is not a duration" in bad.text
+    assert 'href="/analytics/windows"' in client.get("/analytics").text
+    assert 'href="/analytics/windows?job=backup"' in client.get("/jobs/backup").text
