@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 
 HISTORY_WEEKS = 8  # how far back load and runs are read
-MAX_DEVICES = 200  # a site's devices read for its load (the busiest sites are the biggest)
+MAX_DEVICES = 200  # a site's devices looked at for its load
+MAX_SERIES = 400  # series read for it (hourly points of HISTORY_WEEKS weeks each)
 MIN_DURATION = timedelta(hours=1)  # a job's window when its runs last less
 FAILED = ("failed", "partial")
 COUNTED = ("ok", *FAILED)  # skipped and running runs say nothing of the hour
@@ -210,11 +211,22 @@ def _job_duration(lengths: Iterable[float]) -> timedelta:
 async def _load(
     service: Service, site: str, zone: ZoneInfo, since: datetime, now: datetime
 ) -> LoadProfile | None:
-    """The site's hourly load: its devices' interface traffic summed, else their mean CPU."""
+    """The site's hourly load: its devices' interface traffic summed, else their mean CPU
+    (at most MAX_SERIES series read: a viewer's question must not read a whole fleet)."""
     placements = await asyncio.to_thread(service.inventory.target_placements)
     names = [name for name, _, where, _, _ in placements if where == site][:MAX_DEVICES]
-    traffic: dict[int, float] = defaultdict(float)
-    cpu: dict[int, list[float]] = defaultdict(list)
+    traffic: list[tuple[str, str]] = []
+    cpu: list[tuple[str, str]] = []
+    for name in names:
+        for _, _, metric in await service.series(name):
+            base, _ = split_series(metric)
+            if base in _TRAFFIC:
+                traffic.append((name, metric))
+            elif base == CPU_PERCENT:
+                cpu.append((name, metric))
+    chosen, what = (traffic, "traffic") if traffic else (cpu, "CPU")
+    if not chosen:
+        return None
     # the store's buckets start at start_ns: from a local full hour, each bucket is one
     # local hour (also in +05:30 zones), not the end of one and the start of the next
     local = since.astimezone(zone)
@@ -222,21 +234,13 @@ async def _load(
         minutes=local.minute, seconds=local.second, microseconds=local.microsecond
     )
     start_ns, end_ns = int(first.timestamp() * 1e9), int(now.timestamp() * 1e9)
-    for name in names:
-        for _, _, metric in await service.series(name):
-            base, _ = split_series(metric)
-            if base in _TRAFFIC:
-                for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
-                    traffic[p.ts_ns] += p.value
-            elif base == CPU_PERCENT:
-                for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
-                    cpu[p.ts_ns].append(p.value)
-    if traffic:
-        return load_profile(((_at(h), v) for h, v in traffic.items()), zone, "traffic")
-    if cpu:
-        points = ((_at(h), sum(v) / len(v)) for h, v in cpu.items())
-        return load_profile(points, zone, "CPU")
-    return None
+    hours: dict[int, list[float]] = defaultdict(list)
+    for name, metric in chosen[:MAX_SERIES]:
+        for p in await service.points(name, metric, start_ns, end_ns, 3600.0, "avg"):
+            hours[p.ts_ns].append(p.value)
+    # traffic adds up over interfaces and devices; CPU percentages are averaged
+    combine = sum if what == "traffic" else (lambda v: sum(v) / len(v))
+    return load_profile(((_at(h), combine(v)) for h, v in hours.items()), zone, what)
 
 
 def _at(ts_ns: int) -> datetime:

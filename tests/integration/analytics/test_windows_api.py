@@ -48,7 +48,8 @@ def _traffic(local: datetime) -> float:
 
 
 def _seed(client: TestClient) -> None:
-    """Four weeks of hourly traffic of gw (two interfaces) and an hourly backup run."""
+    """Four weeks of hourly traffic of gw (two interfaces) and an hourly backup run; two
+    weeks of edge2's CPU."""
     service = client.app.state.service  # type: ignore[attr-defined]
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     samples, runs = [], []
@@ -67,6 +68,14 @@ def _seed(client: TestClient) -> None:
                 finished_at=started + timedelta(minutes=3), status="failed" if failed else "ok",
             )
         )  # fmt: skip
+    for h in range(1, 2 * 7 * 24 + 1):  # edge2 (branch, UTC): two weeks of CPU only
+        at = now - timedelta(hours=h)
+        value = 5.0 if (at.weekday(), at.hour) == (4, 13) else 90.0
+        for minute in (10, 40):
+            ts = int((at + timedelta(minutes=minute)).timestamp() * 1e9)
+            samples.append(Sample(DEVICE_METRICS, "edge2", "cpu_percent", value, ts))
+    # written at once, before the store rolls hours up (history written later than its
+    # rollups is read raw only by raw queries)
     client.portal.call(service.stores[0].write, samples)  # type: ignore[union-attr]
     with service.inventory.session() as s:
         s.add_all(runs)
@@ -172,9 +181,9 @@ def test_a_job_spanning_sites_is_answered_per_site(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["site"] == "branch" and body["timezone"] == "UTC"
-    assert body["load_source"] is None and body["runs_counted"] == 0
+    assert body["load_source"] == "CPU" and body["runs_counted"] == 0
     assert body["duration_s"] == 3600  # no runs: an hour
-    assert "no load history" in body["windows"][0]["reason"]
+    assert body["windows"][0]["reason"].endswith("no run history")
 
 
 def test_viewers_may_read_and_strangers_may_not(client: TestClient) -> None:
@@ -202,3 +211,14 @@ def test_the_console_view_shows_the_ranked_windows_with_reasons(client: TestClie
     assert "duration: &#39;soon&#39; is not a duration" in bad.text
     assert 'href="/analytics/windows"' in client.get("/analytics").text
     assert 'href="/analytics/windows?job=backup"' in client.get("/jobs/backup").text
+
+
+def test_without_traffic_the_load_is_the_devices_cpu(client: TestClient) -> None:
+    """edge2 (site branch, UTC) stores only CPU: busy 90 % but for Fridays 13:00-14:00 (5 %)."""
+    r = client.get("/api/v1/analytics/windows", params={"site": "branch", "duration": "1h"})
+    body = r.json()
+    assert body["load_source"] == "CPU"
+    first = datetime.fromisoformat(body["windows"][0]["local_start"])
+    assert (first.weekday(), first.hour) == (4, 13)
+    assert "of weekly CPU" in body["windows"][0]["reason"]
+    assert body["windows"][0]["confidence"] == 0.5  # two weeks of the four for full trust
