@@ -40,10 +40,10 @@ from netgauge.analytics.windows import (  # noqa: E402
     SLOTS,
     allowed_segments,
     best_windows,
+    candidates,
     failure_profile,
     load_profile,
 )
-from netgauge.analytics.windows import _candidates as candidates  # noqa: E402
 from netgauge.config.schedules import ScheduleConfig  # noqa: E402
 from netgauge.schedules.calendar import Calendar  # noqa: E402
 from netgauge.schedules.sites import runs_in  # noqa: E402
@@ -220,7 +220,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    regrets: dict[str, list[float]] = {"netgauge": [], "sunday 02:00": [], "first allowed": []}
+    regrets: dict[str, list[float]] = {
+        "netgauge": [],
+        "load only": [],  # netgauge without the failure history (what it adds)
+        "sunday 02:00": [],
+        "first allowed": [],
+    }
+    by_label: dict[str, list[float]] = {"high": [], "medium": [], "low": []}
+    by_weeks: dict[int, list[float]] = {}
     inside_n: dict[str, int] = dict.fromkeys(regrets, 0)
     proposals_checked = proposals_inside = 0
     skipped = 0
@@ -251,25 +258,42 @@ def main() -> None:
         for p in picks:
             proposals_checked += 1
             proposals_inside += inside(site, p.start, p.end)
+        load_only = best_windows(
+            allowed, zone, site.duration, site.now, load_profile(loads, zone), limit=1
+        )
         chosen = {
             "netgauge": (picks[0].start, picks[0].end),
+            "load only": (load_only[0].start, load_only[0].end),
             "sunday 02:00": sunday_two(site),
             "first allowed": min(grid),
         }
         for name, (a, b) in chosen.items():
             regrets[name].append(true_cost(site, a, b) / best)
             inside_n[name] += inside(site, a, b)
+        by_label[picks[0].confidence_label].append(regrets["netgauge"][-1])
+        by_weeks.setdefault(site.weeks, []).append(regrets["netgauge"][-1])
     counted = len(regrets["netgauge"])
     print(f"sites: {args.sites} ({skipped} with no allowed window skipped), seed {args.seed}")
     print(f"ranking CPU: {spent / max(counted, 1) * 1000:.1f} ms per site (calendar + ranking)")
-    print(f"{'method':<16}{'regret p50':>12}{'regret p90':>12}{'mean':>8}{'inside allowed':>17}")
+    print(
+        f"{'method':<16}{'regret p50':>12}{'regret p90':>12}{'p99':>8}{'mean':>8}"
+        f"{'inside allowed':>17}"
+    )
     for name, values in regrets.items():
         share = 100.0 * inside_n[name] / counted
         print(
             f"{name:<16}{pct(values, 0.5):>12.3f}{pct(values, 0.9):>12.3f}"
-            f"{statistics.fmean(values):>8.3f}{share:>16.1f}%"
+            f"{pct(values, 0.99):>8.3f}{statistics.fmean(values):>8.3f}{share:>16.1f}%"
         )
     print(f"all ranked windows (up to 10 per site): {proposals_inside}/{proposals_checked} inside")
+    print("netgauge's regret by the confidence of its pick, and by weeks of history:")
+    for key, values in [*by_label.items(), *sorted(by_weeks.items())]:
+        if values:
+            label = f"{key} weeks" if isinstance(key, int) else f"confidence {key}"
+            print(
+                f"  {label:<20} n={len(values):<4} "
+                f"p50 {pct(values, 0.5):.3f}  p90 {pct(values, 0.9):.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def _pieces(start: datetime, end: datetime, zone: ZoneInfo) -> Iterable[tuple[in
         at = nxt
 
 
-def _candidates(
+def candidates(
     allowed: Sequence[Segment], duration: timedelta, zone: ZoneInfo, now: datetime
 ) -> Iterable[tuple[datetime, datetime]]:
     """Windows of ``duration`` wholly inside one stretch of adjacent allowed segments,
@@ -278,7 +278,7 @@ def best_windows(
     (segments already cut to the horizon), ranked by cost (module docstring)."""
     costs = _costs(load, failures, weights or Weights())
     scored = []
-    for start, end in _candidates(allowed, duration, zone, now.astimezone(UTC)):
+    for start, end in candidates(allowed, duration, zone, now.astimezone(UTC)):
         pieces = list(_pieces(start, end, zone))
         seconds = sum(s for _, s in pieces)
         cost = sum(costs.per_slot[slot] * s for slot, s in pieces) / seconds
@@ -402,6 +402,7 @@ __all__ = [
     "Weights",
     "allowed_segments",
     "best_windows",
+    "candidates",
     "failure_profile",
     "load_profile",
     "slot_of",
