@@ -153,14 +153,16 @@ class Calendar:
         state is a boundary, adjacent equal states merged."""
         first = start.astimezone(self.zone).date()
         instants = set()
-        for n in range(days + 1):
+        # from the day before: its hours may cross midnight into the first day (20:00-06:00
+        # ends at 06:00 of the first day, a boundary the first day's own hours do not have)
+        for n in range(-1, days + 1):
             day = first + timedelta(days=n)
             instants.add(localize(datetime.combine(day, MIDNIGHT), self.zone))
             if n < days:
                 for hours in (*self.open_hours, *self.peak_hours):
                     for span in hours.occurrence_spans(day):
                         instants.update(span)
-        begin = min(instants)
+        begin = localize(datetime.combine(first, MIDNIGHT), self.zone)
         finish = localize(datetime.combine(first + timedelta(days=days), MIDNIGHT), self.zone)
         for window in self.windows(begin, finish):
             instants.update((window.start, window.end))

@@ -75,6 +75,14 @@ _RUNS: dict[str, Callable[[SiteState], bool]] = {
 }
 
 
+def runs_in(run_when: str, maintenance: str, state: SiteState) -> bool:
+    """Whether a job with ``run_when`` / ``maintenance`` runs in ``state`` (the rule of
+    :meth:`Calendars.skip_reason`, for code that walks a calendar's segments)."""
+    if maintenance == "pause" and state.maintenance is not None:
+        return False
+    return _RUNS[run_when](state)
+
+
 def _words(state: SiteState) -> str:
     if state.holiday is not None:
         return f"closed (holiday: {state.holiday})"
@@ -83,4 +91,4 @@ def _words(state: SiteState) -> str:
     return "open" if state.open else "closed"
 
 
-__all__ = ["RUN_WHEN", "Calendars"]
+__all__ = ["RUN_WHEN", "Calendars", "runs_in"]
