@@ -63,6 +63,9 @@ class Params:
     gap: int = 1  # normal samples allowed inside one event
 
 
+DEFAULTS = Params()
+
+
 @dataclass(frozen=True, slots=True)
 class Scores:
     """Per sample, in the caller's (input) order."""
@@ -87,7 +90,7 @@ class Event:
 def score_series(
     times_s: Sequence[float] | Floats,
     values: Sequence[float] | Floats,
-    params: Params = Params(),
+    params: Params = DEFAULTS,
 ) -> Scores:
     """Score every sample on the samples before it in time; input order kept in the result
     (unsorted input is sorted by time first, ties keep their input order)."""
