@@ -150,3 +150,17 @@ def test_a_viewer_reads_an_outsider_does_not(seeded: tuple[TestClient, int]) -> 
         assert client.get(path, headers=viewer).status_code == 200
         assert client.get(path, headers=anonymous).status_code == 401
         assert client.post(path, headers=viewer).status_code in {403, 405}
+
+
+def test_the_console_lists_devices_by_rate_with_events(seeded: tuple[TestClient, int]) -> None:
+    client, end_s = seeded
+    r = client.get("/analytics/anomalies")
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert html.index('data-device="d1"') < html.index('data-device="d2"')
+    d1 = html[html.index('data-device="d1"') : html.index('data-device="d2"')]
+    assert f"{len(SPIKES)} of " in d1 and d1.count("icmp.rtt_avg_ms") == len(SPIKES)
+    assert "<script>" not in html and "style=" not in html
+    index = client.get("/analytics").text
+    assert 'href="/analytics/anomalies"' in index
+    assert client.get("/analytics/anomalies?span=1y").status_code == 422

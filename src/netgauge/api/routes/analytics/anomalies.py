@@ -40,7 +40,7 @@ From = Annotated[datetime | None, Query(alias="from", description="ISO 8601; def
 To = Annotated[datetime | None, Query(description="ISO 8601; default: now")]
 
 
-class EventPublic(BaseModel):
+class AnomalyEvent(BaseModel):
     """Consecutive anomalous samples of one series."""
 
     metric: str
@@ -51,7 +51,7 @@ class EventPublic(BaseModel):
     peak_value: float
 
 
-class SeriesScores(BaseModel):
+class AnomalySeriesScores(BaseModel):
     """One series in the range: parallel arrays (charts), one entry per stored sample."""
 
     metric: str
@@ -72,18 +72,18 @@ class TargetAnomaliesPublic(BaseModel):
     samples: int
     anomalous: int
     rate: float = Field(description="anomalous samples / samples across the series")
-    series: list[SeriesScores]
-    events: list[EventPublic] = Field(description="newest first")
+    series: list[AnomalySeriesScores]
+    events: list[AnomalyEvent] = Field(description="newest first")
 
 
-class DeviceAnomalies(BaseModel):
+class DeviceAnomalyRate(BaseModel):
     """One device's anomaly rate and its newest events."""
 
     device: str
     samples: int
     anomalous: int
     rate: float
-    events: list[EventPublic] = Field(description=f"the {RECENT_EVENTS} newest")
+    events: list[AnomalyEvent] = Field(description=f"the {RECENT_EVENTS} newest")
 
 
 class FleetAnomalies(BaseModel):
@@ -91,7 +91,7 @@ class FleetAnomalies(BaseModel):
 
     start: datetime
     end: datetime
-    devices: list[DeviceAnomalies]
+    devices: list[DeviceAnomalyRate]
 
 
 def _history_ns(text: str) -> int:
@@ -104,8 +104,8 @@ def _history_ns(text: str) -> int:
     return int(seconds * NS_PER_S)
 
 
-def _event(metric: str, e: Event) -> EventPublic:
-    return EventPublic(
+def _event(metric: str, e: Event) -> AnomalyEvent:
+    return AnomalyEvent(
         metric=metric,
         start=ns_to_dt(int(e.start * NS_PER_S)),
         end=ns_to_dt(int(e.end * NS_PER_S)),
@@ -152,7 +152,7 @@ async def anomalies(
         anomalous=found.anomalous,
         rate=found.rate,
         series=[
-            SeriesScores(
+            AnomalySeriesScores(
                 metric=s.metric,
                 samples=len(s.ts_ns),
                 anomalous=s.anomalous,
@@ -167,8 +167,8 @@ async def anomalies(
     )
 
 
-def _device(found: TargetAnomalies) -> DeviceAnomalies:
-    return DeviceAnomalies(
+def _device(found: TargetAnomalies) -> DeviceAnomalyRate:
+    return DeviceAnomalyRate(
         device=found.target,
         samples=found.samples,
         anomalous=found.anomalous,
