@@ -18,7 +18,8 @@ Event level: a detected event (consecutive anomalous samples, netgauge's groupin
 detector) is a true positive when it overlaps a labelled anomaly (+-2 samples); a labelled
 anomaly is found when a detected event overlaps it.
 
-rows/s: samples scored per CPU second by each detector (this process's CPU time); the file command's CPU seconds on a 20,160-row file too.
+rows/s: samples scored per CPU second by each detector (this process's CPU time); and
+the file command's CPU seconds on a 20,160-row file.
 
 Run: PYTHONPATH=src python bench/analytics_anomalies.py [--series 20] [--seeds 1,2,3,4]
 """

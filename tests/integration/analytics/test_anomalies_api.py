@@ -129,6 +129,7 @@ def test_devices_by_rate_with_their_events(seeded: tuple[TestClient, int]) -> No
             "from: must be before",
         ),
         ({"target": "d1", "from": "2020-01-01T00:00:00"}, 422, "from: the range is longer"),
+        ({"target": "d1", "to": "0.5"}, 422, "to: not a date and time"),
         ({"target": "nobody"}, 404, "target: no stored series of 'nobody'"),
         ({"target": "d1", "metric": "nope"}, 404, "target: no stored series of metric 'nope'"),
     ],

@@ -19,7 +19,7 @@ from netgauge.analytics.anomalies_service import (
 from netgauge.api.deps import ServiceDep
 from netgauge.config.base import parse_duration
 from netgauge.errors import InventoryError, NotFoundError
-from netgauge.timerange import NS_PER_S, ns_to_dt, time_span
+from netgauge.timerange import NS_PER_S, TimeSpan, ns_to_dt, parse_when, time_span
 
 router = APIRouter(prefix="/anomalies")
 DEFAULT_SPAN_S = 86_400.0  # `from` left out: the last day
@@ -36,8 +36,24 @@ History = Annotated[
         "at most 90d); the seasonal models need 3 days (daily) and 3 weeks (weekly)",
     ),
 ]
-From = Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: to - 1d")]
-To = Annotated[datetime | None, Query(description="ISO 8601; default: now")]
+# ISO 8601 text, read by timerange.parse_when: pydantic would take a number (0.5) for a time
+From = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        max_length=64,
+        description="ISO 8601 (UTC without an offset); default: to - 1d",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+To = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="ISO 8601 (UTC without an offset); default: now",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
 
 
 class AnomalyEvent(BaseModel):
@@ -94,6 +110,16 @@ class FleetAnomalies(BaseModel):
     devices: list[DeviceAnomalyRate]
 
 
+def _span(start: str | None, end: str | None) -> TimeSpan:
+    """The range asked for; the errors name ``from`` or ``to``."""
+    return time_span(
+        None if start is None else parse_when(start, "from"),
+        None if end is None else parse_when(end, "to"),
+        default_s=DEFAULT_SPAN_S,
+        max_s=MAX_SPAN_S,
+    )
+
+
 def _history_ns(text: str) -> int:
     try:
         seconds = parse_duration(text)
@@ -131,7 +157,7 @@ async def anomalies(
     read for that): robust daily and weekly same-hour baselines, a rolling median/MAD while
     history is short; the score is z² / (z² + 25) of the robust z of the agreeing model, and
     a sample is anomalous at score >= 0.5 (z >= 5). ``status`` is not scored."""
-    span = time_span(from_, to, default_s=DEFAULT_SPAN_S, max_s=MAX_SPAN_S)
+    span = _span(from_, to)
     found = await target_anomalies(
         service.points,
         service.series,
@@ -183,7 +209,7 @@ async def devices(
 ) -> FleetAnomalies:
     """Every device with stored series by anomaly rate in [from, to) (highest first),
     each with its newest events; scored as ``/analytics/anomalies`` scores one target."""
-    span = time_span(from_, to, default_s=DEFAULT_SPAN_S, max_s=MAX_SPAN_S)
+    span = _span(from_, to)
     found = await fleet_anomalies(
         service.points, service.series, span.start_ns, span.end_ns, _history_ns(history)
     )
