@@ -31,7 +31,10 @@ form an event; a device's anomaly rate is the share of anomalous samples across 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,23 +182,41 @@ def _seasonal(
     the median over those periods of each (period, slot) bucket's median, interpolated
     linearly between the centres of neighbouring slots; NaN with fewer than
     ``min_periods`` periods holding samples of the slot."""
-    shifted = t - offset_s
-    period = np.floor(shifted / period_s).astype(np.int64)
-    slots = max(1, round(period_s / p.slot_s))
+    period, position = _place(t, period_s, offset_s, p)
     uniq, period_idx = np.unique(period, return_inverse=True)
     if uniq.size <= min(periods, p.min_periods):  # too short a history: never ready
         return np.full(v.size, np.nan)
-    position = np.mod(shifted, period_s) / p.slot_s  # in slots, 0 .. slots
+    slots = _slots(period_s, p)
     slot = np.minimum(position.astype(np.int64), slots - 1)
     bucket = _bucket_medians(period_idx * slots + slot, v, uniq.size * slots)
     grid = _previous_periods(uniq, bucket.reshape(uniq.size, slots), periods, p.min_periods)
-    left_pos = position - 0.5  # slot centres lie at k + 0.5
+    return _interpolated(grid, period_idx, position)
+
+
+def _slots(period_s: float, p: Params) -> int:
+    """Slots in a period (24 a day, 168 a week)."""
+    return max(1, round(period_s / p.slot_s))
+
+
+def _place(t: Floats, period_s: float, offset_s: float, p: Params) -> tuple[Ints, Floats]:
+    """Each time's period number and its position in the period, in slots (0 .. slots)."""
+    shifted = t - offset_s
+    period = np.floor(shifted / period_s).astype(np.int64)
+    return period, np.mod(shifted, period_s) / p.slot_s
+
+
+def _interpolated(grid: Floats, rows: Ints, position: Floats) -> Floats:
+    """The grid's value at each (row, position), linear between slot centres (k + 0.5);
+    one side alone where the other is NaN."""
+    slots = grid.shape[1]
+    left_pos = position - 0.5
     left = np.floor(left_pos).astype(np.int64)
     frac = left_pos - left
-    lo = grid[period_idx, np.mod(left, slots)]
-    hi = grid[period_idx, np.mod(left + 1, slots)]
+    lo = grid[rows, np.mod(left, slots)]
+    hi = grid[rows, np.mod(left + 1, slots)]
     mixed = (1 - frac) * lo + frac * hi
-    return np.where(np.isnan(lo), hi, np.where(np.isnan(hi), lo, mixed))
+    result: Floats = np.where(np.isnan(lo), hi, np.where(np.isnan(hi), lo, mixed))
+    return result
 
 
 def _bucket_medians(key: Ints, v: Floats, size: int) -> Floats:
@@ -255,3 +276,121 @@ def anomaly_rate(flags: Sequence[Bools]) -> float:
     """Share of anomalous samples across a device's series (0 when it has none)."""
     total = sum(int(f.size) for f in flags)
     return sum(int(f.sum()) for f in flags) / total if total else 0.0
+
+
+class _OnlineSeason:
+    """One seasonal model's state for :class:`OnlineScorer`: the expected row of the
+    current period (recomputed when a new period starts) and the window of remainders."""
+
+    def __init__(self, period_s: float, offset_s: float, periods: int, p: Params) -> None:
+        self.period_s, self.offset_s, self.periods, self.p = period_s, offset_s, periods, p
+        self.period: int | None = None
+        self.row = np.full((1, _slots(period_s, p)), np.nan)
+        self.remainders: deque[float] = deque(maxlen=p.window)
+
+    def expected(self, at: float, history: Callable[[], tuple[Floats, Floats]]) -> float:
+        """What the slot of ``at`` held on the previous periods (NaN: not ready); the
+        history is asked for only when a new period starts."""
+        period, position = _place(np.array([at]), self.period_s, self.offset_s, self.p)
+        if int(period[0]) != self.period:
+            self.period = int(period[0])
+            self.row = self._row(self.period, *history())
+        return float(_interpolated(self.row, np.zeros(1, dtype=np.int64), position)[0])
+
+    def _row(self, period: int, hist_t: Floats, hist_v: Floats) -> Floats:
+        """The expected row of ``period`` from the history's previous ``periods`` periods
+        (as ``_previous_periods`` computes it for the whole series)."""
+        slots = self.row.shape[1]
+        row = np.full((1, slots), np.nan)
+        periods, position = _place(hist_t, self.period_s, self.offset_s, self.p)
+        keep = (periods >= period - self.periods) & (periods < period)
+        if not keep.any():
+            return row
+        uniq, idx = np.unique(periods[keep], return_inverse=True)
+        slot = np.minimum(position[keep].astype(np.int64), slots - 1)
+        bucket = _bucket_medians(idx * slots + slot, hist_v[keep], uniq.size * slots)
+        grid = bucket.reshape(uniq.size, slots)
+        enough = np.sum(~np.isnan(grid), axis=0) >= self.p.min_periods
+        if enough.any():
+            row[0, enough] = np.nanmedian(grid[:, enough], axis=0)
+        return row
+
+
+class OnlineScorer:
+    """One series scored a sample at a time as samples arrive (the alert engine's way),
+    giving exactly the scores :func:`score_series` gives the same sequence. Samples must
+    come in time order; one not after the newest is ignored (None)."""
+
+    def __init__(self, params: Params = DEFAULTS) -> None:
+        self.p = params
+        self._t: list[float] = []
+        self._v: list[float] = []
+        self._raw: deque[float] = deque(maxlen=params.window)
+        self._seasons = (
+            _OnlineSeason(DAY_S, 0.0, params.daily_periods, params),
+            _OnlineSeason(WEEK_S, MONDAY_OFFSET_S, params.weekly_periods, params),
+        )
+        self._keep_s = max(params.daily_periods * DAY_S, (params.weekly_periods + 1) * WEEK_S)
+
+    @classmethod
+    def from_history(
+        cls, times_s: Floats, values: Floats, params: Params = DEFAULTS
+    ) -> OnlineScorer:
+        """A scorer that has seen ``times_s``/``values`` (any order): its windows are
+        filled in one batch pass rather than a sample at a time."""
+        order = np.argsort(times_s, kind="stable")
+        t, v = times_s[order], values[order]
+        scorer = cls(params)
+        scorer._raw.extend(v[-params.window :].tolist())
+        for season in scorer._seasons:
+            expected = _seasonal(t, v, season.period_s, season.offset_s, season.periods, params)
+            have = ~np.isnan(expected)
+            season.remainders.extend((v[have] - expected[have])[-params.window :].tolist())
+        recent = t >= (t[-1] - scorer._keep_s if t.size else 0.0)
+        scorer._t, scorer._v = t[recent].tolist(), v[recent].tolist()
+        return scorer
+
+    @property
+    def newest(self) -> float | None:
+        """Epoch seconds of the newest sample seen."""
+        return self._t[-1] if self._t else None
+
+    def _history(self) -> tuple[Floats, Floats]:
+        return np.array(self._t), np.array(self._v)
+
+    def score(self, at: float, value: float) -> float | None:
+        """The score of a new sample (and it joins the history)."""
+        if self._t and at <= self._t[-1]:
+            return None
+        zs = []
+        for season in self._seasons:
+            expected = season.expected(at, self._history)
+            if math.isnan(expected):
+                continue
+            rest = value - expected
+            if len(season.remainders) >= self.p.min_history:
+                zs.append(_window_z(rest, np.array(season.remainders), expected, self.p))
+            season.remainders.append(rest)
+        if zs:
+            z = min(zs)
+        elif len(self._raw) >= self.p.min_history:
+            z = _window_z(value, np.array(self._raw), None, self.p)
+        else:
+            z = 0.0
+        self._raw.append(value)
+        self._t.append(at)
+        self._v.append(value)
+        if self._t[0] < at - self._keep_s - DAY_S:  # trimmed once a day, not every sample
+            cut = bisect.bisect_left(self._t, at - self._keep_s)
+            del self._t[:cut], self._v[:cut]
+        capped = min(z, 1e12)
+        return capped**2 / (capped**2 + self.p.threshold_z**2)
+
+
+def _window_z(value: float, window: Floats, around: float | None, p: Params) -> float:
+    """The robust z of one value against a window (as ``_rolling`` + ``_robust_z``)."""
+    med = np.median(window)
+    scale = MAD_TO_SIGMA * np.median(np.abs(window - med))
+    level = med if around is None else around
+    floor = max(p.rel_floor * abs(level), 1e-9)
+    return float(abs(value - med) / max(scale, floor))

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import roc_auc_score
 
 from netgauge.analytics.anomalies import (
+    OnlineScorer,
     Params,
     Scores,
     anomaly_rate,
@@ -172,3 +173,21 @@ def test_events_group_consecutive_anomalies_allowing_one_normal_sample() -> None
 def test_anomaly_rate_is_the_share_across_series() -> None:
     assert anomaly_rate([np.array([True, False]), np.array([False, False, True, True])]) == 0.5
     assert anomaly_rate([]) == 0.0
+
+
+def test_the_online_scorer_gives_the_batch_scores_sample_by_sample() -> None:
+    # the alert engine scores samples one at a time as they arrive: the same numbers as the
+    # file command's batch pass, from the first sample and after a history load
+    t, v = seasonal(days=30, seed=11, weekend=6.0)
+    t = t + np.random.default_rng(11).uniform(-60, 60, t.size)
+    v[np.random.default_rng(12).integers(PER_DAY, v.size, 40)] += 9 * SIGMA
+    batch = score_series(t, v).score
+    scorer = OnlineScorer()
+    online = [scorer.score(a, b) for a, b in zip(t.tolist(), v.tolist(), strict=True)]
+    np.testing.assert_allclose(np.array(online, dtype=float), batch, rtol=0, atol=1e-12)
+    k = 25 * PER_DAY
+    warmed = OnlineScorer.from_history(t[:k], v[:k])
+    rest = [warmed.score(a, b) for a, b in zip(t[k:].tolist(), v[k:].tolist(), strict=True)]
+    np.testing.assert_allclose(np.array(rest, dtype=float), batch[k:], rtol=0, atol=1e-12)
+    assert warmed.newest == t[-1]
+    assert warmed.score(t[-1], 1e9) is None  # not after the newest: ignored
