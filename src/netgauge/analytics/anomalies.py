@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -323,8 +324,9 @@ class OnlineScorer:
 
     def __init__(self, params: Params = DEFAULTS) -> None:
         self.p = params
-        self._t: list[float] = []
-        self._v: list[float] = []
+        # 8 bytes a sample (a list of floats takes 32): five weeks of a series is kept
+        self._t = array("d")
+        self._v = array("d")
         self._raw: deque[float] = deque(maxlen=params.window)
         self._seasons = (
             _OnlineSeason(DAY_S, 0.0, params.daily_periods, params),
@@ -347,7 +349,8 @@ class OnlineScorer:
             have = ~np.isnan(expected)
             season.remainders.extend((v[have] - expected[have])[-params.window :].tolist())
         recent = t >= (t[-1] - scorer._keep_s if t.size else 0.0)
-        scorer._t, scorer._v = t[recent].tolist(), v[recent].tolist()
+        scorer._t.frombytes(t[recent].astype(np.float64).tobytes())
+        scorer._v.frombytes(v[recent].astype(np.float64).tobytes())
         return scorer
 
     @property
@@ -356,7 +359,7 @@ class OnlineScorer:
         return self._t[-1] if self._t else None
 
     def _history(self) -> tuple[Floats, Floats]:
-        return np.array(self._t), np.array(self._v)
+        return np.array(self._t, dtype=np.float64), np.array(self._v, dtype=np.float64)
 
     def score(self, at: float, value: float) -> float | None:
         """The score of a new sample (and it joins the history)."""
