@@ -19,7 +19,7 @@ import structlog
 from netgauge.storage.base import Point
 
 log = structlog.get_logger(__name__)
-Points = Callable[[str, str, int, int, float], Awaitable[list[Point]]]
+Points = Callable[[str, str, int, int, float | None], Awaitable[list[Point]]]  # None: raw
 HOUR_NS = 3600 * 10**9
 Slot = tuple[int, int]  # (weekday, hour), UTC
 

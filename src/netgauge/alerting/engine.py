@@ -23,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from netgauge.alerting.anomaly import AnomalyScores
 from netgauge.alerting.baseline import Baselines
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
 from netgauge.alerting.rules import OPS, Rule
@@ -98,9 +99,11 @@ class AlertEngine:
         *,
         flap_window_s: float = FLAP_WINDOW_S,
         baselines: Baselines | None = None,
+        anomalies: AnomalyScores | None = None,
     ) -> None:
         self.clock = clock
         self.baselines = baselines
+        self.anomalies = anomalies
         self._paths: dict[tuple[str, str], list[str]] = {}  # (target, job) → newest path
         self.flap_window = timedelta(seconds=flap_window_s)
         self.alerts: dict[str, Alert] = {}
@@ -200,6 +203,10 @@ class AlertEngine:
             prefix = f"{result.kind}." if result.prefixed else ""
             series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
             self._baseline_rules(info, series, now)
+        if by_kind.get("anomaly") and self.anomalies is not None:
+            prefix = f"{result.kind}." if result.prefixed else ""
+            series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
+            self._anomaly_rules(info, series, now)
         if by_kind.get("path_change"):
             self._path_rules(job, result, info, now)
 
@@ -268,6 +275,23 @@ class AlertEngine:
                 factor = rule.cond.factor or 1.0
                 true = value > usual * factor and value > rule.cond.floor
                 self._step(rule, info, labels, true, value, now, name)
+
+    def _anomaly_rules(
+        self, info: TargetInfo, series: list[tuple[str, float]], now: datetime
+    ) -> None:
+        assert self.anomalies is not None
+        for rule in self._by_kind["anomaly"]:
+            if not rule.watches(info):
+                continue
+            for labels, value in rule.series_of(series):
+                if value != value:
+                    continue  # NaN says nothing either way
+                name = series_name(rule.metric or "", labels)
+                score = self.anomalies.score(info.name, name, now, value)
+                if score is None:
+                    continue  # no scorer (yet): say nothing rather than guess
+                needed = rule.cond.score if rule.cond.score is not None else 0.5
+                self._step(rule, info, labels, score >= needed, value, now, name)
 
     def _path_rules(self, job: str, result: ProbeResult, info: TargetInfo, now: datetime) -> None:
         path = result.details.get("path")

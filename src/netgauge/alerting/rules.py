@@ -48,7 +48,7 @@ class Rule:
 
     @classmethod
     def of(cls, cfg: AlertRuleConfig) -> Rule:
-        selector = cfg.condition.metric or cfg.condition.baseline
+        selector = cfg.condition.metric or cfg.condition.baseline or cfg.condition.anomaly
         if selector is None:
             return cls(cfg)
         base, labels = split_series(selector)

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import structlog
 
+from netgauge.alerting.anomaly import AnomalyScores
 from netgauge.alerting.baseline import Baselines, Points
 from netgauge.alerting.dispatch import Dispatcher
 from netgauge.alerting.engine import AlertEngine
@@ -77,9 +78,14 @@ class Alerting:
         self.rules: list[Rule] = compile_rules(rules, default_gap=default_gap)
         self.notifier_configs = list(notifiers)
         self.baselines = Baselines(points) if points is not None else None
+        self.anomalies = AnomalyScores(points) if points is not None else None
         self._problems = problems
         self.engine = AlertEngine(
-            self.rules, clock, flap_window_s=flap_window_s, baselines=self.baselines
+            self.rules,
+            clock,
+            flap_window_s=flap_window_s,
+            baselines=self.baselines,
+            anomalies=self.anomalies,
         )
         self.dispatcher = Dispatcher(
             self.notifier_configs,
@@ -184,6 +190,8 @@ class Alerting:
                     await self._check_health()
                 if self.baselines is not None:
                     await self.baselines.load_wanted(self.clock.now())
+                if self.anomalies is not None:
+                    await self.anomalies.load_wanted(self.clock.now())
                 await self._persist()
                 if self.clock.monotonic() - last_refresh >= REFRESH_TARGETS_S:
                     last_refresh = self.clock.monotonic()

@@ -37,6 +37,9 @@ class ConditionConfig(StrictModel):
     * ``failures``: that many failed checks in a row (a job failure streak);
     * ``baseline`` + ``factor``: a series above ``factor`` times its own median of the same
       hour of the week over the last 4 weeks (and above ``floor``);
+    * ``anomaly`` (+ ``score``): a series' anomaly score (``netgauge.analytics.anomalies``:
+      robust same-hour-of-day/-week baselines of its own history) at least ``score``
+      (default 0.5, a robust z of 5);
     * ``path_change: true``: a traceroute found a different path than the previous one;
     * ``netgauge``: netgauge's own health: ``store_down`` (a store unreachable or its writes
       failing), ``samples_lost`` (a store refused or a full spool dropped samples lately),
@@ -54,6 +57,10 @@ class ConditionConfig(StrictModel):
     baseline: str | None = None
     factor: float | None = Field(None, gt=1, le=1000)
     floor: float = Field(0.0, description="with baseline: the value must also exceed this")
+    anomaly: str | None = None
+    score: float | None = Field(
+        None, gt=0, lt=1, description="with anomaly: the score that counts (default 0.5)"
+    )
     path_change: bool | None = None
     netgauge: Literal["store_down", "samples_lost", "notifications_failing"] | None = None
 
@@ -67,7 +74,7 @@ class ConditionConfig(StrictModel):
             raise ValueError("gap must be between 1s and 7d")
         return seconds
 
-    @field_validator("metric", "baseline")
+    @field_validator("metric", "baseline", "anomaly")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
         if value is not None and not _METRIC.match(value):
@@ -87,6 +94,7 @@ class ConditionConfig(StrictModel):
                 ("gap", self.gap is not None),
                 ("failures", self.failures is not None),
                 ("baseline", self.baseline is not None),
+                ("anomaly", self.anomaly is not None),
                 ("path_change", bool(self.path_change)),
                 ("netgauge", self.netgauge is not None),
             )
@@ -95,12 +103,14 @@ class ConditionConfig(StrictModel):
         if len(kinds) != 1:
             raise ValueError(
                 "a condition needs exactly one of state, metric, gap, failures, baseline, "
-                "path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
+                "anomaly, path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
             )
         if (self.baseline is None) != (self.factor is None):
             raise ValueError(
                 "baseline and factor go together, e.g. baseline: icmp.rtt_avg_ms, factor: 2"
             )
+        if self.score is not None and self.anomaly is None:
+            raise ValueError("score goes with anomaly, e.g. anomaly: icmp.rtt_avg_ms, score: 0.8")
         if self.metric is not None:
             self._check_threshold()
         elif any(
@@ -125,8 +135,8 @@ class ConditionConfig(StrictModel):
 
     @property
     def kind(self) -> str:
-        """state | metric | gap | failures | baseline | path_change | netgauge."""
-        for kind in ("state", "metric", "gap", "failures", "baseline", "netgauge"):
+        """state | metric | gap | failures | baseline | anomaly | path_change | netgauge."""
+        for kind in ("state", "metric", "gap", "failures", "baseline", "anomaly", "netgauge"):
             if getattr(self, kind) is not None:
                 return kind
         return "path_change"
