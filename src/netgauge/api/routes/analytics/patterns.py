@@ -1,0 +1,152 @@
+"""/api/v1/analytics/patterns: netgauge's own error texts clustered into templates (Drain,
+variables masked) with counts, first/last seen, trend and the targets hit, and the new
+patterns of the window — computed on request by ``netgauge.analytics.pattern_report``, the
+code behind ``netgauge analytics patterns FILE``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from netgauge.analytics.pattern_report import PatternReport, report
+from netgauge.api.deps import ServiceDep
+from netgauge.api.security import AuthDep, is_admin
+from netgauge.inventory.error_texts import error_texts
+
+router = APIRouter(prefix="/patterns")
+MAX_ROWS = 100_000  # per kind of text: the newest are kept, and the answer says so
+
+
+class TargetCount(BaseModel):
+    """A target a template hit in the window, and how often."""
+
+    target: str
+    count: int
+
+
+class PatternOut(BaseModel):
+    """One template over the window, beside the window before."""
+
+    id: str = Field(description="12 hex digits of BLAKE2b of the template text: stable")
+    template: str = Field(description="the messages with variables masked (<IP>, <NUM>, <*>..)")
+    count: int = Field(description="messages in the window")
+    previous: int = Field(description="messages in the window before it (same length)")
+    trend: str = Field(description="new, gone, rising, falling or steady")
+    first_seen: datetime | None = Field(description="first message in the history read")
+    last_seen: datetime | None
+    targets: list[TargetCount] = Field(description="the targets hit in the window, top 10")
+    targets_total: int = Field(description="how many targets it hit in the window")
+    sources: dict[str, int] = Field(description="messages in the window by source")
+    example: str = Field(description="the newest message of the window")
+    buckets: list[int] = Field(description="the window's messages in 24 equal slices")
+
+
+class NewPatternOut(BaseModel):
+    """A template first seen inside the window (nothing of it earlier in the history read)."""
+
+    id: str
+    template: str
+    at: datetime
+    source: str
+    target: str | None
+    text: str = Field(description="its first message")
+
+
+class PatternsOut(BaseModel):
+    """The error patterns of a window."""
+
+    since: datetime
+    until: datetime
+    previous_since: datetime = Field(description="start of the window compared with")
+    history_since: datetime = Field(description="start of the history read (first seen)")
+    sources: list[str] = Field(
+        description="what was read: target (probe/poll failures of job runs), job (runs "
+        "that failed with no target outcome), log (the error log: admins only)"
+    )
+    messages: int = Field(description="messages read over the whole history")
+    in_window: int
+    truncated: bool = Field(description=f"a source had more than {MAX_ROWS} messages: the "
+                            "newest were read")  # fmt: skip
+    patterns: list[PatternOut]
+    new_patterns: list[NewPatternOut]
+
+
+@router.get("")
+async def error_patterns(
+    service: ServiceDep,
+    who: AuthDep,
+    hours: Annotated[
+        float, Query(gt=0, le=720, description="the window's length in hours (default 24)")
+    ] = 24.0,
+    history_days: Annotated[
+        float,
+        Query(
+            gt=0,
+            le=90,
+            description="days read before `until` to tell a new template from an old one "
+            "(at least two windows are always read)",
+        ),
+    ] = 7.0,
+    until: Annotated[
+        datetime | None, Query(description="the window's end, ISO 8601 (UTC without a zone)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="templates returned")] = 100,
+) -> PatternsOut:
+    """Error patterns: the stored error texts clustered into templates, busiest first."""
+    end = _utc(until) if until is not None else service.clock.now()
+    start = end - max(timedelta(days=history_days), timedelta(hours=2 * hours))
+    with_log = is_admin(who)  # the error log is admin's to read (/api/v1/logs)
+    texts, truncated = await asyncio.to_thread(
+        error_texts, service.inventory, start, end, with_log, MAX_ROWS
+    )
+    done = await asyncio.to_thread(report, texts, end, hours)
+    sources = ["target", "job", "log"] if with_log else ["target", "job"]
+    return _answer(done, start, sources, truncated, limit)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _answer(
+    done: PatternReport, start: datetime, sources: list[str], truncated: bool, limit: int
+) -> PatternsOut:
+    patterns = [
+        PatternOut(
+            id=s.id,
+            template=s.template,
+            count=s.count,
+            previous=s.previous,
+            trend=s.trend,
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+            targets=[TargetCount(target=t, count=n) for t, n in s.targets],
+            targets_total=s.targets_total,
+            sources=s.sources,
+            example=s.example,
+            buckets=s.buckets,
+        )
+        for s in done.patterns[:limit]
+    ]
+    new = [
+        NewPatternOut(
+            id=n.id, template=n.template, at=n.at, source=n.source, target=n.target, text=n.text
+        )
+        for n in done.new
+    ]
+    return PatternsOut(
+        since=done.since,
+        until=done.until,
+        previous_since=done.previous_since,
+        history_since=start,
+        sources=sources,
+        messages=done.messages,
+        in_window=done.in_window,
+        truncated=truncated,
+        patterns=patterns,
+        new_patterns=new,
+    )
