@@ -202,3 +202,19 @@ def test_limit_keeps_the_busiest(seeded: TestClient) -> None:
     assert [p["template"] for p in r.json()["patterns"]] == [
         "Connection to <IP> timed out after <DUR>"
     ]
+
+
+def test_the_console_view_shows_the_templates_and_the_new_ones(seeded: TestClient) -> None:
+    page = seeded.get("/analytics/patterns")
+    assert page.status_code == 200
+    html = page.text
+    # the page's window ends now, the rows were written up to an hour before: all in it
+    assert "Connection to &lt;IP&gt; timed out after &lt;DUR&gt;" in html
+    assert 'id="new-patterns"' in html and "wrong digest" in html
+    assert "database is locked" in html  # the admin reads the error log
+    assert "<script>" not in html and " style=" not in html
+    viewer = bearer(seeded, Role.VIEWER)
+    seen = seeded.get("/analytics/patterns?span=7d", headers=viewer).text
+    assert "Connection to &lt;IP&gt;" in seen and "database is locked" not in seen
+    assert seeded.get("/analytics/patterns?span=2y").status_code == 422
+    assert 'href="/analytics/patterns"' in seeded.get("/analytics").text

@@ -5,20 +5,17 @@ code behind ``netgauge analytics patterns FILE``."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from netgauge.analytics.pattern_report import PatternReport, report
+from netgauge.analytics.patterns_service import MAX_ROWS, ErrorPatterns, error_patterns
 from netgauge.api.deps import ServiceDep
 from netgauge.api.security import AuthDep, is_admin
-from netgauge.inventory.error_texts import error_texts
 
 router = APIRouter(prefix="/patterns")
-MAX_ROWS = 100_000  # per kind of text: the newest are kept, and the answer says so
 
 
 class TargetCount(BaseModel):
@@ -76,7 +73,7 @@ class PatternsOut(BaseModel):
 
 
 @router.get("")
-async def error_patterns(
+async def list_error_patterns(
     service: ServiceDep,
     who: AuthDep,
     hours: Annotated[
@@ -98,23 +95,17 @@ async def error_patterns(
 ) -> PatternsOut:
     """Error patterns: the stored error texts clustered into templates, busiest first."""
     end = _utc(until) if until is not None else service.clock.now()
-    start = end - max(timedelta(days=history_days), timedelta(hours=2 * hours))
-    with_log = is_admin(who)  # the error log is admin's to read (/api/v1/logs)
-    texts, truncated = await asyncio.to_thread(
-        error_texts, service.inventory, start, end, with_log, MAX_ROWS
-    )
-    done = await asyncio.to_thread(report, texts, end, hours)
-    sources = ["target", "job", "log"] if with_log else ["target", "job"]
-    return _answer(done, start, sources, truncated, limit)
+    # the error log is admin's to read (/api/v1/logs)
+    found = await error_patterns(service.inventory, end, hours, history_days, is_admin(who))
+    return _answer(found, limit)
 
 
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _answer(
-    done: PatternReport, start: datetime, sources: list[str], truncated: bool, limit: int
-) -> PatternsOut:
+def _answer(found: ErrorPatterns, limit: int) -> PatternsOut:
+    done = found.report
     patterns = [
         PatternOut(
             id=s.id,
@@ -142,11 +133,11 @@ def _answer(
         since=done.since,
         until=done.until,
         previous_since=done.previous_since,
-        history_since=start,
-        sources=sources,
+        history_since=found.history_since,
+        sources=found.sources,
         messages=done.messages,
         in_window=done.in_window,
-        truncated=truncated,
+        truncated=found.truncated,
         patterns=patterns,
         new_patterns=new,
     )
