@@ -13,7 +13,9 @@ The method, step by step (the numbers are Drain3's defaults, not tuned on our te
 3. **Route** it down a fixed-depth tree (Drain, He et al. 2017; the layers are the root,
    the token count, ``depth - 3`` leading tokens, the leaves: depth 4 routes by the first
    token) to a leaf holding a list of clusters. A placeholder, a token holding a digit
-   (``core-sw1:``), or one past ``max_children`` siblings takes the ``<*>`` branch.
+   (``core-sw1:``), or one past ``max_children`` siblings takes the ``<*>`` branch; so
+   does, while looking (as Drain3 does), a token that has no branch of its own yet — a
+   branch is made for it only when no cluster there matches (step 5).
 4. **Match** the cluster in that leaf whose template is most similar: similarity = the
    share of positions where the template's token equals the message's (a ``<*>`` counts
    as no match); the best at or above ``similarity`` wins (ties: the older cluster).
@@ -148,11 +150,11 @@ class TemplateMiner:
         return cluster
 
     def _place(self, tokens: list[str]) -> Cluster:
-        leaf = self._leaf(tokens)
-        best = self._best(leaf.clusters, tokens)
+        found = self._find_leaf(tokens)
+        best = self._best(found.clusters, tokens) if found is not None else None
         if best is None:
             best = Cluster(list(tokens))
-            leaf.clusters.append(best)
+            self._add_leaf(tokens).clusters.append(best)
             self.clusters.append(best)
         else:
             template = best.tokens
@@ -161,22 +163,35 @@ class TemplateMiner:
                     template[i] = WILDCARD
         return best
 
-    def _leaf(self, tokens: list[str]) -> _Node:
-        """Steps 3: the leaf of the tree for this token count and these first tokens."""
+    def _key(self, token: str) -> str:
+        # as Drain: a placeholder, or a token holding a digit (core-sw1:), is likely a
+        # variable, so it does not pick a branch of its own
+        return WILDCARD if token in _PLACEHOLDERS or _DIGIT.search(token) else token
+
+    def _find_leaf(self, tokens: list[str]) -> _Node | None:
+        """Step 3, looking: the leaf for these tokens; a token without a branch of its own
+        follows the ``<*>`` branch (a new first word may still be a known template)."""
+        node = self._root.get(len(tokens))
+        for token in tokens[: self.prefix_tokens]:
+            if node is None:
+                return None
+            children = node.children
+            node = children.get(self._key(token)) or children.get(WILDCARD)
+        return node
+
+    def _add_leaf(self, tokens: list[str]) -> _Node:
+        """Step 3, growing: the leaf for a new cluster, making the branches it needs (past
+        ``max_children`` siblings, the ``<*>`` branch)."""
         node = self._root.get(len(tokens))
         if node is None:
             node = self._root[len(tokens)] = _Node()
         for token in tokens[: self.prefix_tokens]:
-            # as Drain: a placeholder, or a token holding a digit (core-sw1:), is likely a
-            # variable, so it does not pick a branch of its own
-            key = WILDCARD if token in _PLACEHOLDERS or _DIGIT.search(token) else token
+            key = self._key(token)
+            if key not in node.children and len(node.children) >= self.max_children:
+                key = WILDCARD
             child = node.children.get(key)
             if child is None:
-                if len(node.children) >= self.max_children:
-                    key = WILDCARD
-                    child = node.children.get(key)
-                if child is None:
-                    child = node.children[key] = _Node()
+                child = node.children[key] = _Node()
             node = child
         return node
 
