@@ -54,12 +54,15 @@ _MASKS: tuple[tuple[re.Pattern[str], str, tuple[str, int]], ...] = tuple(
             "<UUID>",
             ("-", 4),
         ),
-        (r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+", "<URL>", ("://", 1)),
+        # a scheme is short: a bounded run keeps a long word before "://" linear, not quadratic
+        (r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s\"'<>]+", "<URL>", ("://", 1)),
         # IPv6: in brackets (with a port), compressed (holds ::), or all eight groups
-        (r"\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\](?::\d{1,5})?", "<IP>", ("[", 1)),
+        # (every repetition bounded: a long run of colons and digits stays linear)
+        (r"\[(?=[0-9a-fA-F.]*:)[0-9a-fA-F:.]{2,45}\](?::\d{1,5})?", "<IP>", ("[", 1)),
         (
-            r"(?<![\w:])(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?::"
-            r"(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])",
+            r"(?<![\w:])(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?::"
+            r"(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?"
+            r"(?![\w:])",
             "<IP>",
             ("::", 1),
         ),

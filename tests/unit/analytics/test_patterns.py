@@ -172,3 +172,15 @@ def test_no_template_joins_netgauges_own_failure_kinds() -> None:
         by_template.setdefault(key, set()).add(label)
     for found in by_template.values():
         assert len(found & apart) <= 1, found
+
+
+def test_long_hostile_lines_are_masked_in_one_pass() -> None:
+    """Shapes that make a careless regex backtrack for each start (quadratic: hours at this
+    length) come back masked; the suite's timeout is the guard."""
+    n = 200_000
+    assert mask("a" * n + "!://x") == "a" * n + "!://x"
+    assert mask("1" * n + "x") == "1" * n + "x"
+    # too many groups for an address: the numbers alone are masked
+    assert mask("1:" * n + ":") == "<NUM>:" * n + ":"
+    assert mask("[" + ":" * n) == "[" + ":" * n
+    assert mask(" ".join(["7"] * 1000)) == " ".join(["<NUM>"] * 1000)
