@@ -185,6 +185,8 @@ def test_an_outsider_reads_nothing_and_a_viewer_changes_nothing(seeded: TestClie
         ({"hours": "1000"}, "query.hours"),
         ({"history_days": "365"}, "query.history_days"),
         ({"until": "yesterday"}, "query.until"),
+        ({"until": "0001-01-01"}, "query.until"),
+        ({"until": "1e20"}, "query.until"),
         ({"limit": "0"}, "query.limit"),
     ],
 )
@@ -195,6 +197,11 @@ def test_bad_parameters_name_the_field(
     r = client.get(PATH, params=params)
     assert r.status_code == 422
     assert r.json()["field"] == field and r.json()["detail"].startswith(field)
+
+
+def test_until_takes_epoch_seconds_too(seeded: TestClient) -> None:
+    r = seeded.get(PATH, params={"until": str(int(UNTIL.timestamp()))})
+    assert r.status_code == 200 and _at(r.json()["until"]) == UNTIL
 
 
 def test_limit_keeps_the_busiest(seeded: TestClient) -> None:

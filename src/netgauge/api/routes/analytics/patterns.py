@@ -5,12 +5,14 @@ code behind ``netgauge analytics patterns FILE``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from netgauge.analytics.filetime import parse_timestamp
 from netgauge.analytics.patterns_service import MAX_ROWS, ErrorPatterns, error_patterns
 from netgauge.api.deps import ServiceDep
 from netgauge.api.security import AuthDep, is_admin
@@ -89,19 +91,38 @@ async def list_error_patterns(
         ),
     ] = 7.0,
     until: Annotated[
-        datetime | None, Query(description="the window's end, ISO 8601 (UTC without a zone)")
+        str | None,
+        Query(
+            max_length=64,
+            description="the window's end: ISO 8601 (UTC when no zone is given) or epoch "
+            "seconds; default now",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="templates returned")] = 100,
 ) -> PatternsOut:
     """Error patterns: the stored error texts clustered into templates, busiest first."""
-    end = _utc(until) if until is not None else service.clock.now()
+    end = _until(until) if until is not None else service.clock.now()
     # the error log is admin's to read (/api/v1/logs)
     found = await error_patterns(service.inventory, end, hours, history_days, is_admin(who))
     return _answer(found, limit)
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+def _until(text: str) -> datetime:
+    """``until`` as the file commands read times; a 422 naming it, in words, otherwise."""
+    try:
+        at = parse_timestamp(text)
+    except ValueError as exc:
+        _refuse_until(text, str(exc))
+    except (OverflowError, OSError):  # epoch seconds past what the platform's time_t holds
+        _refuse_until(text, f"{text!r} is out of range")
+    if not 1900 <= at.year <= 9000:  # the window and its history are taken off it
+        _refuse_until(text, f"{text!r}: the year must be between 1900 and 9000")
+    return at
+
+
+def _refuse_until(text: str, words: str) -> NoReturn:
+    error = {"type": "value_error", "loc": ("query", "until"), "msg": words, "input": text}
+    raise RequestValidationError([error])
 
 
 def _answer(found: ErrorPatterns, limit: int) -> PatternsOut:
