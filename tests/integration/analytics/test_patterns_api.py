@@ -209,6 +209,7 @@ def test_limit_keeps_the_busiest(seeded: TestClient) -> None:
     assert [p["template"] for p in r.json()["patterns"]] == [
         "Connection to <IP> timed out after <DUR>"
     ]
+    assert len(r.json()["new_patterns"]) == 1 and r.json()["new_total"] == 3
 
 
 def test_the_console_view_shows_the_templates_and_the_new_ones(seeded: TestClient) -> None:

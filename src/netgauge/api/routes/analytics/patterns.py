@@ -71,7 +71,8 @@ class PatternsOut(BaseModel):
     truncated: bool = Field(description=f"a source had more than {MAX_ROWS} messages: the "
                             "newest were read")  # fmt: skip
     patterns: list[PatternOut]
-    new_patterns: list[NewPatternOut]
+    new_patterns: list[NewPatternOut] = Field(description="the first `limit`, oldest first")
+    new_total: int = Field(description="templates first seen in the window, all of them")
 
 
 @router.get("")
@@ -98,7 +99,9 @@ async def list_error_patterns(
             "seconds; default now",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="templates returned")] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=500, description="templates returned, and new patterns")
+    ] = 100,
 ) -> PatternsOut:
     """Error patterns: the stored error texts clustered into templates, busiest first."""
     end = _until(until) if until is not None else service.clock.now()
@@ -148,7 +151,7 @@ def _answer(found: ErrorPatterns, limit: int) -> PatternsOut:
         NewPatternOut(
             id=n.id, template=n.template, at=n.at, source=n.source, target=n.target, text=n.text
         )
-        for n in done.new
+        for n in done.new[:limit]
     ]
     return PatternsOut(
         since=done.since,
@@ -161,4 +164,5 @@ def _answer(found: ErrorPatterns, limit: int) -> PatternsOut:
         truncated=found.truncated,
         patterns=patterns,
         new_patterns=new,
+        new_total=len(done.new),
     )
