@@ -10,13 +10,19 @@ every device's series. The store and the clock are passed in (the Service's ``po
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from netgauge.analytics.forecast import Forecast, forecast
+from netgauge.clock import Clock
+from netgauge.config.base import parse_duration
+from netgauge.errors import InventoryError
 from netgauge.series import split_series
-from netgauge.storage.base import Point
+from netgauge.storage.base import Aggregation, Point
 
 Points = Callable[[str, str, int, int, float], Awaitable[list[Point]]]
 SeriesList = Callable[[str | None], Awaitable[list[tuple[str, str, str]]]]
@@ -24,6 +30,29 @@ DEFAULT_WINDOW_S = 30 * 86400.0
 MAX_WINDOW_S = 90 * 86400.0  # hourly rollups: 2,160 points
 STEPS_S = (60.0, 300.0, 3600.0)  # the store's rollups (minute, 5 minutes, hour)
 MAX_STEPS = 2200  # points per series read: plenty for a trend, cheap to fit
+
+
+_METRIC = re.compile(
+    r'^[A-Za-z_][A-Za-z0-9_.]*(\{\s*([A-Za-z_]\w*\s*=\s*"(?:[^"\\]|\\.)*"\s*,?\s*)*\})?$'
+)
+
+
+class StoreReader(Protocol):
+    """What forecasts read of the Service: stored points and series, and its clock."""
+
+    clock: Clock
+
+    async def points(
+        self,
+        target: str,
+        metric: str,
+        start_ns: int,
+        end_ns: int,
+        step_s: float | None = None,
+        agg: Aggregation = "avg",
+    ) -> list[Point]: ...
+
+    async def series(self, target: str | None = None) -> list[tuple[str, str, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +74,35 @@ class Question:
     limit: float
     rising: bool = True
     window_s: float = DEFAULT_WINDOW_S
+
+
+def question(metric: str, limit: float, falling: bool, window: str) -> Question:
+    """A request's words checked, as a Question; an ``InventoryError`` naming the field
+    (the API's 422, the console's message) otherwise."""
+    if not _METRIC.match(metric):
+        raise InventoryError(
+            f"metric: {metric!r} is not a metric name (examples: disk_percent, "
+            'disk_percent{mount="/"})'
+        )
+    if not math.isfinite(limit):
+        raise InventoryError("limit: must be a finite number, e.g. 95")
+    try:
+        window_s = parse_duration(window)
+    except ValueError as exc:
+        raise InventoryError(f"window: {exc}") from None
+    if not 3600 <= window_s <= MAX_WINDOW_S:
+        raise InventoryError("window: must be between 1h and 90d")
+    return Question(metric, limit, not falling, window_s)
+
+
+def shared(state: Any, source: StoreReader) -> Forecasts:
+    """The app's one :class:`Forecasts` (on ``app.state``, made at first use), so the API,
+    the console and the device page share its cache."""
+    found: Forecasts | None = getattr(state, "forecasts", None)
+    if found is None:
+        found = Forecasts(source.points, source.series, source.clock.now)
+        state.forecasts = found
+    return found
 
 
 def step_for(window_s: float) -> float:
@@ -117,4 +175,14 @@ def _soonest(item: SeriesForecast) -> tuple[int, float, str, str]:
     return (at is None, at.timestamp() if at else 0.0, item.target, item.series)
 
 
-__all__ = ["DEFAULT_WINDOW_S", "Forecasts", "Question", "SeriesForecast", "step_for"]
+__all__ = [
+    "DEFAULT_WINDOW_S",
+    "MAX_WINDOW_S",
+    "Forecasts",
+    "Question",
+    "SeriesForecast",
+    "StoreReader",
+    "question",
+    "shared",
+    "step_for",
+]

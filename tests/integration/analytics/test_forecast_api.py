@@ -73,7 +73,8 @@ def truth(start_ns: int, line: tuple[float, float], limit: float) -> datetime:
     return datetime.fromtimestamp(start_ns / 1e9, UTC) + timedelta(days=(limit - line[0]) / line[1])
 
 
-def test_each_mount_gets_its_generators_eta_soonest_first(client: TestClient) -> None:
+def history(client: TestClient) -> int:
+    """db1's 10 days posted, db2's one full sample; the start, once the store answers."""
     start = first_ns()
     post_history(client, "db1", start)
     token = client.post("/api/v1/devices/db2/agent-token").json()["token"]
@@ -96,6 +97,11 @@ def test_each_mount_gets_its_generators_eta_soonest_first(client: TestClient) ->
         return True
 
     wait_for(stored, what="the hour rollups of 3 disk series")
+    return start
+
+
+def test_each_mount_gets_its_generators_eta_soonest_first(client: TestClient) -> None:
+    start = history(client)
     body = client.get("/api/v1/analytics/forecasts", params={"limit": 95}).json()
     full, *mounts = body["forecasts"]
     assert (full["target"], full["reached"], full["samples"]) == ("db2", True, 1)
@@ -154,3 +160,24 @@ def test_bad_parameters_name_the_field(
 def test_unauthenticated_clients_are_refused(start_app: StartApp) -> None:
     anonymous = start_app("", name="anon.yaml", login=None)
     assert anonymous.get("/api/v1/analytics/forecasts").status_code == 401
+
+
+def test_console_lists_the_soonest_and_the_device_page_its_mounts(client: TestClient) -> None:
+    history(client)
+    page = client.get("/analytics/forecasts")
+    assert page.status_code == 200, page.text
+    table = page.text[page.text.index('id="forecasts"') :]
+    # the full disk, then /var, /, and the flat /data: each device's link, in that order
+    places = [table.index(t) for t in ("mount=/<", "mount=/var<", "mount=/<", "mount=/data<")]
+    assert table.index('href="/devices/db2"') < table.index('href="/devices/db1"')
+    assert places[1] < table.index("mount=/<", places[1]) < places[3]
+    assert "never" in table and "reached" in table
+    assert "<script>" not in page.text and "style=" not in page.text
+    index = client.get("/analytics").text
+    assert 'href="/analytics/forecasts"' in index
+    device = client.get("/devices/db1").text
+    card = device[device.index('id="disk-forecast"') :]
+    assert card.index("mount=/var") < card.index("mount=/<") < card.index("mount=/data")
+    assert 'href="/devices/' not in card[: card.index("</section>")]
+    bad = client.get("/analytics/forecasts", params={"limit": "lots"})
+    assert bad.status_code == 200 and "limit: &#39;lots&#39; is not a number" in bad.text

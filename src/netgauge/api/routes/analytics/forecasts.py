@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import datetime
 from typing import Annotated
 
@@ -12,20 +10,13 @@ from pydantic import BaseModel, Field
 
 from netgauge.analytics.forecast_service import (
     DEFAULT_WINDOW_S,
-    MAX_WINDOW_S,
-    Forecasts,
-    Question,
     SeriesForecast,
+    question,
+    shared,
 )
 from netgauge.api.deps import ServiceDep
-from netgauge.config.base import parse_duration
-from netgauge.errors import InventoryError
-from netgauge.service import Service
 
 router = APIRouter(prefix="/forecasts")
-_METRIC = re.compile(
-    r'^[A-Za-z_][A-Za-z0-9_.]*(\{\s*([A-Za-z_]\w*\s*=\s*"(?:[^"\\]|\\.)*"\s*,?\s*)*\})?$'
-)
 
 
 class ForecastPublic(BaseModel):
@@ -55,33 +46,6 @@ class ForecastsResponse(BaseModel):
     window_s: float
     now: datetime
     forecasts: list[ForecastPublic]
-
-
-def board(request: Request, service: Service) -> Forecasts:
-    """The app's forecasts (and their 5-minute cache), made at first use."""
-    found: Forecasts | None = getattr(request.app.state, "forecasts", None)
-    if found is None:
-        found = Forecasts(service.points, service.series, service.clock.now)
-        request.app.state.forecasts = found
-    return found
-
-
-def question_of(metric: str, limit: float, falling: bool, window: str) -> Question:
-    """The query's words checked, as a Question; a 400 naming the field otherwise."""
-    if not _METRIC.match(metric):
-        raise InventoryError(
-            f"metric: {metric!r} is not a metric name (examples: disk_percent, "
-            'disk_percent{mount="/"})'
-        )
-    if not math.isfinite(limit):
-        raise InventoryError("limit: must be a finite number, e.g. 95")
-    try:
-        window_s = parse_duration(window)
-    except ValueError as exc:
-        raise InventoryError(f"window: {exc}") from None
-    if not 3600 <= window_s <= MAX_WINDOW_S:
-        raise InventoryError("window: must be between 1h and 90d")
-    return Question(metric, limit, not falling, window_s)
 
 
 def public(item: SeriesForecast, now: datetime) -> ForecastPublic:
@@ -133,14 +97,14 @@ async def list_forecasts(
     limit (null). Answers are kept 5 minutes. The method and its measured accuracy:
     ``docs/analytics/forecast.md``.
     """
-    question = question_of(metric, limit, falling, window)
+    asked = question(metric, limit, falling, window)
     now = service.clock.now()
-    found = await board(request, service).of(question, target)
+    found = await shared(request.app.state, service).of(asked, target)
     return ForecastsResponse(
         metric=metric,
         limit=limit,
         falling=falling,
-        window_s=question.window_s,
+        window_s=asked.window_s,
         now=now,
         forecasts=[public(item, now) for item in found],
     )
