@@ -178,16 +178,23 @@ def _last_level_change(bt: FloatArray, bv: FloatArray) -> int:
     w, n = STEP_WINDOW, len(bv)
     if n < 4 * w:
         return 0
-    dt = np.diff(bt)
-    rate = float(np.median(np.diff(bv) / dt))  # the trend's rise per second
+    rate = _pairwise_slope(bt, bv)  # the trend's rise per second, cleanups and all
     detrended = bv - rate * (bt - bt[0])
     windows = np.lib.stride_tricks.sliding_window_view(detrended, w)
     medians = np.median(windows, axis=1)
     jumps = medians[w:] - medians[:-w]  # at the boundary before bin i = w ... n - w
-    # what noise (autocorrelated or not) gives such a jump: the jumps' own robust spread,
-    # most boundaries being no level change
-    noise = max(_MAD_TO_SD * _mad(jumps), 1e-9 * max(1.0, float(np.max(np.abs(bv)))))
-    flagged = np.flatnonzero(np.abs(jumps) > STEP_SIGMAS * noise)
+    # what noise gives such a jump: the jumps' own robust spread (most boundaries being no
+    # level change; it counts autocorrelated noise in), and at least what independent noise
+    # of the bins' own spread gives a difference of two medians of w (1.2533 σ √(2 / w)):
+    # a jump spread near zero (quantized or patterned data) makes no step of a wiggle
+    bins_sd = _MAD_TO_SD * _mad(np.diff(detrended)) / math.sqrt(2)
+    noise = max(
+        _MAD_TO_SD * _mad(jumps),
+        1.2533 * math.sqrt(2 / w) * bins_sd,
+        1e-9 * max(1.0, float(np.max(np.abs(bv)))),
+    )
+    # (less their median: what is left of the trend when cleanups tilted the slope)
+    flagged = np.flatnonzero(np.abs(jumps - np.median(jumps)) > STEP_SIGMAS * noise)
     if flagged.size == 0:
         return 0
     last = w + int(flagged[-1])
@@ -205,10 +212,7 @@ def _mad(x: FloatArray) -> float:
 def _theil_sen(bt: FloatArray, bv: FloatArray) -> _Fit:
     """Theil–Sen slope and level at the newest bin, with an inflated standard error."""
     t = bt - bt[-1]  # seconds before the newest bin: small numbers, level at t = 0
-    i, j = np.triu_indices(len(t), k=1)
-    dt = t[j] - t[i]
-    keep = dt > 0
-    slope = float(np.median((bv[j] - bv[i])[keep] / dt[keep]))
+    slope = _pairwise_slope(t, bv)
     level = float(np.median(bv - slope * t))
     resid = bv - (level + slope * t)
     scale = _MAD_TO_SD * _mad(resid)
@@ -218,6 +222,14 @@ def _theil_sen(bt: FloatArray, bv: FloatArray) -> _Fit:
     sxx = float(np.sum((t - mean_t) ** 2))
     se = scale / math.sqrt(sxx)
     return _Fit(slope, level, float(bt[-1]), se, len(t), mean_t, sxx, scale)
+
+
+def _pairwise_slope(t: FloatArray, v: FloatArray) -> float:
+    """Theil–Sen's slope: the median of the slopes between every two points."""
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    keep = dt > 0
+    return float(np.median((v[j] - v[i])[keep] / dt[keep]))
 
 
 def _lag1(x: FloatArray) -> float:
