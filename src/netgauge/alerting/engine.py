@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from netgauge.alerting.baseline import Baselines
+from netgauge.alerting.forecasts import ForecastWatch
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
 from netgauge.alerting.rules import OPS, Rule
+from netgauge.analytics.forecast_service import Question
 from netgauge.clock import Clock
 from netgauge.models import ProbeResult
 from netgauge.series import series_name, split_series
@@ -88,6 +90,12 @@ class _RuleIndex:
         return found
 
 
+def _named(result: ProbeResult) -> list[tuple[str, float]]:
+    """A result's series as stored (``icmp.rtt_avg_ms``, ``disk_percent{mount="/"}``)."""
+    prefix = f"{result.kind}." if result.prefixed else ""
+    return [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
+
+
 class AlertEngine:
     """Evaluates rules over results and time; holds the active alerts."""
 
@@ -98,9 +106,11 @@ class AlertEngine:
         *,
         flap_window_s: float = FLAP_WINDOW_S,
         baselines: Baselines | None = None,
+        forecasts: ForecastWatch | None = None,
     ) -> None:
         self.clock = clock
         self.baselines = baselines
+        self.forecasts = forecasts
         self._paths: dict[tuple[str, str], list[str]] = {}  # (target, job) → newest path
         self.flap_window = timedelta(seconds=flap_window_s)
         self.alerts: dict[str, Alert] = {}
@@ -197,9 +207,9 @@ class AlertEngine:
         if self._by_metric:
             self._metric_rules(info, result, now)
         if by_kind.get("baseline") and self.baselines is not None:
-            prefix = f"{result.kind}." if result.prefixed else ""
-            series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
-            self._baseline_rules(info, series, now)
+            self._baseline_rules(info, _named(result), now)
+        if by_kind.get("forecast") and self.forecasts is not None:
+            self._forecast_rules(info, _named(result), now)
         if by_kind.get("path_change"):
             self._path_rules(job, result, info, now)
 
@@ -268,6 +278,27 @@ class AlertEngine:
                 factor = rule.cond.factor or 1.0
                 true = value > usual * factor and value > rule.cond.floor
                 self._step(rule, info, labels, true, value, now, name)
+
+    def _forecast_rules(
+        self, info: TargetInfo, series: list[tuple[str, float]], now: datetime
+    ) -> None:
+        assert self.forecasts is not None
+        for rule in self._by_kind["forecast"]:
+            if not rule.watches(info):
+                continue
+            cond = rule.cond
+            assert cond.reaches is not None and cond.within is not None
+            for labels, _ in rule.series_of(series):
+                name = series_name(rule.metric or "", labels)
+                asked = Question(rule.metric or "", cond.reaches)
+                found = self.forecasts.value(info.name, name, asked, now)
+                if found is None:
+                    continue  # not computed yet: say nothing rather than guess
+                if found.reaches_at is None:  # never (no trend): not true, and ends an alert
+                    self._step(rule, info, labels, False, None, now, name)
+                    continue
+                left = (found.reaches_at - now).total_seconds()
+                self._step(rule, info, labels, left <= cond.within, left / 3600, now, name)
 
     def _path_rules(self, job: str, result: ProbeResult, info: TargetInfo, now: datetime) -> None:
         path = result.details.get("path")

@@ -23,6 +23,7 @@ import structlog
 from netgauge.alerting.baseline import Baselines, Points
 from netgauge.alerting.dispatch import Dispatcher
 from netgauge.alerting.engine import AlertEngine
+from netgauge.alerting.forecasts import ForecastWatch
 from netgauge.alerting.model import Alert, TargetInfo
 from netgauge.alerting.notifiers import Notifier, build_notifier
 from netgauge.alerting.outbox import OutboxSender
@@ -77,9 +78,14 @@ class Alerting:
         self.rules: list[Rule] = compile_rules(rules, default_gap=default_gap)
         self.notifier_configs = list(notifiers)
         self.baselines = Baselines(points) if points is not None else None
+        self.forecasts = ForecastWatch(points) if points is not None else None
         self._problems = problems
         self.engine = AlertEngine(
-            self.rules, clock, flap_window_s=flap_window_s, baselines=self.baselines
+            self.rules,
+            clock,
+            flap_window_s=flap_window_s,
+            baselines=self.baselines,
+            forecasts=self.forecasts,
         )
         self.dispatcher = Dispatcher(
             self.notifier_configs,
@@ -184,6 +190,8 @@ class Alerting:
                     await self._check_health()
                 if self.baselines is not None:
                     await self.baselines.load_wanted(self.clock.now())
+                if self.forecasts is not None:
+                    await self.forecasts.load_wanted(self.clock.now())
                 await self._persist()
                 if self.clock.monotonic() - last_refresh >= REFRESH_TARGETS_S:
                     last_refresh = self.clock.monotonic()

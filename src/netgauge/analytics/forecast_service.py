@@ -148,26 +148,27 @@ class Forecasts:
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] <= self.keep:
             return cached[1]
-        result = await self._compute(target, series, question, now)
+        result = await forecast_series(self._points, target, series, question, now)
         self._cache[key] = (now, result)
         return result
-
-    async def _compute(
-        self, target: str, series: str, question: Question, now: datetime
-    ) -> SeriesForecast:
-        step = step_for(question.window_s)
-        end_ns = int(now.timestamp() // step * step * 1e9) + int(step * 1e9)
-        start_ns = end_ns - int(question.window_s * 1e9)
-        points = [
-            p for p in await self._points(target, series, start_ns, end_ns, step) if p.count > 0
-        ]
-        times = [datetime.fromtimestamp(p.ts_ns / 1e9, UTC) for p in points]
-        result = forecast(times, [p.value for p in points], question.limit, rising=question.rising)
-        return SeriesForecast(target, series, split_series(series)[1], result, len(points))
 
     def forget_older_than(self, now: datetime) -> None:
         """Drop answers past their time (the fleet's series come and go)."""
         self._cache = {k: v for k, v in self._cache.items() if now - v[0] <= self.keep}
+
+
+async def forecast_series(
+    points: Points, target: str, series: str, question: Question, now: datetime
+) -> SeriesForecast:
+    """The forecast of one stored series at ``now``: the window's per-step averages (the
+    store's rollups: ``step_for``), ending with the step that holds ``now``."""
+    step = step_for(question.window_s)
+    end_ns = int(now.timestamp() // step * step * 1e9) + int(step * 1e9)
+    start_ns = end_ns - int(question.window_s * 1e9)
+    found = [p for p in await points(target, series, start_ns, end_ns, step) if p.count > 0]
+    times = [datetime.fromtimestamp(p.ts_ns / 1e9, UTC) for p in found]
+    result = forecast(times, [p.value for p in found], question.limit, rising=question.rising)
+    return SeriesForecast(target, series, split_series(series)[1], result, len(found))
 
 
 def _soonest(item: SeriesForecast) -> tuple[int, float, str, str]:
@@ -177,11 +178,13 @@ def _soonest(item: SeriesForecast) -> tuple[int, float, str, str]:
 
 __all__ = [
     "DEFAULT_WINDOW_S",
+    "Points",
     "MAX_WINDOW_S",
     "Forecasts",
     "Question",
     "SeriesForecast",
     "StoreReader",
+    "forecast_series",
     "question",
     "shared",
     "step_for",

@@ -37,6 +37,10 @@ class ConditionConfig(StrictModel):
     * ``failures``: that many failed checks in a row (a job failure streak);
     * ``baseline`` + ``factor``: a series above ``factor`` times its own median of the same
       hour of the week over the last 4 weeks (and above ``floor``);
+    * ``forecast`` + ``reaches`` + ``within``: the series' trend (Theil–Sen over 30 days
+      after the last level change, ``netgauge.analytics.forecast``) reaches that value
+      within that long (or has reached it): ``{forecast: disk_percent, reaches: 95,
+      within: 7d}``; a series without a trend never does;
     * ``path_change: true``: a traceroute found a different path than the previous one;
     * ``netgauge``: netgauge's own health: ``store_down`` (a store unreachable or its writes
       failing), ``samples_lost`` (a store refused or a full spool dropped samples lately),
@@ -54,6 +58,9 @@ class ConditionConfig(StrictModel):
     baseline: str | None = None
     factor: float | None = Field(None, gt=1, le=1000)
     floor: float = Field(0.0, description="with baseline: the value must also exceed this")
+    forecast: str | None = None
+    reaches: float | None = Field(None, allow_inf_nan=False)
+    within: float | None = Field(None, description="with forecast: a duration like 7d")
     path_change: bool | None = None
     netgauge: Literal["store_down", "samples_lost", "notifications_failing"] | None = None
 
@@ -67,7 +74,17 @@ class ConditionConfig(StrictModel):
             raise ValueError("gap must be between 1s and 7d")
         return seconds
 
-    @field_validator("metric", "baseline")
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if not 3600.0 <= seconds <= 365 * 86400:
+            raise ValueError("within must be between 1h and 365d")
+        return seconds
+
+    @field_validator("metric", "baseline", "forecast")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
         if value is not None and not _METRIC.match(value):
@@ -87,6 +104,7 @@ class ConditionConfig(StrictModel):
                 ("gap", self.gap is not None),
                 ("failures", self.failures is not None),
                 ("baseline", self.baseline is not None),
+                ("forecast", self.forecast is not None),
                 ("path_change", bool(self.path_change)),
                 ("netgauge", self.netgauge is not None),
             )
@@ -95,11 +113,18 @@ class ConditionConfig(StrictModel):
         if len(kinds) != 1:
             raise ValueError(
                 "a condition needs exactly one of state, metric, gap, failures, baseline, "
-                "path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
+                "forecast, path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
             )
         if (self.baseline is None) != (self.factor is None):
             raise ValueError(
                 "baseline and factor go together, e.g. baseline: icmp.rtt_avg_ms, factor: 2"
+            )
+        if (self.forecast is None) != (self.reaches is None) or (self.forecast is None) != (
+            self.within is None
+        ):
+            raise ValueError(
+                "forecast, reaches and within go together, e.g. forecast: disk_percent, "
+                "reaches: 95, within: 7d"
             )
         if self.metric is not None:
             self._check_threshold()
@@ -125,8 +150,8 @@ class ConditionConfig(StrictModel):
 
     @property
     def kind(self) -> str:
-        """state | metric | gap | failures | baseline | path_change | netgauge."""
-        for kind in ("state", "metric", "gap", "failures", "baseline", "netgauge"):
+        """state | metric | gap | failures | baseline | forecast | path_change | netgauge."""
+        for kind in ("state", "metric", "gap", "failures", "baseline", "forecast", "netgauge"):
             if getattr(self, kind) is not None:
                 return kind
         return "path_change"
