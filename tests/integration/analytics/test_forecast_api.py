@@ -5,6 +5,7 @@ anonymous clients are refused."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,9 @@ def client(start_app: StartApp) -> TestClient:
 targets:
   - {name: db1, address: 127.0.0.1, type: device}
   - {name: db2, address: 127.0.0.1, type: device}
+alerts:
+  - name: disk-full-soon
+    condition: {forecast: disk_percent, reaches: 95, within: 20d}
 """
     return start_app(text, name="forecast.yaml", raise_server_exceptions=False)
 
@@ -181,3 +185,36 @@ def test_console_lists_the_soonest_and_the_device_page_its_mounts(client: TestCl
     assert 'href="/devices/' not in card[: card.index("</section>")]
     bad = client.get("/analytics/forecasts", params={"limit": "lots"})
     assert bad.status_code == 200 and "limit: &#39;lots&#39; is not a number" in bad.text
+
+
+def test_the_alert_condition_fires_for_the_mounts_that_fill_within_its_horizon(
+    client: TestClient,
+) -> None:
+    start = history(client)  # /var meets 95 in 6.7 days from now, / in 17.5, /data never
+    token = client.post("/api/v1/devices/db1/agent-token").json()["token"]
+    seq = DAYS * 24
+
+    def now_on(line: tuple[float, float] | None) -> float:
+        days = (time.time_ns() - start) / HOUR_NS / 24
+        return 50.0 if line is None else line[0] + line[1] * days
+
+    def firing() -> set[str]:
+        nonlocal seq  # each batch is a result the rules see (the first queues the forecasts)
+        seq += 1
+        metrics = [
+            {"name": "disk_percent", "value": now_on(line), "labels": {"mount": mount}}
+            for (_, mount), line in MOUNTS.items()
+        ]
+        batch = {"seq": seq, "ts_ns": time.time_ns(), "metrics": metrics}
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/ingest", json={"batches": [batch]}, headers=headers).is_success
+        found = client.get("/api/v1/alerts", params={"target": "db1"}).json()
+        return {a["labels"]["mount"] for a in found if a["labels"]["alertname"] == "disk-full-soon"}
+
+    # within 20 days: /var (6.7 days) and / (17.5 days); /data never
+    wait_for(lambda: firing() == {"/", "/var"}, what="the forecast alerts of / and /var")
+    found = client.get("/api/v1/alerts", params={"target": "db1"}).json()
+    var = next(a for a in found if a["labels"]["mount"] == "/var")
+    said = re.fullmatch(r"db1: disk_percent reaches 95 in (\d+) h", var["annotations"]["summary"])
+    left = (truth(start, (70.0, 1.5), 95) - datetime.now(UTC)).total_seconds() / 3600
+    assert said is not None and abs(int(said.group(1)) - left) <= 2
