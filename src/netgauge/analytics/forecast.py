@@ -35,6 +35,7 @@ Falling limits ("free space reaching 5 GB") are the same question on ``-value`` 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -226,10 +227,17 @@ def _theil_sen(bt: FloatArray, bv: FloatArray) -> _Fit:
 
 def _pairwise_slope(t: FloatArray, v: FloatArray) -> float:
     """Theil–Sen's slope: the median of the slopes between every two points."""
-    i, j = np.triu_indices(len(t), k=1)
+    i, j = _pairs(len(t))
     dt = t[j] - t[i]
     keep = dt > 0
     return float(np.median((v[j] - v[i])[keep] / dt[keep]))
+
+
+@functools.lru_cache(maxsize=4)
+def _pairs(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Every (i, j) with i < j < n (most series have MAX_BUCKETS bins: made once)."""
+    i, j = np.triu_indices(n, k=1)
+    return i, j
 
 
 def _lag1(x: FloatArray) -> float:
