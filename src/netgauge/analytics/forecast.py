@@ -154,9 +154,11 @@ def _start_of_last_run(epoch: FloatArray, above: NDArray[np.bool_]) -> float:
 
 def _buckets(epoch: FloatArray, vals: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Median time and median value per equal time bin (at most ``MAX_BUCKETS``)."""
+    span = epoch[-1] - epoch[0]
     if len(epoch) <= MAX_BUCKETS:
         return epoch, vals
-    span = epoch[-1] - epoch[0]
+    if span <= 0:  # every sample at one time: one bin
+        return epoch[:1], np.array([np.median(vals)])
     index = np.minimum(((epoch - epoch[0]) / span * MAX_BUCKETS).astype(np.int64), MAX_BUCKETS - 1)
     starts = np.flatnonzero(np.r_[True, np.diff(index) > 0])
     counts = np.diff(np.r_[starts, len(index)])

@@ -139,6 +139,7 @@ def test_too_little_to_see_a_trend() -> None:
     got = forecast(times[:5], [1.0, 2.0, 3.0, 4.0, 5.0], 95)
     assert got.reaches_at is None and "too few" in got.reason
     assert forecast([], [], 95).reason == "no samples"
+    assert forecast([T0] * 500, [float(i % 50) for i in range(500)], 95).reaches_at is None
 
 
 # -- the file command, as users run it ---------------------------------------------------------
