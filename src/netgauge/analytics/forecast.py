@@ -20,14 +20,23 @@ The method, step by step (``docs/analytics/forecast.md`` has the measured figure
    zero is no trend: the answer is "never" (null), not a date centuries away, and a flat
    noisy series never gets a "full in 24 h".
 5. **The date and its interval.** ``reaches_at`` is where the trend line meets the limit.
-   The 80 % interval is the inverse-regression (Fieller) interval: the times at which the
-   trend's two-sided 80 % confidence band (Student t, n − 2 degrees of freedom) meets the
-   limit — ``low`` where the band's top does, ``high`` where its bottom does.
+   The 80 % interval starts from the inverse-regression (Fieller) interval: the times at
+   which the trend's two-sided 80 % confidence band (Student t, n − 2 degrees of freedom)
+   meets the limit — ``low`` where the band's top does, ``high`` where its bottom does.
+   A straight line is a model, and growth rates drift: each side is then widened, in
+   quadrature, by ``RATE_DRIFT`` / 2 × ahead² / (span + ahead) (ahead: from the newest bin
+   to ``reaches_at``; span: the fitted regime's length), the ETA error a rate drifting by
+   ``RATE_DRIFT`` between the regime's start and the fill date makes. ``RATE_DRIFT`` = 0.2
+   was calibrated on the bench's synthetic fleet (seed 1) for 80 % coverage over all of
+   it; the figures reported are from another seed.
 
-A series whose newest sample is at or above the limit has reached it: ``reaches_at`` (and
-``low`` and ``high``) is the first sample of the run of samples at or above the limit that
-the series ends in — not an earlier crossing that a cleanup undid. The interval is for
-the trend's crossing: with noise, a single sample may touch the limit before it.
+**Already there.** When the trend's level at the newest bin is at or past the limit the
+series has reached it (``reached``): with a trend, ``reaches_at`` is when the trend line
+crossed the limit (in the past, with its interval); without one, the start of the fitted
+regime (the last level change, or the first sample), as all three times. With too few
+samples for a trend, a newest sample at or past the limit says it: the first sample of the
+run at or past the limit the series ends in (not an earlier crossing a cleanup undid).
+The dates are for the trend's crossing: with noise, one sample may touch the limit first.
 
 Falling limits ("free space reaching 5 GB") are the same question on ``-value`` and
 ``-limit`` (``rising=False``).

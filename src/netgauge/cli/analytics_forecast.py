@@ -39,8 +39,9 @@ def forecast_command(
     """When FILE's series reaches the limit L, with an 80 % interval (low, high).
 
     null when it never does (no trend beyond its noise, or moving away from L). A series
-    whose newest sample is already at or past L gives the first sample of the run at or
-    past L that it ends in, as all three times."""
+    already at or past L gives when its trend crossed L (in the past); without a trend,
+    since when it has been at this level; with too few samples for a trend, its first
+    sample of the run at or past L that it ends in."""
     if not math.isfinite(limit):
         fail(COMMAND, f"--limit {limit} is not a finite number")
     try:
