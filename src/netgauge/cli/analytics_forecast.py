@@ -1,7 +1,8 @@
 """``netgauge analytics forecast``: when a ``timestamp,value`` file reaches a limit.
 
 The same computation as ``/api/v1/analytics/forecasts`` (``netgauge.analytics.forecast``),
-so a forecast can be backtested on any exported series.
+so a forecast can be backtested on any exported series. numpy (and the computation) is
+imported inside the command, so the other commands do not pay for it at start.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netgauge.analytics.filetime import iso, read_series
-from netgauge.analytics.forecast import Forecast, forecast
 from netgauge.cli.app import OneLineUsageErrors, analytics_app, fail
 from netgauge.errors import AnalyticsInputError
+
+if TYPE_CHECKING:
+    from netgauge.analytics.forecast import Forecast
 
 COMMAND = "netgauge analytics forecast"
 
@@ -50,6 +53,8 @@ def forecast_command(
         fail(COMMAND, str(exc))
     if not points:
         fail(COMMAND, f"{file}: no samples after the header line")
+    from netgauge.analytics.forecast import forecast
+
     result = forecast([p.at for p in points], [p.value for p in points], limit, rising=not falling)
     if as_json:
         typer.echo(json.dumps(as_dict(result)))
