@@ -25,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from netgauge.alerting.anomaly import AnomalyScores
 from netgauge.alerting.baseline import Baselines
+from netgauge.alerting.forecasts import ForecastWatch
 from netgauge.alerting.model import Alert, AlertState, TargetInfo, fingerprint
 from netgauge.alerting.rules import OPS, Rule
+from netgauge.analytics.forecast_service import Question
 from netgauge.clock import Clock
 from netgauge.models import ProbeResult
 from netgauge.series import series_name, split_series
@@ -89,6 +91,12 @@ class _RuleIndex:
         return found
 
 
+def _named(result: ProbeResult) -> list[tuple[str, float]]:
+    """A result's series as stored (``icmp.rtt_avg_ms``, ``disk_percent{mount="/"}``)."""
+    prefix = f"{result.kind}." if result.prefixed else ""
+    return [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
+
+
 class AlertEngine:
     """Evaluates rules over results and time; holds the active alerts."""
 
@@ -100,10 +108,12 @@ class AlertEngine:
         flap_window_s: float = FLAP_WINDOW_S,
         baselines: Baselines | None = None,
         anomalies: AnomalyScores | None = None,
+        forecasts: ForecastWatch | None = None,
     ) -> None:
         self.clock = clock
         self.baselines = baselines
         self.anomalies = anomalies
+        self.forecasts = forecasts
         self._paths: dict[tuple[str, str], list[str]] = {}  # (target, job) → newest path
         self.flap_window = timedelta(seconds=flap_window_s)
         self.alerts: dict[str, Alert] = {}
@@ -200,13 +210,11 @@ class AlertEngine:
         if self._by_metric:
             self._metric_rules(info, result, now)
         if by_kind.get("baseline") and self.baselines is not None:
-            prefix = f"{result.kind}." if result.prefixed else ""
-            series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
-            self._baseline_rules(info, series, now)
+            self._baseline_rules(info, _named(result), now)
         if by_kind.get("anomaly") and self.anomalies is not None:
-            prefix = f"{result.kind}." if result.prefixed else ""
-            series = [(prefix + k, float(v)) for k, v in result.metrics.items() if v is not None]
-            self._anomaly_rules(info, series, now)
+            self._anomaly_rules(info, _named(result), now)
+        if by_kind.get("forecast") and self.forecasts is not None:
+            self._forecast_rules(info, _named(result), now)
         if by_kind.get("path_change"):
             self._path_rules(job, result, info, now)
 
@@ -292,6 +300,27 @@ class AlertEngine:
                     continue  # no scorer (yet): say nothing rather than guess
                 needed = rule.cond.score if rule.cond.score is not None else 0.5
                 self._step(rule, info, labels, score >= needed, value, now, name)
+
+    def _forecast_rules(
+        self, info: TargetInfo, series: list[tuple[str, float]], now: datetime
+    ) -> None:
+        assert self.forecasts is not None
+        for rule in self._by_kind["forecast"]:
+            if not rule.watches(info):
+                continue
+            cond = rule.cond
+            assert cond.reaches is not None and cond.within is not None
+            for labels, _ in rule.series_of(series):
+                name = series_name(rule.metric or "", labels)
+                asked = Question(rule.metric or "", cond.reaches)
+                found = self.forecasts.value(info.name, name, asked, now)
+                if found is None:
+                    continue  # not computed yet: say nothing rather than guess
+                if found.reaches_at is None:  # never (no trend): not true, and ends an alert
+                    self._step(rule, info, labels, False, None, now, name)
+                    continue
+                left = (found.reaches_at - now).total_seconds()
+                self._step(rule, info, labels, left <= cond.within, left / 3600, now, name)
 
     def _path_rules(self, job: str, result: ProbeResult, info: TargetInfo, now: datetime) -> None:
         path = result.details.get("path")

@@ -48,7 +48,12 @@ class Rule:
 
     @classmethod
     def of(cls, cfg: AlertRuleConfig) -> Rule:
-        selector = cfg.condition.metric or cfg.condition.baseline or cfg.condition.anomaly
+        selector = (
+            cfg.condition.metric
+            or cfg.condition.baseline
+            or cfg.condition.anomaly
+            or cfg.condition.forecast
+        )
         if selector is None:
             return cls(cfg)
         base, labels = split_series(selector)
@@ -132,6 +137,9 @@ class Rule:
         if cond.baseline is not None:
             shown = "?" if value is None else f"{value:g}"
             return f"{who}: {cond.baseline} is {shown}, over {cond.factor:g}x its usual value"
+        if cond.forecast is not None:
+            when = "?" if value is None else ("now" if value <= 0 else f"in {value:.0f} h")
+            return f"{who}: {cond.forecast} reaches {cond.reaches:g} {when}"
         if cond.path_change:
             return f"{who}: the network path changed"
         words = {

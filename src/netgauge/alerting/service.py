@@ -24,6 +24,7 @@ from netgauge.alerting.anomaly import AnomalyScores
 from netgauge.alerting.baseline import Baselines, Points
 from netgauge.alerting.dispatch import Dispatcher
 from netgauge.alerting.engine import AlertEngine
+from netgauge.alerting.forecasts import ForecastWatch
 from netgauge.alerting.model import Alert, TargetInfo
 from netgauge.alerting.notifiers import Notifier, build_notifier
 from netgauge.alerting.outbox import OutboxSender
@@ -79,6 +80,7 @@ class Alerting:
         self.notifier_configs = list(notifiers)
         self.baselines = Baselines(points) if points is not None else None
         self.anomalies = AnomalyScores(points) if points is not None else None
+        self.forecasts = ForecastWatch(points) if points is not None else None
         self._problems = problems
         self.engine = AlertEngine(
             self.rules,
@@ -86,6 +88,7 @@ class Alerting:
             flap_window_s=flap_window_s,
             baselines=self.baselines,
             anomalies=self.anomalies,
+            forecasts=self.forecasts,
         )
         self.dispatcher = Dispatcher(
             self.notifier_configs,
@@ -192,6 +195,8 @@ class Alerting:
                     await self.baselines.load_wanted(self.clock.now())
                 if self.anomalies is not None:
                     await self.anomalies.load_wanted(self.clock.now())
+                if self.forecasts is not None:
+                    await self.forecasts.load_wanted(self.clock.now())
                 await self._persist()
                 if self.clock.monotonic() - last_refresh >= REFRESH_TARGETS_S:
                     last_refresh = self.clock.monotonic()

@@ -40,6 +40,10 @@ class ConditionConfig(StrictModel):
     * ``anomaly`` (+ ``score``): a series' anomaly score (``netgauge.analytics.anomalies``:
       robust same-hour-of-day/-week baselines of its own history) at least ``score``
       (default 0.5, a robust z of 5);
+    * ``forecast`` + ``reaches`` + ``within``: the series' trend (Theil–Sen over 30 days
+      after the last level change, ``netgauge.analytics.forecast``) reaches that value
+      within that long (or has reached it): ``{forecast: disk_percent, reaches: 95,
+      within: 7d}``; a series without a trend never does;
     * ``path_change: true``: a traceroute found a different path than the previous one;
     * ``netgauge``: netgauge's own health: ``store_down`` (a store unreachable or its writes
       failing), ``samples_lost`` (a store refused or a full spool dropped samples lately),
@@ -61,6 +65,9 @@ class ConditionConfig(StrictModel):
     score: float | None = Field(
         None, gt=0, lt=1, description="with anomaly: the score that counts (default 0.5)"
     )
+    forecast: str | None = None
+    reaches: float | None = Field(None, allow_inf_nan=False)
+    within: float | None = Field(None, description="with forecast: a duration like 7d")
     path_change: bool | None = None
     netgauge: Literal["store_down", "samples_lost", "notifications_failing"] | None = None
 
@@ -74,7 +81,17 @@ class ConditionConfig(StrictModel):
             raise ValueError("gap must be between 1s and 7d")
         return seconds
 
-    @field_validator("metric", "baseline", "anomaly")
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if not 3600.0 <= seconds <= 365 * 86400:
+            raise ValueError("within must be between 1h and 365d")
+        return seconds
+
+    @field_validator("metric", "baseline", "anomaly", "forecast")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
         if value is not None and not _METRIC.match(value):
@@ -95,6 +112,7 @@ class ConditionConfig(StrictModel):
                 ("failures", self.failures is not None),
                 ("baseline", self.baseline is not None),
                 ("anomaly", self.anomaly is not None),
+                ("forecast", self.forecast is not None),
                 ("path_change", bool(self.path_change)),
                 ("netgauge", self.netgauge is not None),
             )
@@ -103,7 +121,8 @@ class ConditionConfig(StrictModel):
         if len(kinds) != 1:
             raise ValueError(
                 "a condition needs exactly one of state, metric, gap, failures, baseline, "
-                "anomaly, path_change, netgauge" + (f" (got {', '.join(kinds)})" if kinds else "")
+                "anomaly, forecast, path_change, netgauge"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
             )
         if (self.baseline is None) != (self.factor is None):
             raise ValueError(
@@ -111,6 +130,13 @@ class ConditionConfig(StrictModel):
             )
         if self.score is not None and self.anomaly is None:
             raise ValueError("score goes with anomaly, e.g. anomaly: icmp.rtt_avg_ms, score: 0.8")
+        if (self.forecast is None) != (self.reaches is None) or (self.forecast is None) != (
+            self.within is None
+        ):
+            raise ValueError(
+                "forecast, reaches and within go together, e.g. forecast: disk_percent, "
+                "reaches: 95, within: 7d"
+            )
         if self.metric is not None:
             self._check_threshold()
         elif any(
@@ -135,8 +161,10 @@ class ConditionConfig(StrictModel):
 
     @property
     def kind(self) -> str:
-        """state | metric | gap | failures | baseline | anomaly | path_change | netgauge."""
-        for kind in ("state", "metric", "gap", "failures", "baseline", "anomaly", "netgauge"):
+        """state | metric | gap | failures | baseline | anomaly | forecast | path_change |
+        netgauge."""
+        kinds = ("state", "metric", "gap", "failures", "baseline", "anomaly", "forecast")
+        for kind in (*kinds, "netgauge"):
             if getattr(self, kind) is not None:
                 return kind
         return "path_change"

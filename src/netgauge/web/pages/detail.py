@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from netgauge.analytics.forecast_service import Question, shared
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
@@ -30,6 +31,7 @@ from netgauge.series import split_series
 from netgauge.service import Service
 from netgauge.status.measures import TRAFFIC_DIRECTIONS
 from netgauge.timerange import dt_to_ns, ns_to_dt, parse_when, time_span
+from netgauge.web.pages.analytics.forecasts import rows as forecast_rows
 from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +51,7 @@ STEPS: tuple[tuple[int, int | None], ...] = (
 )
 ROUNDS_UP_TO_S = 36 * 3600  # ICMP rounds (the whole distribution) for short ranges only
 ROUNDS_LIMIT = 10_000
+DISK_FULL = Question("disk_percent", 95.0)  # the device page's forecasts (per mount)
 _UNITS: tuple[tuple[str, str], ...] = (
     ("_bytes_per_sec", "B/s"),
     ("_ms", "ms"),
@@ -307,6 +310,7 @@ async def _detail(
     # with what the writer holds: a check's first result may be on the overview already
     # (the live stream) before the writer's next flush stores it
     known = set(series) | service.pending_series(name)
+    disks = await shared(request.app.state, service).of(DISK_FULL, name) if kind == "device" else []
     metric_names = [metric for _, _, metric in sorted(known, key=lambda k: (k[1], k[2], k[0]))]
     return render(
         request,
@@ -328,6 +332,7 @@ async def _detail(
         everything=everything,
         has_status="status" in metric_names,
         availability=avail,
+        disk_forecasts=forecast_rows(disks, service.clock.now()),
         exports=_export_links(name, tr),
         traceroutes=_traceroutes(service, name, side["trace_jobs"]),
         change_rows=_change_rows(side["changes"]),
