@@ -1,0 +1,266 @@
+"""The data lake export over a real embedded store and inventory: what DuckDB and Polars read
+back is what was written (the generator's own record is the truth), runs are idempotent
+and incremental, and a full disk leaves nothing half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy.orm import Session
+
+from netgauge.analytics.lake import MANIFEST, export
+from netgauge.analytics.lake_service import open_sources, run_export
+from netgauge.config.settings import Settings
+from netgauge.inventory import make_engine, migrate
+from netgauge.inventory.tables import ErrorLog, JobRun
+from netgauge.models import DEVICE_METRICS, Sample
+from netgauge.storage import EmbeddedStore
+from netgauge.storage.embedded.layout import Retention
+
+S = 1_000_000_000
+DAY0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp()) * S
+Truth = dict[tuple[str, str, int], float]
+KEEP = Retention(raw_days=3650, minute_days=3650, hour_days=3650, day_days=3650)
+
+
+def open_store(path: Path, seal_rows: int = 1_000_000) -> EmbeddedStore:
+    """The store with retention long enough for 2026-03 data (the clock is the real one)."""
+    return EmbeddedStore(path, retention=KEEP, seal_rows=seal_rows)
+
+
+def hashes(out: Path) -> dict[str, str]:
+    """sha256 of every Parquet file under ``out`` (the independent check of sameness)."""
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*.parquet"))
+    }
+
+
+async def write_samples(
+    store: EmbeddedStore, truth: Truth, start: int, hours: int, seed: int
+) -> None:
+    """Samples of three devices every 30 s, some written twice (the later value counts),
+    in batches out of time order; ``truth`` records what a reader must see."""
+    rng = random.Random(seed)
+    samples = []
+    for device in ("gw", "core-1", "edge"):
+        for metric in ("cpu_percent", "icmp.rtt_avg_ms"):
+            for k in range(hours * 120):
+                ts = start + k * 30 * S + rng.randrange(0, 1000)
+                value = round(rng.uniform(0, 100), 3)
+                samples.append(Sample(DEVICE_METRICS, device, metric, value, ts))
+                truth[(device, metric, ts)] = value
+    rng.shuffle(samples)
+    for i in range(0, len(samples), 997):
+        await store.write(samples[i : i + 997])
+    again = rng.sample(samples, 50)  # overwritten later with new values
+    rewrites = []
+    for s in again:
+        value = round(rng.uniform(200, 300), 3)
+        rewrites.append(Sample(s.measurement, s.device_id, s.metric_name, value, s.ts_ns))
+        truth[(s.device_id, s.metric_name, s.ts_ns)] = value
+    await store.write(rewrites)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    path.mkdir()
+    engine = make_engine(f"sqlite:///{path / 'inventory.db'}")
+    migrate(engine)
+    engine.dispose()
+    (path / "metrics.db").touch()  # an empty store file: what serve's first start makes
+    yield path
+
+
+def read_duckdb(out: Path, table: str) -> list[tuple[object, ...]]:
+    glob = (out / table / "*" / "*.parquet").as_posix()
+    return duckdb.sql(
+        f"SELECT device, metric, ts_ns, value, date FROM read_parquet('{glob}', "
+        "hive_partitioning = true) ORDER BY device, metric, ts_ns"
+    ).fetchall()
+
+
+async def test_raw_samples_read_back_by_duckdb_and_polars_as_written(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    store = open_store(data_dir / "metrics.db", seal_rows=2000)  # most in blocks
+    truth: Truth = {}
+    await write_samples(store, truth, DAY0 + 22 * 3600 * S, hours=4, seed=1)  # two days
+    out = tmp_path / "lake"
+    report = run_export(Settings(data_dir=data_dir), out)  # the store still open: its head too
+    assert report.error is None
+    rows = read_duckdb(out, "metrics_raw")
+    assert [(d, m, ts, v) for d, m, ts, v, _ in rows] == sorted(
+        (d, m, ts, v) for (d, m, ts), v in truth.items()
+    )
+    # the partition is the UTC day of each sample, as DuckDB decodes the directory name
+    assert all(
+        day == datetime.fromtimestamp(int(str(ts)) // S, UTC).date() for _, _, ts, _, day in rows
+    )
+    frame = (
+        pl.scan_parquet(out / "metrics_raw" / "**" / "*.parquet", hive_partitioning=True)
+        .select("device", "metric", "ts", "ts_ns", "value", "date")
+        .collect()
+    )
+    assert frame.schema["date"] == pl.Date and frame.schema["ts"] == pl.Datetime("us", "UTC")
+    assert frame.height == len(truth)
+    assert (frame["ts"].dt.epoch("us") == frame["ts_ns"] // 1000).all()
+    keys = zip(frame["device"], frame["metric"], frame["ts_ns"], strict=True)
+    assert dict(zip(keys, frame["value"], strict=True)) == truth
+    await store.close()
+
+
+async def test_a_second_run_writes_nothing_and_a_fresh_export_is_byte_identical(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    store = open_store(data_dir / "metrics.db", seal_rows=3000)
+    truth: Truth = {}
+    await write_samples(store, truth, DAY0 + 22 * 3600 * S, hours=3, seed=2)
+    await store.maintain()  # rollups too (the first day's daily one: its day has closed)
+    out = tmp_path / "lake"
+    first = run_export(Settings(data_dir=data_dir), out).as_json()
+    before = hashes(out)
+    again = run_export(Settings(data_dir=data_dir), out).as_json()
+    assert first["files_written"] == len(before) and again["files_written"] == 0
+    assert hashes(out) == before
+    fresh = tmp_path / "fresh"
+    run_export(Settings(data_dir=data_dir), fresh)
+    assert hashes(fresh) == before
+    assert {"metrics_raw", "metrics_hourly", "metrics_daily"} <= {p.split("/")[0] for p in before}
+    await store.close()
+
+
+async def test_new_data_rewrites_only_the_days_it_falls_in(data_dir: Path, tmp_path: Path) -> None:
+    store = open_store(data_dir / "metrics.db", seal_rows=3000)
+    truth: Truth = {}
+    await write_samples(store, truth, DAY0, hours=2, seed=3)
+    engine = make_engine(f"sqlite:///{data_dir / 'inventory.db'}")
+    at = datetime(2026, 3, 1, 5, tzinfo=UTC)
+    with Session(engine) as s:
+        s.add(ErrorLog(at=at, category="poll", severity="error", message="timeout on gw"))
+        s.add(JobRun(job_name="ping", scheduled_at=at, started_at=at, status="running"))
+        s.commit()
+    out = tmp_path / "lake"
+    run_export(Settings(data_dir=data_dir), out)
+    before = hashes(out)
+    mtimes = {p: (out / p).stat().st_mtime_ns for p in before}
+    await write_samples(store, truth, DAY0 + 2 * 86400 * S, hours=1, seed=4)  # a new day
+    with Session(engine) as s:
+        s.add(ErrorLog(at=at + timedelta(days=2), category="poll", severity="error", message="x"))
+        run = s.get(JobRun, 1)
+        assert run is not None
+        run.status, run.finished_at = "ok", at + timedelta(seconds=3)  # the open run ends
+        s.commit()
+    engine.dispose()
+    report = run_export(Settings(data_dir=data_dir), out).as_json()
+    after = hashes(out)
+    changed = {p for p in after if before.get(p) != after[p]}
+    # the store rolled up the hours the new samples closed: those rollup days change too
+    rolled = ("metrics_minute/", "metrics_hourly/", "metrics_daily/")
+    assert {p for p in changed if not p.startswith(rolled)} == {
+        "metrics_raw/date=2026-03-03/part-0.parquet",
+        "error_logs/date=2026-03-03/part-0.parquet",
+        "job_runs/date=2026-03-01/part-0.parquet",  # its run finished since
+    }
+    for p in before.keys() - changed:
+        assert (out / p).stat().st_mtime_ns == mtimes[p]  # not even rewritten
+    runs = duckdb.sql(
+        f"SELECT status, epoch_us(finished_at) FROM '{out}/job_runs/*/*.parquet'"
+    ).fetchall()
+    assert runs == [("ok", int((at + timedelta(seconds=3)).timestamp() * 1e6))]
+    assert report["rows_written"] == sum(pl.read_parquet(out / p).height for p in changed)
+    await store.close()
+
+
+async def test_since_is_the_lakes_first_day_and_kept(data_dir: Path, tmp_path: Path) -> None:
+    store = open_store(data_dir / "metrics.db")
+    await write_samples(store, {}, DAY0, hours=1, seed=5)
+    await write_samples(store, {}, DAY0 + 86400 * S, hours=1, seed=6)
+    await store.close()
+    out = tmp_path / "lake"
+    run_export(Settings(data_dir=data_dir), out, since="2026-03-02")
+    assert [p.name for p in (out / "metrics_raw").iterdir()] == ["date=2026-03-02"]
+    with pytest.raises(Exception, match="starts at 2026-03-02"):
+        run_export(Settings(data_dir=data_dir), out, since="2026-03-01")
+
+
+@pytest.mark.privileged
+async def test_a_full_disk_leaves_the_old_files_and_an_error(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A tmpfs too small for the second day's file: its export fails with ENOSPC, the first
+    day's file and the manifest stay whole, no temporary file is left, and once there is
+    room the next run completes (same bytes as a fresh export)."""
+    store = open_store(data_dir / "metrics.db")
+    truth: Truth = {}
+    await write_samples(store, truth, DAY0, hours=1, seed=7)
+    await store.close()
+    out = tmp_path / "small"
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(out)], check=True)
+    try:
+        run_export(Settings(data_dir=data_dir), out)
+        good = hashes(out)
+        manifest = (out / MANIFEST).read_bytes()
+        store = open_store(data_dir / "metrics.db")
+        rng = random.Random(8)  # incompressible values: a file bigger than what is left
+        await store.write(
+            [
+                Sample(
+                    DEVICE_METRICS, f"d{k % 50}", "noise", rng.random(), DAY0 + 86400 * S + k * S
+                )
+                for k in range(60_000)
+            ]
+        )
+        await store.close()
+        report = run_export(Settings(data_dir=data_dir), out)
+        assert report.error is not None and "No space left on device" in report.error
+        assert report.tables[0].name == "metrics_raw" and report.tables[0].error
+        now = hashes(out)
+        assert {p: now[p] for p in good} == good  # what was there is untouched
+        assert "metrics_raw/date=2026-03-02/part-0.parquet" not in now  # not half of it
+        assert not [p for p in out.rglob(".*") if p.name.endswith(".tmp")]
+        listed = json.loads((out / MANIFEST).read_text())["tables"]
+        for name, entry in listed.items():  # every file the manifest lists is whole
+            for day in entry["days"].values():
+                assert now[day["file"]] == day["sha256"], name
+                assert pq.read_table(out / day["file"]).num_rows == day["rows"]
+        assert listed["metrics_raw"] == json.loads(manifest)["tables"]["metrics_raw"]
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+    report = run_export(Settings(data_dir=data_dir), out)  # now on the roomy disk below
+    assert report.error is None
+    fresh = tmp_path / "fresh"
+    run_export(Settings(data_dir=data_dir), fresh)
+    assert hashes(out) == hashes(fresh)
+
+
+def test_every_table_has_an_explicit_schema_and_utc_times(data_dir: Path) -> None:
+    with open_sources(Settings(data_dir=data_dir)) as sources:
+        names = [s.name for s in sources]
+        for source in sources:
+            for f in source.schema:
+                if str(f.type).startswith("timestamp"):
+                    assert str(f.type) == "timestamp[us, tz=UTC]", (source.name, f.name)
+    assert names == [
+        "metrics_raw", "metrics_minute", "metrics_hourly", "metrics_daily", "job_runs",
+        "job_run_targets", "device_states", "events", "error_logs", "config_changes",
+        "request_logs", "user_activity", "incidents", "incident_events",
+    ]  # fmt: skip
+
+
+def test_no_store_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="no netgauge data"):
+        export(tmp_path / "o", [])  # nothing to export is fine
+        run_export(Settings(data_dir=tmp_path / "nothing"), tmp_path / "out")
