@@ -96,7 +96,7 @@ TABLES: list[InventoryTable] = [
         DeviceStateChange.at,
         [
             ("id", DeviceStateChange.id, _INT),
-            ("at", DeviceStateChange.at, UTC_US),
+            ("ts", DeviceStateChange.at, UTC_US),
             ("device", DeviceStateChange.device, _TEXT),
             ("previous_state", DeviceStateChange.previous_state, _TEXT),
             ("new_state", DeviceStateChange.new_state, _TEXT),
@@ -110,7 +110,7 @@ TABLES: list[InventoryTable] = [
         Event.at,
         [
             ("id", Event.id, _INT),
-            ("at", Event.at, UTC_US),
+            ("ts", Event.at, UTC_US),
             ("kind", Event.kind, _TEXT),
             ("target", Event.target_name, _TEXT),
             ("job", Event.job_name, _TEXT),
@@ -123,7 +123,7 @@ TABLES: list[InventoryTable] = [
         ErrorLog.at,
         [
             ("id", ErrorLog.id, _INT),
-            ("at", ErrorLog.at, UTC_US),
+            ("ts", ErrorLog.at, UTC_US),
             ("category", ErrorLog.category, _TEXT),
             ("severity", ErrorLog.severity, _TEXT),
             ("message", ErrorLog.message, _TEXT),
@@ -138,7 +138,7 @@ TABLES: list[InventoryTable] = [
         InventoryChange.at,
         [
             ("id", InventoryChange.id, _INT),
-            ("at", InventoryChange.at, UTC_US),
+            ("ts", InventoryChange.at, UTC_US),
             ("entity_type", InventoryChange.entity_type, _TEXT),
             ("entity_name", InventoryChange.entity_name, _TEXT),
             ("action", InventoryChange.action, _TEXT),
@@ -152,7 +152,7 @@ TABLES: list[InventoryTable] = [
         ApiRequestLog.at,
         [
             ("id", ApiRequestLog.id, _INT),
-            ("at", ApiRequestLog.at, UTC_US),
+            ("ts", ApiRequestLog.at, UTC_US),
             ("method", ApiRequestLog.method, _TEXT),
             ("path", ApiRequestLog.path, _TEXT),
             ("user", ApiRequestLog.user, _TEXT),
@@ -170,7 +170,7 @@ TABLES: list[InventoryTable] = [
         UserActivity.at,
         [
             ("id", UserActivity.id, _INT),
-            ("at", UserActivity.at, UTC_US),
+            ("ts", UserActivity.at, UTC_US),
             ("user", UserActivity.user, _TEXT),
             ("kind", UserActivity.kind, _TEXT),
             ("page", UserActivity.page, _TEXT),
@@ -205,7 +205,7 @@ TABLES: list[InventoryTable] = [
         [
             ("id", IncidentEvent.id, _INT),
             ("incident_id", IncidentEvent.incident_id, _INT),
-            ("at", IncidentEvent.at, UTC_US),
+            ("ts", IncidentEvent.at, UTC_US),
             ("kind", IncidentEvent.kind, _TEXT),
             ("actor", IncidentEvent.actor, _TEXT),
             ("detail", IncidentEvent.detail, _TEXT),
