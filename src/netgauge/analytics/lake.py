@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -229,7 +229,7 @@ def _write_atomically(
     _make_dir(path.parent)
     temp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with open(temp, "wb") as f:
+        with _private(temp, "wb") as f:
             pq.write_table(rows, f, **WRITE_OPTIONS)
             f.flush()
             os.fsync(f.fileno())
@@ -244,6 +244,11 @@ def _write_atomically(
         raise
     _sync_dir(path.parent)
     return digest, size
+
+
+def _private(path: Path, mode: str) -> IO[Any]:
+    """``path`` opened for writing, created 0600 (the lake holds user names and logs)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), mode)
 
 
 def _intact(path: Path, known: dict[str, Any]) -> bool:
@@ -262,8 +267,12 @@ def _sha256(path: Path) -> str:
 
 
 def _make_dir(path: Path) -> None:
-    """Directories of the lake: 0700 when made here (it holds user names, request logs)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Directories of the lake: 0700 when made here (it holds user names, request logs),
+    each level (``mkdir(parents=True)`` would give the parents the umask's mode)."""
+    if path.is_dir():
+        return
+    _make_dir(path.parent)
+    path.mkdir(mode=0o700, exist_ok=True)
 
 
 def _sync_dir(path: Path) -> None:
@@ -334,7 +343,7 @@ def _save_manifest(out: Path, manifest: dict[str, Any]) -> None:
     temp = out / f".{MANIFEST}.{os.getpid()}.tmp"
     text = json.dumps(manifest, sort_keys=True, indent=1) + "\n"
     try:
-        with open(temp, "w") as f:
+        with _private(temp, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

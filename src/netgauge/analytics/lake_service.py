@@ -165,7 +165,9 @@ def _save_status(out: Path, report: LakeReport, began: float) -> None:
     }
     try:
         temp = out / f".{STATUS}.{os.getpid()}.tmp"
-        temp.write_text(json.dumps(status, sort_keys=True) + "\n")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(status, sort_keys=True) + "\n")
         os.replace(temp, out / STATUS)
     except OSError as exc:  # a full disk: the report still says what happened
         log.warning("lake.status_not_saved", error=str(exc))

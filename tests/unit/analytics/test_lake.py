@@ -138,6 +138,9 @@ async def test_a_second_run_writes_nothing_and_a_fresh_export_is_byte_identical(
     run_export(Settings(data_dir=data_dir), fresh)
     assert hashes(fresh) == before
     assert {"metrics_raw", "metrics_hourly", "metrics_daily"} <= {p.split("/")[0] for p in before}
+    made = [p for p in out.rglob("*") if not p.name.startswith(".")]
+    assert {oct(p.stat().st_mode & 0o777) for p in made if p.is_file()} == {"0o600"}
+    assert {oct(p.stat().st_mode & 0o777) for p in made if p.is_dir()} == {"0o700"}
     await store.close()
 
 
