@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,3 +269,98 @@ def test_no_store_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no netgauge data"):
         export(tmp_path / "o", [])  # nothing to export is fine
         run_export(Settings(data_dir=tmp_path / "nothing"), tmp_path / "out")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``netgauge analytics export-lake ...`` in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "netgauge", "analytics", "export-lake", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_the_command_prints_its_summary_and_refuses_bad_input_in_one_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    store = open_store(data_dir / "metrics.db")
+    truth: Truth = {}
+    await write_samples(store, truth, DAY0, hours=1, seed=9)
+    await store.close()
+    out = tmp_path / "lake"
+    done = cli("--out", str(out), "--data-dir", str(data_dir), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    raw = next(t for t in summary["tables"] if t["table"] == "metrics_raw")
+    assert raw["rows_written"] == raw["rows_total"] == len(truth) and summary["error"] is None
+    again = cli("--out", str(out), "--data-dir", str(data_dir))
+    assert again.returncode == 0 and "0 files written" in again.stdout.splitlines()[-1]
+    for args, words in (
+        (["--since", "2026-02-30"], "since: '2026-02-30' is not a date (YYYY-MM-DD)"),
+        (["--since", "2026-01-01"], "since: the lake in"),
+    ):
+        bad = cli("--out", str(out), "--data-dir", str(data_dir), *args)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+        assert bad.stderr.startswith("netgauge analytics export-lake: error: " + words)
+    empty = cli("--out", str(tmp_path / "x"), "--data-dir", str(tmp_path / "none"))
+    assert empty.returncode == 2 and "no netgauge data in" in empty.stderr
+    (tmp_path / "file").write_text("")
+    not_dir = cli("--out", str(tmp_path / "file"), "--data-dir", str(data_dir))
+    assert not_dir.returncode == 2 and "is not a directory" in not_dir.stderr
+
+
+SPARK_READ = """
+import json, sys
+from pyspark.sql import SparkSession, functions as F
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+         .getOrCreate())
+found = {}
+for table in sys.argv[2:]:
+    df = spark.read.parquet(sys.argv[1] + "/" + table)
+    found[table] = [df.count(), df.select("date").distinct().count(), dict(df.dtypes)["date"]]
+raw = spark.read.parquet(sys.argv[1] + "/metrics_raw")
+row = raw.select(F.round(F.sum("value"), 4), F.min(F.unix_micros("ts")), F.max("ts_ns")).first()
+found["raw"] = list(row)
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("NETGAUGE_PYSPARK_PYTHON"),
+    reason="Spark: set NETGAUGE_PYSPARK_PYTHON to a Python with pyspark (and Java) to run",
+)
+async def test_spark_reads_the_lake_as_it_is(data_dir: Path, tmp_path: Path) -> None:
+    """Spark's own partition discovery (``spark.read.parquet(DIR/table)``) against DuckDB's
+    reading of the same files: rows, days (as Spark ``date``), sums and time ends."""
+    store = open_store(data_dir / "metrics.db")
+    await write_samples(store, {}, DAY0 + 22 * 3600 * S, hours=3, seed=10)
+    await store.maintain()
+    await store.close()
+    out = tmp_path / "lake"
+    assert run_export(Settings(data_dir=data_dir), out).error is None
+    tables = sorted(p.name for p in out.iterdir() if p.is_dir())
+    expected: dict[str, list[object]] = {}
+    for table in tables:
+        glob = (out / table / "*" / "*.parquet").as_posix()
+        n, days = duckdb.sql(
+            f"SELECT count(*), count(DISTINCT date) FROM read_parquet('{glob}', "
+            "hive_partitioning = true)"
+        ).fetchone() or (0, 0)
+        expected[table] = [n, days, "date"]
+    glob = (out / "metrics_raw" / "*" / "*.parquet").as_posix()
+    row = duckdb.sql(
+        f"SELECT round(sum(value), 4), min(epoch_us(ts)), max(ts_ns) FROM '{glob}'"
+    ).fetchone()
+    expected["raw"] = list(row or ())
+    script = tmp_path / "spark_read.py"
+    script.write_text(SPARK_READ)
+    done = subprocess.run(
+        [os.environ["NETGAUGE_PYSPARK_PYTHON"], str(script), str(out), *tables],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
