@@ -96,7 +96,7 @@ class Service:
         self._scheduler_task: asyncio.Task[None] | None = None
         self._agents_task: asyncio.Task[None] | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
-        self.lake = LakeRunner(self.settings)  # the data lake export: its schedule and status
+        self.lake = LakeRunner(self.settings, self.clock.sleep)  # the data lake: schedule, status
         self._lake_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

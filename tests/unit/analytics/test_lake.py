@@ -4,6 +4,7 @@ and incremental, and a full disk leaves nothing half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from netgauge.analytics.lake import MANIFEST, export
-from netgauge.analytics.lake_service import open_sources, run_export
+from netgauge.analytics.lake_service import LakeRunner, open_sources, run_export
 from netgauge.config.settings import Settings
 from netgauge.inventory import make_engine, migrate
 from netgauge.inventory.tables import ErrorLog, JobRun
@@ -364,3 +365,33 @@ async def test_spark_reads_the_lake_as_it_is(data_dir: Path, tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
+async def test_the_schedule_runs_every_interval_and_keeps_going_after_a_failure(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The loop's sleep is injected: two rounds, the first failing (no store file yet), the
+    second exporting; the status says each."""
+    (data_dir / "metrics.db").unlink()
+    out = tmp_path / "lake"
+    slept: list[float] = []
+    states: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        states.append(runner.health()["state"])
+        if len(slept) == 1:
+            store = open_store(data_dir / "metrics.db")
+            await write_samples(store, {}, DAY0, hours=1, seed=11)
+            await store.close()
+        else:
+            raise asyncio.CancelledError
+
+    settings = Settings(data_dir=data_dir, lake_dir=out, lake_interval_s=900)
+    runner = LakeRunner(settings, sleep)
+    assert runner.health()["state"] == "never"
+    with pytest.raises(asyncio.CancelledError):
+        await runner.loop()
+    assert slept == [900, 900] and states == ["failing", "ok"]
+    assert "metrics_raw" in {t["table"] for t in runner.status().tables}
+    assert runner.health()["rows_written"] == sum(t["rows"] for t in runner.status().tables)
