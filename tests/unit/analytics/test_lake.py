@@ -25,7 +25,7 @@ from netgauge.analytics.lake import MANIFEST, export
 from netgauge.analytics.lake_service import LakeRunner, open_sources, run_export
 from netgauge.config.settings import Settings
 from netgauge.inventory import make_engine, migrate
-from netgauge.inventory.tables import ErrorLog, JobRun
+from netgauge.inventory.tables import ErrorLog, IncidentRow, JobRun
 from netgauge.models import DEVICE_METRICS, Sample
 from netgauge.storage import EmbeddedStore
 from netgauge.storage.embedded.layout import Retention
@@ -156,6 +156,9 @@ async def test_new_data_rewrites_only_the_days_it_falls_in(data_dir: Path, tmp_p
     with Session(engine) as s:
         s.add(ErrorLog(at=at, category="poll", severity="error", message="timeout on gw"))
         s.add(JobRun(job_name="ping", scheduled_at=at, started_at=at, status="running"))
+        s.add(
+            IncidentRow(fingerprint="f1", rule="down", labels={"z": "1", "a": "é"}, started_at=at)
+        )
         s.commit()
     out = tmp_path / "lake"
     run_export(Settings(data_dir=data_dir), out)
@@ -167,6 +170,9 @@ async def test_new_data_rewrites_only_the_days_it_falls_in(data_dir: Path, tmp_p
         run = s.get(JobRun, 1)
         assert run is not None
         run.status, run.finished_at = "ok", at + timedelta(seconds=3)  # the open run ends
+        incident = s.get(IncidentRow, 1)
+        assert incident is not None
+        incident.state, incident.resolved_at = "resolved", at + timedelta(hours=1)
         s.commit()
     engine.dispose()
     report = run_export(Settings(data_dir=data_dir), out).as_json()
@@ -178,6 +184,7 @@ async def test_new_data_rewrites_only_the_days_it_falls_in(data_dir: Path, tmp_p
         "metrics_raw/date=2026-03-03/part-0.parquet",
         "error_logs/date=2026-03-03/part-0.parquet",
         "job_runs/date=2026-03-01/part-0.parquet",  # its run finished since
+        "incidents/date=2026-03-01/part-0.parquet",  # resolved since
     }
     for p in before.keys() - changed:
         assert (out / p).stat().st_mtime_ns == mtimes[p]  # not even rewritten
@@ -185,6 +192,8 @@ async def test_new_data_rewrites_only_the_days_it_falls_in(data_dir: Path, tmp_p
         f"SELECT status, epoch_us(finished_at) FROM '{out}/job_runs/*/*.parquet'"
     ).fetchall()
     assert runs == [("ok", int((at + timedelta(seconds=3)).timestamp() * 1e6))]
+    incidents = duckdb.sql(f"SELECT state, labels FROM '{out}/incidents/*/*.parquet'").fetchall()
+    assert incidents == [("resolved", '{"a":"é","z":"1"}')]  # canonical JSON text
     assert report["rows_written"] == sum(pl.read_parquet(out / p).height for p in changed)
     await store.close()
 
