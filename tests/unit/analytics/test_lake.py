@@ -211,6 +211,7 @@ async def test_since_is_the_lakes_first_day_and_kept(data_dir: Path, tmp_path: P
 
 
 @pytest.mark.privileged
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 async def test_a_full_disk_leaves_the_old_files_and_an_error(
     data_dir: Path, tmp_path: Path
 ) -> None:
