@@ -9,8 +9,10 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,8 +224,9 @@ async def test_a_full_disk_leaves_the_old_files_and_an_error(
     truth: Truth = {}
     await write_samples(store, truth, DAY0, hours=1, seed=7)
     await store.close()
-    out = tmp_path / "small"
-    out.mkdir()
+    # outside pytest's shared temporary tree, which other pytest runs of this user clean up
+    # (a directory they walk is busy for umount)
+    out = Path(tempfile.mkdtemp(prefix="netgauge-lake-full-"))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(out)], check=True)
     try:
         run_export(Settings(data_dir=data_dir), out)
@@ -254,12 +257,18 @@ async def test_a_full_disk_leaves_the_old_files_and_an_error(
                 assert pq.read_table(out / day["file"]).num_rows == day["rows"]
         assert listed["metrics_raw"] == json.loads(manifest)["tables"]["metrics_raw"]
     finally:
-        subprocess.run(["umount", str(out)], check=True)
-    report = run_export(Settings(data_dir=data_dir), out)  # now on the roomy disk below
-    assert report.error is None
-    fresh = tmp_path / "fresh"
-    run_export(Settings(data_dir=data_dir), fresh)
-    assert hashes(out) == hashes(fresh)
+        done = subprocess.run(["umount", str(out)], capture_output=True, text=True)
+        if done.returncode:  # never leave it mounted; still fail and say why
+            subprocess.run(["umount", "-l", str(out)], check=True)
+            raise AssertionError(f"umount: {done.stderr}")
+    try:
+        report = run_export(Settings(data_dir=data_dir), out)  # now on the roomy disk below
+        assert report.error is None
+        fresh = tmp_path / "fresh"
+        run_export(Settings(data_dir=data_dir), fresh)
+        assert hashes(out) == hashes(fresh)
+    finally:
+        shutil.rmtree(out)
 
 
 def test_every_table_has_an_explicit_schema_and_utc_times(data_dir: Path) -> None:
