@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from netgauge.storage.embedded.blocks import decode
 from netgauge.storage.embedded.head import unpack
-from netgauge.storage.embedded.layout import DAY, RAW, ROLLUPS, Catalog, Level, floor, table
+from netgauge.storage.embedded.layout import DAY, RAW, Catalog, Level, floor, table
 
 SeriesKey = tuple[str, str, str]  # measurement, device, metric
 Ints = npt.NDArray[np.int64]
@@ -203,4 +203,4 @@ def snapshot(path: Path) -> Iterator[StoreSnapshot]:
         conn.close()
 
 
-__all__ = ["ROLLUPS", "RawDay", "RollupDay", "StoreSnapshot", "snapshot"]
+__all__ = ["RawDay", "RollupDay", "StoreSnapshot", "snapshot"]
