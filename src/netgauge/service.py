@@ -20,6 +20,7 @@ import structlog
 from netgauge.alerting.model import TargetInfo
 from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
+from netgauge.analytics.lake_service import LakeRunner
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
@@ -95,6 +96,8 @@ class Service:
         self._scheduler_task: asyncio.Task[None] | None = None
         self._agents_task: asyncio.Task[None] | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
+        self.lake = LakeRunner(self.settings, self.clock.sleep)  # the data lake: schedule, status
+        self._lake_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate, sync the file into the inventory, open the store, start scheduling."""
@@ -218,6 +221,8 @@ class Service:
         self._housekeeping_task = asyncio.create_task(
             self._housekeep(), name="netgauge-housekeeping"
         )
+        if self.lake.enabled:
+            self._lake_task = asyncio.create_task(self.lake.loop(), name="netgauge-lake")
         self.started = True
 
     async def _execute(self, job: str, scheduled_at: datetime) -> None:
@@ -312,7 +317,7 @@ class Service:
         self.started = False
         await self.scheduler.stop()
         await self.discovery.close()
-        for task in (self._agents_task, self._housekeeping_task):
+        for task in (self._agents_task, self._housekeeping_task, self._lake_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -443,6 +448,7 @@ class Service:
             "last_write_ns": store.last_write_ns,
             # device samples refused by validation, by reason (never stored, never silent)
             "rejected_samples": REJECTIONS.counts(),
+            "lake": self.lake.health(),
         }
 
     def _store_state(

@@ -154,6 +154,23 @@ class HealthSummary(BaseModel):
     scheduler: SchedulerSummary
     stores: list[StoreSummary]
     last_write_ns: int | None
+    lake: Literal["off", "never", "ok", "failing"] = Field(
+        "off", description="the data lake export: not configured, not run yet, ok, failing"
+    )
+
+
+class LakeHealth(BaseModel):
+    """The data lake export's last run (``lake_dir``; docs/analytics/lake.md)."""
+
+    state: Literal["off", "never", "ok", "failing"]
+    out: str | None
+    running: bool
+    last_run_at: datetime | None
+    seconds: float | None
+    files_written: int | None
+    files_unchanged: int | None
+    rows_written: int | None
+    error: str | None
 
 
 class StoreDetails(StoreSummary):
@@ -181,6 +198,7 @@ class HealthDetails(BaseModel):
     rejected_samples: dict[str, int] = Field(
         description="device samples refused by validation, by reason"
     )
+    lake: LakeHealth
 
 
 class RunNowResponse(BaseModel):

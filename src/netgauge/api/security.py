@@ -60,6 +60,8 @@ def required_role(method: str, path: str) -> Role | None:
         return Role.VIEWER  # every user's console reports its own use
     if path.startswith(ADMIN_PREFIXES):
         return Role.ADMIN
+    if path.startswith("/api/v1/analytics/lake") and method not in SAFE_METHODS:
+        return Role.ADMIN  # an export writes files on the server's disk
     if path.startswith("/api/v1/credentials"):  # operators pick them for targets in scope
         return Role.OPERATOR if method in SAFE_METHODS else Role.ADMIN
     if path == "/api/v1/auth/me":

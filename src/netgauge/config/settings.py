@@ -283,6 +283,14 @@ class Settings(BaseSettings):
     run_retention_days: float = Field(
         30, gt=0, le=3650, description="Job runs and their targets' outcomes are kept this long."
     )
+    lake_dir: Path | None = Field(
+        None,
+        description="Data lake: serve exports every table there as Parquet, by day, every "
+        "lake_interval_s (none by default; see docs/analytics/lake.md).",
+    )
+    lake_interval_s: float = Field(
+        3600.0, ge=60, le=7 * 86400, description="How often serve exports to lake_dir."
+    )
 
     @classmethod
     def settings_customise_sources(

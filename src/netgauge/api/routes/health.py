@@ -48,6 +48,7 @@ async def health(request: Request) -> HealthSummary:
             "scheduler": {"running": full["scheduler"]["running"]},
             "stores": stores,
             "last_write_ns": full["last_write_ns"],
+            "lake": full["lake"]["state"],
         }
     )
 
