@@ -38,6 +38,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fleet import Fleet, generate, outage_within  # noqa: E402
+
 from netgauge.analytics.risk.features import FEATURES, feature_matrix  # noqa: E402
 from netgauge.analytics.risk.model import (  # noqa: E402
     Fallback,
@@ -116,8 +117,15 @@ def lead_times(
     return leads, counted, precision
 
 
-def report(name: str, fleet: Fleet, train: Part, test: Part, p_train: np.ndarray,
-           p_test: np.ndarray, start: float) -> None:
+def report(
+    name: str,
+    fleet: Fleet,
+    train: Part,
+    test: Part,
+    p_train: np.ndarray,
+    p_test: np.ndarray,
+    start: float,
+) -> None:
     base = test.y.mean()
     auc = roc_auc_score(test.y, p_test)
     ap = average_precision_score(test.y, p_test)
@@ -144,28 +152,55 @@ def main() -> None:
     fleet = generate(args.devices, args.days, args.seed)
     outages = [o for d in fleet.devices.values() for o in d.outages]
     causes = {c: sum(1 for o in outages if o[2] == c) for c in sorted({o[2] for o in outages})}
-    print(f"fleet: {args.devices} devices x {args.days:g} days (seed {args.seed}), "
-          f"{len(outages)} outages by cause {causes}, made in {time.perf_counter() - began:.1f} s")
+    print(
+        f"fleet: {args.devices} devices x {args.days:g} days (seed {args.seed}), "
+        f"{len(outages)} outages by cause {causes}, made in {time.perf_counter() - began:.1f} s"
+    )
     split = fleet.start + args.train_days * DAY
     began = time.perf_counter()
     data = training_set(fleet.histories(), fleet.start, split - HORIZON, HORIZON)
     model = fit(data)
-    print(f"model: {model.info.kind}, {model.info.why}, calibration {model.info.calibration}; "
-          f"trained in {time.perf_counter() - began:.1f} s")
+    print(
+        f"model: {model.info.kind}, {model.info.why}, calibration {model.info.calibration}; "
+        f"trained in {time.perf_counter() - began:.1f} s"
+    )
     train = sampled(fleet, fleet.start, split - HORIZON)
     test = sampled(fleet, split, fleet.end - HORIZON)
-    print(f"evaluated: {len(test.y)} device-hours after day {args.train_days:g}, "
-          f"{int(test.y.sum())} positive")
+    print(
+        f"evaluated: {len(test.y)} device-hours after day {args.train_days:g}, "
+        f"{int(test.y.sum())} positive"
+    )
     rules = Fallback(ModelInfo("fallback", "bench", 0, 0, 0, None, None))
-    report("model", fleet, train, test, model.probabilities(train.x),
-           model.probabilities(test.x), split)
-    report("fallback", fleet, train, test, rules.probabilities(train.x),
-           rules.probabilities(test.x), split)
+    report(
+        "model",
+        fleet,
+        train,
+        test,
+        model.probabilities(train.x),
+        model.probabilities(test.x),
+        split,
+    )
+    report(
+        "fallback",
+        fleet,
+        train,
+        test,
+        rules.probabilities(train.x),
+        rules.probabilities(test.x),
+        split,
+    )
     recent = FEATURES.index("offline_episodes_7d")
     flag_train, flag_test = train.x[:, recent] > 0, test.x[:, recent] > 0
     rate = {True: train.y[flag_train].mean(), False: train.y[~flag_train].mean()}
-    report("naive", fleet, train, test, np.where(flag_train, rate[True], rate[False]),
-           np.where(flag_test, rate[True], rate[False]), split)
+    report(
+        "naive",
+        fleet,
+        train,
+        test,
+        np.where(flag_train, rate[True], rate[False]),
+        np.where(flag_test, rate[True], rate[False]),
+        split,
+    )
     if args.cost:
         cost()
 
@@ -180,9 +215,11 @@ def cost() -> None:
     data = training_set(histories, fleet.start, fleet.end - 2 * HORIZON, HORIZON)
     model = fit(data)
     risks = assess(model, histories, fleet.end, HORIZON)
-    print(f"cost: 1,000 devices x 90 days (fleet made in {made:.0f} s): features + training "
-          f"({len(data.y)} samples) + assessing {len(risks)} devices in "
-          f"{time.process_time() - began:.1f} s CPU, {time.perf_counter() - wall:.1f} s wall")
+    print(
+        f"cost: 1,000 devices x 90 days (fleet made in {made:.0f} s): features + training "
+        f"({len(data.y)} samples) + assessing {len(risks)} devices in "
+        f"{time.process_time() - began:.1f} s CPU, {time.perf_counter() - wall:.1f} s wall"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import structlog
 from netgauge.alerting.model import TargetInfo
 from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
+from netgauge.analytics.risk_service import risk_for
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
@@ -163,6 +164,7 @@ class Service:
         )
         # the one reading of a target's live state (routes, pages, exports, alert rules)
         self.live = LiveStates(self.status, self.devices)
+        self.risk = risk_for(self)  # failure risk, trained on this fleet's history on request
         self.calendars = Calendars()
         await self.reload_calendars()
         self.alerting = Alerting(

@@ -74,9 +74,7 @@ FEATURES: tuple[str, ...] = (
     "memory_hours_to_limit",
     "disk_hours_to_limit",
 )
-COUNTS = frozenset(
-    f for f in FEATURES if f[-3:] in ("24h", "_7d", "30d") or f.startswith("hours_")
-)
+COUNTS = frozenset(f for f in FEATURES if f[-3:] in ("24h", "_7d", "30d") or f.startswith("hours_"))
 """Event counts and hours since an event: the model reads them as log1p (the tenth flap
 says less than the first; 2 h against 12 h since a change matters more than 100 against
 110)."""

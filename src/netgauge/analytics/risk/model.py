@@ -278,3 +278,55 @@ def train_and_assess(
     data = training_set(histories, start, at - horizon_s, horizon_s)
     predictor = fit(data, at - horizon_s)
     return predictor, assess(predictor, histories, at, horizon_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """The model's figures on the newest quarter of the history, trained on the rest."""
+
+    roc_auc: float
+    pr_auc: float
+    base_rate: float
+    calibration_error: float  # ECE, 10 equal-width bins
+    samples: int
+    positives: int
+
+
+def backtest(data: TrainingSet, holdout: float = 0.25) -> Quality | None:
+    """Train on the older samples, score the newest ``holdout`` share of the time range
+    (None when either part has too few outages, or a single class)."""
+    from sklearn.metrics import (  # type: ignore[import-untyped]
+        average_precision_score,
+        roc_auc_score,
+    )
+
+    if not len(data.times):
+        return None
+    cut = data.times.min() + (1 - holdout) * (data.times.max() - data.times.min())
+    old, new = data.times < cut, data.times >= cut
+    part = TrainingSet(data.x[old], data.y[old], [], data.times[old], data.outages)
+    model = fit(part)
+    y = data.y[new]
+    if isinstance(model, Fallback) or y.min() == y.max():
+        return None
+    p = model.probabilities(data.x[new])
+    return Quality(
+        round(float(roc_auc_score(y, p)), 4),
+        round(float(average_precision_score(y, p)), 4),
+        round(float(y.mean()), 4),
+        round(calibration_error(y, p), 4),
+        len(y),
+        int(y.sum()),
+    )
+
+
+def calibration_error(y: Array, p: Array, bins: int = 10) -> float:
+    """Expected calibration error: |mean probability - outage rate| per equal-width bin,
+    weighted by the bin's share of samples."""
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += float(inside.mean()) * abs(float(p[inside].mean() - y[inside].mean()))
+    return total
