@@ -40,6 +40,10 @@ LOOKBACK_S = 30 * 86400.0  # the history read: 30 days
 STEP_S = 900.0  # metrics read as 15-minute aggregates
 MAX_TRANSITIONS = 2000  # per device, newest first
 MAX_CHANGES = 500
+MIN_RETRAIN_S = 60.0
+HORIZONS = {"6h": 6 * 3600.0, "12h": 12 * 3600.0, "24h": 86400.0, "48h": 172800.0, "7d": 604800.0}
+"""The horizons the API and the console offer (a model is kept per horizon: a fixed few, so
+that no reader can make the service train one per request)."""
 
 
 class PointLike(Protocol):
@@ -107,7 +111,9 @@ class RiskService:
                 return kept
             histories = await self._histories(now)
             model = self._models.get(horizon_s)
-            if retrain or model is None or _age(now, model.trained_at) >= self.retrain_s:
+            # a retrain asked for within a minute of the last is that one (no CPU on demand)
+            wanted = retrain and (model is None or _age(now, model.trained_at) >= MIN_RETRAIN_S)
+            if wanted or model is None or _age(now, model.trained_at) >= self.retrain_s:
                 model = await asyncio.to_thread(_train, histories, now, horizon_s)
                 self._models[horizon_s] = model
             risks = await asyncio.to_thread(

@@ -125,3 +125,19 @@ def test_roles_and_bad_horizons(start_app: StartApp) -> None:
     assert client.get(URL).status_code == 401
     bad = client.get(URL, params={"horizon": "3y"}, headers=viewer)
     assert bad.status_code == 422 and "horizon" in bad.text
+
+
+def test_the_console_lists_devices_by_risk(start_app: StartApp) -> None:
+    fleet = shifted(generate(devices=4, days=3, seed=21))
+    client = serve(start_app, fleet)
+    ranked = [d["device"] for d in client.get(URL, params={"horizon": "6h"}).json()["devices"]]
+    page = client.get("/analytics/risk", params={"horizon": "6h"})
+    assert page.status_code == 200
+    html = page.text
+    assert "Rule-based score (fallback)" in html and "history too short" in html
+    assert [html.index(f">{name}</a>") for name in ranked] == sorted(
+        html.index(f">{name}</a>") for name in ranked
+    )
+    assert "<script>" not in html and "style=" not in html
+    index = client.get("/analytics")
+    assert 'href="/analytics/risk"' in index.text

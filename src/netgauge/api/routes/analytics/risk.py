@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from netgauge.analytics.risk_service import RiskAnswer
+from netgauge.analytics.risk_service import HORIZONS, RiskAnswer
 from netgauge.api.deps import ServiceDep
 
 router = APIRouter(prefix="/risk")
@@ -25,9 +25,6 @@ class Horizon(StrEnum):
     H24 = "24h"
     H48 = "48h"
     D7 = "7d"
-
-
-HORIZON_S = {"6h": 6 * 3600.0, "12h": 12 * 3600.0, "24h": 86400.0, "48h": 172800.0, "7d": 604800.0}
 
 
 class ReasonPublic(BaseModel):
@@ -134,7 +131,7 @@ async def device_risks(
     """Each device's probability of going offline within ``horizon``, highest first, with
     the top three reasons; the model is retrained when older than 6 h (the fallback rules
     answer while the history holds fewer than 10 outages), the answer kept for a minute."""
-    answer = await service.risk.answer(HORIZON_S[horizon.value])
+    answer = await service.risk.answer(HORIZONS[horizon.value])
     return public(answer, horizon.value, device)
 
 
@@ -144,5 +141,5 @@ async def retrain(
     horizon: Annotated[Horizon, Query(description="how far ahead")] = Horizon.H24,
 ) -> RiskPublic:
     """Retrain the model on the history as it is now, and answer with it (operators)."""
-    answer = await service.risk.answer(HORIZON_S[horizon.value], retrain=True)
+    answer = await service.risk.answer(HORIZONS[horizon.value], retrain=True)
     return public(answer, horizon.value, None)
