@@ -10,6 +10,7 @@ application services (``live``, ``accounts``, ``alerting``, ``credentials``, ``d
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -296,8 +297,11 @@ class Service:
                 log.exception("agents.watch_failed")
 
     async def _housekeep(self) -> None:
-        """At start and then hourly: job runs older than ``run_retention_days`` go."""
-        while True:
+        """At start and then hourly: job runs older than ``run_retention_days`` go; from the
+        first hour on, the failure-risk model is retrained once stale."""
+        for passes in itertools.count():
+            if passes:  # not at start: the history is read when the first hour has passed
+                await self.risk.refresh()
             cutoff = self.clock.now() - timedelta(days=self.settings.run_retention_days)
             try:
                 removed = await asyncio.to_thread(self.inventory.expire_runs, cutoff)

@@ -2,8 +2,10 @@
 through ``Service.points``, state transitions and configuration changes from the
 inventory), the model trained on it and kept.
 
-The model is retrained when a request finds it older than ``retrain_s`` (6 h), or on
-request (``POST /api/v1/analytics/risk/retrain``); an answer is kept ``fresh_s`` (60 s) so
+The model is retrained when the service's hourly housekeeping or a request finds it older
+than ``retrain_s`` (6 h; the fallback is checked again after 10 minutes, as the history
+grows), or on request (``POST /api/v1/analytics/risk/retrain``, once a minute at most); an
+answer is kept ``fresh_s`` (60 s) so
 that a console refreshing every few seconds costs one assessment a minute. Training runs
 in a thread, one at a time.
 """
@@ -16,9 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
+
 from netgauge.analytics.risk.features import DeviceHistory, history_of
 from netgauge.analytics.risk.model import (
     DeviceRisk,
+    Fallback,
     Predictor,
     Quality,
     assess,
@@ -35,12 +40,14 @@ from netgauge.storage.base import Aggregation
 if TYPE_CHECKING:
     from netgauge.service import Service
 
+log = structlog.get_logger(__name__)
 DEVICE = TargetType.DEVICE.value
 LOOKBACK_S = 30 * 86400.0  # the history read: 30 days
 STEP_S = 900.0  # metrics read as 15-minute aggregates
 MAX_TRANSITIONS = 2000  # per device, newest first
 MAX_CHANGES = 500
 MIN_RETRAIN_S = 60.0
+FALLBACK_RECHECK_S = 600.0
 HORIZONS = {"6h": 6 * 3600.0, "12h": 12 * 3600.0, "24h": 86400.0, "48h": 172800.0, "7d": 604800.0}
 """The horizons the API and the console offer (a model is kept per horizon: a fixed few, so
 that no reader can make the service train one per request)."""
@@ -113,7 +120,7 @@ class RiskService:
             model = self._models.get(horizon_s)
             # a retrain asked for within a minute of the last is that one (no CPU on demand)
             wanted = retrain and (model is None or _age(now, model.trained_at) >= MIN_RETRAIN_S)
-            if wanted or model is None or _age(now, model.trained_at) >= self.retrain_s:
+            if wanted or model is None or self._stale(model, now):
                 model = await asyncio.to_thread(_train, histories, now, horizon_s)
                 self._models[horizon_s] = model
             risks = await asyncio.to_thread(
@@ -124,6 +131,20 @@ class RiskService:
             )
             self._answers[horizon_s] = answer
             return answer
+
+    def _stale(self, model: _Kept, now: datetime) -> bool:
+        """Time to train again: the model after ``retrain_s``; the fallback after 10 minutes
+        (the history may have grown enough, and checking a short one is cheap)."""
+        limit = FALLBACK_RECHECK_S if isinstance(model.predictor, Fallback) else self.retrain_s
+        return _age(now, model.trained_at) >= limit
+
+    async def refresh(self) -> None:
+        """The schedule's call (hourly): retrain the default horizon's model when stale.
+        A failure is logged, never raised (housekeeping goes on)."""
+        try:
+            await self.answer(HORIZONS["24h"])
+        except Exception:
+            log.exception("risk.retrain_failed")
 
     async def _histories(self, now: datetime) -> dict[str, DeviceHistory]:
         end_ns = int(now.timestamp() * 1e9)
