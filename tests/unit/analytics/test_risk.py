@@ -224,3 +224,23 @@ def test_cli_refuses_a_missing_directory_and_a_bad_horizon(tmp_path: Path) -> No
     assert done.returncode == 2 and "not a directory" in done.stderr
     done = run(str(tmp_path), "--horizon", "soon")
     assert done.returncode == 2 and "--horizon" in done.stderr
+
+
+def test_track_record_counts_only_events_whose_horizon_has_passed() -> None:
+    t0, hour = 1_000_000.0, 3600.0
+    changes = [t0, t0 + 48 * hour, t0 + 96 * hour]  # the first two followed by outages
+    states = [
+        (t0 - hour, "online"),
+        (t0 + 5 * hour, "offline"),
+        (t0 + 6 * hour, "online"),
+        (t0 + 50 * hour, "offline"),
+        (t0 + 51 * hour, "online"),
+    ]
+    h = history_of({}, states, changes)
+    times = np.array([t0 + 10 * hour, t0 + 30 * hour, t0 + 80 * hour, t0 + 100 * hour])
+    x = feature_matrix(h, times, HORIZON)
+    # judged by t: none (the first change's day is not over), 1 of 1, 2 of 2, 2 of 2
+    expected = [0.2 / 2, 1.2 / 3, 2.2 / 4, 2.2 / 4]
+    np.testing.assert_allclose(column(x, "config_change_track_record"), expected)
+    # a change within the last horizon: at 10 h (the first) and 100 h (the third)
+    np.testing.assert_allclose(column(x, "recent_change_x_track_record"), [0.1, 0.0, 0.0, 2.2 / 4])

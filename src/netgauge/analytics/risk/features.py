@@ -14,6 +14,11 @@ The features, in :data:`FEATURES` order:
   (a reboot, seen or not as an outage);
 * ``config_changes_24h``/``_7d``: changes in the change log that name the device;
 * ``silence_hours``: hours since the newest metric sample (capped at 168);
+* ``<event>_track_record`` for configuration changes, uptime resets and degraded episodes:
+  the share of the device's past such events that an outage followed within the horizon
+  (only events whose horizon has passed by t; smoothed toward 10 %), and
+  ``recent_<event>_x_track_record``: that share when such an event happened within the
+  last horizon, else 0 (this device fell over after its last changes, and just had one);
 * per resource ``cpu``, ``memory``, ``disk``, ``temperature``: ``<r>_level`` (newest value
   of the last 24 h), ``<r>_slope_per_h`` (least-squares slope of the last 24 h, 3 samples
   or more), ``<r>_at_horizon`` (level + slope × horizon: where the trend leads). A device
@@ -73,6 +78,12 @@ FEATURES: tuple[str, ...] = (
     *(f"{r}_{kind}" for r in RESOURCES for kind in ("level", "slope_per_h", "at_horizon")),
     "memory_hours_to_limit",
     "disk_hours_to_limit",
+    "config_change_track_record",
+    "uptime_reset_track_record",
+    "degraded_track_record",
+    "recent_change_x_track_record",
+    "recent_reset_x_track_record",
+    "recent_degraded_x_track_record",
 )
 COUNTS = frozenset(f for f in FEATURES if f[-3:] in ("24h", "_7d", "30d") or f.startswith("hours_"))
 """Event counts and hours since an event: the model reads them as log1p (the tenth flap
@@ -153,7 +164,32 @@ def feature_matrix(history: DeviceHistory, times: Array, horizon_s: float) -> Ar
         "silence_hours": _silence(history, times),
         **_resource_features(history, times, horizon_s),
     }
+    onsets = offline_onsets(history.transitions)
+    degraded = np.array([t for t, s in history.transitions if s == DEGRADED], dtype=np.float64)
+    for name, events in (
+        ("config_change", history.changes),
+        ("uptime_reset", resets),
+        ("degraded", degraded),
+    ):
+        record = _track_record(events, onsets, times, horizon_s)
+        recent = _count_in(events, times, horizon_s) > 0
+        columns[f"{name}_track_record"] = record
+        short = {"config_change": "change", "uptime_reset": "reset"}.get(name, name)
+        columns[f"recent_{short}_x_track_record"] = np.where(recent, record, 0.0)
     return np.column_stack([columns[name] for name in FEATURES])
+
+
+def _track_record(events: Array, onsets: Array, times: Array, horizon_s: float) -> Array:
+    """The share of the device's past events of one kind that an outage followed within the
+    horizon, smoothed toward 10 % ((k + 0.2) / (n + 2)); an event counts once its horizon
+    has passed by t, so nothing after t is read."""
+    if not len(events):
+        return np.full(len(times), 0.1)
+    after = np.searchsorted(onsets, events, side="right")
+    until = np.searchsorted(onsets, events + horizon_s, side="right")
+    followed = np.concatenate(([0.0], np.cumsum(until > after)))
+    known = np.searchsorted(events + horizon_s, times, side="right")  # events judged by t
+    return (followed[known] + 0.2) / (known + 2.0)
 
 
 def _count_in(events: Array, times: Array, window_s: float) -> Array:
