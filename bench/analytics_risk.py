@@ -12,6 +12,8 @@ the rest, against the generator's own outage list:
   also as a multiple of the base rate (the share of positive samples);
 * expected calibration error: 10 equal-width probability bins, |mean p − outage rate| per
   bin weighted by its share of samples;
+* ROC-AUC also without the samples positive only through random outages (nothing precedes
+  them: no scorer can foresee them);
 * lead time: an alarm is p ≥ the threshold that maximised F1 on the training part; for each
   outage of the evaluation part, lead = outage start − the first alarmed sample in the
   horizon before it (an outage with none is missed); the median over caught outages, with
@@ -38,7 +40,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fleet import Fleet, generate, outage_within  # noqa: E402
+from bench.fleet import Device, Fleet, generate, outage_within  # noqa: E402
 
 from netgauge.analytics.risk.features import (  # noqa: E402
     FEATURES,
@@ -67,18 +69,24 @@ class Part:
     y: np.ndarray
     devices: list[str]
     times: np.ndarray
+    random_only: np.ndarray  # positive only through outages nothing preceded (cause random)
 
 
 def sampled(fleet: Fleet, start: float, end: float) -> Part:
     histories = fleet.histories()
-    xs, ys, names, times = [], [], [], []
+    xs, ys, names, times, randoms = [], [], [], [], []
     at = np.arange(start, end, STEP)
     for name, device in fleet.devices.items():
         xs.append(feature_matrix(histories[name], at, HORIZON))
-        ys.append(outage_within(device, at, HORIZON))
+        y = outage_within(device, at, HORIZON)
+        ys.append(y)
         names += [name] * len(at)
         times.append(at)
-    return Part(np.vstack(xs), np.concatenate(ys), names, np.concatenate(times))
+        foreseeable = Device(name, device.kind, [o for o in device.outages if o[2] != "random"])
+        randoms.append((y == 1) & (outage_within(foreseeable, at, HORIZON) == 0))
+    return Part(
+        np.vstack(xs), np.concatenate(ys), names, np.concatenate(times), np.concatenate(randoms)
+    )
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -138,11 +146,13 @@ def report(
     threshold = best_threshold(train.y, p_train)
     leads, counted, precision = lead_times(fleet, test, p_test, threshold, start)
     median = statistics.median(leads) if leads else float("nan")
+    keep = ~test.random_only
+    foreseeable = roc_auc_score(test.y[keep], p_test[keep])
     print(
         f"{name:10s} ROC-AUC {auc:.3f}  PR-AUC {ap:.3f} ({ap / base:.1f}x base {base:.3f})  "
         f"ECE {ece(test.y, p_test):.3f}  lead median {median:.1f} h "
         f"(caught {len(leads)}/{counted} outages, alarm precision {precision:.2f}, "
-        f"threshold {threshold:.3f})"
+        f"threshold {threshold:.3f}); ROC-AUC without random outages {foreseeable:.3f}"
     )
 
 
