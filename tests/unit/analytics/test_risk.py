@@ -244,3 +244,13 @@ def test_track_record_counts_only_events_whose_horizon_has_passed() -> None:
     np.testing.assert_allclose(column(x, "config_change_track_record"), expected)
     # a change within the last horizon: at 10 h (the first) and 100 h (the third)
     np.testing.assert_allclose(column(x, "recent_change_x_track_record"), [0.1, 0.0, 0.0, 2.2 / 4])
+
+
+def test_a_device_without_metrics_is_assessed_on_what_it_has() -> None:
+    t0 = 1_000_000.0
+    pinged = history_of({}, [(t0, "online"), (t0 + 3600, "offline"), (t0 + 7200, "online")])
+    x = feature_matrix(pinged, np.array([t0 + 10_000]), HORIZON)
+    assert np.isnan(column(x, "silence_hours")[0]) and np.isnan(column(x, "memory_level")[0])
+    _, risks = train_and_assess({"pinged": pinged}, t0 + 10_000, HORIZON)
+    reasons = {r.feature for r in risks[0].reasons}
+    assert reasons == {"offline_episodes_7d", "changes_of_state_24h"}

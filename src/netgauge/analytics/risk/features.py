@@ -13,7 +13,8 @@ The features, in :data:`FEATURES` order:
 * ``uptime_resets_24h``/``_7d``: samples of ``uptime_seconds`` lower than the one before
   (a reboot, seen or not as an outage);
 * ``config_changes_24h``/``_7d``: changes in the change log that name the device;
-* ``silence_hours``: hours since the newest metric sample (capped at 168);
+* ``silence_hours``: hours since the newest metric sample (capped at 168; unknown for a
+  device with no metric series);
 * ``<event>_track_record`` for configuration changes, uptime resets and degraded episodes:
   the share of the device's past such events that an outage followed within the horizon
   (only events whose horizon has passed by t; smoothed toward 10 %), and
@@ -256,7 +257,10 @@ def _uptime_resets(history: DeviceHistory) -> Array:
 
 
 def _silence(history: DeviceHistory, times: Array) -> Array:
-    """Hours since the newest sample of any series at or before t (capped)."""
+    """Hours since the newest sample of any series at or before t (capped); unknown (NaN)
+    for a device with no series at all (one only pinged is not silent)."""
+    if not any(len(t) for t, _ in history.metrics.values()):
+        return np.full(len(times), np.nan)
     newest = np.full(len(times), -np.inf)
     for t, _ in history.metrics.values():
         idx = np.searchsorted(t, times, side="right") - 1
