@@ -10,6 +10,7 @@ application services (``live``, ``accounts``, ``alerting``, ``credentials``, ``d
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from netgauge.alerting.model import TargetInfo
 from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
 from netgauge.analytics.lake_service import LakeRunner
+from netgauge.analytics.risk_service import risk_for
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
@@ -166,6 +168,7 @@ class Service:
         )
         # the one reading of a target's live state (routes, pages, exports, alert rules)
         self.live = LiveStates(self.status, self.devices)
+        self.risk = risk_for(self)  # failure risk, trained on this fleet's history on request
         self.calendars = Calendars()
         await self.reload_calendars()
         self.alerting = Alerting(
@@ -299,8 +302,11 @@ class Service:
                 log.exception("agents.watch_failed")
 
     async def _housekeep(self) -> None:
-        """At start and then hourly: job runs older than ``run_retention_days`` go."""
-        while True:
+        """At start and then hourly: job runs older than ``run_retention_days`` go; from the
+        first hour on, the failure-risk model is retrained once stale."""
+        for passes in itertools.count():
+            if passes:  # not at start: the history is read when the first hour has passed
+                await self.risk.refresh()
             cutoff = self.clock.now() - timedelta(days=self.settings.run_retention_days)
             try:
                 removed = await asyncio.to_thread(self.inventory.expire_runs, cutoff)
