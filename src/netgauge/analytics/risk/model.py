@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
 
 from netgauge.analytics.risk import fallback
 from netgauge.analytics.risk.features import (
@@ -295,7 +295,7 @@ class Quality:
 def backtest(data: TrainingSet, holdout: float = 0.25) -> Quality | None:
     """Train on the older samples, score the newest ``holdout`` share of the time range
     (None when either part has too few outages, or a single class)."""
-    from sklearn.metrics import (  # type: ignore[import-untyped]
+    from sklearn.metrics import (
         average_precision_score,
         roc_auc_score,
     )
