@@ -4,6 +4,7 @@ the scores are stored as the ``health_score`` series, read back through /api/v1/
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -119,6 +120,22 @@ def test_a_target_going_down_loses_its_score(
     site_series = stored(client, "lab", "site_health_score", 2)
     assert site_series[-1]["value"] == pytest.approx(59.0)
 
+    # the console: the list worst first with the weakest component, and the breakdown
+    page = client.get("/analytics/health")
+    assert page.status_code == 200
+    html = page.text
+    rows = re.findall(r'<tr data-target="([^"]+)">', html)
+    assert rows == ["web", "db"]
+    assert "availability 24h: up 50.00 % of 6 status samples in the last 24 h" in html
+    assert 'id="health-recompute"' in html  # an admin may recompute
+    assert "style=" not in html and "<script>" not in html
+    breakdown = client.get("/analytics/health/web").text
+    assert re.search(r'data-component="availability_24h">.*?0\.00 of 25', breakdown, re.S)
+    assert re.search(r'data-component="flapping">.*?9\.00 of 10', breakdown, re.S)
+    assert "1 state change in the last 24 h" in breakdown
+    assert client.get("/analytics/health/nobody").status_code == 404
+    assert 'href="/analytics/health"' in client.get("/analytics").text
+
 
 def test_unknown_names_and_roles(start_app: StartApp, listener: int) -> None:
     client = start_app(config(listener, listener))
@@ -138,3 +155,5 @@ def test_unknown_names_and_roles(start_app: StartApp, listener: int) -> None:
         "web": None,
     }
     assert client.post(f"{HEALTH}/recompute", headers=viewer).status_code == 403
+    page = client.get("/analytics/health", headers=viewer)
+    assert page.status_code == 200 and 'id="health-recompute"' not in page.text
