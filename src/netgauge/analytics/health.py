@@ -19,8 +19,10 @@ disk                 10  per mount: 0.6 × ramp(level; 80, 95) + 0.4 ×     80 %
 temperature           5  the hottest sensor's highest hourly average,     60 °C     85 °C
                          24 h
 error_rate            5  error-log entries naming the target, 24 h        0         10
+                         (scored when it has status samples in 24 h)
 job_failures         10  failed / all per-target outcomes in job runs,    0         0.5
-                         7 days
+                         7 days (runs of up to 50 targets: a bigger run
+                         keeps only its failures)
 latency_loss         10  latency: newest hour's average / the median of   1.2× /    3× /
                          the hourly averages before it (7 d, ≥ 24 h);     +1 pt     +20 pt
                          loss: newest hour's average − that median, in
@@ -297,7 +299,7 @@ def temperature(sensors: Mapping[str, Sequence[float]]) -> Component:
 def error_rate(errors: int | None) -> Component:
     """Error-log entries naming the target in 24 h."""
     if errors is None:
-        return _unscored("error_rate", "not checked in the last 24 h (no job-run outcome)")
+        return _unscored("error_rate", "not checked in the last 24 h (no status sample)")
     evidence = f"{errors} error-log entr{'y' if errors == 1 else 'ies'} in the last 24 h"
     return Component(
         "error_rate",

@@ -16,8 +16,8 @@ whole hour):
   ``disk_percent{mount=...}`` hourly over 7 days;
 * the target's latency and loss series (``status.measures``: the first the target has)
   hourly over 7 days;
-* job-run outcomes naming it (7 days; 24 h to know it was checked) and error-log entries
-  naming it (24 h).
+* job-run outcomes naming it (7 days, from runs that kept every outcome) and error-log
+  entries naming it (24 h; counted when it has status samples in 24 h, i.e. was checked).
 """
 
 from __future__ import annotations
@@ -225,7 +225,6 @@ class HealthScores:
         by_name: dict[str, list[str]] = {}
         for metric in metrics:
             by_name.setdefault(split_series(metric)[0], []).append(metric)
-        checked = history.outcomes_24h.get(name, 0) > 0
         return HealthInputs(
             kind=kind,
             status_24h=status_24h,
@@ -237,7 +236,7 @@ class HealthScores:
             temperatures_24h=await self._labelled(
                 name, by_name.get(TEMPERATURE_CELSIUS, []), "sensor", w
             ),
-            errors_24h=history.errors_24h.get(name, 0) if checked else None,
+            errors_24h=history.errors_24h.get(name, 0) if status_24h else None,
             job_outcomes_7d=history.outcomes_7d.get(name),
             latency_7d=await self._first(name, metrics, LATENCY_SERIES, w),
             loss_7d=await self._first(name, metrics, LOSS_SERIES, w),

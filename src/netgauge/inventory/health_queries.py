@@ -1,6 +1,10 @@
 """What the health score reads from the inventory's history, for the whole fleet at once:
 device state changes, per-target job-run outcomes and error-log entries since a time. One
-grouped query each (the score is recomputed for every target every few minutes)."""
+grouped query each (the score is recomputed for every target every few minutes).
+
+Job-run outcomes count only from runs that kept every target's outcome (up to
+``RUN_ALL_OUTCOMES_UP_TO`` targets): a bigger run keeps its failures only, and counting those
+alone would make every failure look like the target's only outcome."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from netgauge.inventory.repository import Inventory
+from netgauge.inventory.repository import RUN_ALL_OUTCOMES_UP_TO, Inventory
 from netgauge.inventory.tables import DeviceStateChange, ErrorLog, JobRun, JobRunTarget
 
 
@@ -19,12 +23,11 @@ class FleetHistory:
 
     changes_24h: dict[str, int]  # device state transitions
     outcomes_7d: dict[str, tuple[int, int]]  # (ok, not ok) job-run outcomes
-    outcomes_24h: dict[str, int]  # job-run outcomes of any status
     errors_24h: dict[str, int]  # error-log entries naming the device
 
 
 def fleet_history(inventory: Inventory, since_24h: datetime, since_7d: datetime) -> FleetHistory:
-    """(In a thread.) The four counts, in one session."""
+    """(In a thread.) The three counts, in one session."""
     with inventory.session() as s:
         changes = s.execute(
             select(DeviceStateChange.device, func.count())
@@ -33,25 +36,25 @@ def fleet_history(inventory: Inventory, since_24h: datetime, since_7d: datetime)
         )
         changes_24h = {device: int(n) for device, n in changes}
         is_ok = case((JobRunTarget.status == "ok", 1), else_=0)
-        recent = case((JobRun.started_at >= since_24h, 1), else_=0)
         outcomes = s.execute(
-            select(JobRunTarget.target, func.sum(is_ok), func.count(), func.sum(recent))
+            select(JobRunTarget.target, func.sum(is_ok), func.count())
             .join(JobRun, JobRun.id == JobRunTarget.run_id)
-            .where(JobRun.started_at >= since_7d)
+            .where(
+                JobRun.started_at >= since_7d,
+                JobRun.targets_ok + JobRun.targets_failed <= RUN_ALL_OUTCOMES_UP_TO,
+            )
             .group_by(JobRunTarget.target)
         )
-        outcomes_7d: dict[str, tuple[int, int]] = {}
-        outcomes_24h: dict[str, int] = {}
-        for target, ok, total, last_day in outcomes:
-            outcomes_7d[target] = (int(ok or 0), int(total) - int(ok or 0))
-            outcomes_24h[target] = int(last_day or 0)
+        outcomes_7d = {
+            target: (int(ok or 0), int(total) - int(ok or 0)) for target, ok, total in outcomes
+        }
         errors = s.execute(
             select(ErrorLog.device, func.count())
             .where(ErrorLog.at >= since_24h, ErrorLog.device.is_not(None))
             .group_by(ErrorLog.device)
         )
         errors_24h = {str(device): int(n) for device, n in errors}
-    return FleetHistory(changes_24h, outcomes_7d, outcomes_24h, errors_24h)
+    return FleetHistory(changes_24h, outcomes_7d, errors_24h)
 
 
 __all__ = ["FleetHistory", "fleet_history"]
