@@ -156,20 +156,27 @@ class HealthScores:
                 log.exception("health.recompute_failed")
 
     async def current(self) -> Board:
-        """The newest board; computed now when there is none yet."""
-        return self.board if self.board is not None else await self.recompute()
+        """The newest board; computed now when there is none yet (requests arriving
+        meanwhile wait for that one, rather than each computing another)."""
+        if self.board is not None:
+            return self.board
+        async with self._lock:
+            return self.board if self.board is not None else await self._recompute()
 
     async def recompute(self) -> Board:
         """Score every target and site now, store the scores, keep the board."""
         async with self._lock:
-            started = time.monotonic()
-            now = self._clock.now()
-            window = Window.ending(now)
-            board = await self._compute(now, window)
-            self._store(board, window.end_ns)
-            self.board = Board(now, time.monotonic() - started, board.targets, board.sites)
-            log.info("health.recomputed", targets=len(board.targets), took_s=self.board.took_s)
-            return self.board
+            return await self._recompute()
+
+    async def _recompute(self) -> Board:
+        started = time.monotonic()
+        now = self._clock.now()
+        window = Window.ending(now)
+        board = await self._compute(now, window)
+        self._store(board, window.end_ns)
+        self.board = Board(now, time.monotonic() - started, board.targets, board.sites)
+        log.info("health.recomputed", targets=len(board.targets), took_s=self.board.took_s)
+        return self.board
 
     async def _compute(self, now: datetime, window: Window) -> Board:
         placements = await asyncio.to_thread(self._inventory.target_placements)
