@@ -135,6 +135,10 @@ def test_a_target_going_down_loses_its_score(
     assert "1 state change in the last 24 h" in breakdown
     assert client.get("/analytics/health/nobody").status_code == 404
     assert 'href="/analytics/health"' in client.get("/analytics").text
+    # the destination's page charts health_score, with a link to the breakdown
+    detail = client.get("/destinations/web").text
+    assert 'data-family="health_score"' in detail
+    assert 'href="/analytics/health/web">why this score</a>' in detail
 
 
 def test_unknown_names_and_roles(start_app: StartApp, listener: int) -> None:
