@@ -21,6 +21,7 @@ from netgauge.alerting.model import TargetInfo
 from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
 from netgauge.analytics.health_service import HealthScores
+from netgauge.analytics.impact_service import ImpactAnalysis
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
 from netgauge.auth.passwords import INSECURE_TEST_PROFILE, PasswordPool, argon2_profile
@@ -218,6 +219,7 @@ class Service:
             self.points, self.series, self.inventory, self.writer.submit, self.clock
         )
         self.health_scores.start()
+        self.impact = ImpactAnalysis(self.points, self.inventory, self.clock)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
         self._housekeeping_task = asyncio.create_task(
