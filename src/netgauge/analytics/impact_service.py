@@ -19,6 +19,9 @@ from netgauge.inventory.repository import Inventory, job_config
 from netgauge.inventory.tables import InventoryChange
 
 MAX_TARGETS = 200  # affected targets measured per change (the rest named as left out)
+# affected targets measured per page of changes: each costs two raw reads of up to a week,
+# and a viewer must not make the server read the whole store with one request
+PAGE_TARGETS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +55,27 @@ def _ns(at: datetime) -> int:
 class ImpactAnalysis:
     """What each configuration change did, for the API and the console."""
 
-    def __init__(self, points: PointsFn, inventory: Inventory, clock: Clock) -> None:
+    def __init__(
+        self,
+        points: PointsFn,
+        inventory: Inventory,
+        clock: Clock,
+        *,
+        max_targets: int = MAX_TARGETS,
+        page_targets: int = PAGE_TARGETS,
+    ) -> None:
         self._points, self._inventory, self._clock = points, inventory, clock
+        self.max_targets, self.page_targets = max_targets, page_targets
 
     async def recent(self, hours: float, limit: int) -> list[ChangeImpact]:
         """The newest ``limit`` changes, each with its impact over ``hours``."""
         rows = await asyncio.to_thread(impact_changes, self._inventory, limit)
-        return [await self._impact(row, hours) for row in rows]
+        found, budget = [], self.page_targets
+        for row in rows:
+            impact = await self._impact(row, hours, budget)
+            budget -= len(impact.per_target)
+            found.append(impact)
+        return found
 
     async def one(self, change_id: int, hours: float) -> ChangeImpact:
         """One change's impact; NotFoundError when there is no such change."""
@@ -67,13 +84,19 @@ class ImpactAnalysis:
             raise NotFoundError(
                 f"change {change_id} not found (or not a target, job, site or schedule change)"
             )
-        return await self._impact(row, hours)
+        return await self._impact(row, hours, self.max_targets)
 
-    async def _impact(self, row: InventoryChange, hours: float) -> ChangeImpact:
+    async def _impact(self, row: InventoryChange, hours: float, budget: int) -> ChangeImpact:
         affected, note = await asyncio.to_thread(self._affected, row)
-        measured = affected[:MAX_TARGETS]
-        if len(affected) > MAX_TARGETS:
-            note = f"{len(affected)} targets: the first {MAX_TARGETS} by name measured"
+        room = max(0, min(self.max_targets, budget))
+        measured = affected[:room]
+        if len(affected) > room:
+            note = (
+                f"{len(affected)} targets: the first {room} by name measured"
+                if room == self.max_targets
+                else f"{len(affected)} targets, {room} measured: this page's budget of "
+                f"{self.page_targets} targets went to newer changes (ask for this change alone)"
+            )
         at, span = row.at, timedelta(hours=hours)
         end = min(at + span, self._clock.now())
         before_failures = await asyncio.to_thread(
@@ -131,4 +154,4 @@ class ImpactAnalysis:
         return [t.name for t in inv.job_targets(job_config(job))], None
 
 
-__all__ = ["MAX_TARGETS", "ChangeImpact", "ImpactAnalysis"]
+__all__ = ["MAX_TARGETS", "PAGE_TARGETS", "ChangeImpact", "ImpactAnalysis"]
