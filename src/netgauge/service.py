@@ -21,6 +21,8 @@ import structlog
 from netgauge.alerting.model import TargetInfo
 from netgauge.alerting.service import Alerting
 from netgauge.alerting.store import AlertStore
+from netgauge.analytics.health_service import HealthScores
+from netgauge.analytics.impact_service import ImpactAnalysis
 from netgauge.analytics.lake_service import LakeRunner
 from netgauge.analytics.risk_service import risk_for
 from netgauge.audit import AuditLog
@@ -219,6 +221,11 @@ class Service:
         self.discovery = DiscoveryManager(
             self.inventory, self.reload_jobs, max_addresses=s.discovery_max_addresses
         )
+        self.health_scores = HealthScores(
+            self.points, self.series, self.inventory, self.writer.submit, self.clock
+        )
+        self.health_scores.start()
+        self.impact = ImpactAnalysis(self.points, self.inventory, self.clock)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
         self._housekeeping_task = asyncio.create_task(
@@ -329,6 +336,7 @@ class Service:
                 await asyncio.gather(task, return_exceptions=True)
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
+        await self.health_scores.stop()
         await self.runner.close()
         await self.alerting.stop()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)

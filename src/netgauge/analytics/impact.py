@@ -1,173 +1,187 @@
 """Configuration impact: what a change in the change log did to the targets it touched.
 
-For one change at time ``t`` and a window of ``h`` hours, each affected target's record is
-cut into *before* ``[t - h, t)`` and *after* ``[t, t + h)``, and compared:
+For one change at time ``t`` and a span of ``N`` hours, each affected target is measured in
+the window before, ``[t − N h, t)``, and the window after, ``[t, t + N h)`` (shorter while
+it has not elapsed: the verdict then says "watching"):
 
-* **checks** and **failed**: the target's check outcomes (job-run outcomes) in each half,
-  and the failure rate ``failed / checks``;
-* **state changes**: transitions in each half (a device's recorded state changes; for a
-  destination, switches between a passing and a failing check);
-* **offline**: the device transitions into ``offline`` in each half.
+* **availability**: up status samples / all status samples, in percent;
+* **state changes**: how often consecutive status samples differ;
+* **failures**: job-run outcomes naming the target that were not ``ok``, plus error-log
+  entries naming it;
+* **health**: the mean of its stored ``health_score`` samples.
 
-The verdict says whether things got worse, better or stayed the same, and only when the
-data can tell: the failure rates are compared with Fisher's exact test (two-sided, on the
-2×2 table of failed/passed before and after), and a difference is called only when
-``p < 0.05`` and the rates differ by at least 5 points. With fewer than ``MIN_CHECKS``
-outcomes in either half the verdict is ``not enough data``. An ``after`` half still open
-(``t + h`` in the future) is compared as far as it goes and marked ``partial``.
+The change's figures are those of the affected targets with status samples in both windows
+(the *compared* ones; a target new since the change has nothing to compare): availability
+and health as means (health over those with scores in both), state changes and failures
+as sums.
+Its verdict compares after with before (:func:`verdict`), each rule in :data:`WORSE_IF`:
 
-The inputs are plain values (the service gathers them), so the rule can be tested by hand.
+* ``worse`` when availability fell by ≥ 1 percentage point, or health by ≥ 5 points, or
+  state changes rose by ≥ 2, or failures rose by ≥ 3 and at least doubled;
+* ``better`` when the mirror of a rule holds and none of ``worse``;
+* ``no change`` otherwise; ``no data`` when no target has status samples in both windows.
+
+Which targets a change affects: a target, itself; a job, the targets it covers now (a
+deleted job: none, said in words); a site, its targets; a schedule, the targets of the sites
+that use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Literal
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from scipy.stats import fisher_exact
-
-FORMULA_VERSION = "1"
-MIN_CHECKS = 5  # outcomes per half below which no verdict is given
-MIN_RATE_CHANGE = 0.05  # failure-rate difference (absolute) worth a verdict
-P_VALUE = 0.05
-
-Verdict = Literal["worse", "better", "no change", "not enough data"]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One check of a target: when, and whether it passed."""
-
-    at: datetime
-    ok: bool
+# (rule, threshold) — see the module's docstring
+AVAILABILITY_DROP = 1.0  # percentage points
+HEALTH_DROP = 5.0  # points
+STATE_CHANGES_RISE = 2
+FAILURES_RISE = 3
+WORSE_IF = {
+    "availability": f"fell by ≥ {AVAILABILITY_DROP:g} percentage point",
+    "health": f"fell by ≥ {HEALTH_DROP:g} points",
+    "state_changes": f"rose by ≥ {STATE_CHANGES_RISE}",
+    "failures": f"rose by ≥ {FAILURES_RISE} and at least doubled",
+}
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
-    """One recorded state change of a device."""
+class WindowStats:
+    """One target in one window (None: no such data in it)."""
 
-    at: datetime
-    state: str
+    availability: float | None = None  # percent
+    state_changes: int | None = None
+    failures: int = 0
+    health: float | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What is known of one target around a change."""
-
-    target: str
-    outcomes: Sequence[Outcome] = ()
-    transitions: Sequence[Transition] | None = None  # None: not a device (derive from checks)
-
-
-@dataclass(frozen=True, slots=True)
-class Half:
-    """One side of the change for one target (or summed over targets)."""
-
-    checks: int = 0
-    failed: int = 0
-    state_changes: int = 0
-    offline: int = 0
-
-    @property
-    def failure_rate(self) -> float | None:
-        return self.failed / self.checks if self.checks else None
-
-    def __add__(self, other: Half) -> Half:
-        return Half(
-            self.checks + other.checks,
-            self.failed + other.failed,
-            self.state_changes + other.state_changes,
-            self.offline + other.offline,
+    @classmethod
+    def of(cls, status: Sequence[float], failures: int, health: Sequence[float]) -> WindowStats:
+        """From the window's raw status samples (1/0), failure count and health scores."""
+        if not status:
+            return cls(None, None, failures, statistics.fmean(health) if health else None)
+        changes = sum(1 for a, b in zip(status, status[1:], strict=False) if a != b)
+        return cls(
+            100.0 * sum(status) / len(status),
+            changes,
+            failures,
+            statistics.fmean(health) if health else None,
         )
 
 
 @dataclass(frozen=True, slots=True)
-class TargetImpact:
-    """One target's before and after."""
+class Comparison:
+    """Before and after of one number (either None: not compared)."""
 
-    target: str
-    before: Half
-    after: Half
-    verdict: Verdict
-    p_value: float | None
+    before: float | None
+    after: float | None
+
+    @property
+    def delta(self) -> float | None:
+        """after − before, when both are known."""
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
 
 
 @dataclass(frozen=True, slots=True)
 class Impact:
-    """A change's impact over all its targets, with the reason in words."""
+    """A change's figures, its verdict and the reasons in words."""
 
-    before: Half
-    after: Half
-    verdict: Verdict
-    p_value: float | None
-    partial: bool
-    reason: str
-    targets: list[TargetImpact] = field(default_factory=list)
-
-
-def _half(history: History, start: datetime, end: datetime) -> Half:
-    outcomes = sorted((o for o in history.outcomes if start <= o.at < end), key=lambda o: o.at)
-    failed = sum(not o.ok for o in outcomes)
-    if history.transitions is not None:
-        moves = [t for t in history.transitions if start <= t.at < end]
-        changes, offline = len(moves), sum(t.state == "offline" for t in moves)
-    else:  # a destination: how often its checks switched between passing and failing
-        changes = sum(a.ok != b.ok for a, b in zip(outcomes, outcomes[1:], strict=False))
-        offline = 0
-    return Half(len(outcomes), failed, changes, offline)
+    verdict: str  # worse | better | no change | no data
+    reasons: tuple[str, ...]
+    availability: Comparison
+    health: Comparison
+    state_changes: Comparison
+    failures: Comparison
+    targets: int
+    compared: int  # targets with a number in both windows
 
 
-def compare(before: Half, after: Half) -> tuple[Verdict, float | None]:
-    """The verdict on two halves, and Fisher's p-value when one was computed."""
-    if before.checks < MIN_CHECKS or after.checks < MIN_CHECKS:
-        return "not enough data", None
-    table = [
-        [before.failed, before.checks - before.failed],
-        [after.failed, after.checks - after.failed],
+def _mean(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _paired_mean(pairs: Sequence[tuple[WindowStats, WindowStats]], field: str) -> Comparison:
+    both = [
+        (getattr(b, field), getattr(a, field))
+        for b, a in pairs
+        if getattr(b, field) is not None and getattr(a, field) is not None
     ]
-    p = float(fisher_exact(table).pvalue)
-    rate_before, rate_after = before.failed / before.checks, after.failed / after.checks
-    if p < P_VALUE and abs(rate_after - rate_before) >= MIN_RATE_CHANGE:
-        return ("worse" if rate_after > rate_before else "better"), p
-    return "no change", p
+    return Comparison(_mean(x for x, _ in both), _mean(y for _, y in both))
 
 
-def _percent(rate: float | None) -> str:
-    return "no checks" if rate is None else f"{rate * 100:.1f} % failed"
+def _paired_sum(pairs: Sequence[tuple[WindowStats, WindowStats]], field: str) -> Comparison:
+    both = [
+        (getattr(b, field), getattr(a, field))
+        for b, a in pairs
+        if getattr(b, field) is not None and getattr(a, field) is not None
+    ]
+    if not both:
+        return Comparison(None, None)
+    return Comparison(float(sum(x for x, _ in both)), float(sum(y for _, y in both)))
 
 
-def _reason(before: Half, after: Half, verdict: Verdict, hours: float) -> str:
-    span = f"{hours:g} h"
-    text = (
-        f"{span} before: {before.checks} checks, {_percent(before.failure_rate)}, "
-        f"{before.state_changes} state changes; {span} after: {after.checks} checks, "
-        f"{_percent(after.failure_rate)}, {after.state_changes} state changes"
-    )
-    if verdict == "not enough data":
-        return f"{text}; fewer than {MIN_CHECKS} checks on a side: no verdict"
-    return f"{text}: {verdict}"
+def _judge(name: str, c: Comparison, worse_when: float, rising_is_bad: bool) -> int:
+    """-1 worse, +1 better, 0 neither, for one number."""
+    delta = c.delta
+    if delta is None:
+        return 0
+    signed = delta if rising_is_bad else -delta
+    if name == "failures":
+        before, after = c.before or 0.0, c.after or 0.0
+        if signed >= worse_when and max(after, before) >= 2 * min(after, before):
+            return -1
+        if -signed >= worse_when and max(after, before) >= 2 * min(after, before):
+            return 1
+        return 0
+    return -1 if signed >= worse_when else 1 if -signed >= worse_when else 0
 
 
-def impact(at: datetime, histories: Sequence[History], hours: float, now: datetime) -> Impact:
-    """The impact of a change made at ``at`` on the targets of ``histories``."""
-    span = timedelta(hours=hours)
-    per_target = []
-    total_before, total_after = Half(), Half()
-    for history in histories:
-        before = _half(history, at - span, at)
-        after = _half(history, at, at + span)
-        verdict, p = compare(before, after)
-        per_target.append(TargetImpact(history.target, before, after, verdict, p))
-        total_before, total_after = total_before + before, total_after + after
-    verdict, p = compare(total_before, total_after)
+def verdict(per_target: Mapping[str, tuple[WindowStats, WindowStats]]) -> Impact:
+    """The change's figures and verdict from each affected target's (before, after)."""
+    pairs = [
+        (b, a)
+        for b, a in per_target.values()
+        if b.availability is not None and a.availability is not None
+    ]
+    numbers = {
+        "availability": _paired_mean(pairs, "availability"),
+        "health": _paired_mean(pairs, "health"),
+        "state_changes": _paired_sum(pairs, "state_changes"),
+        "failures": _paired_sum(pairs, "failures"),
+    }
+    rules = {
+        "availability": (AVAILABILITY_DROP, False),
+        "health": (HEALTH_DROP, False),
+        "state_changes": (float(STATE_CHANGES_RISE), True),
+        "failures": (float(FAILURES_RISE), True),
+    }
+    judged = {name: _judge(name, numbers[name], *rules[name]) for name in rules}
+    worse = [name for name, j in judged.items() if j < 0]
+    better = [name for name, j in judged.items() if j > 0]
+    reasons: tuple[str, ...]
+    if not pairs:
+        kind, reasons = "no data", ("no affected target has status samples before and after",)
+    else:
+        kind = "worse" if worse else "better" if better else "no change"
+        reasons = tuple(_words(name, numbers[name]) for name in (worse or better))
     return Impact(
-        before=total_before,
-        after=total_after,
-        verdict=verdict,
-        p_value=p,
-        partial=at + span > now,
-        reason=_reason(total_before, total_after, verdict, hours),
-        targets=per_target,
+        kind,
+        reasons or ("no number moved past its threshold",),
+        numbers["availability"],
+        numbers["health"],
+        numbers["state_changes"],
+        numbers["failures"],
+        len(per_target),
+        len(pairs),
     )
+
+
+def _words(name: str, c: Comparison) -> str:
+    unit = {"availability": " %", "health": ""}.get(name, "")
+    label = name.replace("_", " ")
+    return f"{label} {c.before:.6g}{unit} → {c.after:.6g}{unit}"
+
+
+__all__ = ["WORSE_IF", "Comparison", "Impact", "WindowStats", "verdict"]
