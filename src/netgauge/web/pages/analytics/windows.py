@@ -8,8 +8,8 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from netgauge.analytics.windows_public import WindowsOut, answer_out, duration_of
 from netgauge.analytics.windows_service import recommend
-from netgauge.api.routes.analytics.windows import WindowsOut, answer_out, duration_of
 from netgauge.errors import NetgaugeError
 from netgauge.schedules.sites import RUN_WHEN
 from netgauge.service import Service
