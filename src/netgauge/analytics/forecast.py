@@ -32,7 +32,9 @@ The method, step by step (``docs/analytics/forecast.md`` has the measured figure
 
 **Already there.** When the trend's level at the newest bin is at or past the limit the
 series has reached it (``reached``): with a trend, ``reaches_at`` is when the trend line
-crossed the limit (in the past, with its interval); without one, the start of the fitted
+crossed the limit (in the past, with its interval), never earlier than the fitted regime's
+start: a line that crosses before the data begins says the series was past the limit all
+along, and answers that start as all three times; without a trend, the start of the fitted
 regime (the last level change, or the first sample), as all three times. With too few
 samples for a trend, a newest sample at or past the limit says it: the first sample of the
 run at or past the limit the series ends in (not an earlier crossing a cleanup undid).
@@ -145,6 +147,8 @@ def _forecast(epoch: FloatArray, vals: FloatArray, limit: float, sign: float) ->
         word = "falling" if fit.slope < -MIN_T * fit.se_slope else "flat within its noise"
         return answer(None, None, f"no trend toward the limit ({word})")
     eta = fit.t_end + (limit - fit.level) / fit.slope
+    if eta <= bt[0]:  # the line crosses before the data begins: past it all along
+        return answer(bt[0], (bt[0], bt[0]), "at or past the limit since its first sample")
     band = _widen(eta - fit.t_end, _fieller(fit, limit), fit.t_end, float(bt[-1] - bt[0]))
     return answer(eta, band, "past the limit" if fit.level >= limit else "trend toward the limit")
 

@@ -120,6 +120,9 @@ def test_already_past_the_limit() -> None:
     # a rising line that crossed 95 at day 5: the crossing, in the past
     crossed = forecast(times, list(85 + 2.0 * days), 95)
     assert crossed.reached and crossed.reaches_at == line_eta(85, 2.0, 95)
+    # a rising line above the limit from its first sample: not a crossing before the data
+    above = forecast(times, list(50 + 2.0 * days), 30)  # the line "met" 30 on day -10
+    assert above.reached and above.reaches_at == above.low == above.high == times[0]
     # too few samples for a trend: the first sample of the run at or past the limit
     few = forecast(times[:4], [50.0, 96.0, 94.0, 96.5], 95)
     assert few.reached and few.reaches_at == times[3]
