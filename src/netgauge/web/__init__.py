@@ -34,7 +34,18 @@ from netgauge.web.render import render
 
 STATIC = Path(__file__).parent / "static"
 # each has a `router`
-PAGES = (login, overview, targets, detail, jobs, alerts, analytics, admin, discover)
+PAGES = (
+    login,
+    overview,
+    targets,
+    detail,
+    jobs,
+    alerts,
+    analytics,
+    *analytics.MODULES,
+    admin,
+    discover,
+)
 
 
 def is_page(path: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from types import ModuleType
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -28,11 +29,16 @@ router = APIRouter(include_in_schema=False)
 VIEWS: list[View] = []
 
 
+MODULES: list[ModuleType] = []  # each view's module: the console adds its router as a page's
+
+
 def _gather() -> None:
-    """Include every sibling module's ``router`` and list its ``VIEW``, in name order."""
+    """Every sibling module (its ``router`` and ``VIEW``), in name order. Their routers are
+    not included here but listed with the console's pages (``web.PAGES``), so that whatever
+    walks the pages' routes (the role matrix) sees each one."""
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        router.include_router(module.router)
+        MODULES.append(module)
         VIEWS.append(module.VIEW)
 
 
