@@ -32,3 +32,24 @@ def test_httpx_request_lines_are_not_printed_but_its_warnings_are(
     err = capsys.readouterr().err
     assert "HTTP Request" not in err
     assert "a real problem" in err and "ours" in err
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_an_exception_is_logged_without_its_frames_locals(
+    restored: None, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """A traceback names the error and the lines, not each frame's variables: those may hold
+    a password (structlog's default rich tracebacks print them, and took 10 s to render
+    one in a test server that had not configured logging)."""
+    import structlog
+
+    configure_logging("info", fmt)
+    log = structlog.get_logger("tests")
+    password = "hunter2-in-a-local"  # noqa: S105 - the value that must not be printed
+    try:
+        raise OverflowError("int too large: " + str(len(password)))
+    except OverflowError:
+        log.exception("request.failed")
+    err = capsys.readouterr().err
+    assert "OverflowError: int too large: 18" in err
+    assert "hunter2" not in err

@@ -108,7 +108,9 @@ async def create_token(body: NewToken, request: Request, service: ServiceDep) ->
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_token(token_id: Annotated[int, Path(ge=1)], service: ServiceDep) -> Response:
+async def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], service: ServiceDep
+) -> Response:
     """The token stops working at once."""
     await asyncio.to_thread(service.accounts.revoke_api_token, token_id, current_actor())
     return Response(status_code=204)

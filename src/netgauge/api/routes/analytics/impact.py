@@ -128,7 +128,7 @@ async def list_impact(
 @router.get("/{change_id}")
 async def change_impact(
     service: ServiceDep,
-    change_id: Annotated[int, Path(ge=1, description="the change log entry's id")],
+    change_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="the change log entry's id")],
     hours: Hours = 24,
 ) -> ChangeImpactDetail:
     """One change's impact with every affected target's numbers before and after."""
