@@ -128,7 +128,9 @@ def describe(kind: str, data: dict[str, Any]) -> str:
             f"{float(data.get('peak_score', 0)):.2f} at value {data.get('peak_value')}"
         )
     if kind == PATTERN_EVENT:
-        return f"new error pattern: {data.get('template')} (first: {data.get('example')})"
+        example = str(data.get("example", ""))
+        short = example if len(example) <= 120 else example[:119] + "…"
+        return f"new error pattern: {data.get('template')} (first: {short})"
     if kind == "path_change":
         return f"path changed: {_hops(data.get('old'))} → {_hops(data.get('new'))}"
     return kind.replace("_", " ")

@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from netgauge.analytics.recorder import describe
 from netgauge.inventory import queries
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun
 from netgauge.models import TargetType
@@ -260,7 +261,7 @@ def _transitions(
             href(e.target_name, types.get(e.target_name)),
             None,
             e.kind.replace("_", " "),
-            e.job_name,
+            e.job_name or describe(e.kind, e.data or {}),  # a path change: its job
         )
         for e in events
     ]
