@@ -36,7 +36,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from netgauge.analytics.anomalies_service import TargetAnomalies, fleet_anomalies
+from netgauge.analytics.anomalies import DEFAULTS
+from netgauge.analytics.anomalies_service import SKIPPED_METRICS, TargetAnomalies, score_stored
 from netgauge.analytics.forecast_service import Forecasts, Question
 from netgauge.analytics.health_service import HEALTH_SERIES, SITE_HEALTH_SERIES
 from netgauge.analytics.patterns_service import error_patterns
@@ -80,9 +81,10 @@ class Risk(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """What one pass stored."""
+    """What one pass stored, and how long it took."""
 
     at: datetime
+    took_s: float
     samples: int
     events_added: int
     events_updated: int
@@ -185,7 +187,7 @@ class AnalyticsRecorder:
     async def record_once(self) -> Recorded:
         """One pass now: each part on its own (one failing is logged, the others go on)."""
         async with self._lock:
-            now = self._clock.now()
+            started, now = self._clock.monotonic(), self._clock.now()
             at_ns = int(now.timestamp() * NS)
             samples: list[Sample] = []
             events: list[NewEvent] = []
@@ -200,14 +202,25 @@ class AnalyticsRecorder:
             if samples:
                 self._submit(samples)
             added, updated = await asyncio.to_thread(add_once, self._inventory, events)
-            self.last = Recorded(now, len(samples), added, updated)
-            log.info("analytics.recorded", samples=len(samples), events=added, updated=updated)
+            took = self._clock.monotonic() - started
+            self.last = Recorded(now, took, len(samples), added, updated)
+            log.info(
+                "analytics.recorded",
+                samples=len(samples),
+                events=added,
+                updated=updated,
+                took_s=took,
+            )
             return self.last
 
-    async def _scored_series(self, target: str | None) -> list[tuple[str, str, str]]:
-        """Stored series but the derived ones (an anomaly rate of anomaly rates is noise)."""
-        rows = await self._series(target)
-        return [r for r in rows if split_series(r[2])[0] not in DERIVED]
+    async def _scored(self) -> dict[str, list[str]]:
+        """Per target, its stored series but ``status`` and the derived ones (an anomaly rate
+        of anomaly rates is noise)."""
+        found: dict[str, set[str]] = {}
+        for _, target, metric in await self._series(None):
+            if metric not in SKIPPED_METRICS and split_series(metric)[0] not in DERIVED:
+                found.setdefault(target, set()).add(metric)
+        return {target: sorted(metrics) for target, metrics in sorted(found.items())}
 
     async def _raw(self, target: str, metric: str, start_ns: int, end_ns: int) -> list[Point]:
         return await self._points(target, metric, start_ns, end_ns, None, "avg")
@@ -219,11 +232,15 @@ class AnalyticsRecorder:
 
     async def _anomalies(self, now: datetime, at_ns: int) -> tuple[list[Sample], list[NewEvent]]:
         start_ns = at_ns - int(SCORED_S * NS)
-        fleet = await fleet_anomalies(
-            self._raw, self._scored_series, start_ns, at_ns + 1, int(HISTORY_S * NS)
-        )
         samples, events = [], []
-        for found in fleet:
+        for target, metrics in (await self._scored()).items():
+            found = TargetAnomalies(target)
+            for metric in metrics:
+                stored = await self._raw(target, metric, start_ns - int(HISTORY_S * NS), at_ns + 1)
+                # in a thread: a big fleet's scoring must not hold the event loop (the API,
+                # the writer) for seconds
+                scored = await asyncio.to_thread(score_stored, metric, stored, start_ns, DEFAULTS)
+                found.series.append(scored)
             rate = rate_since(found, at_ns - int(RATE_S * NS))
             if rate is not None:
                 samples.append(Sample(DEVICE_METRICS, found.target, ANOMALY_RATE, rate, at_ns))
