@@ -283,7 +283,8 @@ class AnalyticsRecorder:
                 "source": new.source,
                 "targets": [t for t, _ in summary.targets] if summary else [],
             }
-            events.append(NewEvent(PATTERN_EVENT, new.target or "", new.at, data))
+            # a run's own error names no target: the event is the job's (an empty target)
+            events.append(NewEvent(PATTERN_EVENT, new.target or "", new.at, data, new.job))
         return [], events
 
 

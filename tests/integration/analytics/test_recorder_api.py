@@ -136,3 +136,5 @@ def test_recorded_series_and_events(
     assert "anomaly in icmp.rtt_avg_ms" in page
     web = client.get("/destinations/web").text
     assert 'data-kind="error_pattern"' in web and "new error pattern" in web
+    overview = client.get("/").text  # the recent transitions: kind and words
+    assert "error pattern" in overview and "new error pattern: " in overview
