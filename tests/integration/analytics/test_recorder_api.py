@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from netgauge.analytics.recorder import Recorded
+from netgauge.inventory.event_log import NewEvent, add_once
 from netgauge.models import DEVICE_METRICS, Sample
 from tests.conftest import service_of
 from tests.integration.analytics.conftest import run_job, stored
@@ -138,3 +139,19 @@ def test_recorded_series_and_events(
     assert 'data-kind="error_pattern"' in web and "new error pattern" in web
     overview = client.get("/").text  # the recent transitions: kind and words
     assert "error pattern" in overview and "new error pattern: " in overview
+
+
+def test_an_event_from_hostile_text_is_shown_as_text(
+    start_app: StartApp, web_port: socket.socket
+) -> None:
+    """An error message is whatever a target answered: on the pages it stays text."""
+    client = start_app(_config(web_port.getsockname()[1]), name="recorder.yaml")
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    data = {"key": "t1", "template": hostile, "example": hostile, "targets": ["web"]}
+    event = NewEvent("error_pattern", "web", datetime.now(UTC), data)
+    assert add_once(service_of(client).inventory, [event]) == (1, 0)
+    (listed,) = _events(client, "error_pattern")
+    assert listed["data"]["template"] == hostile  # the API gives it back as it was
+    for page in (client.get("/destinations/web").text, client.get("/").text):
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "<script>alert(1)" not in page and "<img src=x" not in page
