@@ -24,6 +24,7 @@ from netgauge.alerting.store import AlertStore
 from netgauge.analytics.health_service import HealthScores
 from netgauge.analytics.impact_service import ImpactAnalysis
 from netgauge.analytics.lake_service import LakeRunner
+from netgauge.analytics.recorder import AnalyticsRecorder
 from netgauge.analytics.risk_service import risk_for
 from netgauge.audit import AuditLog
 from netgauge.auth.accounts import FIRST_ADMIN, Accounts
@@ -225,6 +226,11 @@ class Service:
             self.points, self.series, self.inventory, self.writer.submit, self.clock
         )
         self.health_scores.start()
+        self.recorder = AnalyticsRecorder(  # stored history of anomalies, risk, forecasts
+            self.points, self.series, self.inventory, self.risk, self.writer.submit, self.clock,
+            s.analytics_record_interval_s,
+        )  # fmt: skip
+        self.recorder.start()
         self.impact = ImpactAnalysis(self.points, self.inventory, self.clock)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
@@ -337,6 +343,7 @@ class Service:
         if self._scheduler_task is not None:
             await asyncio.gather(self._scheduler_task, return_exceptions=True)
         await self.health_scores.stop()
+        await self.recorder.stop()
         await self.runner.close()
         await self.alerting.stop()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)

@@ -75,6 +75,7 @@ class NewPattern:
     source: str
     target: str | None
     text: str
+    job: str | None = None  # the job whose run it came from (None: the error log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,8 @@ def report(texts: list[ErrorText], until: datetime, hours: float) -> PatternRepo
         s.trend = _trend(s, since, until)
         if s.trend == "new":
             f = firsts[key]
-            new.append(NewPattern(key, s.template, f.at, f.source, f.target, f.text[:MAX_TEXT]))
+            first = f.text[:MAX_TEXT]
+            new.append(NewPattern(key, s.template, f.at, f.source, f.target, first, f.job))
     ordered = sorted(summaries.values(), key=lambda s: (-s.count, -s.previous, s.template))
     in_window = sum(s.count for s in ordered)
     return PatternReport(since, until, before, len(texts), in_window, ordered, new)

@@ -284,7 +284,8 @@ class ChangePublic(BaseModel):
 
 
 class EventPublic(BaseModel):
-    """Something that happened to a target (``path_change``: data has ``old`` and ``new``)."""
+    """Something that happened to a target (``path_change``: data has ``old`` and ``new``;
+    ``anomaly`` and ``error_pattern``: see docs/analytics/history.md)."""
 
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -293,6 +294,7 @@ class EventPublic(BaseModel):
     target_name: str
     job_name: str | None
     data: dict[str, Any]
+    summary: str = Field("", description="the event in words")
 
 
 class Round(BaseModel):

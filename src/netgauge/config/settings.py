@@ -291,6 +291,13 @@ class Settings(BaseSettings):
     lake_interval_s: float = Field(
         3600.0, ge=60, le=7 * 86400, description="How often serve exports to lake_dir."
     )
+    analytics_record_interval_s: float = Field(
+        900.0,
+        ge=1,
+        le=86400,
+        description="How often anomaly rates, failure risks and disk-full forecasts are stored "
+        "as series, and anomaly and new-error-pattern events (docs/analytics/history.md).",
+    )
 
     @classmethod
     def settings_customise_sources(

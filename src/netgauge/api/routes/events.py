@@ -1,4 +1,5 @@
-"""/api/v1/events: what happened to targets (path changes), newest first."""
+"""/api/v1/events: what happened to targets (path changes, anomalies, new error patterns),
+newest first."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from netgauge.analytics.recorder import describe
 from netgauge.api.deps import InventoryDep, Limit
 from netgauge.api.schemas import EventPublic
 
@@ -20,6 +22,10 @@ async def list_events(
     kind: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
     limit: Limit = 100,
 ) -> list[EventPublic]:
-    """Events, optionally of one target and/or one kind (e.g. ``path_change``)."""
+    """Events, optionally of one target and/or one kind (``path_change``, ``anomaly``,
+    ``error_pattern``), each with a ``summary`` in words."""
     rows = await asyncio.to_thread(inv.list_events, target, kind, limit)
-    return [EventPublic.model_validate(r) for r in rows]
+    return [
+        EventPublic.model_validate(r).model_copy(update={"summary": describe(r.kind, r.data)})
+        for r in rows
+    ]

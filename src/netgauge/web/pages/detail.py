@@ -24,6 +24,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from netgauge.analytics.forecast_service import Question, shared
+from netgauge.analytics.recorder import describe
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
@@ -246,6 +247,11 @@ def _side_data(inv: Inventory, name: str) -> dict[str, Any]:
         "trace_jobs": trace_jobs,
         "stored_paths": {j: p for j, p in paths.items() if p is not None},
         "path_changes": inv.list_events(name, "path_change", 20),
+        "analytics_events": [  # anomalies and new error patterns, in words
+            (e, describe(e.kind, e.data or {}))
+            for e in inv.list_events(name, None, 60)
+            if e.kind != "path_change"
+        ][:20],
         "changes": inv.list_changes("target", name, 50),
     }
 

@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from netgauge.analytics.recorder import describe
 from netgauge.inventory import queries
 from netgauge.inventory.tables import DeviceStateChange, Event, JobRun
 from netgauge.models import TargetType
@@ -256,11 +257,15 @@ def _transitions(
     merged += [
         Transition(
             as_utc(e.at),
-            e.target_name,
-            href(e.target_name, types.get(e.target_name)),
+            e.target_name or e.job_name or "",
+            # a job's own error pattern names no target: its job's page
+            href(e.target_name, types.get(e.target_name))
+            if e.target_name
+            else f"/jobs/{e.job_name}",
             None,
             e.kind.replace("_", " "),
-            e.job_name,
+            # a path change: its job
+            e.job_name if e.kind == "path_change" else describe(e.kind, e.data or {}),
         )
         for e in events
     ]
