@@ -5,10 +5,11 @@ Training samples are (device, t) on an hourly grid (coarser for a big fleet, so 
 are at most :data:`MAX_SAMPLES`) ending one horizon before the newest time known, so that
 every label is observed: 1 when the device went offline in (t, t + horizon]. The model is a
 logistic regression on standardized features (event counts as log1p, unknown values as the
-training median), wrapped in scikit-learn's ``CalibratedClassifierCV`` (3 folds; isotonic
-from 500 positive samples on, sigmoid below). A device's reasons are the plain logistic
-regression's terms, coefficient × standardized value: how much each feature moves the
-log-odds away from the fleet's average device.
+training median) plus a quadratic spline basis of the continuous ones (:data:`SPLINED`),
+wrapped in scikit-learn's ``CalibratedClassifierCV`` (3 folds; isotonic from 500 positive
+samples on, sigmoid below). A device's reasons are the regression's terms summed per
+feature (its standardized value and its spline columns), coefficient × (value − training
+mean): how much each feature moves the log-odds away from the fleet's average device.
 
 It trains only with at least :data:`MIN_OUTAGES` outages and :data:`MIN_POSITIVES` positive
 samples in the history; otherwise the answer comes from ``fallback`` and says so.
