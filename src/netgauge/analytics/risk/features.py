@@ -20,6 +20,12 @@ The features, in :data:`FEATURES` order:
   (only events whose horizon has passed by t; smoothed toward 10 %), and
   ``recent_<event>_x_track_record``: that share when such an event happened within the
   last horizon, else 0 (this device fell over after its last changes, and just had one);
+* ``flaps_7d``, ``hours_since_flapping`` and the flapping track record: transitions into
+  ``flapping`` (a flap episode, not a single degraded blip);
+* ``<event>_decay_<τ>h``: exp(-hours since the newest event / τ) for τ of 3, 12 and 48 h
+  (0 when none), and ``<event>_per_day_30d``: events per day over the last 30 days or the
+  part of them the device was known (:data:`DECAYING`, :data:`RATES`);
+* ``memory_slope_6h``, ``temperature_slope_6h``: the least-squares slope over 6 h;
 * per resource ``cpu``, ``memory``, ``disk``, ``temperature``: ``<r>_level`` (newest value
   of the last 24 h), ``<r>_slope_per_h`` (least-squares slope of the last 24 h, 3 samples
   or more), ``<r>_at_horizon`` (level + slope × horizon: where the trend leads). A device
