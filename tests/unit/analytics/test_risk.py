@@ -65,6 +65,37 @@ def test_counts_and_trend_against_hand_and_polyfit() -> None:
     assert np.isnan(column(x, "cpu_level")[0])  # no cpu series: unknown, not 0
 
 
+def test_decays_rates_flaps_and_short_slope_against_hand() -> None:
+    t0 = 2_000_000.0
+    temperature = [
+        (t0 + i * 900.0, 40 + (3.0 if i >= 80 else 0.0) * (i - 80) / 4) for i in range(97)
+    ]
+    states = [
+        (t0, "online"),
+        (t0 + 5 * 3600, "flapping"),
+        (t0 + 5.5 * 3600, "online"),
+        (t0 + 10 * 3600, "offline"),
+        (t0 + 11 * 3600, "online"),
+    ]
+    changes = [t0 + 2 * 3600, t0 + 20 * 3600]
+    h = history_of({'temperature_celsius{sensor="cpu"}': temperature}, states, changes)
+    at = t0 + 24 * 3600.0
+    x = feature_matrix(h, np.array([at]), HORIZON)
+    assert column(x, "config_change_decay_3h")[0] == pytest.approx(np.exp(-4 / 3))
+    assert column(x, "config_change_decay_48h")[0] == pytest.approx(np.exp(-4 / 48))
+    assert column(x, "offline_decay_12h")[0] == pytest.approx(np.exp(-14 / 12))
+    assert column(x, "uptime_reset_decay_12h")[0] == 0.0  # no uptime series: no reset
+    assert column(x, "flaps_7d")[0] == 1
+    assert column(x, "hours_since_flapping")[0] == pytest.approx(19.0)
+    # known for 24 h of the 30 d window: 2 changes in 1 day
+    assert column(x, "config_change_per_day_30d")[0] == pytest.approx(2.0)
+    # the last 6 h: flat until sample 80 (20 h), then +3 °C/h
+    window = [(t, v) for t, v in temperature if at - 6 * 3600 < t <= at]
+    slope, _ = np.polyfit([t / 3600 for t, _ in window], [v for _, v in window], 1)
+    assert column(x, "temperature_slope_6h")[0] == pytest.approx(slope, rel=1e-6)
+    assert column(x, "temperature_slope_6h")[0] > column(x, "temperature_slope_per_h")[0]
+
+
 def test_features_never_read_the_future(fleet: Fleet) -> None:
     device = next(d for d in fleet.devices.values() if d.outages)
     cut = device.outages[0][0] - 3600.0

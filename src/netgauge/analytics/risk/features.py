@@ -20,6 +20,12 @@ The features, in :data:`FEATURES` order:
   (only events whose horizon has passed by t; smoothed toward 10 %), and
   ``recent_<event>_x_track_record``: that share when such an event happened within the
   last horizon, else 0 (this device fell over after its last changes, and just had one);
+* ``flaps_7d``, ``hours_since_flapping`` and the flapping track record: transitions into
+  ``flapping`` (a flap episode, not a single degraded blip);
+* ``<event>_decay_<τ>h``: exp(-hours since the newest event / τ) for τ of 3, 12 and 48 h
+  (0 when none), and ``<event>_per_day_30d``: events per day over the last 30 days or the
+  part of them the device was known (:data:`DECAYING`, :data:`RATES`);
+* ``memory_slope_6h``, ``temperature_slope_6h``: the least-squares slope over 6 h;
 * per resource ``cpu``, ``memory``, ``disk``, ``temperature``: ``<r>_level`` (newest value
   of the last 24 h), ``<r>_slope_per_h`` (least-squares slope of the last 24 h, 3 samples
   or more), ``<r>_at_horizon`` (level + slope × horizon: where the trend leads). A device
@@ -56,9 +62,20 @@ RESOURCES: dict[str, str] = {
 UPTIME = "uptime_seconds"
 OFFLINE = "offline"
 DEGRADED = "degraded"
+FLAPPING = "flapping"
+RATE_WINDOW = 30 * DAY
+SHORT_WINDOW = 6 * HOUR
 IMPAIRED = frozenset({"degraded", "flapping"})
 STATES = frozenset({"online", "offline", "degraded", "flapping"})
 
+DECAYING = ("offline", "config_change", "uptime_reset", "degraded", "flapping")
+DECAY_HOURS = (3, 12, 48)
+"""exp(-hours since the newest event / τ): a hazard that fades with time, which a linear
+model cannot make out of a log of the hours alone."""
+RATES = ("offline", "config_change", "uptime_reset", "flapping")
+"""Events per day over the last 30 days, or over the part of them the device was known:
+the device's own habits (a device that changes every other day is not one that changes
+weekly), not diluted by a short history."""
 FEATURES: tuple[str, ...] = (
     "changes_of_state_24h",
     "changes_of_state_7d",
@@ -85,8 +102,20 @@ FEATURES: tuple[str, ...] = (
     "recent_change_x_track_record",
     "recent_reset_x_track_record",
     "recent_degraded_x_track_record",
+    "flaps_7d",
+    "hours_since_flapping",
+    "flapping_track_record",
+    "recent_flapping_x_track_record",
+    *(f"{e}_decay_{tau}h" for e in DECAYING for tau in DECAY_HOURS),
+    *(f"{e}_per_day_30d" for e in RATES),
+    "memory_slope_6h",
+    "temperature_slope_6h",
 )
-COUNTS = frozenset(f for f in FEATURES if f[-3:] in ("24h", "_7d", "30d") or f.startswith("hours_"))
+COUNTS = frozenset(
+    f
+    for f in FEATURES
+    if (f[-3:] in ("24h", "_7d", "30d") or f.startswith("hours_")) and "per_day" not in f
+)
 """Event counts and hours since an event: the model reads them as log1p (the tenth flap
 says less than the first; 2 h against 12 h since a change matters more than 100 against
 110)."""
@@ -166,11 +195,30 @@ def feature_matrix(history: DeviceHistory, times: Array, horizon_s: float) -> Ar
         **_resource_features(history, times, horizon_s),
     }
     onsets = offline_onsets(history.transitions)
-    degraded = np.array([t for t, s in history.transitions if s == DEGRADED], dtype=np.float64)
+    degraded = _entries(history.transitions, DEGRADED)
+    flapping = _entries(history.transitions, FLAPPING)
+    columns["flaps_7d"] = _count_in(flapping, times, 7 * DAY)
+    columns["hours_since_flapping"] = _hours_since(flapping, times)
+    events_of = {
+        "offline": onsets,
+        "config_change": history.changes,
+        "uptime_reset": resets,
+        "degraded": degraded,
+        "flapping": flapping,
+    }
+    for name in DECAYING:
+        for tau in DECAY_HOURS:
+            columns[f"{name}_decay_{tau}h"] = _decay(events_of[name], times, tau * HOUR)
+    known_since = history.first_time()
+    for name in RATES:
+        columns[f"{name}_per_day_30d"] = _rate(events_of[name], times, known_since)
+    for short in ("memory", "temperature"):
+        columns[f"{short}_slope_6h"] = _short_slope(history, RESOURCES[short], times)
     for name, events in (
         ("config_change", history.changes),
         ("uptime_reset", resets),
         ("degraded", degraded),
+        ("flapping", flapping),
     ):
         record = _track_record(events, onsets, times, horizon_s)
         recent = _count_in(events, times, horizon_s) > 0
@@ -178,6 +226,39 @@ def feature_matrix(history: DeviceHistory, times: Array, horizon_s: float) -> Ar
         short = {"config_change": "change", "uptime_reset": "reset"}.get(name, name)
         columns[f"recent_{short}_x_track_record"] = np.where(recent, record, 0.0)
     return np.column_stack([columns[name] for name in FEATURES])
+
+
+def _entries(transitions: Sequence[tuple[float, str]], state: str) -> Array:
+    """Times of transitions into ``state``."""
+    return np.array([t for t, s in transitions if s == state], dtype=np.float64)
+
+
+def _decay(events: Array, times: Array, tau_s: float) -> Array:
+    """exp(-(t - the newest event at or before t) / τ); 0 when there is none."""
+    idx = np.searchsorted(events, times, side="right") - 1
+    if not len(events):
+        return np.zeros(len(times))
+    age = np.maximum(times - events[np.maximum(idx, 0)], 0.0)  # none before t: masked below
+    return np.where(idx >= 0, np.exp(-age / tau_s), 0.0)
+
+
+def _rate(events: Array, times: Array, known_since: float | None) -> Array:
+    """Events per day in (t - 30 d, t], over the part of that window the device was known
+    (at least a day, so that a device seen for an hour is no extreme)."""
+    count = _count_in(events, times, RATE_WINDOW)
+    since = times[0] if known_since is None else known_since
+    days = np.clip((times - since) / DAY, 1.0, RATE_WINDOW / DAY)
+    return count / days
+
+
+def _short_slope(history: DeviceHistory, metric: str, times: Array) -> Array:
+    """The highest least-squares slope per hour over (t - 6 h, t] of ``metric``'s series:
+    a rise that began a few hours ago, which the 24 h slope still dilutes."""
+    slope = np.full(len(times), np.nan)
+    for name, (t, v) in history.metrics.items():
+        if split_series(name)[0] == metric and len(t):
+            slope = np.fmax(slope, _trend(t, v, times, SHORT_WINDOW)[1])
+    return slope
 
 
 def _track_record(events: Array, onsets: Array, times: Array, horizon_s: float) -> Array:
@@ -301,13 +382,13 @@ def _hours_to(level: Array, slope: Array, limit: float) -> Array:
     return np.where(np.isnan(level), np.nan, hours)
 
 
-def _trend(t: Array, v: Array, times: Array) -> tuple[Array, Array]:
+def _trend(t: Array, v: Array, times: Array, window_s: float = DAY) -> tuple[Array, Array]:
     """(newest value in (t - 24 h, t], least-squares slope per hour over that window) per
     time, from prefix sums so that a year of hourly times costs one pass."""
     x = (t - t[0]) / HOUR  # hours from the series' start: small numbers, exact sums
     sums = [np.concatenate(([0.0], np.cumsum(a))) for a in (np.ones_like(x), x, v, x * x, x * v)]
     hi = np.searchsorted(t, times, side="right")
-    lo = np.searchsorted(t, times - DAY, side="right")
+    lo = np.searchsorted(t, times - window_s, side="right")
     n, sx, sy, sxx, sxy = (s[hi] - s[lo] for s in sums)
     level = np.where(hi > lo, v[np.maximum(hi - 1, 0)], np.nan)
     denominator = n * sxx - sx * sx
