@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,22 +70,38 @@ async def assert_steps_match(store: EmbeddedStore, device: str, points: Points) 
         assert fleet[(device, "cpu_percent")] == one, (device, step_s)
 
 
-def redo_steps(store: EmbeddedStore) -> Iterator[None]:
+def redo_steps(store: EmbeddedStore, every: int = 1) -> Iterator[None]:
     """Run the store's pending rollup work one step at a time (as the writer does between
-    batches), yielding after each step."""
+    batches), yielding after every ``every`` steps and after the last."""
+    steps = 0
     while True:
         with store._wlock:
             done = store._maint.roll(max_steps=1)
-        yield
+        steps += 1
+        if done or steps % every == 0:
+            yield
         if done:
             return
 
 
+def dirty(store: EmbeddedStore) -> int:
+    """Hours and days waiting for their redo, read from the file."""
+    return int(sqlite3.connect(store.path).execute("SELECT count(*) FROM dirty").fetchone()[0])
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> Any:
-    s = EmbeddedStore(tmp_path / "m.db", now_ns=lambda: NOW)
+    ticks = {"s": 0.0}
+    s = EmbeddedStore(tmp_path / "m.db", now_ns=lambda: NOW, monotonic=lambda: ticks["s"])
+    s.ticks = ticks  # type: ignore[attr-defined]
     yield s
     await s.close()
+
+
+async def tick(store: EmbeddedStore) -> None:
+    """Let the writer's 10 s maintenance tick fire with the next write (another device's)."""
+    store.ticks["s"] += 10.0  # type: ignore[attr-defined]
+    await store.write([Sample(DEVICE_METRICS, "other", "x", 0.0, NOW)])
 
 
 async def test_a_second_agents_backfill_counts_in_hour_and_day_steps(
@@ -95,9 +112,13 @@ async def test_a_second_agents_backfill_counts_in_hour_and_day_steps(
     await store.write(samples("b", second))  # every hour but the open one is rolled up already
     assert len(await store.points("b", "cpu_percent", FROM_DAY, UNTIL)) == HOURS
     await assert_steps_match(store, "a", first)
+    await assert_steps_match(store, "b", second)  # still in the head
+    await tick(store)  # sealed into blocks, the first redos done
+    assert 0 < dirty(store) < HOURS
     await assert_steps_match(store, "b", second)
-    for _ in redo_steps(store):  # the late hours are redone a step at a time
+    for _ in redo_steps(store, every=7):  # the rest a step at a time
         await assert_steps_match(store, "b", second)
+    assert dirty(store) == 0
     await store.maintain()
     await assert_steps_match(store, "a", first)
     await assert_steps_match(store, "b", second)
@@ -113,6 +134,10 @@ async def test_a_late_sample_in_an_hour_rolled_up_for_its_own_series_counts(
     await store.write(samples("a", late))  # into hours whose rollup rows exist: now stale
     points.update(late)
     await assert_steps_match(store, "a", points)
+    with store._wlock:  # sealed, before its first redo
+        store._seal(store._sealed_until)
+    assert dirty(store) == 4  # two hours, two days
+    await assert_steps_match(store, "a", points)
     for _ in redo_steps(store):
         await assert_steps_match(store, "a", points)
     await store.maintain()
@@ -126,6 +151,8 @@ async def test_a_late_value_replacing_a_rolled_up_one_counts_once(store: Embedde
     ts = NOW - 50 * HOUR
     await store.write(samples("a", {ts: 555.5}))  # same timestamp: the newer value wins
     points[ts] = 555.5
+    await assert_steps_match(store, "a", points)
+    await tick(store)
     await assert_steps_match(store, "a", points)
     await store.maintain()
     await assert_steps_match(store, "a", points)
