@@ -57,10 +57,12 @@ async def got(
 
 
 async def assert_steps_match(store: EmbeddedStore, device: str, points: Points) -> None:
-    """Hour and day steps (rollups) and a step no rollup tiles (raw) all equal the truth,
-    and the fleet query gives the same as one query per series."""
+    """Hour and day steps (one rollup row each: the fleet's fast path), steps of several
+    rollup rows and a step no rollup tiles (raw) all equal the truth, and the fleet query
+    gives the same as one query per series."""
     hour_origin = (NOW - HOURS * HOUR) // HOUR * HOUR
-    for origin, step_s in ((hour_origin, 3600), (FROM_DAY, 86400), (hour_origin, 3599)):
+    steps = ((hour_origin, 3600), (FROM_DAY, 86400), (hour_origin, 7200), (FROM_DAY, 172800))
+    for origin, step_s in (*steps, (hour_origin, 3599)):
         assert await got(store, device, origin, step_s) == want(points, origin, step_s * S), (
             device,
             step_s,
@@ -166,11 +168,24 @@ async def test_late_samples_finer_than_a_minute_count_in_minute_steps(
     first = {hour + i * 10 * S: rng.uniform(1, 50) for i in range(360)}  # every 10 s
     second = {hour + i * 10 * S + 3 * S: rng.uniform(1, 50) for i in range(360)}
     await store.write(samples("a", first))
-    await store.write(samples("a", {NOW: 1.0}))  # its hour closes and is rolled up at once
+    await store.write(samples("other", {NOW: 1.0}))  # the hour closes: rolled up at once
     await store.write(samples("b", second))
-    for device, points in (("a", first), ("b", second)):
+
+    async def assert_minutes_match(device: str, points: Points) -> None:
         found = await store.points(device, "cpu_percent", hour, hour + HOUR, 300, "avg")
-        expected = want({t: v for t, v in points.items() if t < hour + HOUR}, hour, 300 * S)
+        expected = want(points, hour, 300 * S)
         assert [(p.ts_ns, pytest.approx(p.value), p.count) for p in found] == [
             (b, mean, n) for b, mean, _, _, n in expected
-        ]
+        ], device
+
+    await assert_minutes_match("a", first)
+    await assert_minutes_match("b", second)
+    late = {hour + i * 60 * S + 5 * S: rng.uniform(1, 50) for i in range(0, 60, 7)}
+    await store.write(samples("a", late))  # into minutes rolled up from `first`: now stale
+    first.update(late)
+    await assert_minutes_match("a", first)
+    await tick(store)
+    await assert_minutes_match("a", first)
+    await store.maintain()
+    await assert_minutes_match("a", first)
+    await assert_minutes_match("b", second)
