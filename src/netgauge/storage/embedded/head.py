@@ -41,11 +41,22 @@ class Head:
     def __init__(self) -> None:
         self.series: dict[int, Columns] = {}
         self.rows = 0
+        # no sample in the head is older: while it is past every rolled-up hour (the steady
+        # state), readers need not look in the head for samples that make a rollup stale
+        self.oldest = 2**63 - 1
+
+    def holds(self, oldest: int) -> None:
+        """Note that samples as old as ``oldest`` are about to be appended (before they are,
+        so a reader that sees them also sees this)."""
+        self.oldest = min(self.oldest, oldest)
 
     def extend(self, sids: Iterable[int], ts: Iterable[int], values: Iterable[float]) -> None:
         """Add one committed batch."""
         series = self.series
         added = 0
+        ts = list(ts)
+        if ts:
+            self.holds(min(ts))
         for sid, t, v in zip(sids, ts, values, strict=True):
             columns = series.get(sid)
             if columns is None:

@@ -37,6 +37,8 @@ from netgauge.storage.embedded.layout import (
 from netgauge.storage.embedded.summary import Summary
 
 Block = tuple[int, int, int, bytes]  # t0, id, n, data
+# a redo names at most this many series (SQL parameters); past it, it redoes the whole bucket
+_REDO_SERIES = 500
 SummaryRow = tuple[int, int, int, float, float, float, float]  # series, ts, n, sum, min, max, p95
 
 
@@ -180,9 +182,9 @@ class Maintainer:
             return lambda: self._roll_hour_step(hour, closed)
         if day_done < floor(hour_done, DAY):
             return lambda: self._roll_day_step(day_done, floor(hour_done, DAY))
-        late = self._c.execute("SELECT level, bucket, series_id FROM dirty LIMIT 1").fetchone()
+        late = self._c.execute("SELECT level, bucket FROM dirty LIMIT 1").fetchone()
         if late is not None:
-            return lambda: self._redo(str(late[0]), int(late[1]), int(late[2]))
+            return lambda: self._redo(str(late[0]), int(late[1]))
         return None
 
     def _next_data_hour(self, start: int, end: int) -> int | None:
@@ -214,15 +216,29 @@ class Maintainer:
         days = [p for p in self.catalog.parts[RAW.name] if start <= p < end]
         return days[0] if days else None
 
-    def _redo(self, level: str, bucket: int, sid: int) -> None:
+    def _redo(self, level: str, bucket: int) -> None:
+        """Redo one late hour or day: for its dirty series at once (a backfill of many
+        series is one step per hour, not per series-hour), or all of it when most are."""
+        key = (level, bucket)
+        sids = [
+            int(r[0])
+            for r in self._c.execute(
+                "SELECT series_id FROM dirty WHERE level = ? AND bucket = ? LIMIT ?",
+                (*key, _REDO_SERIES + 1),
+            )
+        ]
+        which = sids if len(sids) <= _REDO_SERIES else None
         if level == "hour":
-            self._roll_hour(bucket, sid)
+            self._roll_hour(bucket, which)
         else:
-            self._roll_day(bucket, sid)
-        self._c.execute(
-            "DELETE FROM dirty WHERE level = ? AND bucket = ? AND series_id = ?",
-            (level, bucket, sid),
-        )
+            self._roll_day(bucket, which)
+        if which is None:
+            self._c.execute("DELETE FROM dirty WHERE level = ? AND bucket = ?", key)
+        else:
+            self._c.executemany(
+                "DELETE FROM dirty WHERE level = ? AND bucket = ? AND series_id = ?",
+                [(*key, sid) for sid in which],
+            )
 
     def _series_blocks(
         self, where: str, args: Sequence[int], day: int
@@ -238,12 +254,12 @@ class Maintainer:
         for sid, group in groupby(cursor, itemgetter(0)):
             yield int(sid), [(r[1], r[2], r[3], r[4]) for r in group]
 
-    def _roll_hour(self, hour: int, sid: int | None) -> None:
-        """Hour and minute rollups of one hour; the blocks of a series in it become one,
-        in the compact form when its values allow."""
+    def _roll_hour(self, hour: int, sids: list[int] | None) -> None:
+        """Hour and minute rollups of one hour (of ``sids``, or all); the blocks of a series
+        in it become one, in the compact form when its values allow."""
         where, args = "t0 >= ? AND t0 < ?", [hour, hour + HOUR]
-        if sid is not None:
-            where, args = "series_id = ? AND " + where, [sid, *args]
+        if sids is not None:
+            where, args = f"series_id IN ({_marks(sids)}) AND {where}", [*sids, *args]
         hours: list[SummaryRow] = []
         minutes: list[SummaryRow] = []
         replaced: list[tuple[int]] = []
@@ -269,8 +285,8 @@ class Maintainer:
                 merged_blocks,
             )
 
-    def _roll_day(self, day: int, sid: int | None) -> None:
-        where, args = ("series_id = ?", [sid]) if sid is not None else ("1", [])
+    def _roll_day(self, day: int, sids: list[int] | None) -> None:
+        where, args = ("1", []) if sids is None else (f"series_id IN ({_marks(sids)})", sids)
         rows = [
             (series_id, day, *_row(Summary.of(merged(blocks)[1])))
             for series_id, blocks in self._series_blocks(where, args, day)
@@ -406,3 +422,7 @@ def _minute_rows(sid: int, ts: list[int], values: list[float]) -> list[SummaryRo
         vals = [v for _, v in group]
         rows.append((sid, minute, *_row(Summary.of(vals))))
     return rows
+
+
+def _marks(sids: Sequence[int]) -> str:
+    return ",".join("?" * len(sids))

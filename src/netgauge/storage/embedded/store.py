@@ -11,12 +11,13 @@ for aggregated ones, filling the not-yet-rolled tail from raw samples.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 
@@ -26,7 +27,6 @@ from netgauge.models import Sample
 from netgauge.storage.base import Aggregation, LatestValue, Point, Refusal, SinkHealth
 from netgauge.storage.embedded.head import Head, pack, unpack
 from netgauge.storage.embedded.layout import (
-    DAY_LEVEL,
     HOUR,
     MINUTE_LEVEL,
     RAW,
@@ -38,12 +38,13 @@ from netgauge.storage.embedded.layout import (
     floor,
 )
 from netgauge.storage.embedded.maintenance import Maintainer
-from netgauge.storage.embedded.reader import Reader
+from netgauge.storage.embedded.reader import Reader, covered_by, drop_stale
 from netgauge.storage.embedded.summary import Bucket, Summary, bucketed
 
 log = structlog.get_logger(__name__)
 SeriesKey = tuple[str, str, str]
 _INSERT_HEAD = "INSERT INTO head (sids, ts, vals) VALUES (?, ?, ?)"
+_WATERMARKS = "SELECT key, value FROM meta WHERE key IN ('hour_done', 'day_done')"
 
 
 class EmbeddedStore:
@@ -59,11 +60,12 @@ class EmbeddedStore:
         seal_rows: int = 1_000_000,
         grace_s: float = 120.0,
         now_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         private_file(private_dir(path.parent) / path.name)
         self.path = path
         self.seal_rows = seal_rows
-        self._now_ns = now_ns
+        self._now_ns, self._monotonic = now_ns, monotonic
         self._wlock, self._rlock = threading.Lock(), threading.Lock()
         self._commit_lock = threading.Lock()
         self._w = self._connect()
@@ -92,7 +94,7 @@ class EmbeddedStore:
         self._newest = max(self._maint.meta.get("max_ts", 0), *self._head_newest())
         self._sealed_until = -(2**63)  # the first write checks for closed hours
         self._migrate_samples_table()
-        self._last_roll = 0.0
+        self._last_roll = -math.inf  # the first write rolls up what is due
         self.samples_written = 0
         self.last_write_ns: int | None = None
         self._last_error: str | None = None
@@ -167,6 +169,7 @@ class EmbeddedStore:
         values = [s.value for s in batch]
         found = [get((s.measurement, s.device_id, s.metric_name)) for s in batch]
         sids = cast(list[int], found) if None not in found else self._with_new_series(batch, found)
+        head.holds(min(stamps))
         head_get = per_series.get
         for sid, ts, value in zip(sids, stamps, values, strict=True):
             columns = head_get(sid)
@@ -241,8 +244,11 @@ class EmbeddedStore:
     def _maintain_if_due(self) -> None:
         """Seal once an hour has closed (its blocks and rollups are made at once) or when the
         head is full; roll up what is left at most every 10 s, a bounded amount each time so
-        that a backfill does not stall the writer. Failures here lose nothing (the head stays
-        until a seal succeeds) and show in health."""
+        that a backfill does not stall the writer. Samples of hours sealed already (a second
+        agent's backfill) are sealed on that tick too, so that the rollups of their hours are
+        redone soon rather than after the next hour closes (until then, readers read those
+        hours raw). Failures here lose nothing (the head stays until a seal succeeds) and
+        show in health."""
         try:
             if self._head.rows >= self.seal_rows:
                 self._seal()
@@ -251,8 +257,10 @@ class EmbeddedStore:
                 if closed > self._sealed_until:
                     self._seal(closed)
                     self._sealed_until = closed
-            if time.monotonic() - self._last_roll >= 10.0:
-                self._last_roll = time.monotonic()
+            if self._monotonic() - self._last_roll >= 10.0:
+                self._last_roll = self._monotonic()
+                if self._head.oldest < self._sealed_until:  # samples of sealed hours
+                    self._seal(self._sealed_until)
                 self._maint.roll(max_steps=24)
             self.maintenance_error = None
         except sqlite3.Error as exc:
@@ -294,8 +302,9 @@ class EmbeddedStore:
         with self._rlock:
             with self._commit_lock:
                 self._r.execute("BEGIN")
-                self._r.execute("SELECT count(*) FROM meta").fetchone()  # opens the snapshot
-                reader = Reader(self._r, self.catalog, self._head)
+                # opens the snapshot; the writer's copy of the watermarks may be ahead of it
+                watermarks = dict(self._r.execute(_WATERMARKS).fetchall())
+                reader = Reader(self._r, self.catalog, self._head, watermarks)
             try:
                 return work(reader)
             finally:
@@ -343,19 +352,19 @@ class EmbeddedStore:
         level: Level,
         agg: Aggregation,
     ) -> list[Point]:
-        rolled_until = self._rolled_until(level, start, end)
+        rolled_until = reader.rolled_until(level, start, end)
+        # of every series asked for, as their raw samples of one timestamp are merged
+        stale: set[int] = set().union(*reader.stale(level, sids, start, rolled_until).values())
         by_series = reader.rollups(level, sids, start, rolled_until)
-        rows = sorted(row for sid in sids for row in by_series.get(sid, []))
-        raw = reader.raw(sids, start if level is MINUTE_LEVEL else rolled_until, end)
-        return _buckets(rows, raw, start, step, rolled_until, agg)
-
-    def _rolled_until(self, level: Level, start: int, end: int) -> int:
-        """Up to where ``level``'s rollups answer for [start, end) (raw samples after it)."""
-        if level is RAW:
-            return start
-        done = self._maint.meta.get("day_done" if level is DAY_LEVEL else "hour_done", start)
-        # whole rollup buckets only: one reaching past `end` would count later samples
-        return max(start, floor(min(end, done), level.bucket_ns))
+        rows, raw = _with_stale(
+            reader,
+            level,
+            sids,
+            sorted(row for sid in sids for row in by_series.get(sid, [])),
+            stale,
+            (start if level is MINUTE_LEVEL else rolled_until, end),
+        )
+        return _buckets(rows, raw, start, step, rolled_until, agg, covered_by(level))
 
     async def fleet(
         self,
@@ -377,32 +386,33 @@ class EmbeddedStore:
             return {}
         step = max(1, int(step_s * 1e9))
         level = _level_for(step, start_ns)
-        rolled_until = self._rolled_until(level, start_ns, end_ns)
-        raw_from = start_ns if level is MINUTE_LEVEL else rolled_until
+        span = covered_by(level)
 
         def read(reader: Reader) -> dict[tuple[str, str], list[Point]]:
             sids = None if metric_name is None else list(wanted)
+            rolled_until = reader.rolled_until(level, start_ns, end_ns)
+            raw_range = (start_ns if level is MINUTE_LEVEL else rolled_until, end_ns)
+            stale = reader.stale(level, sids, start_ns, rolled_until)  # empty in steady state
             found = {}
             if level is not RAW and level is not MINUTE_LEVEL and step == level.bucket_ns:
                 rolled = reader.rollup_points(level, sids, start_ns, rolled_until, agg)
                 for sid, key in wanted.items():
-                    tail = _buckets(
-                        [],
-                        reader.raw([sid], rolled_until, end_ns),
-                        start_ns,
-                        step,
-                        rolled_until,
-                        agg,
+                    late = stale.get(sid, set())
+                    points, raw = _with_stale(
+                        reader, level, [sid], rolled.get(sid, []), late, raw_range
                     )
-                    if sid in rolled or tail:
-                        found[key] = rolled.get(sid, []) + tail
+                    tail = _buckets([], raw, start_ns, step, rolled_until, agg, span)
+                    if points or tail:
+                        # stale buckets come from raw samples, among the rollup points
+                        found[key] = sorted(points + tail) if late else points + tail
                 return found
             by_series = reader.rollups(level, sids, start_ns, rolled_until)
             for sid, key in wanted.items():
-                raw = reader.raw([sid], raw_from, end_ns)
-                rows = by_series.get(sid, [])
+                rows, raw = _with_stale(
+                    reader, level, [sid], by_series.get(sid, []), stale.get(sid, set()), raw_range
+                )
                 if rows or raw:
-                    found[key] = _buckets(rows, raw, start_ns, step, rolled_until, agg)
+                    found[key] = _buckets(rows, raw, start_ns, step, rolled_until, agg, span)
             return found
 
         result: dict[tuple[str, str], list[Point]] = await asyncio.to_thread(self._snapshot, read)
@@ -459,6 +469,28 @@ class EmbeddedStore:
         return int(await asyncio.to_thread(self._snapshot, read))
 
 
+_R = TypeVar("_R", bound=tuple[Any, ...])
+
+
+def _with_stale(
+    reader: Reader,
+    level: Level,
+    sids: list[int],
+    rows: list[_R],
+    stale: set[int],
+    raw_range: tuple[int, int],
+) -> tuple[list[_R], list[tuple[int, float]]]:
+    """Rollup ``rows`` but those of ``stale`` spans, and the raw samples to add to them:
+    those of ``raw_range`` (the tail not rolled up yet) and of the stale spans."""
+    span = covered_by(level)
+    raw = reader.raw(sids, *raw_range)
+    if not stale:
+        return rows, raw
+    if level is not MINUTE_LEVEL:  # minute steps read every raw sample already
+        raw = reader.raw_spans(sids, stale, span) + raw
+    return drop_stale(rows, stale, span), raw
+
+
 def _buckets(
     rows: list[tuple[int, Summary]],
     raw: list[tuple[int, float]],
@@ -466,11 +498,14 @@ def _buckets(
     step: int,
     rolled_until: int,
     agg: Aggregation,
+    span: int = HOUR,
 ) -> list[Point]:
     """Step buckets from rollup rows (before ``rolled_until``) and raw samples.
 
-    Raw samples before ``rolled_until`` count only in hours no rollup row covers: minute
-    rollups exist just for hours finer than a sample a minute, the rest is read raw.
+    Raw samples before ``rolled_until`` count only in spans (of ``span``: the hour, or the
+    day for day rollups) no rollup row covers: minute rollups exist just for hours finer
+    than a sample a minute, the rest is read raw; and spans whose rollups lack samples are
+    read raw, their rows left out.
     """
     if not rows:
         return bucketed(raw, start, step, agg)
@@ -478,9 +513,9 @@ def _buckets(
     covered = set()
     for ts, summary in rows:
         buckets.setdefault(start + (ts - start) // step * step, Bucket()).rows.append(summary)
-        covered.add(floor(ts, HOUR))
+        covered.add(floor(ts, span))
     for ts, value in raw:
-        if ts < rolled_until and floor(ts, HOUR) in covered:
+        if ts < rolled_until and floor(ts, span) in covered:
             continue
         buckets.setdefault(start + (ts - start) // step * step, Bucket()).values.append(value)
     return [buckets[b].point(b, agg) for b in sorted(buckets)]
