@@ -250,7 +250,7 @@ def fill_history(service: Service, devices: int, end: datetime) -> dict[str, int
         s.add_all(runs)
         s.flush()
         s.bulk_insert_mappings(
-            JobRunTarget,  # type: ignore[arg-type]
+            JobRunTarget,
             [{"run_id": runs[i].id, "target": n, "status": st} for i, n, st in outcomes],
         )
         counts["runs"], counts["outcomes"] = len(runs), len(outcomes)
@@ -267,7 +267,7 @@ def fill_history(service: Service, devices: int, end: datetime) -> dict[str, int
                         "at": at,
                     }
                 )
-        s.bulk_insert_mappings(DeviceStateChange, changes)  # type: ignore[arg-type]
+        s.bulk_insert_mappings(DeviceStateChange, changes)
         errors = [
             {
                 "at": end - timedelta(hours=rng.uniform(0, 48)),
@@ -278,7 +278,7 @@ def fill_history(service: Service, devices: int, end: datetime) -> dict[str, int
             }
             for _ in range(devices * 2)
         ]
-        s.bulk_insert_mappings(ErrorLog, errors)  # type: ignore[arg-type]
+        s.bulk_insert_mappings(ErrorLog, errors)
         counts["transitions"], counts["errors"] = len(changes), len(errors)
     return counts
 

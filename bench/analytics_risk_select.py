@@ -99,7 +99,7 @@ def main() -> None:
         if args.only and args.only not in name:
             continue
         began = time.process_time()
-        model = CalibratedClassifierCV(make(), method=method, cv=3)  # type: ignore[arg-type]
+        model = CalibratedClassifierCV(make(), method=method, cv=3)
         model.fit(z_train[:, columns], data.y)
         p = model.predict_proba(z_test[:, columns])[:, 1]
         show(name, test.y, p, online, test.random_only, began)

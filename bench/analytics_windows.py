@@ -30,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,7 +240,7 @@ def main() -> None:
         t0 = time.process_time()
         segs = site.calendar.timeline(site.now, HORIZON.days + 1)
         allowed = allowed_segments(
-            segs, lambda s, w=site.run_when: runs_in(w, "mute", s), site.now, site.now + HORIZON
+            segs, partial(runs_in, site.run_when, "mute"), site.now, site.now + HORIZON
         )
         picks = best_windows(
             allowed,

@@ -261,10 +261,12 @@ async def test_a_baseline_rule_compares_with_the_same_hour_of_past_weeks() -> No
     from netgauge.alerting.baseline import Baselines
     from netgauge.storage.base import Point
 
-    asked: list[tuple[str, str, float]] = []
+    asked: list[tuple[str, str, float | None]] = []
     hour = 3600 * 10**9
 
-    async def points(target: str, series: str, start: int, end: int, step: float) -> list[Point]:
+    async def points(
+        target: str, series: str, start: int, end: int, step: float | None
+    ) -> list[Point]:
         asked.append((target, series, step))
         # four past weeks: 10 ms at this hour of the week, 50 ms at every other hour
         out = []

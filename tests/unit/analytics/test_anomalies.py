@@ -34,7 +34,7 @@ def seasonal(
     """Times and values: level 50, a daily wave, a weekend ``weekend`` sigma lower, noise."""
     rng = np.random.default_rng(seed)
     n = days * PER_DAY
-    t = T0 + np.arange(n) * STEP
+    t = T0 + np.arange(n, dtype=np.float64) * STEP
     weekday = ((t // DAY + 3) % 7).astype(int)  # 0 = Monday (1970-01-01 was a Thursday)
     v = (
         50.0
@@ -42,7 +42,7 @@ def seasonal(
         - weekend * SIGMA * (weekday >= 5)
         + rng.normal(0, SIGMA, n)
     )
-    return t, v
+    return t, np.asarray(v, dtype=np.float64)
 
 
 def test_daily_and_weekly_seasonality_is_not_an_anomaly() -> None:
@@ -143,9 +143,9 @@ def test_short_and_flat_series() -> None:
     few = score_series([0.0, 60.0, 120.0], [1.0, 5.0, 1.0])
     assert few.score.tolist() == [0.0, 0.0, 0.0]  # no model has enough history
     flat = np.full(200, 7.0)
-    assert not score_series(np.arange(200) * 60.0, flat).anomaly.any()
+    assert not score_series(np.arange(200, dtype=np.float64) * 60.0, flat).anomaly.any()
     flat[150] = 8.0  # a flat history: any change stands out
-    assert score_series(np.arange(200) * 60.0, flat).anomaly.tolist() == [
+    assert score_series(np.arange(200, dtype=np.float64) * 60.0, flat).anomaly.tolist() == [
         i == 150 for i in range(200)
     ]
 
@@ -163,7 +163,7 @@ def _scores(flags: list[bool]) -> Scores:
 
 def test_events_group_consecutive_anomalies_allowing_one_normal_sample() -> None:
     flags = [False, True, True, False, True, False, False, True, False]
-    t = np.arange(len(flags)) * 10.0
+    t = np.arange(len(flags), dtype=np.float64) * 10.0
     v = np.arange(len(flags), dtype=float)
     found = events(t, _scores(flags), v)
     assert [(e.start, e.end, e.samples) for e in found] == [(10.0, 40.0, 3), (70.0, 70.0, 1)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,7 +146,8 @@ class _BrokenRisk:
 
 
 def test_a_failing_part_leaves_the_others(inventory: Inventory) -> None:
-    store, written = _Store(), []
+    store = _Store()
+    written: list[Any] = []
     recorder = AnalyticsRecorder(
         store.points, store.series, inventory, _BrokenRisk(), written.extend, _Clock()
     )

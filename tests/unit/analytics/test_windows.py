@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -196,7 +197,7 @@ def test_calendar_timeline_agrees_with_state_at_after_a_midnight_crossing_night(
 
 
 # -- the ranking, on profiles whose best window is known -------------------------------------
-def _open_always(now: datetime, zone: str = "Europe/Berlin") -> tuple[list, ZoneInfo]:
+def _open_always(now: datetime, zone: str = "Europe/Berlin") -> tuple[list[Any], ZoneInfo]:
     cal = Calendar(ALWAYS, zone)
     allowed = allowed_segments(cal.timeline(now, 15), lambda s: True, now, now + HORIZON)
     return allowed, cal.zone

@@ -174,7 +174,7 @@ async def test_late_samples_finer_than_a_minute_count_in_minute_steps(
     async def assert_minutes_match(device: str, points: Points) -> None:
         found = await store.points(device, "cpu_percent", hour, hour + HOUR, 300, "avg")
         expected = want(points, hour, 300 * S)
-        assert [(p.ts_ns, pytest.approx(p.value), p.count) for p in found] == [
+        assert [(p.ts_ns, pytest.approx(p.value), p.count) for p in found] == [  # type: ignore[comparison-overlap]
             (b, mean, n) for b, mean, _, _, n in expected
         ], device
 
