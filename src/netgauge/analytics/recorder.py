@@ -52,6 +52,10 @@ from netgauge.storage.base import Aggregation, Point
 
 log = structlog.get_logger(__name__)
 RECORD_EVERY_S = 900.0
+# series scored for anomalies per pass (57 ms of CPU each over 29 days of 5-minute samples,
+# so at most about 23 s a pass): a bigger fleet is scored in turns, whole targets at a time,
+# the next pass going on where this one stopped
+ANOMALY_SERIES_PER_PASS = 400
 ANOMALY_RATE = "anomaly_rate"
 FAILURE_RISK = "failure_risk"
 DISK_FULL_HOURS = "disk_full_hours"
@@ -161,10 +165,13 @@ class AnalyticsRecorder:
         submit: Callable[[Iterable[Sample]], None],
         clock: Clock,
         every_s: float = RECORD_EVERY_S,
+        anomaly_series_per_pass: int = ANOMALY_SERIES_PER_PASS,
     ) -> None:
         self._points, self._series, self._inventory = points, series, inventory
         self._risk, self._submit, self._clock, self.every_s = risk, submit, clock, every_s
         self.last: Recorded | None = None
+        self.anomaly_series_per_pass = anomaly_series_per_pass
+        self._next_target = ""  # where the next pass's anomaly turn starts (a target's name)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -233,7 +240,7 @@ class AnalyticsRecorder:
     async def _anomalies(self, now: datetime, at_ns: int) -> tuple[list[Sample], list[NewEvent]]:
         start_ns = at_ns - int(SCORED_S * NS)
         samples, events = [], []
-        for target, metrics in (await self._scored()).items():
+        for target, metrics in self._turn(await self._scored()):
             found = TargetAnomalies(target)
             for metric in metrics:
                 stored = await self._raw(target, metric, start_ns - int(HISTORY_S * NS), at_ns + 1)
@@ -246,6 +253,22 @@ class AnalyticsRecorder:
                 samples.append(Sample(DEVICE_METRICS, found.target, ANOMALY_RATE, rate, at_ns))
             events += anomaly_events(found, start_ns / NS + CUT_S)
         return samples, events
+
+    def _turn(self, scored: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+        """This pass's share of the targets: from where the last one stopped, whole targets,
+        until ``anomaly_series_per_pass`` series (at least one target)."""
+        names = sorted(scored)
+        start = next((i for i, n in enumerate(names) if n >= self._next_target), 0)
+        turn: list[tuple[str, list[str]]] = []
+        count = 0
+        for name in names[start:] + names[:start]:
+            if turn and count + len(scored[name]) > self.anomaly_series_per_pass:
+                self._next_target = name
+                return turn
+            turn.append((name, scored[name]))
+            count += len(scored[name])
+        self._next_target = ""  # all of them fitted: the next pass starts at the first again
+        return turn
 
     async def _risks(self, now: datetime, at_ns: int) -> tuple[list[Sample], list[NewEvent]]:
         answer = await self._risk.answer(HORIZONS["24h"])

@@ -157,3 +157,22 @@ def test_a_failing_part_leaves_the_others(inventory: Inventory) -> None:
     assert isinstance(rate, Sample) and (rate.device_id, rate.metric_name) == ("d1", ANOMALY_RATE)
     assert rate.value == pytest.approx(1 / 12)  # one spike among the last hour's 12 samples
     assert asyncio.run(recorder.record_once()).events_added == 0
+
+
+def test_a_big_fleet_is_scored_in_turns_of_whole_targets() -> None:
+    """At most ``anomaly_series_per_pass`` series a pass (a target bigger than that alone),
+    whole targets, each pass going on where the last stopped, round and round."""
+    recorder = AnalyticsRecorder(
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        lambda _: None,
+        None,  # type: ignore[arg-type]
+        anomaly_series_per_pass=400,
+    )
+    scored = {name: [f"m{i}" for i in range(150)] for name in "abcde"}
+    scored["huge"] = [f"m{i}" for i in range(900)]
+    turns = [[name for name, _ in recorder._turn(scored)] for _ in range(5)]
+    # 150 + 150 fit in 400, a third would not; "huge" (900) goes alone
+    assert turns == [["a", "b"], ["c", "d"], ["e"], ["huge"], ["a", "b"]]
