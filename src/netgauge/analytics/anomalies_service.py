@@ -10,6 +10,7 @@ changes are the device states' business, and an outage would swamp the rate.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -104,7 +105,9 @@ async def _score_target(
     found = []
     for name in metrics:
         stored = await points(target, name, max(0, start_ns - history_ns), end_ns)
-        found.append(score_stored(name, stored, start_ns, params))
+        # in a thread: a series' weeks of history take tens of milliseconds to score, a
+        # fleet's minutes; the event loop (the API, the writer) must not wait for them
+        found.append(await asyncio.to_thread(score_stored, name, stored, start_ns, params))
     return TargetAnomalies(target, found)
 
 

@@ -10,6 +10,7 @@ every device's series. The store and the clock are passed in (the Service's ``po
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -167,7 +168,11 @@ async def forecast_series(
     start_ns = end_ns - int(question.window_s * 1e9)
     found = [p for p in await points(target, series, start_ns, end_ns, step) if p.count > 0]
     times = [datetime.fromtimestamp(p.ts_ns / 1e9, UTC) for p in found]
-    result = forecast(times, [p.value for p in found], question.limit, rising=question.rising)
+    values = [p.value for p in found]
+    # in a thread: a few milliseconds a series, so a fleet's list would hold the event loop
+    result = await asyncio.to_thread(
+        forecast, times, values, question.limit, rising=question.rising
+    )
     return SeriesForecast(target, series, split_series(series)[1], result, len(found))
 
 

@@ -43,6 +43,7 @@ from netgauge.clock import Clock
 from netgauge.inventory.health_queries import FleetHistory, fleet_history
 from netgauge.inventory.repository import Inventory
 from netgauge.models import DEVICE_METRICS, Sample
+from netgauge.periodic import Every
 from netgauge.pollers.readings import (
     CPU_PERCENT,
     DISK_PERCENT,
@@ -134,26 +135,17 @@ class HealthScores:
         self._submit, self._clock, self.every_s = submit, clock, every_s
         self.board: Board | None = None
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._every: Every | None = None
 
     def start(self) -> None:
         """Recompute every ``every_s`` in the background until :meth:`stop`."""
-        self._task = asyncio.create_task(self._run(), name="netgauge-health")
+        self._every = Every("health", self.every_s, self._clock, self.recompute)
+        self._every.start()
 
     async def stop(self) -> None:
         """Stop the schedule (a recompute under way is cancelled: nothing half-written)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await self._clock.sleep(self.every_s)
-            try:
-                await self.recompute()
-            except Exception:  # a bug here must not stop the schedule, nor the service
-                log.exception("health.recompute_failed")
+        if self._every is not None:
+            await self._every.stop()
 
     async def current(self) -> Board:
         """The newest board; computed now when there is none yet (requests arriving

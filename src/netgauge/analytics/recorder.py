@@ -46,6 +46,7 @@ from netgauge.clock import Clock
 from netgauge.inventory.event_log import NewEvent, add_once
 from netgauge.inventory.repository import Inventory
 from netgauge.models import DEVICE_METRICS, Sample
+from netgauge.periodic import Every
 from netgauge.pollers.readings import DISK_PERCENT
 from netgauge.series import series_name, split_series
 from netgauge.storage.base import Aggregation, Point
@@ -173,23 +174,17 @@ class AnalyticsRecorder:
         self.anomaly_series_per_pass = anomaly_series_per_pass
         self._next_target = ""  # where the next pass's anomaly turn starts (a target's name)
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._every: Every | None = None
 
     def start(self) -> None:
         """Record every ``every_s`` in the background until :meth:`stop`."""
-        self._task = asyncio.create_task(self._run(), name="netgauge-analytics-recorder")
+        self._every = Every("analytics-recorder", self.every_s, self._clock, self.record_once)
+        self._every.start()
 
     async def stop(self) -> None:
         """Stop the schedule (a pass under way is cancelled)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await self._clock.sleep(self.every_s)
-            await self.record_once()
+        if self._every is not None:
+            await self._every.stop()
 
     async def record_once(self) -> Recorded:
         """One pass now: each part on its own (one failing is logged, the others go on)."""

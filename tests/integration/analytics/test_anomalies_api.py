@@ -165,3 +165,37 @@ def test_the_console_lists_devices_by_rate_with_events(seeded: tuple[TestClient,
     index = client.get("/analytics").text
     assert 'href="/analytics/anomalies"' in index
     assert client.get("/analytics/anomalies?span=1y").status_code == 422
+
+
+def test_scoring_a_fleet_does_not_hold_the_event_loop(
+    seeded: tuple[TestClient, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A viewer asking for every device's rate must not freeze the server: the scoring
+    waits here (in its worker thread) until another request has been answered, which could
+    never happen if it ran on the event loop."""
+    import threading
+
+    from netgauge.analytics import anomalies_service
+
+    client, _ = seeded
+    scoring, answered = threading.Event(), threading.Event()
+    real = anomalies_service.score_stored
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        scoring.set()
+        assert answered.wait(10), "no request was answered while a series was scored"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(anomalies_service, "score_stored", held)
+    results: list[int] = []
+    worker = threading.Thread(
+        target=lambda: results.append(client.get("/api/v1/analytics/anomalies/devices").status_code)
+    )
+    worker.start()
+    try:
+        assert scoring.wait(30), "the scoring never started"
+        assert client.get("/api/v1/health").status_code == 200
+    finally:
+        answered.set()
+        worker.join(60)
+    assert results == [200]
