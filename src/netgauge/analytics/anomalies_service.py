@@ -11,6 +11,7 @@ changes are the device states' business, and an outage would swamp the rate.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -130,6 +131,11 @@ def score_stored(metric: str, stored: Sequence[Point], start_ns: int, p: Params)
     )
 
 
+_FLEET_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def fleet_anomalies(
     points: PointsFn,
     series: SeriesFn,
@@ -138,7 +144,23 @@ async def fleet_anomalies(
     history_ns: int,
     params: Params = DEFAULTS,
 ) -> list[TargetAnomalies]:
-    """Every target with stored series, highest anomaly rate first (then by name)."""
+    """Every target with stored series, highest anomaly rate first (then by name).
+
+    One fleet scoring at a time (per event loop: per service): the API's list and the
+    console's page both come here, and a burst of reloads queues behind one scoring rather
+    than running a fleet's worth each, filling the thread pool the store reads use."""
+    async with _FLEET_TURNS.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
+        return await _fleet(points, series, start_ns, end_ns, history_ns, params)
+
+
+async def _fleet(
+    points: PointsFn,
+    series: SeriesFn,
+    start_ns: int,
+    end_ns: int,
+    history_ns: int,
+    params: Params,
+) -> list[TargetAnomalies]:
     rows = await series(None)
     targets = sorted({t for _, t, m in rows if m not in SKIPPED_METRICS})
     found = [

@@ -114,6 +114,9 @@ def step_for(window_s: float) -> float:
     return window_s / MAX_STEPS
 
 
+MAX_KEPT = 50_000  # answers kept at most (each a few hundred bytes)
+
+
 class Forecasts:
     """Forecasts per (target, series), computed on request and kept a few minutes."""
 
@@ -132,8 +135,6 @@ class Forecasts:
     async def of(self, question: Question, target: str | None = None) -> list[SeriesForecast]:
         """The forecasts of every series of ``target`` (every target: None) that the
         question's metric selects, soonest first (never last)."""
-        if len(self._cache) > 50_000:
-            self.forget_older_than(self._now())
         base, labels = split_series(question.metric)
         found = []
         for _, owner, name in await self._series(target):
@@ -150,6 +151,10 @@ class Forecasts:
         if cached is not None and now - cached[0] <= self.keep:
             return cached[1]
         result = await forecast_series(self._points, target, series, question, now)
+        if len(self._cache) >= MAX_KEPT:  # questions a viewer varies must not grow it
+            self.forget_older_than(now)
+            while len(self._cache) >= MAX_KEPT:  # still full: the oldest answers go
+                del self._cache[next(iter(self._cache))]
         self._cache[key] = (now, result)
         return result
 

@@ -7,6 +7,8 @@ stops being one once learned; and nothing after a sample changes its score (onli
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -191,3 +193,36 @@ def test_the_online_scorer_gives_the_batch_scores_sample_by_sample() -> None:
     np.testing.assert_allclose(np.array(rest, dtype=float), batch[k:], rtol=0, atol=1e-12)
     assert warmed.newest == t[-1]
     assert warmed.score(t[-1], 1e9) is None  # not after the newest: ignored
+
+
+async def test_one_fleet_scoring_at_a_time() -> None:
+    """The API's list and the console's page both score the whole fleet: a second one
+    waits for the first instead of running beside it."""
+    import asyncio
+
+    from netgauge.analytics.anomalies_service import fleet_anomalies
+
+    calls: list[str] = []
+    gate = asyncio.Event()
+
+    async def series(target: str | None) -> list[tuple[str, str, str]]:
+        calls.append("series")
+        return [("device_metrics", "d1", "cpu_percent")]
+
+    async def points(*args: object, **kwargs: object) -> list[Any]:
+        calls.append("points")
+        await gate.wait()
+        return []
+
+    first = asyncio.create_task(fleet_anomalies(points, series, 0, 10**18, 0))
+    second = asyncio.create_task(fleet_anomalies(points, series, 0, 10**18, 0))
+    for _ in range(50):  # the loop turns until the first is held in its read
+        if calls == ["series", "points"]:
+            break
+        await asyncio.sleep(0)
+    for _ in range(50):  # and the second never starts meanwhile
+        await asyncio.sleep(0)
+    assert calls == ["series", "points"]
+    gate.set()
+    await asyncio.gather(first, second)
+    assert calls == ["series", "points", "series", "points"]

@@ -4,8 +4,6 @@ events (consecutive anomalous samples), computed on request by
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from datetime import datetime
 from typing import Annotated
 
@@ -21,12 +19,9 @@ from netgauge.analytics.anomalies_service import (
 from netgauge.api.deps import ServiceDep
 from netgauge.config.base import parse_duration
 from netgauge.errors import InventoryError, NotFoundError
-from netgauge.inventory.repository import Inventory
 from netgauge.timerange import NS_PER_S, TimeSpan, ns_to_dt, parse_when, time_span
 
 router = APIRouter(prefix="/anomalies")
-# (keyed by the service's inventory: the Service, a dataclass, cannot be a key)
-_FLEET_TURNS: weakref.WeakKeyDictionary[Inventory, asyncio.Lock] = weakref.WeakKeyDictionary()
 DEFAULT_SPAN_S = 86_400.0  # `from` left out: the last day
 MAX_SPAN_S = 31 * 86_400.0
 MAX_HISTORY_S = 90 * 86_400.0
@@ -215,10 +210,7 @@ async def devices(
     """Every device with stored series by anomaly rate in [from, to) (highest first),
     each with its newest events; scored as ``/analytics/anomalies`` scores one target."""
     span = _span(from_, to)
-    # one fleet scoring at a time per service: a burst of requests queues behind it rather
-    # than each scoring every series of every device at once
-    async with _FLEET_TURNS.setdefault(service.inventory, asyncio.Lock()):
-        found = await fleet_anomalies(
-            service.points, service.series, span.start_ns, span.end_ns, _history_ns(history)
-        )
+    found = await fleet_anomalies(  # one at a time (see there)
+        service.points, service.series, span.start_ns, span.end_ns, _history_ns(history)
+    )
     return FleetAnomalies(start=span.start, end=span.end, devices=[_device(f) for f in found])
