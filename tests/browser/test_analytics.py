@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from netgauge import __version__
 from tests.browser.conftest import VIEWER, VIEWER_PASSWORD, Console
 
 
@@ -31,6 +32,9 @@ def test_every_view_opens_from_the_index(console: Console) -> None:
         assert page.locator("h1").first.inner_text().strip(), f"{href} has no heading"
         assert console.unlabelled() == [], href
         assert page.locator("nav a[aria-current=page]").inner_text() == "Analytics"
+        # a view's own variables never shadow the layout's (the health view's formula
+        # version once showed as netgauge's)
+        assert f"netgauge {__version__}" in page.locator("footer").inner_text(), href
         console.shot("60-analytics" + href.replace("/analytics", "").replace("/", "-"))
 
 

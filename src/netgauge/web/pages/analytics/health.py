@@ -55,7 +55,7 @@ async def health_page(request: Request) -> HTMLResponse:
         board=board,
         sites=sites,
         targets=sorted(board.targets.values(), key=_worst_first),
-        version=FORMULA_VERSION,
+        formula_version=FORMULA_VERSION,
         band=band,
         weakest=weakest,
     )
@@ -76,6 +76,6 @@ async def health_breakdown(request: Request, target: str) -> HTMLResponse:
         page_name="analytics-health",
         board=board,
         t=found,
-        version=FORMULA_VERSION,
+        formula_version=FORMULA_VERSION,
         band=band,
     )
