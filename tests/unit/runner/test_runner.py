@@ -17,7 +17,8 @@ from netgauge.inventory import Inventory, make_engine, sync_inventory
 from netgauge.models import ProbeResult, ProbeStatus, Target, TargetType, now_ns
 from netgauge.pollers.readings import DeviceState
 from netgauge.probes.base import ProbeParams
-from netgauge.runner.runner import JobRunner, outcome_of, spread_gap
+from netgauge.runner.checks import spread_gap
+from netgauge.runner.runner import JobRunner, outcome_of
 from netgauge.status import StatusTracker
 from netgauge.storage import BatchWriter, EmbeddedStore
 
