@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netgauge.series import series_name, split_series
+
 DEVICE_METRICS = "device_metrics"
 DEVICE_STATUS = "device_status"
 MEASUREMENTS = (DEVICE_METRICS, DEVICE_STATUS)
@@ -135,15 +137,25 @@ class ProbeResult:
         """True when the target answered."""
         return self.status is ProbeStatus.OK
 
-    def to_samples(self, *, with_status: bool = True) -> list[Sample]:
+    def to_samples(
+        self, *, with_status: bool = True, labels: Mapping[str, str] | None = None
+    ) -> list[Sample]:
         """Metrics as ``device_metrics`` samples named ``<kind>.<metric>`` (or the bare metric
-        name when not ``prefixed``) plus one status sample.
+        name when not ``prefixed``) plus one status sample. ``labels`` are added to every
+        metric's own (a remote collector's ``vantage``); the status sample has none: it is
+        the state netgauge decided, wherever the check ran.
 
         Metrics whose value is None (no reply) are absent, not zero.
         """
         prefix = f"{self.kind}." if self.prefixed else ""
         samples = [
-            Sample(DEVICE_METRICS, self.target, f"{prefix}{name}", float(value), self.ts_ns)
+            Sample(
+                DEVICE_METRICS,
+                self.target,
+                _labelled(f"{prefix}{name}", labels),
+                float(value),
+                self.ts_ns,
+            )
             for name, value in self.metrics.items()
             if value is not None
         ]
@@ -152,3 +164,12 @@ class ProbeResult:
                 Sample(DEVICE_STATUS, self.target, "status", 1.0 if self.up else 0.0, self.ts_ns)
             )
         return samples
+
+
+def _labelled(series: str, labels: Mapping[str, str] | None) -> str:
+    """``series`` with ``labels`` added to its own (theirs win: a series' own label of the
+    same name is the device's, ours is where it was measured from)."""
+    if not labels:
+        return series
+    name, own = split_series(series)
+    return series_name(name, {**own, **labels})

@@ -33,8 +33,9 @@ from netgauge.auth.roles import Principal
 from netgauge.auth.secret import signing_key
 from netgauge.auth.throttle import LoginThrottle
 from netgauge.clock import Clock, SystemClock
+from netgauge.collectors.hub import CollectorHub
 from netgauge.config.defaults import DEFAULTS_SOURCE
-from netgauge.config.model import ConfigFile, JobConfig, WindowConfig
+from netgauge.config.model import ConfigFile, JobConfig
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
 from netgauge.credentials import vault
@@ -52,8 +53,8 @@ from netgauge.pollers.jobs import REJECTIONS
 from netgauge.pollers.readings import DeviceState
 from netgauge.runner import JobRunner
 from netgauge.runner.test_now import TestReport, test_target
-from netgauge.scheduler.loop import JobSchedule, Scheduler
-from netgauge.scheduler.window import TimeWindow, parse_days
+from netgauge.scheduler.loop import Scheduler
+from netgauge.scheduler.of_config import schedule_of, window_of
 from netgauge.schedules import Calendar, Calendars
 from netgauge.status import StatusTracker, TargetState
 from netgauge.status.devices import DeviceStates
@@ -69,21 +70,6 @@ from netgauge.storage.writer import Loss
 log = structlog.get_logger(__name__)
 AGENT_CHECK_S = 30.0  # how often silent push agents are looked for
 HOUSEKEEPING_S = 3600.0  # how often job runs past their retention are deleted
-
-
-def window_of(cfg: WindowConfig | None) -> TimeWindow | None:
-    """The scheduler's window from the config model."""
-    if cfg is None:
-        return None
-    days = parse_days(cfg.days) if cfg.days is not None else frozenset(range(7))
-    return TimeWindow(
-        start_time=cfg.start_time, end_time=cfg.end_time, days=days, timezone=cfg.timezone
-    )
-
-
-def schedule_of(cfg: JobConfig) -> JobSchedule:
-    """The scheduler's view of a job."""
-    return JobSchedule(cfg.name, cfg.interval, window_of(cfg.window), cfg.enabled)
 
 
 @dataclass
@@ -203,6 +189,11 @@ class Service:
             max_series=s.ingest_max_series_per_device,
             folder=self.folder,
         )
+        # remote collectors: their syncs and results, and which targets are the central's
+        self.collectors = CollectorHub(
+            self.inventory, self.folder, self.writer,
+            poll_s=s.collector_poll_s, dead_after_s=s.collector_dead_after_s, clock=self.clock,
+        )  # fmt: skip
         self.runner = JobRunner(
             self.inventory,
             self.writer,
@@ -214,6 +205,7 @@ class Service:
             kind_concurrency=s.kind_concurrency,
             folder=self.folder,
             calendars=self.calendars,
+            placement=self.collectors.placement,
         )
         self.scheduler = Scheduler(
             self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s
@@ -247,6 +239,7 @@ class Service:
     async def reload_jobs(self) -> None:
         """Hand the inventory's current jobs to the scheduler (after any job change)."""
         rows = await asyncio.to_thread(self.inventory.list_jobs)
+        self.collectors.changed()  # their assignments follow
         schedules = []
         for row in rows:
             try:

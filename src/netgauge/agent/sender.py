@@ -108,9 +108,12 @@ class Sender:
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         backoff: Backoff | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        path: str = INGEST_PATH,
+        name: str = "agent",
     ) -> None:
         self._spool = spool
-        self._url = server.rstrip("/") + INGEST_PATH
+        self._url = server.rstrip("/") + path  # a collector sends its results elsewhere
+        self._name = name  # how log lines name the sender
         self._headers = {"Authorization": f"Bearer {token}"}
         self._client = client
         self._agent = {"version": __version__, "hostname": hostname or socket.gethostname()}
@@ -171,7 +174,7 @@ class Sender:
             async with asyncio.timeout(self._timeout_s):
                 response = await self._client.post(self._url, json=body, headers=self._headers)
         except (httpx.HTTPError, TimeoutError) as exc:
-            _log.warning("agent: cannot reach %s: %s", self._url, _describe(exc))
+            _log.warning("%s: cannot reach %s: %s", self._name, self._url, _describe(exc))
             return Outcome.RETRY
         status = response.status_code
         if status == 200:

@@ -78,6 +78,8 @@ class JobUpdate(BaseModel):
     enabled: bool | None = None
     run_when: Literal["always", "open", "closed", "peak", "off_peak"] | None = None
     maintenance: Literal["mute", "pause"] | None = None
+    vantage: list[str] | None = None
+    quorum: int | None = None
 
 
 class JobRunPublic(BaseModel):

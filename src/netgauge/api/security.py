@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from netgauge.auth.accounts import MISS
 from netgauge.auth.roles import Principal, Role
 from netgauge.auth.tokens import API_TOKEN_PREFIX, InvalidToken, read_access
+from netgauge.inventory.collectors import CollectorInfo
 
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "ng_session", "ng_csrf", "X-CSRF-Token"
 REFRESH_COOKIE = "ng_refresh"
@@ -37,6 +38,9 @@ PUBLIC = frozenset(
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/logout"),
         ("POST", "/api/v1/ingest"),
+        # remote collectors: their own token (collector_of), checked at the edge
+        ("POST", "/api/v1/collector/sync"),
+        ("POST", "/api/v1/collector/results"),
     }
 )
 ADMIN_PREFIXES = (
@@ -60,6 +64,8 @@ def required_role(method: str, path: str) -> Role | None:
         return Role.VIEWER  # every user's console reports its own use
     if path.startswith(ADMIN_PREFIXES):
         return Role.ADMIN
+    if path.startswith("/api/v1/collectors") and method not in SAFE_METHODS:
+        return Role.ADMIN  # a collector token runs checks with the site's credentials
     if path.startswith("/api/v1/analytics/lake") and method not in SAFE_METHODS:
         return Role.ADMIN  # an export writes files on the server's disk
     if path.startswith("/api/v1/credentials"):  # operators pick them for targets in scope
@@ -177,6 +183,9 @@ async def admit_body(request: Request) -> int:
     if (request.method, path) == ("POST", INGEST_PATH):
         await agent_device(request)  # agents only, with their own token
         return MAX_INGEST_BYTES
+    if request.method == "POST" and path in COLLECTOR_PATHS:
+        await collector_of(request)  # collectors only, with their own token
+        return MAX_INGEST_BYTES
     if required_role(request.method, path) is None:
         return MAX_PUBLIC_BYTES
     await authorize(request)
@@ -202,6 +211,25 @@ async def agent_device(request: Request) -> str:
 
 
 _AGENT_DEVICE = "agent_device"
+COLLECTOR_PATHS = frozenset({"/api/v1/collector/sync", "/api/v1/collector/results"})
+_COLLECTOR = "collector"
+
+
+async def collector_of(request: Request) -> CollectorInfo:
+    """The collector whose token the request carries (401 otherwise), looked up once per
+    request like an agent's."""
+    known: CollectorInfo | None = request.scope.get("state", {}).get(_COLLECTOR)
+    if known is not None:
+        return known
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
+        raise HTTPException(401, "send the collector's token: Authorization: Bearer TOKEN")
+    hub = request.app.state.service.collectors
+    found: CollectorInfo | None = await asyncio.to_thread(hub.store.by_token, token.strip())
+    if found is None:
+        raise HTTPException(401, "unknown or revoked collector token")
+    request.scope.setdefault("state", {})[_COLLECTOR] = found
+    return found
 
 
 AuthDep = Annotated[Principal | None, Depends(authorize)]

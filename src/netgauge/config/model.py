@@ -230,6 +230,14 @@ class JobConfig(StrictModel):
         description="during its site's maintenance: mute (run, alerts muted) or pause "
         "(no run: maintenance without data collection)",
     )
+    vantage: list[str] | None = Field(
+        None,
+        description="sites whose collectors each check every target of the job at once "
+        "(multi-vantage); the target's state is decided by quorum",
+    )
+    quorum: int | None = Field(
+        None, ge=1, description="vantage points that must see a target down (default: a majority)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -272,6 +280,27 @@ class JobConfig(StrictModel):
         if not self.targets and self.selector is None:
             raise ValueError("a job needs `targets` (names) or a `selector` (tags/site/type)")
         return self
+
+    @model_validator(mode="after")
+    def _vantage(self) -> JobConfig:
+        if self.vantage is None:
+            if self.quorum is not None:
+                raise ValueError("quorum needs vantage: the sites to check from")
+            return self
+        if not self.vantage:
+            raise ValueError("vantage: list at least one site (or leave it out)")
+        repeated = sorted({site for site in self.vantage if self.vantage.count(site) > 1})
+        if repeated:
+            raise ValueError(f"vantage: site(s) listed twice: {', '.join(repeated)}")
+        if self.quorum is not None and self.quorum > len(self.vantage):
+            raise ValueError(
+                f"quorum: {self.quorum} is more than the {len(self.vantage)} vantage site(s)"
+            )
+        return self
+
+    def vantage_quorum(self) -> int:
+        """How many vantage points must see a target down: the quorum, or a majority."""
+        return self.quorum or len(self.vantage or ()) // 2 + 1
 
 
 class ConfigFile(StrictModel):

@@ -204,6 +204,20 @@ class Settings(BaseSettings):
         description="Without a gap rule in alerts:, any device silent 5 minutes alerts "
         "(rule collection-gap, to every notifier).",
     )
+    collector_poll_s: float = Field(
+        10.0,
+        ge=0.2,
+        le=3600,
+        description="How often remote collectors sync (heartbeat, assignment): config "
+        "changes reach them within this.",
+    )
+    collector_dead_after_s: float = Field(
+        30.0,
+        ge=0.5,
+        le=86400,
+        description="A collector silent this long is offline: its targets go to its site's "
+        "other collectors. Keep it above two collector_poll_s.",
+    )
     agent_silent_after_s: float = Field(
         120.0,
         gt=0,

@@ -140,6 +140,8 @@ def job_config(row: JobRow) -> JobConfig:
             "enabled": row.enabled,
             "run_when": row.run_when,
             "maintenance": row.maintenance,
+            "vantage": row.vantage,
+            "quorum": row.quorum,
         }
     )
 
@@ -761,6 +763,9 @@ class Inventory:
         if cfg.selector is not None and cfg.selector.site is not None:
             if self._find(s, Site, cfg.selector.site) is None:
                 raise InventoryError(f"selector.site: unknown site {cfg.selector.site!r}")
+        for site in cfg.vantage or ():
+            if self._find(s, Site, site) is None:
+                raise InventoryError(f"vantage: unknown site {site!r}")
         known = set(s.scalars(select(TargetRow.name).where(TargetRow.name.in_(cfg.targets))))
         missing = [n for n in cfg.targets if n not in known]
         if missing:
@@ -778,6 +783,7 @@ class Inventory:
         row.interval_s, row.timeout_s, row.concurrency = cfg.interval, cfg.timeout, cfg.concurrency
         row.enabled, row.source = cfg.enabled, source
         row.run_when, row.maintenance = cfg.run_when, cfg.maintenance
+        row.vantage, row.quorum = cfg.vantage, cfg.quorum
         s.flush()
         action = "update" if old else "create"
         self._log(s, "job", cfg.name, action, _diff(old, job_fields(row)), actor)

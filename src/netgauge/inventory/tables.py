@@ -131,6 +131,9 @@ class JobRow(NamedEntity, Base):
     # by the calendar of each target's site: when it runs, what maintenance does to it
     run_when: Mapped[str] = mapped_column(String(16), default="always", server_default="always")
     maintenance: Mapped[str] = mapped_column(String(8), default="mute", server_default="mute")
+    # multi-vantage: the sites whose collectors each run it, and how many must see "down"
+    vantage: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    quorum: Mapped[int | None] = mapped_column(nullable=True)
 
 
 class JobRun(Base):
@@ -225,6 +228,24 @@ class AgentToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class CollectorRow(Base):
+    """A remote collector: the site it serves, the SHA-256 of its token (never the token),
+    its last heartbeat and what it said then, and the last result batch stored from it."""
+
+    __tablename__ = "collectors"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(128), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    spool_pending: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    spool_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    clock_offset_ms: Mapped[float | None] = mapped_column(nullable=True)
+    targets: Mapped[int] = mapped_column(default=0)  # checks it runs now (its assignment)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AgentCursor(Base):

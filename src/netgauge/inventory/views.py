@@ -28,6 +28,8 @@ class JobPublic(BaseModel):
     enabled: bool
     run_when: str = Field("always", description="always, open, closed, peak or off_peak")
     maintenance: str = Field("mute", description="mute or pause")
+    vantage: list[str] | None = Field(None, description="sites that each run it (multi-vantage)")
+    quorum: int | None = Field(None, description="vantage points that must see a target down")
     source: str
     next_run: datetime | None = None
     created_at: datetime

@@ -8,9 +8,10 @@ collectors run), the sites' calendars, the folding of results and the run's reco
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import ValidationError
@@ -34,7 +35,12 @@ from netgauge.status.hysteresis import Thresholds
 from netgauge.status.tracker import StatusTracker
 from netgauge.storage.writer import BatchWriter
 
+if TYPE_CHECKING:
+    from netgauge.collectors.hub import Placement
+
 log = structlog.get_logger(__name__)
+# which of a job's targets this process runs (the collectors' hub answers it)
+Placing = Callable[[JobConfig, Sequence[Target]], Awaitable["Placement"]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class JobRunner(Checks):
         files: FilePolicy | None = None,
         folder: ResultFolder | None = None,
         calendars: Calendars | None = None,
+        placement: Placing | None = None,
     ) -> None:
         super().__init__(
             files if files is not None else inventory.files,
@@ -102,6 +109,7 @@ class JobRunner(Checks):
         # every result goes through the one folding step (shared with the agents' ingest)
         self.folder = folder or ResultFolder(writer, status, self.devices)
         self.calendars = calendars or Calendars()  # sites' schedules (run_when, maintenance)
+        self.placement = placement  # which targets are this process' own (None: all)
         self._backoff = PollBackoff()
         self._manual: set[str] = set()
         self.runs_started = 0
@@ -134,15 +142,20 @@ class JobRunner(Checks):
         try:
             cfg = job_config(await asyncio.to_thread(self.inventory.get_job, job_name))
             targets = await asyncio.to_thread(self.inventory.job_targets, cfg)
-            runnable, skipped = self.by_calendar(cfg, targets, self._clock.now())
+            ours, elsewhere = targets, []
+            if self.placement is not None:  # a site's collectors run its targets' checks
+                placed = await self.placement(cfg, targets)
+                ours, elsewhere = placed.local, placed.elsewhere
+            runnable, skipped = self.by_calendar(cfg, ours, self._clock.now())
             if skipped:
                 self.folder.skipped([name for name, _, _ in skipped])
             if targets and not runnable:
-                outcome = _all_skipped(skipped)
+                outcome = _all_skipped([*skipped, *elsewhere])
             else:
                 results = await self.run_checks(cfg, runnable, covered=targets)
                 outcome = outcome_of(results)
-                outcome = replace(outcome, per_target=outcome.per_target + tuple(skipped))
+                extra = tuple(skipped) + tuple(elsewhere)
+                outcome = replace(outcome, per_target=outcome.per_target + extra)
         except ValidationError as exc:  # stored params today's rules refuse (a file elsewhere)
             error = params_error(exc)
             log.error("job.params_refused", job=job_name, error=error)

@@ -9,6 +9,7 @@ way it came.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from netgauge.models import ProbeResult
@@ -48,13 +49,16 @@ class ResultFolder:
         device: bool,
         interval_s: float,
         observe: bool = True,
+        labels: Mapping[str, str] | None = None,
     ) -> int:
         """Store ``result`` of ``job`` and, with ``observe``, make it the target's newest
         check and evaluate the alert rules on it (an agent's older batches are stored
         only). A device's status sample is its
         decided state, not the check's up/down; ``interval_s`` is how often it is checked.
-        Returns the number of samples the result itself gave."""
-        samples = result.to_samples(with_status=not device)
+        ``labels`` go on the stored metric samples only (a collector's ``vantage``): the
+        live status keeps the metrics' plain names. Returns the number of samples the
+        result itself gave."""
+        samples = result.to_samples(with_status=not device, labels=labels)
         self.writer.submit(samples)
         if observe:
             state: str | None = self.status.update(job, result).state

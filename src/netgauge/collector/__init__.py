@@ -1,0 +1,1 @@
+"""``netgauge collector``: the process that runs a remote site's checks (see main.py)."""

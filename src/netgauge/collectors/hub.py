@@ -1,0 +1,165 @@
+"""The central's side of remote collectors: who runs what, syncs, results, the listing.
+
+Every answer is computed from the inventory (collectors' heartbeats, jobs, targets), never
+from this process' memory alone, so any central behind a load balancer gives a collector the
+same assignment. The fleet and the jobs' targets are read at most once a second and shared
+by every sync and run within it (1,000 collectors syncing every 10 s cost 1 read a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netgauge.clock import Clock, SystemClock
+from netgauge.collectors.assignment import Fleet, assignment_of
+from netgauge.collectors.protocol import JobAssignment, SyncAnswer, SyncRequest, TargetWire
+from netgauge.collectors.results import CollectorResults
+from netgauge.config.model import JobConfig
+from netgauge.inventory.collectors import CollectorInfo, CollectorStore, Heartbeat
+from netgauge.inventory.repository import Inventory, job_config
+from netgauge.models import Target
+from netgauge.status.fold import ResultFolder
+from netgauge.storage.writer import BatchWriter
+
+CACHE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which of a job's targets the central runs, and why the others are not its own."""
+
+    local: list[Target]
+    elsewhere: list[tuple[str, str, str | None]]  # (target, "skipped", reason) outcomes
+
+
+class CollectorHub:
+    """Answers collectors' syncs and results; tells the central's runner what is its own."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        folder: ResultFolder,
+        writer: BatchWriter,
+        *,
+        poll_s: float = 10.0,
+        dead_after_s: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = CollectorStore(inventory)
+        self._inventory = inventory
+        self.results = CollectorResults(self.store, inventory, folder, writer)
+        self.poll_s, self.dead_after_s = poll_s, dead_after_s
+        self._clock = clock or SystemClock()
+        self._fleet: tuple[float, Fleet, list[CollectorInfo]] | None = None
+        self._jobs: tuple[float, list[tuple[JobConfig, list[Target]]]] | None = None
+        self._lock = asyncio.Lock()
+
+    # -- reading the inventory (cached a second) ----------------------------------------------
+    async def fleet(self) -> tuple[Fleet, list[CollectorInfo]]:
+        """The collectors now (at most a second old)."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._fleet is None or now - self._fleet[0] > CACHE_S:
+                rows = await asyncio.to_thread(self.store.all)
+                fleet = Fleet.of(rows, self._clock.now(), self.dead_after_s)
+                self._fleet = (now, fleet, rows)
+            return self._fleet[1], self._fleet[2]
+
+    async def jobs(self) -> list[tuple[JobConfig, list[Target]]]:
+        """Every enabled job with its targets now (at most a second old)."""
+        now = time.monotonic()
+        if self._jobs is None or now - self._jobs[0] > CACHE_S:
+            self._jobs = (now, await asyncio.to_thread(self._read_jobs))
+        return self._jobs[1]
+
+    def _read_jobs(self) -> list[tuple[JobConfig, list[Target]]]:
+        found = []
+        for row in self._inventory.list_jobs():
+            if not row.enabled:
+                continue
+            try:
+                cfg = job_config(row)
+            except ValueError:  # a stored job today's rules refuse: the runner reports it
+                continue
+            found.append((cfg, self._inventory.job_targets(cfg)))
+        return found
+
+    def changed(self) -> None:
+        """The inventory changed (a job, a target, a collector): read it again."""
+        self._fleet = None
+        self._jobs = None
+
+    # -- collectors ---------------------------------------------------------------------------
+    async def sync(self, collector: CollectorInfo, request: SyncRequest) -> SyncAnswer:
+        """Record the heartbeat; the collector's assignment."""
+        beat = Heartbeat(
+            request.version, request.spool_pending, request.spool_bytes,
+            request.clock_offset_ms, request.targets,
+        )  # fmt: skip
+        await asyncio.to_thread(self.store.heartbeat, collector.name, beat)
+        fleet, _ = await self.fleet()
+        if collector.name not in fleet.alive:  # back after a silence: count it live now
+            self._fleet = None
+            fleet, _ = await self.fleet()
+        mine = assignment_of(collector.name, fleet, await self.jobs())
+        jobs = [
+            JobAssignment(
+                job=cfg.model_dump(mode="json"), targets=[TargetWire.of(t) for t in targets]
+            )
+            for cfg, targets in mine
+        ]
+        body = json.dumps([j.model_dump(mode="json") for j in jobs], sort_keys=True)
+        return SyncAnswer(
+            collector=collector.name,
+            site=collector.site,
+            server_ns=time.time_ns(),
+            poll_s=self.poll_s,
+            revision=hashlib.sha256(body.encode()).hexdigest()[:16],
+            jobs=jobs,
+        )
+
+    async def listing(self) -> list[dict[str, Any]]:
+        """The collectors as ``GET /api/v1/collectors`` lists them."""
+        fleet, rows = await self.fleet()
+        return [
+            {
+                "name": c.name,
+                "site": c.site,
+                "state": "online" if c.name in fleet.alive else "offline",
+                "last_seen": c.last_seen,
+                "targets": c.targets if c.name in fleet.alive else 0,
+                "version": c.version,
+                "spool_pending": c.spool_pending,
+                "spool_bytes": c.spool_bytes,
+                "clock_offset_ms": c.clock_offset_ms,
+            }
+            for c in rows
+        ]
+
+    # -- the central's own runs ---------------------------------------------------------------
+    async def placement(self, cfg: JobConfig, targets: Sequence[Target]) -> Placement:
+        """The targets of ``cfg`` the central runs itself; the others with the reason."""
+        fleet, _ = await self.fleet()
+        local: list[Target] = []
+        elsewhere: list[tuple[str, str, str | None]] = []
+        for target in targets:
+            if fleet.central_runs(cfg, target):
+                local.append(target)
+            elif cfg.vantage:
+                elsewhere.append((target.name, "skipped", _from_sites(cfg.vantage)))
+            else:
+                elsewhere.append((target.name, "skipped", _from_sites([target.site or ""])))
+        return Placement(local, elsewhere)
+
+
+def _from_sites(sites: Sequence[str]) -> str:
+    return f"checked by the collectors of site {', '.join(sites)}"
+
+
+__all__ = ["CollectorHub", "Placement"]
