@@ -99,8 +99,12 @@ def test_every_route_gives_each_role_exactly_its_rights(client: TestClient) -> N
                 return int(response.status_code)  # httpx's answers are untyped (Any) here
 
             anonymous = call({})
-            if (method, template) == ("POST", "/api/v1/ingest"):
-                # agents only: a device's agent token, never a user's credentials
+            if (method, template) in {
+                ("POST", "/api/v1/ingest"),
+                ("POST", "/api/v1/collector/sync"),
+                ("POST", "/api/v1/collector/results"),
+            }:
+                # agents and collectors only: their own token, never a user's credentials
                 statuses = [call({"Authorization": f"Bearer {t}"}) for t in tokens.values()]
                 assert anonymous == 401 and statuses == [401] * len(tokens), statuses
                 continue

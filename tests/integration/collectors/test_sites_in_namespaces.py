@@ -127,6 +127,13 @@ def test_three_sites_quorum_and_a_cut_link(sites: Sites) -> None:
             got = {m for m in sites.series(f"{site}-h{i}") if m.startswith("icmp.rtt_avg_ms")}
             assert got <= {f'icmp.rtt_avg_ms{{vantage="c{site}"}}'}, got
     wait_for(lambda: sites.state("svc") == "up", timeout=30, what="svc up")
+    # the console: one smoke chart per vantage point, side by side; the collectors' page
+    page = sites.http().get("/destinations/svc").text
+    for site in SITES:
+        assert f'id="chart-icmp-smoke-c{site}"' in page
+        assert f'data-suffix="{{vantage=&#34;c{site}&#34;}}"' in page
+    admin = sites.http().get("/admin/collectors").text
+    assert all(f'data-collector="c{site}"' in admin for site in SITES)
 
     # quorum: one site losing svc is not an outage; two are
     drop = ("iptables", "-w", "-A", "OUTPUT", "-d", "127.0.0.1", "-p", "icmp", "-j", "DROP")

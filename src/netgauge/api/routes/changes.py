@@ -25,7 +25,8 @@ async def list_changes(
     inv: InventoryDep,
     who: AuthDep,
     entity_type: Annotated[
-        str | None, Query(pattern="^(site|credentials|target|job|user|api_token|agent_token)$")
+        str | None,
+        Query(pattern="^(site|credentials|target|job|user|api_token|agent_token|collector)$"),
     ] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -24,11 +24,14 @@ from netgauge.web.render import render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
-ENTITY_TYPES = ("site", "credentials", "target", "job", "user", "api_token", "agent_token")
+ENTITY_TYPES = (
+    "site", "credentials", "target", "job", "user", "api_token", "agent_token", "collector",
+)  # fmt: skip
 SECTIONS = (
     ("/admin/users", "Users"),
     ("/admin/tokens", "API tokens"),
     ("/admin/credentials", "Credentials"),
+    ("/admin/collectors", "Collectors"),
     ("/discover", "Discovery"),
     ("/admin/audit", "Audit log"),
     ("/admin/errors", "Errors"),
@@ -107,6 +110,23 @@ async def admin_tokens(request: Request) -> HTMLResponse:
     tokens = sorted(tokens, key=lambda t: t.id, reverse=True)
     return _page(
         request, "admin_tokens.html", "API tokens", tokens=tokens, roles=[r.value for r in Role]
+    )
+
+
+@router.get("/admin/collectors")
+async def admin_collectors(request: Request) -> HTMLResponse:
+    """Remote collectors: state, version, last heartbeat, spool, clock offset, what they run;
+    the form that makes one (its token shown once) and the revoke buttons."""
+    service = _service(request)
+    sites = await asyncio.to_thread(service.inventory.list_sites)
+    return _page(
+        request,
+        "admin_collectors.html",
+        "Collectors",
+        collectors=await service.collectors.listing(),
+        sites=[site.name for site in sites],
+        server=str(request.base_url).rstrip("/"),
+        dead_after_s=service.settings.collector_dead_after_s,
     )
 
 

@@ -28,7 +28,7 @@ from netgauge.analytics.recorder import describe
 from netgauge.errors import InventoryError, NotFoundError
 from netgauge.inventory import Inventory
 from netgauge.inventory.repository import target_fields
-from netgauge.series import split_series
+from netgauge.series import series_name, split_series
 from netgauge.service import Service
 from netgauge.status.measures import TRAFFIC_DIRECTIONS
 from netgauge.timerange import dt_to_ns, ns_to_dt, parse_when, time_span
@@ -140,6 +140,7 @@ class Family:
     unit: str
     kind: str = "lines"  # lines | traffic | smoke
     series: list[dict[str, str]] = field(default_factory=list)
+    suffix: str = ""  # a smoke chart of one vantage point: its label, as in the series' names
 
     @property
     def interfaces(self) -> list[str]:
@@ -185,17 +186,21 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
     (the availability strip and the smoke chart); bookkeeping only with ``everything``."""
     found: dict[str, Family] = {}
     names = sorted(set(metric_names) - (set() if everything else BOOKKEEPING))
-    icmp = [n for n in names if n.startswith("icmp.rtt_") or n == "icmp.loss_pct"]
-    if any(n.startswith("icmp.rtt_") for n in icmp):
-        found["icmp-smoke"] = Family(
-            "icmp-smoke",
-            "ICMP latency and loss",
+    icmp = [n for n in names if n.startswith("icmp.rtt_") or split_series(n)[0] == "icmp.loss_pct"]
+    for vantage, group in _by_vantage(icmp).items():  # SmokePing's multi-host view
+        if not any(n.startswith("icmp.rtt_") for n in group):
+            continue
+        key = "icmp-smoke" + (f"-{vantage}" if vantage else "")
+        found[key] = Family(
+            key,
+            "ICMP latency and loss" + (f" from {vantage}" if vantage else ""),
             "ms",
             kind="smoke",
-            series=[{"metric": n, "label": n.split(".", 1)[1]} for n in icmp],
+            series=[{"metric": n, "label": n.split(".", 1)[1]} for n in group],
+            suffix=series_name("", {"vantage": vantage}) if vantage else "",
         )
     for name in names:
-        if name == "status" or (name in icmp and "icmp-smoke" in found):
+        if name == "status" or (name in icmp and _smoked(name, found)):
             continue
         base, labels = split_series(name)
         key, title = _family_key(base)
@@ -215,6 +220,19 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
     order += ["temperature_celsius", "traffic"]
     rank = {k: i for i, k in enumerate(order)}
     return sorted(found.values(), key=lambda f: (rank.get(f.key, len(rank)), f.key))
+
+
+def _by_vantage(names: list[str]) -> dict[str, list[str]]:
+    """Series by the collector that measured them ("": the central), the central first."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(split_series(name)[1].get("vantage", ""), []).append(name)
+    return dict(sorted(groups.items()))
+
+
+def _smoked(name: str, found: dict[str, Family]) -> bool:
+    vantage = split_series(name)[1].get("vantage")
+    return ("icmp-smoke" + (f"-{vantage}" if vantage else "")) in found
 
 
 # -- what the page shows besides charts ---------------------------------------------------------

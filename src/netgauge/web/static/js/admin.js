@@ -1,4 +1,4 @@
-// netgauge console: admin pages. Creating users and API tokens (the token is shown once),
+// netgauge console: admin pages. Creating users, API tokens and collectors (a token is shown once),
 // changing a user's role or disabled state; deletes and revokes are data-call buttons.
 "use strict";
 (function () {
@@ -51,22 +51,24 @@
     });
   }
 
-  function setupTokenForm(form) {
-    var box = document.getElementById("token-result");
-    var value = document.getElementById("token-value");
+  // a form whose answer holds a secret shown once: in the result box, with a Copy button
+  function setupSecretForm(form, prefix, url, action, body, shown) {
+    var box = document.getElementById(prefix + "-result");
+    var value = document.getElementById(prefix + (prefix === "token" ? "-value" : "-token"));
     ng.bindForm(form, {
       method: "POST",
-      url: "/api/v1/tokens",
-      action: "token.create",
-      body: function () { return { name: field(form, "name").trim(), role: field(form, "role") }; },
+      url: url,
+      action: action,
+      body: body,
       done: function (created) {
         value.textContent = created.token;
+        if (shown) shown(created);
         box.hidden = false;
         form.reset();
         box.querySelector("button").focus();
       },
     });
-    document.getElementById("token-copy").addEventListener("click", async function () {
+    document.getElementById(prefix + "-copy").addEventListener("click", async function () {
       try {
         await navigator.clipboard.writeText(value.textContent);
         ng.toast("Token copied");
@@ -81,10 +83,26 @@
     });
   }
 
+  function setupTokenForm(form) {
+    setupSecretForm(form, "token", "/api/v1/tokens", "token.create", function () {
+      return { name: field(form, "name").trim(), role: field(form, "role") };
+    });
+  }
+
+  function setupCollectorForm(form) {
+    setupSecretForm(form, "collector", "/api/v1/collectors", "collector.create", function () {
+      return { name: field(form, "name").trim(), site: field(form, "site") };
+    }, function (created) {
+      ng.toast("Created collector " + created.name + " for site " + created.site);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var users = document.getElementById("user-form");
     if (users) { setupUserForm(users); setupUserControls(); }
     var tokens = document.getElementById("token-form");
     if (tokens) setupTokenForm(tokens);
+    var collectors = document.getElementById("collector-form");
+    if (collectors) setupCollectorForm(collectors);
   });
 })();

@@ -238,7 +238,8 @@
     });
   }
 
-  function smokeFromSteps(el, names) {
+  function smokeFromSteps(el, names, suffix) {
+    suffix = suffix || ""; // one vantage point's series: {vantage="..."}
     const median = first(names, ["rtt_median_ms", "rtt_p50_ms", "rtt_avg_ms"]);
     const inner = first(names, ["rtt_p90_ms", "rtt_p95_ms"]);
     const wanted = [[median, "avg"], ["rtt_min_ms", "min"], ["rtt_max_ms", "max"], ["loss_pct", "avg"]];
@@ -254,15 +255,20 @@
     }
     return Promise.all(wanted.map(function (w, i) {
       if (names.indexOf(w[0]) < 0) { pending -= 1; return null; }
-      return points("icmp." + w[0], w[1]).then(function (found) { results[i] = found; })
-        .catch(function (error) { console.warn("netgauge: icmp." + w[0], error); })
+      return points("icmp." + w[0] + suffix, w[1]).then(function (found) { results[i] = found; })
+        .catch(function (error) { console.warn("netgauge: icmp." + w[0] + suffix, error); })
         .finally(function () { pending -= 1; render(); });
     }));
   }
 
   function loadSmoke(el) {
-    const names = JSON.parse(el.dataset.series).map(function (s) { return s.metric.replace(/^icmp\./, ""); });
-    const load = useRounds ? smokeFromRounds(el, names) : smokeFromSteps(el, names);
+    // a collector's chart: its series carry {vantage="..."}; the rounds API mixes vantages
+    const suffix = el.dataset.suffix || "";
+    const names = JSON.parse(el.dataset.series).map(function (s) {
+      const bare = s.metric.replace(/^icmp\./, "");
+      return suffix && bare.endsWith(suffix) ? bare.slice(0, -suffix.length) : bare;
+    });
+    const load = useRounds && !suffix ? smokeFromRounds(el, names) : smokeFromSteps(el, names, suffix);
     load.catch(function (error) { failed(el, error); });
   }
 
