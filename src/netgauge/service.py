@@ -38,6 +38,7 @@ from netgauge.config.defaults import DEFAULTS_SOURCE
 from netgauge.config.model import ConfigFile, JobConfig
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
+from netgauge.coordination.leader import Leadership
 from netgauge.credentials import vault
 from netgauge.credentials.manage import CredentialsManager
 from netgauge.credentials.vault import Vault, VaultError
@@ -89,6 +90,7 @@ class Service:
         self._housekeeping_task: asyncio.Task[None] | None = None
         self.lake = LakeRunner(self.settings, self.clock.sleep)  # the data lake: schedule, status
         self._lake_task: asyncio.Task[None] | None = None
+        self._led = False  # this process did the leader's work (and must stop it)
 
     async def start(self) -> None:
         """Migrate, sync the file into the inventory, open the store, start scheduling."""
@@ -175,7 +177,6 @@ class Service:
             points=self.store.points,
             problems=self._health_problems,
         )
-        await self.alerting.start()
         # the one step every result takes, polled or pushed: stored, states, alert rules
         self.folder = ResultFolder(self.writer, self.status, self.devices, self.alerting)
         self.agents = AgentIngest(
@@ -217,13 +218,34 @@ class Service:
         self.health_scores = HealthScores(
             self.points, self.series, self.inventory, self.writer.submit, self.clock
         )
-        self.health_scores.start()
         self.recorder = AnalyticsRecorder(  # stored history of anomalies, risk, forecasts
             self.points, self.series, self.inventory, self.risk, self.writer.submit, self.clock,
             s.analytics_record_interval_s,
         )  # fmt: skip
-        self.recorder.start()
         self.impact = ImpactAnalysis(self.points, self.inventory, self.clock)
+        # the rest is the leader's: one process of those sharing a PostgreSQL inventory
+        self.leadership = Leadership(s.database_url, retry_s=s.leader_retry_s)
+        self.started = True
+        await self.leadership.start(self._lead)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process schedules, evaluates rules and folds pushed results."""
+        return self.started and self.leadership.leading
+
+    async def _lead(self) -> None:
+        """Become the process that schedules checks, evaluates and notifies, and records the
+        health and analytics series (at start, or when elected: see coordination/leader.py)."""
+        await self.alerting.start()  # persisted rule states: no one is told twice
+        # planned from now: a standby's plan is as old as its start, and its overdue ticks
+        # (run by the old leader) would fire at once, each a second run of its slot
+        s = self.settings
+        self.scheduler = Scheduler(
+            self._execute, self.runner.record_skip, self.clock, stop_grace_s=s.shutdown_grace_s
+        )
+        await self.reload_jobs()
+        self.health_scores.start()
+        self.recorder.start()
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="netgauge-scheduler")
         self._agents_task = asyncio.create_task(self._watch_agents(), name="netgauge-agents")
         self._housekeeping_task = asyncio.create_task(
@@ -231,7 +253,7 @@ class Service:
         )
         if self.lake.enabled:
             self._lake_task = asyncio.create_task(self.lake.loop(), name="netgauge-lake")
-        self.started = True
+        self._led = True
 
     async def _execute(self, job: str, scheduled_at: datetime) -> None:
         await self.runner.execute(job, scheduled_at)
@@ -327,6 +349,7 @@ class Service:
         if not self.started:
             return
         self.started = False
+        await self.leadership.stop()
         await self.scheduler.stop()
         await self.discovery.close()
         for task in (self._agents_task, self._housekeeping_task, self._lake_task):
@@ -338,7 +361,8 @@ class Service:
         await self.health_scores.stop()
         await self.recorder.stop()
         await self.runner.close()
-        await self.alerting.stop()
+        if self._led:  # a standby's rule states are not the truth: the leader's are kept
+            await self.alerting.stop()
         await self.writer.close(timeout_s=self.settings.shutdown_grace_s)
         for store in self.stores:
             await store.close()
@@ -418,9 +442,11 @@ class Service:
         succeeded = self.writer.last_success()
         failing, losses = self.writer.failing(), self.writer.losses()
         verdicts = {h.name: self._store_state(h, failing, losses) for h in stores}
-        healthy = self.started and sched.running and all(v[0] == "ok" for v in verdicts.values())
+        scheduling = sched.running or not self.leading  # a standby schedules nothing
+        healthy = self.started and scheduling and all(v[0] == "ok" for v in verdicts.values())
         return {
             "status": "ok" if healthy else "degraded",
+            "role": self.leadership.role,  # single | leader | standby
             "scheduler": {
                 "running": sched.running,
                 "jobs": sched.job_count,

@@ -153,6 +153,11 @@ class HealthSummary(BaseModel):
     """``GET /api/v1/health``: open to load balancers."""
 
     status: Literal["ok", "degraded"]
+    role: Literal["single", "leader", "standby"] = Field(
+        "single",
+        description="with a PostgreSQL inventory shared by several serve: the one that "
+        "schedules and alerts (leader) or a standby; single otherwise",
+    )
     scheduler: SchedulerSummary
     stores: list[StoreSummary]
     last_write_ns: int | None
@@ -194,6 +199,7 @@ class HealthDetails(BaseModel):
     """``GET /api/v1/health/details``: any logged-in role."""
 
     status: Literal["ok", "degraded"]
+    role: Literal["single", "leader", "standby"] = "single"
     scheduler: SchedulerDetails
     stores: list[StoreDetails]
     last_write_ns: int | None

@@ -204,6 +204,13 @@ class Settings(BaseSettings):
         description="Without a gap rule in alerts:, any device silent 5 minutes alerts "
         "(rule collection-gap, to every notifier).",
     )
+    leader_retry_s: float = Field(
+        1.0,
+        ge=0.1,
+        le=60,
+        description="With PostgreSQL: how often a standby serve tries to become the leader "
+        "(the one that schedules, alerts and folds pushed results).",
+    )
     collector_poll_s: float = Field(
         10.0,
         ge=0.2,

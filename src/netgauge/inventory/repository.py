@@ -189,7 +189,11 @@ class Inventory:
         if action != "update" or changes:
             s.add(
                 InventoryChange(
-                    entity_type=kind, entity_name=name, action=action, changes=changes, actor=actor
+                    entity_type=kind,
+                    entity_name=name,
+                    action=action,
+                    changes=changes,
+                    actor=short_actor(actor),
                 )
             )
 
@@ -1119,6 +1123,18 @@ _SUMMARY = select(
     TargetRow.credentials, TargetRow.description, TargetRow.parent, TargetRow.source,
     TargetRow.created_at, TargetRow.updated_at, func.count().over(),
 )  # fmt: skip
+
+
+ACTOR_CHARS = 64  # inventory_changes.actor
+
+
+def short_actor(actor: str) -> str:
+    """``actor`` within the column: a long config file path keeps its start and its end
+    ("yaml:/etc/…/netgauge.yaml"); PostgreSQL refuses a longer value where SQLite kept it."""
+    if len(actor) <= ACTOR_CHARS:
+        return actor
+    head = actor[: actor.index(":") + 1] if ":" in actor[:16] else ""
+    return head + "…" + actor[-(ACTOR_CHARS - len(head) - 1) :]
 
 
 def _sha256(token: str) -> str:

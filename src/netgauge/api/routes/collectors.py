@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.api.deps import ServiceDep
 from netgauge.api.schemas import MAX_INGEST_METRICS, IngestResponse
-from netgauge.api.security import collector_of, current_actor
+from netgauge.api.security import collector_of, current_actor, refuse_on_standby
 from netgauge.collectors.protocol import SyncAnswer, SyncRequest
 from netgauge.config.base import NAME_PATTERN
 from netgauge.inventory.collectors import CollectorInfo
@@ -128,6 +128,7 @@ async def collector_results(
     collector: CollectorDep, body: ResultsRequest, service: ServiceDep
 ) -> IngestResponse:
     """Store a collector's results (each once, however often it is sent)."""
+    refuse_on_standby(service)
     total = sum(len(b.metrics) for b in body.batches)
     if total > MAX_INGEST_METRICS:
         raise HTTPException(

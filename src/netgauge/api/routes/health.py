@@ -45,6 +45,7 @@ async def health(request: Request) -> HealthSummary:
     return HealthSummary.model_validate(
         {
             "status": full["status"],
+            "role": full["role"],
             "scheduler": {"running": full["scheduler"]["running"]},
             "stores": stores,
             "last_write_ns": full["last_write_ns"],

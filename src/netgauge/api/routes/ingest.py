@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
 from netgauge.api.deps import ServiceDep
 from netgauge.api.schemas import MAX_INGEST_METRICS, IngestRequest, IngestResponse
-from netgauge.api.security import agent_device
+from netgauge.api.security import agent_device, refuse_on_standby
 from netgauge.pollers.agent import Batch
 from netgauge.pollers.readings import Metric
 
@@ -29,6 +29,7 @@ async def ingest(
     device: Annotated[str, Depends(_device)], body: IngestRequest, service: ServiceDep
 ) -> IngestResponse:
     """Store an agent's batches (each once, however often it is sent)."""
+    refuse_on_standby(service)
     total = sum(len(b.metrics) for b in body.batches)
     if total > MAX_INGEST_METRICS:
         raise HTTPException(

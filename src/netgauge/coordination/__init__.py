@@ -1,0 +1,1 @@
+"""Coordination of several netgauge processes (leader election)."""
