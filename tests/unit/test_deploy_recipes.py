@@ -333,6 +333,9 @@ def test_compose_names_its_services_and_builds_the_containerfile() -> None:
         assert (COMPOSE.parent / central["build"]["context"]).resolve() == ROOT
         assert central["command"] == ["serve"]
     assert services["central-a"]["volumes"] != services["central-b"]["volumes"]
+    # Two first starts at once on an empty database race in the migration: one at a time.
+    assert services["central-b"]["depends_on"]["central-a"] == {"condition": "service_healthy"}
+    assert "healthcheck" in services["central-a"]
     assert services["collector"]["command"][0] == "collector"
 
 
