@@ -38,7 +38,7 @@ from netgauge.config.defaults import DEFAULTS_SOURCE
 from netgauge.config.model import ConfigFile, JobConfig
 from netgauge.config.schedules import ScheduleConfig
 from netgauge.config.settings import Settings
-from netgauge.coordination.leader import Leadership
+from netgauge.coordination.leader import Leadership, StartupLock
 from netgauge.credentials import vault
 from netgauge.credentials.manage import CredentialsManager
 from netgauge.credentials.vault import Vault, VaultError
@@ -99,34 +99,12 @@ class Service:
         if s.database_url is None:  # the default SQLite inventory, in the data directory
             private_file(s.data_dir / "inventory.db")
         self.engine = make_engine(s.inventory_url())
-        await asyncio.to_thread(migrate, self.engine)
-        self.inventory = Inventory(self.engine, s.file_policy())
-        await self._start_auth()
-        dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
-        if self.config_source == DEFAULTS_SOURCE:  # no file: this host, on a first start
-            report = await asyncio.to_thread(seed_builtin, self.inventory, self.config, "builtin")
-        else:
-            report = await asyncio.to_thread(
-                sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
-            )
-        log.info(
-            "inventory.synced",
-            source=self.config_source,
-            created=report.created,
-            updated=report.updated,
-            deleted=report.deleted,
-            kept=len(report.kept),
-            dangling_runs=dangling,
-        )
-        resealed = await asyncio.to_thread(self._reseal)
-        if resealed:
-            log.warning("credentials.resealed", count=resealed, detail="under the new secret key")
-        if report.kept:
-            log.info(
-                "inventory.kept_undeclared",
-                detail="the file does not declare these; `owns: all` in it would delete them",
-                entities=[f"{kind} {name} ({source})" for kind, name, source in report.kept][:50],
-            )
+        turn = StartupLock(s.database_url)  # peers on one PostgreSQL: one at a time
+        await asyncio.to_thread(turn.acquire)
+        try:
+            await self._prepare_inventory()
+        finally:
+            await asyncio.to_thread(turn.release)
         self.stores = build_stores(s, s.metrics_path())
         self.store = query_store(s, self.stores)  # answers the API's metric queries
         # every store but the embedded one spools what it cannot take (the embedded store is
@@ -228,6 +206,36 @@ class Service:
         self.started = True
         await self.leadership.start(self._lead)
 
+    async def _prepare_inventory(self) -> None:
+        """Migrate, create the first admin, sync the config file (one process at a time)."""
+        s = self.settings
+        await asyncio.to_thread(migrate, self.engine)
+        self.inventory = Inventory(self.engine, s.file_policy())
+        await self._start_auth()
+        if self.config_source == DEFAULTS_SOURCE:  # no file: this host, on a first start
+            report = await asyncio.to_thread(seed_builtin, self.inventory, self.config, "builtin")
+        else:
+            report = await asyncio.to_thread(
+                sync_inventory, self.inventory, self.config, f"yaml:{self.config_source}"
+            )
+        log.info(
+            "inventory.synced",
+            source=self.config_source,
+            created=report.created,
+            updated=report.updated,
+            deleted=report.deleted,
+            kept=len(report.kept),
+        )
+        resealed = await asyncio.to_thread(self._reseal)
+        if resealed:
+            log.warning("credentials.resealed", count=resealed, detail="under the new secret key")
+        if report.kept:
+            log.info(
+                "inventory.kept_undeclared",
+                detail="the file does not declare these; `owns: all` in it would delete them",
+                entities=[f"{kind} {name} ({source})" for kind, name, source in report.kept][:50],
+            )
+
     @property
     def leading(self) -> bool:
         """Whether this process schedules, evaluates rules and folds pushed results."""
@@ -236,6 +244,11 @@ class Service:
     async def _lead(self) -> None:
         """Become the process that schedules checks, evaluates and notifies, and records the
         health and analytics series (at start, or when elected: see coordination/leader.py)."""
+        # runs a stopped (or killed) leader left open: never a live leader's (a standby
+        # starting meanwhile must not close those)
+        dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
+        if dangling:
+            log.warning("runs.closed_dangling", count=dangling)
         await self.alerting.start()  # persisted rule states: no one is told twice
         # planned from now: a standby's plan is as old as its start, and its overdue ticks
         # (run by the old leader) would fire at once, each a second run of its slot

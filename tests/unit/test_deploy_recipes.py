@@ -163,12 +163,12 @@ def test_the_collector_reads_its_token_from_a_credential_file() -> None:
 # -- restart rules against the code's exit codes ---------------------------------------------
 def test_the_collector_is_not_restarted_when_its_token_is_refused_or_input_is_bad() -> None:
     from netgauge.cli.app import EXIT_BAD_INPUT
-    from netgauge.collector.main import EXIT_OK, EXIT_REFUSED
+    from netgauge.collector.main import EXIT_FAILED, EXIT_REFUSED
 
     (prevent,) = unit_values(COLLECTOR_UNIT, "RestartPreventExitStatus")
     assert {int(code) for code in prevent.split()} == {EXIT_REFUSED, EXIT_BAD_INPUT}
-    # A failed task ends the collector with EXIT_OK: only Restart=always restarts that.
-    assert EXIT_OK == 0
+    # A failed task ends the collector with EXIT_FAILED: restarted, never prevented.
+    assert EXIT_FAILED not in {int(code) for code in prevent.split()}
     assert unit_values(COLLECTOR_UNIT, "Restart") == ["always"]
 
 

@@ -48,7 +48,8 @@ from netgauge.scheduler.loop import Scheduler
 from netgauge.scheduler.of_config import schedule_of
 
 EXIT_OK = 0
-EXIT_REFUSED = 1  # the token was refused (unknown or revoked)
+EXIT_REFUSED = 1  # the token was refused (unknown or revoked): restarting will not help
+EXIT_FAILED = 3  # a task crashed (a bug): a supervisor should start it again
 ASSIGNMENT_FILE = "assignment.json"
 _log = logging.getLogger(__name__)
 
@@ -125,11 +126,12 @@ class RemoteCollector:
             task.cancel()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         await self.checks.close()
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                _log.error("collector: a task failed: %r", outcome)
-        refused = self.refused or Outcome.UNAUTHORIZED in outcomes
-        return EXIT_REFUSED if refused else EXIT_OK
+        crashed = [o for o in outcomes if isinstance(o, Exception)]
+        for outcome in crashed:
+            _log.error("collector: a task failed: %r", outcome)
+        if self.refused or Outcome.UNAUTHORIZED in outcomes:
+            return EXIT_REFUSED
+        return EXIT_FAILED if crashed else EXIT_OK
 
     # -- sync ---------------------------------------------------------------------------------
     async def _sync_loop(self, stop: asyncio.Event) -> None:

@@ -32,7 +32,35 @@ from sqlalchemy.pool import NullPool
 
 log = structlog.get_logger(__name__)
 LOCK_KEY = 0x6E67_6C65_6164  # "ngslead": one cluster per database
+STARTUP_KEY = 0x6E67_7374_6172  # "ngstar": one process at a time migrates and syncs
 Elected = Callable[[], Awaitable[None]]
+
+
+class StartupLock:
+    """Held while a process migrates the schema and syncs its config file into a shared
+    PostgreSQL inventory: peers started together take turns (without it, two first starts
+    raced in the migration and one died on a duplicate key). A no-op elsewhere."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self._url = database_url if database_url and database_url.startswith("postgres") else None
+        self._conn: Connection | None = None
+
+    def acquire(self) -> None:
+        """Wait for the turn (blocking: run in a thread)."""
+        if self._url is None:
+            return
+        engine = create_engine(self._url, poolclass=NullPool)
+        self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": STARTUP_KEY})
+
+    def release(self) -> None:
+        """Give the turn to the next peer (closing the session frees the lock too)."""
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": STARTUP_KEY})
+            finally:
+                self._conn.close()
+                self._conn = None
 
 
 class Leadership:
@@ -124,4 +152,4 @@ class Leadership:
             self._conn = None
 
 
-__all__ = ["LOCK_KEY", "Leadership"]
+__all__ = ["LOCK_KEY", "Leadership", "StartupLock"]

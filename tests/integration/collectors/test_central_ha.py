@@ -5,15 +5,17 @@ job is made twice across the switch (the runs table, which both share, is the tr
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import NetgaugeServe, wait_for
 
@@ -27,13 +29,28 @@ jobs:
 
 
 @pytest.fixture
+def empty_postgres(postgres_url: str) -> Iterator[str]:
+    """A database of this test's own with no schema at all (a first start)."""
+    name = f"netgauge_ha_{os.getpid()}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def peers(
-    tmp_path: Path, migrated_postgres: str, victoriametrics: Any, listener: int
+    tmp_path: Path, empty_postgres: str, victoriametrics: Any, listener: int
 ) -> Iterator[tuple[NetgaugeServe, NetgaugeServe]]:
     config = tmp_path / "central.yaml"
     config.write_text(CONFIG.format(port=listener, interval=INTERVAL_S))
     env = {
-        "NETGAUGE_DATABASE_URL": migrated_postgres,
+        "NETGAUGE_DATABASE_URL": empty_postgres,
         "NETGAUGE_STORES": f'[{{"kind": "victoriametrics", "url": "{victoriametrics.url}"}}]',
         "NETGAUGE_QUERY_STORE": "victoriametrics",
         "NETGAUGE_LEADER_RETRY_S": "0.5",
@@ -41,10 +58,12 @@ def peers(
     }
     a = NetgaugeServe(tmp_path / "a", config, env=env, log=tmp_path / "a.log")
     b = NetgaugeServe(tmp_path / "b", config, env=env, log=tmp_path / "b.log")
-    a.start()
-    b.start()
     try:
-        yield a, b
+        # started together on an empty database: they take turns to migrate and sync
+        with ThreadPoolExecutor(2) as pool:
+            for started in [pool.submit(node.start) for node in (a, b)]:
+                started.result()
+        yield (a, b) if role(a) == "leader" else (b, a)
     finally:
         for node in (a, b):
             node.stop()
@@ -70,11 +89,11 @@ def runs(url: str) -> list[datetime]:
 
 
 def test_the_standby_leads_within_two_intervals_and_no_run_is_made_twice(
-    peers: tuple[NetgaugeServe, NetgaugeServe], migrated_postgres: str
+    peers: tuple[NetgaugeServe, NetgaugeServe], empty_postgres: str
 ) -> None:
-    a, b = peers
+    a, b = peers  # the leader first
     assert role(a) == "leader" and role(b) == "standby"
-    wait_for(lambda: len(runs(migrated_postgres)) >= 3, timeout=30, what="3 runs by the leader")
+    wait_for(lambda: len(runs(empty_postgres)) >= 3, timeout=30, what="3 runs by the leader")
     # the standby answers the API from the shared inventory; pushes go to the leader
     assert [t["name"] for t in b.http.get("/api/v1/targets").json()["items"]] == ["here"]
     pushed = b.http.post("/api/v1/ingest", json={"batches": []},
@@ -84,10 +103,10 @@ def test_the_standby_leads_within_two_intervals_and_no_run_is_made_twice(
     killed = time.monotonic()
     wait_for(lambda: role(b) == "leader", timeout=10, what="b to lead")
     failover_s = time.monotonic() - killed
-    before = len(runs(migrated_postgres))
-    wait_for(lambda: len(runs(migrated_postgres)) >= before + 3, timeout=30,
+    before = len(runs(empty_postgres))
+    wait_for(lambda: len(runs(empty_postgres)) >= before + 3, timeout=30,
              what="3 runs by the new leader")  # fmt: skip
-    slots = runs(migrated_postgres)
+    slots = runs(empty_postgres)
     print(f"failover {failover_s:.2f} s; {len(slots)} runs")
     assert failover_s <= 2 * INTERVAL_S
     assert len(slots) == len(set(slots)), "a scheduled slot was run twice"
