@@ -135,7 +135,7 @@ def _selection(option: str, model: type[_M], text: str) -> _M:
         fail(COMMAND, f"{option}: {where + ': ' if where else ''}{error_message(first)}")
 
 
-def _server_url(text: str) -> str:
+def _server_url(text: str, command: str = COMMAND) -> str:
     """The server's base URL (http or https, a host, no query); a warning for plain HTTP
     beyond this host, where the token would cross the network in clear."""
     try:
@@ -143,14 +143,14 @@ def _server_url(text: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError as exc:
-        fail(COMMAND, f"invalid --server {text!r}: {exc}")
+        fail(command, f"invalid --server {text!r}: {exc}")
     if parts.scheme not in {"http", "https"} or not host or parts.query or parts.fragment:
-        fail(COMMAND, f"invalid --server {text!r}: expected http(s)://HOST[:PORT][/PATH]")
+        fail(command, f"invalid --server {text!r}: expected http(s)://HOST[:PORT][/PATH]")
     if parts.username or parts.password:
-        fail(COMMAND, "--server must not carry credentials; the token comes from --token-file")
+        fail(command, "--server must not carry credentials; the token comes from --token-file")
     if parts.scheme == "http" and not _is_loopback(host):
         typer.echo(
-            f"{COMMAND}: warning: {text} is plain HTTP: the token crosses the network in clear",
+            f"{command}: warning: {text} is plain HTTP: the token crosses the network in clear",
             err=True,
         )
     return text.rstrip("/")

@@ -50,7 +50,7 @@ def collector_command(
         fail(COMMAND, "--max-spool-mb must be in 1..1000000")
     if not 1 <= max_concurrency <= 100_000:
         fail(COMMAND, "--max-concurrency must be in 1..100000")
-    url = _server_url(server)
+    url = _server_url(server, COMMAND)
     token = _token(token_file)
 
     from netgauge.agent.spool import AgentError

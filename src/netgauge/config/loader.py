@@ -218,6 +218,9 @@ def _check_references(config: ConfigFile | _Partial, problems: Problems) -> None
         if job.selector is not None and job.selector.site is not None:
             if job.selector.site not in sites:
                 problems.add(("jobs", i, "selector", "site"), f"unknown site {job.selector.site!r}")
+        for k, site in enumerate(job.vantage or ()):
+            if site not in sites:
+                problems.add(("jobs", i, "vantage", k), f"unknown site {site!r}")
 
 
 def _check_parent_cycles(config: ConfigFile | _Partial, problems: Problems) -> None:
