@@ -40,8 +40,10 @@ from netgauge.agent.sender import REQUEST_TIMEOUT_S, Outcome, Sender, wait_any
 from netgauge.agent.spool import DEFAULT_MAX_BYTES, Spool, SpoolError
 from netgauge.clock import SystemClock
 from netgauge.collectors.protocol import RESULTS_PATH, SYNC_PATH, SyncAnswer, encode_result
+from netgauge.collectors.sealing import CollectorKey
 from netgauge.config.files import FilePolicy
 from netgauge.config.model import JobConfig
+from netgauge.credentials import vault
 from netgauge.models import Target
 from netgauge.runner.checks import Checks
 from netgauge.scheduler.loop import Scheduler
@@ -93,6 +95,9 @@ class RemoteCollector:
     def __init__(self, options: CollectorOptions, client: httpx.AsyncClient, spool: Spool) -> None:
         self.options, self._client, self.spool = options, client, spool
         self._headers = {"Authorization": f"Bearer {options.token}"}
+        # secrets the central sealed for this collector open with its own key only
+        self.key = CollectorKey.load_or_make(options.data_dir)
+        vault.install(self.key)
         self.checks = Checks(
             FilePolicy(options.data_dir),
             max_concurrency=options.max_concurrency,
@@ -151,6 +156,7 @@ class RemoteCollector:
             "spool_bytes": stats.bytes,
             "clock_offset_ms": self.offset_ms,
             "targets": sum(len(targets) for _, targets in self.jobs.values()),
+            "public_key": self.key.public,
         }
         sent = time.time_ns()
         try:
@@ -182,6 +188,7 @@ class RemoteCollector:
     def apply(self, answer: SyncAnswer, *, save: bool) -> None:
         """Run ``answer``'s assignment from now on (saved first, when it is new)."""
         self.name, self.poll_s = answer.collector, answer.poll_s
+        self.key.collector = answer.collector  # what the secrets were sealed for
         if answer.revision == self.revision:
             return
         jobs: dict[str, tuple[JobConfig, list[Target]]] = {}

@@ -16,11 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from netgauge.clock import Clock, SystemClock
 from netgauge.collectors.assignment import Fleet, assignment_of
 from netgauge.collectors.protocol import JobAssignment, SyncAnswer, SyncRequest, TargetWire
 from netgauge.collectors.results import CollectorResults
+from netgauge.collectors.sealing import seal_for
 from netgauge.config.model import JobConfig
+from netgauge.credentials import vault
+from netgauge.credentials.vault import VaultError
 from netgauge.inventory.collectors import CollectorInfo, CollectorStore, Heartbeat
 from netgauge.inventory.repository import Inventory, job_config
 from netgauge.models import Target
@@ -28,6 +33,7 @@ from netgauge.status.fold import ResultFolder
 from netgauge.storage.writer import BatchWriter
 
 CACHE_S = 1.0
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,13 +114,23 @@ class CollectorHub:
             self._fleet = None
             fleet, _ = await self.fleet()
         mine = assignment_of(collector.name, fleet, await self.jobs())
+        key = request.public_key
         jobs = [
             JobAssignment(
-                job=cfg.model_dump(mode="json"), targets=[TargetWire.of(t) for t in targets]
+                job=cfg.model_dump(mode="json"),
+                targets=[TargetWire.of(t, _sealed_for(t, collector.name, key)) for t in targets],
             )
             for cfg, targets in mine
         ]
-        body = json.dumps([j.model_dump(mode="json") for j in jobs], sort_keys=True)
+        # the revision follows the central's sealed values, not the blobs sealed for the
+        # collector (new ones at every sync): a secret entered again is a new assignment
+        body = json.dumps(
+            [
+                (cfg.model_dump(mode="json"), [_fingerprint(t) for t in targets])
+                for cfg, targets in mine
+            ],
+            sort_keys=True,
+        )
         return SyncAnswer(
             collector=collector.name,
             site=collector.site,
@@ -156,6 +172,33 @@ class CollectorHub:
             else:
                 elsewhere.append((target.name, "skipped", _from_sites([target.site or ""])))
         return Placement(local, elsewhere)
+
+
+def _sealed_for(target: Target, collector: str, public_key: str | None) -> dict[str, str]:
+    """The target's console-entered secrets, opened here and sealed for ``collector`` (none
+    when it sent no key; a secret the central cannot open is left out: the check says so)."""
+    ref = target.credentials
+    if ref is None or not ref.sealed or not public_key:
+        return {}
+    found = {}
+    for field, sealed in ref.sealed.items():
+        try:
+            plain = vault.current().open(ref.name, field, sealed)
+            found[field] = seal_for(public_key, collector, ref.name, field, plain)
+        except (VaultError, ValueError) as exc:
+            log.warning("collector.secret_not_sent", credentials=ref.name, field=field,
+                        error=str(exc))  # fmt: skip
+    return found
+
+
+def _fingerprint(target: Target) -> dict[str, Any]:
+    wire = TargetWire.of(target).model_dump(mode="json")
+    if target.credentials is not None:
+        wire["secrets"] = {
+            field: hashlib.sha256(sealed.encode()).hexdigest()[:16]
+            for field, sealed in sorted(target.credentials.sealed.items())
+        }
+    return wire
 
 
 def _from_sites(sites: Sequence[str]) -> str:

@@ -17,13 +17,21 @@ know is dropped.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.config.model import JobConfig
-from netgauge.models import CredentialRef, ProbeResult, ProbeStatus, Target, TargetType
+from netgauge.models import (
+    CredentialRef,
+    CredentialScope,
+    ProbeResult,
+    ProbeStatus,
+    Target,
+    TargetType,
+)
 from netgauge.pollers.readings import Metric
 
 PROTOCOL = 1
@@ -45,6 +53,9 @@ class SyncRequest(BaseModel):
         None, description="the collector's clock minus the central's, from the last sync"
     )
     targets: int = Field(0, ge=0, description="checks in its current assignment")
+    public_key: str | None = Field(
+        None, max_length=64, description="its X25519 key (base64): secrets are sealed for it"
+    )
 
 
 class TargetWire(BaseModel):
@@ -61,17 +72,27 @@ class TargetWire(BaseModel):
     credentials: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, target: Target) -> TargetWire:
-        """The wire form of ``target`` (sealed secrets are not sent: see the README)."""
+    def of(cls, target: Target, sealed: dict[str, str] | None = None) -> TargetWire:
+        """The wire form of ``target``; ``sealed``: its console-entered secrets, each sealed
+        for the collector (``collectors/sealing.py``), never in clear."""
         ref = target.credentials
         creds = None
         if ref is not None:
+            scope = ref.scope
             creds = {
                 "name": ref.name,
                 "kind": ref.kind,
                 "env": dict(ref.env),
                 "files": dict(ref.files),
                 "username": ref.username,
+                "sealed": dict(sealed or {}),
+                "scope": None
+                if scope is None
+                else {
+                    "networks": [str(n) for n in scope.networks],
+                    "sites": sorted(scope.sites),
+                    "tags": sorted(scope.tags),
+                },
             }
         return cls(
             name=target.name,
@@ -88,12 +109,21 @@ class TargetWire(BaseModel):
         ref = None
         if self.credentials is not None:
             c = self.credentials
+            scope = c.get("scope")
             ref = CredentialRef(
                 str(c["name"]),
                 str(c["kind"]),
                 env=dict(c.get("env") or {}),
                 files=dict(c.get("files") or {}),
                 username=c.get("username"),
+                scope=None
+                if scope is None
+                else CredentialScope(
+                    tuple(ipaddress.ip_network(n) for n in scope.get("networks", [])),
+                    frozenset(scope.get("sites", [])),
+                    frozenset(scope.get("tags", [])),
+                ),
+                sealed=dict(c.get("sealed") or {}),
             )
         return Target(
             self.name,

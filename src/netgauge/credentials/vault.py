@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -82,20 +83,29 @@ class Vault:
             raise VaultError("a stored secret opens with none of the keys in use") from None
 
 
-_current: Vault | None = None
+class Opener(Protocol):
+    """What opens sealed secrets in this process: the central's Vault, or a collector's key
+    (``collectors/sealing.py``) for what the central sealed for it."""
+
+    def open(self, credentials: str, field: str, sealed: str) -> str:
+        """The secret ``sealed`` holds (VaultError when it does not open)."""
+        ...
 
 
-def install(vault: Vault | None) -> None:
+_current: Opener | None = None
+
+
+def install(vault: Opener | None) -> None:
     """The vault of this process (the service installs it at start, as the environment
     is the process's for ``env`` references)."""
     global _current
     _current = vault
 
 
-def current() -> Vault:
+def current() -> Opener:
     if _current is None:
         raise VaultError("no secret key is loaded in this process to open stored secrets")
     return _current
 
 
-__all__ = ["Vault", "VaultError", "current", "install"]
+__all__ = ["Opener", "Vault", "VaultError", "current", "install"]

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from netgauge.collectors.sealing import CollectorKey
+from netgauge.credentials.vault import VaultError
 from tests.conftest import NetgaugeServe, wait_for
 
 INTERVAL_S = 6.0
@@ -213,7 +215,9 @@ def test_a_sites_targets_are_run_by_its_collectors_and_taken_over_when_one_dies(
     assert "c2" not in listing(central)
 
 
-def test_what_a_collector_token_cannot_do(central: NetgaugeServe, collectors: Collectors) -> None:
+def test_what_a_collector_token_cannot_do(
+    central: NetgaugeServe, collectors: Collectors, tmp_path: Path
+) -> None:
     token = collectors.register("c9", "east")
     bearer = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=central.url, timeout=10) as anon:
@@ -225,10 +229,31 @@ def test_what_a_collector_token_cannot_do(central: NetgaugeServe, collectors: Co
         # no token, a wrong one, an agent's: the collector routes say 401 before any body
         for headers in ({}, {"Authorization": "Bearer ngc_nope"}):
             assert anon.post("/api/v1/collector/sync", json={}, headers=headers).status_code == 401
+        # a secret typed into the console reaches it sealed for its own key only
+        password = "s3cret-for-e1-only"
+        r = central.http.put("/api/v1/credentials/web", json={
+            "kind": "http", "username": "ops", "secrets": {"password": password}})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = central.http.patch("/api/v1/targets/e1", json={"credentials": "web"})
+        assert r.status_code == 200, r.text
+        (tmp_path / "other").mkdir()
+        mine = CollectorKey.load_or_make(tmp_path)
+        other = CollectorKey.load_or_make(tmp_path / "other")
+        mine.collector = other.collector = "c9"
+        sync = {"version": "t", "public_key": mine.public}
+        r = anon.post("/api/v1/collector/sync", json=sync, headers=bearer)
+        assert r.status_code == 200 and password not in r.text
+        answer = r.json()
         # its sync gives its own site's targets only (never hq's h1)
-        answer = anon.post("/api/v1/collector/sync", json={"version": "t"}, headers=bearer).json()
-        assigned = {t["name"] for job in answer["jobs"] for t in job["targets"]}
-        assert assigned == set(EAST)
+        assigned = {t["name"]: t for job in answer["jobs"] for t in job["targets"]}
+        assert set(assigned) == set(EAST)
+        blob = assigned["e1"]["credentials"]["sealed"]["password"]
+        assert mine.open("web", "password", blob) == password
+        with pytest.raises(VaultError):
+            other.open("web", "password", blob)
+        revision = answer["revision"]  # new blobs at each sync, the same assignment
+        assert anon.post("/api/v1/collector/sync", json=sync, headers=bearer).json()[
+            "revision"] == revision  # fmt: skip
         # results for a target of another site, or of no job, are refused and not stored
         now = time.time_ns()
 
