@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials
@@ -192,22 +193,33 @@ async def admit_body(request: Request) -> int:
     return MAX_SMALL_BYTES.get(path, MAX_BODY_BYTES)
 
 
-async def agent_device(request: Request) -> str:
-    """The device whose agent token the request carries (401 otherwise). Looked up once per
-    request: the edge asks before the body, the ingest route after, from the request's
-    state (which only the server writes)."""
-    known: str | None = request.scope.get("state", {}).get(_AGENT_DEVICE)
-    if known is not None:
+_T = TypeVar("_T")
+
+
+async def _pushed_by(
+    request: Request, key: str, whose: str, lookup: Callable[[str], _T | None]
+) -> _T:
+    """Who a push's bearer token belongs to (``lookup`` in a thread; 401 naming ``whose``
+    token otherwise), kept in the request's state (which only the server writes): the edge
+    asks before the body is read, the route after."""
+    state = request.scope.setdefault("state", {})
+    if key in state:
+        known: _T = state[key]
         return known
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
-        raise HTTPException(401, "send the device's agent token: Authorization: Bearer TOKEN")
+        raise HTTPException(401, f"send the {whose} token: Authorization: Bearer TOKEN")
+    found = await asyncio.to_thread(lookup, token.strip())
+    if found is None:
+        raise HTTPException(401, f"unknown or revoked {whose} token")
+    state[key] = found
+    return found
+
+
+async def agent_device(request: Request) -> str:
+    """The device whose agent token the request carries (401 otherwise)."""
     inventory = request.app.state.service.inventory
-    device: str | None = await asyncio.to_thread(inventory.device_for_token, token.strip())
-    if device is None:
-        raise HTTPException(401, "unknown or revoked agent token")
-    request.scope.setdefault("state", {})[_AGENT_DEVICE] = device
-    return device
+    return await _pushed_by(request, _AGENT_DEVICE, "device's agent", inventory.device_for_token)
 
 
 _AGENT_DEVICE = "agent_device"
@@ -225,20 +237,9 @@ _COLLECTOR = "collector"
 
 
 async def collector_of(request: Request) -> CollectorInfo:
-    """The collector whose token the request carries (401 otherwise), looked up once per
-    request like an agent's."""
-    known: CollectorInfo | None = request.scope.get("state", {}).get(_COLLECTOR)
-    if known is not None:
-        return known
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
-        raise HTTPException(401, "send the collector's token: Authorization: Bearer TOKEN")
-    hub = request.app.state.service.collectors
-    found: CollectorInfo | None = await asyncio.to_thread(hub.store.by_token, token.strip())
-    if found is None:
-        raise HTTPException(401, "unknown or revoked collector token")
-    request.scope.setdefault("state", {})[_COLLECTOR] = found
-    return found
+    """The collector whose token the request carries (401 otherwise)."""
+    store = request.app.state.service.collectors.store
+    return await _pushed_by(request, _COLLECTOR, "collector's", store.by_token)
 
 
 AuthDep = Annotated[Principal | None, Depends(authorize)]

@@ -165,22 +165,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _token(path: Path | None) -> str:
-    """The token from ``path``, else from NETGAUGE_AGENT_TOKEN; never from argv."""
+def _token(path: Path | None, env: str = ENV_TOKEN, command: str = COMMAND) -> str:
+    """The token from ``path``, else from the variable ``env``; never from argv."""
     if path is not None:
         try:
             token = path.read_text(encoding="utf-8").strip()
             mode = path.stat().st_mode
         except (OSError, UnicodeDecodeError) as exc:
-            fail(COMMAND, f"cannot read --token-file {path}: {getattr(exc, 'strerror', exc)}")
+            fail(command, f"cannot read --token-file {path}: {getattr(exc, 'strerror', exc)}")
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-            typer.echo(f"{COMMAND}: warning: {path} is readable by others (chmod 600)", err=True)
+            typer.echo(f"{command}: warning: {path} is readable by others (chmod 600)", err=True)
         source = str(path)
     else:
-        token = os.environ.get(ENV_TOKEN, "").strip()
-        source = ENV_TOKEN
+        token = os.environ.get(env, "").strip()
+        source = env
     if not token:
-        fail(COMMAND, f"no token: give --token-file FILE or set {ENV_TOKEN}")
+        fail(command, f"no token: give --token-file FILE or set {env}")
     if not token.isascii() or not token.isprintable() or " " in token:
-        fail(COMMAND, f"the token in {source} has characters a token cannot have")
+        fail(command, f"the token in {source} has characters a token cannot have")
     return token

@@ -8,13 +8,12 @@ admin (``POST /api/v1/collectors``) and read from ``--token-file`` (else
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from netgauge.cli.agent_cmd import _server_url
+from netgauge.cli.agent_cmd import _server_url, _token
 from netgauge.cli.app import OneLineUsageErrors, app, fail
 
 COMMAND = "netgauge collector"
@@ -51,7 +50,7 @@ def collector_command(
     if not 1 <= max_concurrency <= 100_000:
         fail(COMMAND, "--max-concurrency must be in 1..100000")
     url = _server_url(server, COMMAND)
-    token = _token(token_file)
+    token = _token(token_file, ENV_TOKEN, COMMAND)
 
     from netgauge.agent.spool import AgentError
     from netgauge.collector.main import CollectorOptions, run
@@ -71,21 +70,3 @@ def collector_command(
         typer.echo(f"{COMMAND}: error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_START) from None
     raise typer.Exit(code)
-
-
-def _token(path: Path | None) -> str:
-    """The token from ``path``, else from NETGAUGE_COLLECTOR_TOKEN; never from argv."""
-    if path is not None:
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(COMMAND, f"cannot read --token-file {path}: {getattr(exc, 'strerror', exc)}")
-        source = str(path)
-    else:
-        token = os.environ.get(ENV_TOKEN, "").strip()
-        source = ENV_TOKEN
-    if not token:
-        fail(COMMAND, f"no token: give --token-file FILE or set {ENV_TOKEN}")
-    if not token.isascii() or not token.isprintable() or " " in token:
-        fail(COMMAND, f"the token in {source} has characters a token cannot have")
-    return token

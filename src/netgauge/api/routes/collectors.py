@@ -8,17 +8,16 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.api.deps import ServiceDep
-from netgauge.api.schemas import MAX_INGEST_METRICS, IngestResponse
+from netgauge.api.routes.ingest import batches_of
+from netgauge.api.schemas import IngestResponse
 from netgauge.api.security import collector_of, current_actor, refuse_on_standby
 from netgauge.collectors.protocol import SyncAnswer, SyncRequest
 from netgauge.config.base import NAME_PATTERN
 from netgauge.inventory.collectors import CollectorInfo
-from netgauge.pollers.agent import Batch
-from netgauge.pollers.readings import Metric
 
 router = APIRouter(tags=["collectors"])
 COLLECTOR_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -129,16 +128,7 @@ async def collector_results(
 ) -> IngestResponse:
     """Store a collector's results (each once, however often it is sent)."""
     refuse_on_standby(service)
-    total = sum(len(b.metrics) for b in body.batches)
-    if total > MAX_INGEST_METRICS:
-        raise HTTPException(
-            413, f"{total} metrics in one request: send at most {MAX_INGEST_METRICS}"
-        )
-    batches = [
-        Batch(b.seq, b.ts_ns, tuple(Metric(m.name, m.value, m.labels) for m in b.metrics))
-        for b in body.batches
-    ]
-    outcome = await service.collectors.results.ingest(collector, batches)
+    outcome = await service.collectors.results.ingest(collector, batches_of(body.batches))
     return IngestResponse(
         device=outcome.collector,
         accepted_through=outcome.accepted_through,

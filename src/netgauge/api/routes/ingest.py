@@ -3,7 +3,8 @@ the device's agent token). The protocol is in ``netgauge.pollers.agent``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
@@ -30,19 +31,31 @@ async def ingest(
 ) -> IngestResponse:
     """Store an agent's batches (each once, however often it is sent)."""
     refuse_on_standby(service)
-    total = sum(len(b.metrics) for b in body.batches)
-    if total > MAX_INGEST_METRICS:
-        raise HTTPException(
-            413, f"{total} metrics in one request: send at most {MAX_INGEST_METRICS}"
-        )
-    batches = [
-        Batch(b.seq, b.ts_ns, tuple(Metric(m.name, m.value, m.labels) for m in b.metrics))
-        for b in body.batches
-    ]
-    outcome = await service.agents.ingest(device, batches)
+    outcome = await service.agents.ingest(device, batches_of(body.batches))
     return IngestResponse(
         device=outcome.device,
         accepted_through=outcome.accepted_through,
         stored=outcome.stored,
         refused=list(outcome.refused),
     )
+
+
+class _Pushed(Protocol):
+    seq: int
+    ts_ns: int
+
+    @property
+    def metrics(self) -> Sequence[Any]: ...
+
+
+def batches_of(pushed: Sequence[_Pushed]) -> list[Batch]:
+    """The batches of a push (an agent's or a collector's), 413 past MAX_INGEST_METRICS."""
+    total = sum(len(b.metrics) for b in pushed)
+    if total > MAX_INGEST_METRICS:
+        raise HTTPException(
+            413, f"{total} metrics in one request: send at most {MAX_INGEST_METRICS}"
+        )
+    return [
+        Batch(b.seq, b.ts_ns, tuple(Metric(m.name, m.value, m.labels) for m in b.metrics))
+        for b in pushed
+    ]
