@@ -141,10 +141,15 @@ def stamps(central: NetgaugeServe, target: str, metric: str) -> list[int]:
     return [p["ts"] for p in central.http.get("/api/v1/metrics", params=params).json()["points"]]
 
 
-def owner_of(central: NetgaugeServe, target: str) -> set[str]:
-    """The collectors that stored connect times of ``target`` (from the series' labels)."""
+def owner_of(central: NetgaugeServe, target: str, since_ns: int = 0) -> set[str]:
+    """The collectors that stored connect times of ``target`` after ``since_ns`` (from the
+    series' labels and their points)."""
     prefix = 'tcp.connect_ms{vantage="'
-    return {m[len(prefix) : -2] for m in series_of(central, target) if m.startswith(prefix)}
+    return {
+        m[len(prefix) : -2]
+        for m in series_of(central, target)
+        if m.startswith(prefix) and any(ts > since_ns for ts in stamps(central, target, m))
+    }
 
 
 def test_a_sites_targets_are_run_by_its_collectors_and_taken_over_when_one_dies(
@@ -159,9 +164,12 @@ def test_a_sites_targets_are_run_by_its_collectors_and_taken_over_when_one_dies(
         and sum(c["targets"] for c in listing(central).values()) == len(EAST),
         timeout=30, what="both collectors online with the 6 east targets between them",
     )  # fmt: skip
-    wait_for(lambda: all(owner_of(central, t) for t in EAST), timeout=30,
+    # both online: once both have synced since (and the central's 1 s view of the fleet has
+    # moved on), each target has one owner; a target may have moved when the second came
+    settled = time.time_ns() + int((2 * POLL_S + 1.5) * 1e9)
+    wait_for(lambda: all(owner_of(central, t, settled) for t in EAST), timeout=30,
              what="every east target measured by a collector")  # fmt: skip
-    owners = {t: owner_of(central, t) for t in EAST}
+    owners = {t: owner_of(central, t, settled) for t in EAST}
     assert all(len(o) == 1 for o in owners.values()), owners
     assert {next(iter(o)) for o in owners.values()} == {"c1", "c2"}  # spread over both
     for target in EAST:  # checked by the collectors only, once they exist (the central's
@@ -174,6 +182,29 @@ def test_a_sites_targets_are_run_by_its_collectors_and_taken_over_when_one_dies(
     row = listing(central)["c1"]
     assert row["version"] and row["clock_offset_ms"] is not None
     assert abs(row["clock_offset_ms"]) < 1000  # one machine, one clock
+
+    # a config change reaches the collectors at their next sync: the job now checks a port
+    # nobody listens on, and the collectors' next results say refused
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]  # bound, never listening: connections refused
+        port = central.http.get("/api/v1/jobs/reach").json()["params"]["port"]
+        changed_at = time.time_ns()
+        r = central.http.patch("/api/v1/jobs/reach", json={"params": {"port": dead_port}})
+        assert r.status_code == 200, r.text
+
+        def refused_since(target: str) -> bool:
+            metric = f'tcp.refused{{vantage="{next(iter(owners[target]))}"}}'
+            params = {"target": target, "metric": metric, "from": "2000-01-01T00:00:00Z"}
+            points = central.http.get("/api/v1/metrics", params=params).json()["points"]
+            return any(p["ts"] > changed_at and p["value"] == 1 for p in points)
+
+        wait_for(lambda: all(refused_since(t) for t in EAST), timeout=POLL_S + 2 * INTERVAL_S + 10,
+                 what="the collectors to check the new port")  # fmt: skip
+        took = (time.time_ns() - changed_at) / 1e9
+        print(f"config change applied by every collector within {took:.1f} s")
+        r = central.http.patch("/api/v1/jobs/reach", json={"params": {"port": port}})
+        assert r.status_code == 200, r.text
 
     # kill -9 one collector: the other takes its targets over
     c1_targets = [t for t, o in owners.items() if o == {"c1"}]
@@ -188,21 +219,21 @@ def test_a_sites_targets_are_run_by_its_collectors_and_taken_over_when_one_dies(
 
     def taken_over() -> bool:
         return all(
-            any(ts > killed_at for ts in stamps(central, t, 'tcp.connect_ms{vantage="c2"}'))
+            any(ts > killed_at for ts in stamps(central, t, 'tcp.refused{vantage="c2"}'))
             for t in c1_targets
         )
 
     wait_for(taken_over, timeout=30, what="c2 to check c1's targets")
     first = min(
-        min(ts for ts in stamps(central, t, 'tcp.connect_ms{vantage="c2"}') if ts > killed_at)
+        min(ts for ts in stamps(central, t, 'tcp.refused{vantage="c2"}') if ts > killed_at)
         for t in c1_targets
     )
     takeover_s = (first - killed_at) / 1e9
-    worst = 0.0
+    worst = 0.0  # tcp.refused: every check has it (a refused one has no connect time)
     for target in c1_targets:
         merged = sorted(
-            stamps(central, target, 'tcp.connect_ms{vantage="c1"}')
-            + stamps(central, target, 'tcp.connect_ms{vantage="c2"}')
+            stamps(central, target, 'tcp.refused{vantage="c1"}')
+            + stamps(central, target, 'tcp.refused{vantage="c2"}')
         )
         worst = max(worst, max((b - a) / 1e9 for a, b in zip(merged, merged[1:], strict=False)))
     print(f"takeover {takeover_s:.1f} s, longest gap {worst:.1f} s (interval {INTERVAL_S:g} s)")
