@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(32), nullable=True),
         sa.Column("spool_pending", sa.BigInteger(), nullable=True),
         sa.Column("spool_bytes", sa.BigInteger(), nullable=True),
-        sa.Column("clock_offset_ms", sa.Float(), nullable=True),
+        sa.Column("clock_offset_ms", sa.Double(), nullable=True),
         sa.Column("targets", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_seq", sa.BigInteger(), nullable=False, server_default="0"),
     )
