@@ -143,13 +143,21 @@ class CollectorHub:
     async def listing(self) -> list[dict[str, Any]]:
         """The collectors as ``GET /api/v1/collectors`` lists them."""
         fleet, rows = await self.fleet()
+        jobs = await self.jobs()
+        # what each runs now, as the central assigns it (its heartbeat's own count lags
+        # a sync behind)
+        running = {
+            c.name: sum(len(t) for _, t in assignment_of(c.name, fleet, jobs))
+            for c in rows
+            if c.name in fleet.alive
+        }
         return [
             {
                 "name": c.name,
                 "site": c.site,
                 "state": "online" if c.name in fleet.alive else "offline",
                 "last_seen": c.last_seen,
-                "targets": c.targets if c.name in fleet.alive else 0,
+                "targets": running.get(c.name, 0),
                 "version": c.version,
                 "spool_pending": c.spool_pending,
                 "spool_bytes": c.spool_bytes,

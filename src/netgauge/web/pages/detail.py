@@ -185,7 +185,9 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
     """Group a target's series into charts; ``status`` and ICMP RTT/loss are drawn apart
     (the availability strip and the smoke chart); bookkeeping only with ``everything``."""
     found: dict[str, Family] = {}
-    names = sorted(set(metric_names) - (set() if everything else BOOKKEEPING))
+    names = sorted(
+        n for n in set(metric_names) if everything or split_series(n)[0] not in BOOKKEEPING
+    )
     icmp = [n for n in names if n.startswith("icmp.rtt_") or split_series(n)[0] == "icmp.loss_pct"]
     for vantage, group in _by_vantage(icmp).items():  # SmokePing's multi-host view
         if not any(n.startswith("icmp.rtt_") for n in group):
@@ -209,6 +211,8 @@ def families(metric_names: list[str], *, everything: bool = False) -> list[Famil
             Family(key, title, unit_of(base), kind="traffic" if key == "traffic" else "lines"),
         )
         label = ", ".join(labels.values()) if labels else (base.split(".", 1)[-1])
+        if labels and key not in (base, "traffic"):  # several metrics in a chart: name each
+            label = f"{base.split('.', 1)[-1]} {label}"
         entry = {"metric": name, "label": label}
         if base in TRAFFIC_DIRECTIONS:
             entry |= {"iface": label or "all", "direction": TRAFFIC_DIRECTIONS[base]}
@@ -352,7 +356,9 @@ async def _detail(
         range_links=_range_links(request.url.path),
         families=families(metric_names, everything=everything),
         known_series=len(set(metric_names)),
-        hidden=[] if everything else sorted(set(metric_names) & BOOKKEEPING),
+        hidden=[]
+        if everything
+        else sorted(n for n in set(metric_names) if split_series(n)[0] in BOOKKEEPING),
         everything=everything,
         has_status="status" in metric_names,
         availability=avail,
