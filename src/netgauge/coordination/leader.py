@@ -28,7 +28,10 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
+
+from netgauge.errors import InventoryError
 
 log = structlog.get_logger(__name__)
 LOCK_KEY = 0x6E67_6C65_6164  # "ngslead": one cluster per database
@@ -50,8 +53,12 @@ class StartupLock:
         if self._url is None:
             return
         engine = create_engine(self._url, poolclass=NullPool)
-        self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": STARTUP_KEY})
+        try:
+            self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": STARTUP_KEY})
+        except SQLAlchemyError as exc:  # the database is down: the start's own error
+            url = engine.url.render_as_string(hide_password=True)
+            raise InventoryError(f"cannot migrate the inventory database {url}: {exc}") from exc
 
     def release(self) -> None:
         """Give the turn to the next peer (closing the session frees the lock too)."""

@@ -18,6 +18,7 @@ PAGES = (
     "/admin/users",
     "/admin/tokens",
     "/admin/credentials",
+    "/admin/collectors",
     "/discover",
     "/admin/audit",
     "/admin/errors",

@@ -79,6 +79,8 @@
       enabled: form.querySelector('[name="enabled"]').checked,
       run_when: value(form, "run_when") || "always",
       maintenance: value(form, "maintenance") || "mute",
+      vantage: list(value(form, "vantage")).length ? list(value(form, "vantage")) : null,
+      quorum: value(form, "quorum") === "" ? null : Number(value(form, "quorum")),
     };
     if (concurrency !== "") body.concurrency = Number(concurrency);
     return body;
