@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from netgauge.datadir import private_dir, private_file
 from netgauge.discovery import DiscoveryManager
 from netgauge.errors import NotFoundError
 from netgauge.inventory import Inventory, make_engine, migrate, seed_builtin, sync_inventory
+from netgauge.inventory.cluster import record_leader
 from netgauge.inventory.repository import job_config, schedule_config
 from netgauge.limits import RateLimiter
 from netgauge.models import ProbeResult, Target, TargetType
@@ -244,6 +246,9 @@ class Service:
     async def _lead(self) -> None:
         """Become the process that schedules checks, evaluates and notifies, and records the
         health and analytics series (at start, or when elected: see coordination/leader.py)."""
+        if self.leadership.role == "leader":  # the standbys forward requests here
+            url = self.settings.peer_url()
+            await asyncio.to_thread(record_leader, self.inventory, url, os.getpid())
         # runs a stopped (or killed) leader left open: never a live leader's (a standby
         # starting meanwhile must not close those)
         dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from netgauge import __version__, web
 from netgauge.api import docs as api_docs
+from netgauge.api.forward import ToLeader
 from netgauge.api.routes import (
     alerts,
     analytics,
@@ -427,6 +428,9 @@ def create_app(
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(_Edge)
+    # a standby forwards to the leader before anything else of its own happens (outside the
+    # edge: the leader authorizes, limits and logs)
+    app.add_middleware(ToLeader, service=service)
     if service.settings.trusted_proxies:
         # X-Forwarded-For/-Proto only from the proxies the settings name (uvicorn's own
         # handling is off: it believes anyone on loopback); outermost, so that the request

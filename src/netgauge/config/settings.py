@@ -204,6 +204,13 @@ class Settings(BaseSettings):
         description="Without a gap rule in alerts:, any device silent 5 minutes alerts "
         "(rule collection-gap, to every notifier).",
     )
+    advertise_url: str = Field(
+        "",
+        max_length=512,
+        pattern=r"^(https?://\S+)?$",
+        description="With several serve on one PostgreSQL: where the other peers reach this "
+        "one (http://10.0.0.5:8470); default http://HOST:PORT when HOST is an address.",
+    )
     leader_retry_s: float = Field(
         1.0,
         ge=0.1,
@@ -372,6 +379,15 @@ class Settings(BaseSettings):
         if self.admin_password is not None or self.admin_password_file is None:
             return self.admin_password, "NETGAUGE_ADMIN_PASSWORD"
         return self.admin_password_file.read_text().strip(), "NETGAUGE_ADMIN_PASSWORD_FILE"
+
+    def peer_url(self) -> str:
+        """Where the other serve peers reach this process (``advertise_url``, else the
+        listening address when it is one a peer can use)."""
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "localhost") else self.host
+        host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
+        return f"http://{host}:{self.port}"
 
     def inventory_url(self) -> str:
         """The inventory database URL with the secret filled in from env/file, never from YAML."""

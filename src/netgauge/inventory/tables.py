@@ -248,6 +248,17 @@ class CollectorRow(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ClusterLeader(Base):
+    """Where the leader of the serve peers sharing this database answers (one row): the
+    standbys forward requests there (``api/forward.py``)."""
+
+    __tablename__ = "cluster_leader"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(512))
+    pid: Mapped[int] = mapped_column()
+    since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class AgentCursor(Base):
     """The last batch sequence number stored per device: a batch sent again is ignored."""
 

@@ -23,6 +23,7 @@ INTERVAL_S = 2.0
 CONFIG = """
 targets:
   - {{name: here, address: 127.0.0.1}}
+  - {{name: box, address: 127.0.0.2, type: device}}
 jobs:
   - {{name: reach, kind: tcp, params: {{port: {port}}}, targets: [here], interval: {interval}}}
 """
@@ -94,11 +95,24 @@ def test_the_standby_leads_within_two_intervals_and_no_run_is_made_twice(
     a, b = peers  # the leader first
     assert role(a) == "leader" and role(b) == "standby"
     wait_for(lambda: len(runs(empty_postgres)) >= 3, timeout=30, what="3 runs by the leader")
-    # the standby answers the API from the shared inventory; pushes go to the leader
-    assert [t["name"] for t in b.http.get("/api/v1/targets").json()["items"]] == ["here"]
+    # the standby forwards to the leader: the same live states, the same answers, and a
+    # push made through it is stored by the leader (its own health it answers itself)
+    assert [t["name"] for t in b.http.get("/api/v1/targets").json()["items"]] == ["box", "here"]
+    wait_for(lambda: a.http.get("/api/v1/status").json(), timeout=10, what="a live state")
+
+    def states(node: NetgaugeServe) -> set[tuple[str, str]]:
+        return {(t["target"], t["state"]) for t in node.http.get("/api/v1/status").json()}
+
+    assert states(b) == states(a) == {("here", "up")}  # a standby's own memory has none
+    assert b.http.get("/api/v1/health").json()["role"] == "standby"
     pushed = b.http.post("/api/v1/ingest", json={"batches": []},
                          headers={"Authorization": "Bearer nope"})  # fmt: skip
-    assert pushed.status_code == 401  # the token is checked first, as on the leader
+    assert pushed.status_code == 401  # checked by the leader, as if sent there
+    token = b.http.post("/api/v1/devices/box/agent-token").json()["token"]
+    batch = {"seq": 1, "ts_ns": time.time_ns(), "metrics": [{"name": "cpu_percent", "value": 7}]}
+    pushed = b.http.post("/api/v1/ingest", json={"batches": [batch]},
+                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert pushed.status_code == 200 and pushed.json()["stored"] == 1, pushed.text
     a.kill()  # SIGKILL: no shutdown of its own
     killed = time.monotonic()
     wait_for(lambda: role(b) == "leader", timeout=10, what="b to lead")
