@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))  # for tests.lab when run as a script
 from tests.conftest import NetgaugeServe, wait_for  # noqa: E402
 from tests.lab.netns import Lab, missing_requirement, run  # noqa: E402
 
+from netgauge.scheduler import phase_offset  # noqa: E402
 from netgauge.storage.embedded.blocks import decode  # noqa: E402
 from netgauge.storage.embedded.head import unpack  # noqa: E402
 from netgauge.storage.embedded.layout import RAW, Catalog, table  # noqa: E402
@@ -253,22 +254,42 @@ def scale_run(n: int, collectors: int, interval: float, window: float, workdir: 
         central.stop()
         stamps = raw_stamps(Path(tmp) / "data" / "metrics.db", "status")
         reread = reread_s(Path(tmp) / "data" / "inventory.db", "ping-s0") if collectors else 0.0
-    inside = {key: [t for t in ts if t0 <= t < t1] for key, ts in stamps.items()}
-    stored = sum(len(set(ts)) for ts in inside.values())
-    twice = sum(len(ts) - len(set(ts)) for ts in inside.values())
+    expected, stored, twice = by_tick(stamps, interval, t0, t1)
     setup = "serve alone" if not collectors else f"{collectors} collector{'s' * (collectors > 1)}"
-    return Scale(setup, n, round(n * (t1 - t0) / 1e9 / interval), stored, twice,
+    return Scale(setup, n, expected, stored, twice,
                  (t1 - t0) / 1e9, c1 - c0, k1 - k0, backlog, reread, hosts[0])  # fmt: skip
+
+
+def by_tick(stamps: Stamps, interval: float, t0: int, t1: int) -> tuple[int, int, int]:
+    """Expected, stored and stored-twice results of the ticks in [t0, t1).
+
+    A job runs at epoch + phase(job) + k * interval (scheduler/timing.py) and its results
+    carry the time they were measured, a little after the tick: each result is counted for
+    its tick, so a window edge never cuts a round in two."""
+    step = int(interval * 1e9)
+    expected = stored = twice = 0
+    for (target, _), ts in stamps.items():
+        phase = int(phase_offset(f"ping-{target.split('-')[0]}", interval) * 1e9)
+        ticks = range(-((phase - t0) // step), -((phase - t1) // step))  # phase + k*step in window
+        expected += len(ticks)
+        per_tick: dict[int, int] = defaultdict(int)
+        for t in ts:
+            per_tick[(t - phase) // step] += 1
+        stored += sum(1 for k in ticks if per_tick.get(k))
+        twice += sum(per_tick[k] - 1 for k in ticks if per_tick.get(k, 0) > 1)
+    return expected, stored, twice
 
 
 def print_scaling(rows: list[Scale], interval: float) -> None:
     print(f"\n1. Scaling: ICMP count 1 pace 0 every {interval:g} s; results counted in the store")
     print("   (this machine has", os.cpu_count(), "cores: the collectors compete with the central")
     print("   for them, so collectors' CPU here is CPU the central could not use)")
-    print("   expected = one result per target per interval over the window; stored = distinct")
-    print("   results with a time in the window, in the store after the serve stopped; twice =")
-    print("   results stored more than once; backlog = results in the collectors' spools at the")
-    print("   window's end; cpu s/1k = CPU seconds per 1,000 results stored")
+    print("   expected = one result per target per scheduled tick in the window; stored = ticks")
+    print("   with a result in the store (read after the serve stopped); twice = results beyond")
+    print("   one per tick (a result stored twice, or a tick run twice); backlog = results in")
+    print(
+        "   the collectors' spools at the window's end; cpu s/1k = CPU s per 1,000 results stored"
+    )
     head = f"   {'setup':<13} {'targets':>7} {'expected':>8} {'stored':>7} {'twice':>5} "
     print(head + f"{'results/s':>9} {'backlog':>7} {'central cpu s':>13} {'cpu s/1k':>8} "
           f"{'collectors cpu s':>16} {'cpu s/1k':>8}")  # fmt: skip
