@@ -21,13 +21,13 @@ import structlog
 from netgauge.clock import Clock, SystemClock
 from netgauge.collectors.assignment import Fleet, assignment_of
 from netgauge.collectors.protocol import JobAssignment, SyncAnswer, SyncRequest, TargetWire
-from netgauge.collectors.results import CollectorResults
+from netgauge.collectors.results import CollectorResults, JobTargets, read_job_targets
 from netgauge.collectors.sealing import seal_for
 from netgauge.config.model import JobConfig
 from netgauge.credentials import vault
 from netgauge.credentials.vault import VaultError
 from netgauge.inventory.collectors import CollectorInfo, CollectorStore, Heartbeat
-from netgauge.inventory.repository import Inventory, job_config
+from netgauge.inventory.repository import Inventory
 from netgauge.models import Target
 from netgauge.status.fold import ResultFolder
 from netgauge.storage.writer import BatchWriter
@@ -59,11 +59,11 @@ class CollectorHub:
     ) -> None:
         self.store = CollectorStore(inventory)
         self._inventory = inventory
-        self.results = CollectorResults(self.store, inventory, folder, writer)
+        self.results = CollectorResults(self.store, inventory, folder, writer, self.job_index)
         self.poll_s, self.dead_after_s = poll_s, dead_after_s
         self._clock = clock or SystemClock()
         self._fleet: tuple[float, Fleet, list[CollectorInfo]] | None = None
-        self._jobs: tuple[float, list[tuple[JobConfig, list[Target]]]] | None = None
+        self._jobs: tuple[float, dict[str, JobTargets]] | None = None
         self._lock = asyncio.Lock()
 
     # -- reading the inventory (cached a second) ----------------------------------------------
@@ -77,24 +77,17 @@ class CollectorHub:
                 self._fleet = (now, fleet, rows)
             return self._fleet[1], self._fleet[2]
 
-    async def jobs(self) -> list[tuple[JobConfig, list[Target]]]:
-        """Every enabled job with its targets now (at most a second old)."""
+    async def job_index(self) -> dict[str, JobTargets]:
+        """Every job with its targets by name, enabled or not (at most a second old)."""
         now = time.monotonic()
         if self._jobs is None or now - self._jobs[0] > CACHE_S:
-            self._jobs = (now, await asyncio.to_thread(self._read_jobs))
+            self._jobs = (now, await asyncio.to_thread(read_job_targets, self._inventory))
         return self._jobs[1]
 
-    def _read_jobs(self) -> list[tuple[JobConfig, list[Target]]]:
-        found = []
-        for row in self._inventory.list_jobs():
-            if not row.enabled:
-                continue
-            try:
-                cfg = job_config(row)
-            except ValueError:  # a stored job today's rules refuse: the runner reports it
-                continue
-            found.append((cfg, self._inventory.job_targets(cfg)))
-        return found
+    async def jobs(self) -> list[tuple[JobConfig, list[Target]]]:
+        """Every enabled job with its targets now (at most a second old)."""
+        index = await self.job_index()
+        return [(j.cfg, list(j.targets.values())) for j in index.values() if j.cfg.enabled]
 
     def changed(self) -> None:
         """The inventory changed (a job, a target, a collector): read it again."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -23,7 +23,7 @@ import structlog
 from netgauge.collectors.protocol import decode_result
 from netgauge.collectors.quorum import QuorumStates
 from netgauge.config.model import JobConfig
-from netgauge.errors import NotFoundError, RetryableStorageError
+from netgauge.errors import RetryableStorageError
 from netgauge.inventory.collectors import CollectorInfo, CollectorStore
 from netgauge.inventory.repository import Inventory, job_config
 from netgauge.models import ProbeResult, Target, TargetType
@@ -46,9 +46,24 @@ class ResultsOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class JobTargets:
+    """A job and its targets by name."""
+
     cfg: JobConfig
     targets: dict[str, Target]
+
+
+def read_job_targets(inventory: Inventory) -> dict[str, JobTargets]:
+    """Every job (enabled or not: a backlog may come after a job was paused) with its
+    targets, by name (blocking). A stored job today's rules refuse is left out."""
+    found = {}
+    for row in inventory.list_jobs():
+        try:
+            cfg = job_config(row)
+        except ValueError:
+            continue
+        found[cfg.name] = JobTargets(cfg, {t.name: t for t in inventory.job_targets(cfg)})
+    return found
 
 
 class CollectorResults:
@@ -60,8 +75,13 @@ class CollectorResults:
         inventory: Inventory,
         folder: ResultFolder,
         writer: BatchWriter,
+        jobs: Callable[[], Awaitable[dict[str, JobTargets]]] | None = None,
     ) -> None:
         self._collectors, self._inventory = collectors, inventory
+        # every job with its targets by name, shared and refreshed by the hub (a request of
+        # 500 results read a job's 8,000 targets again: ingest cost grew with the job's
+        # size squared, found by bench/collectors.py)
+        self._jobs = jobs or self._read_jobs
         self._folder, self._writer = folder, writer
         self.quorum = QuorumStates()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -74,7 +94,7 @@ class CollectorResults:
         async with self._locks.setdefault(collector.name, asyncio.Lock()):
             cursor = await asyncio.to_thread(self._collectors.cursor, collector.name)
             fresh = sorted((b for b in batches if b.seq > cursor), key=lambda b: b.seq)
-            jobs: dict[str, _Job | None] = {}
+            jobs = await self._jobs() if fresh else {}
             stored, refused = 0, []
             for batch in fresh:
                 problem = await self._one(collector, batch, jobs)
@@ -98,7 +118,7 @@ class CollectorResults:
             return ResultsOutcome(collector.name, through, stored, tuple(refused))
 
     async def _one(
-        self, collector: CollectorInfo, batch: Batch, jobs: dict[str, _Job | None]
+        self, collector: CollectorInfo, batch: Batch, jobs: dict[str, JobTargets]
     ) -> str | None:
         """Fold one batch; the reason it was refused, or None."""
         decoded = decode_result(batch.ts_ns, list(batch.metrics))
@@ -108,9 +128,7 @@ class CollectorResults:
         now = time.time_ns()
         if not now - MAX_AGE_NS <= result.ts_ns <= now + MAX_AHEAD_NS:
             return TIMESTAMP_REFUSED
-        if name not in jobs:
-            jobs[name] = await asyncio.to_thread(self._job, name)
-        job = jobs[name]
+        job = jobs.get(name)
         if job is None:
             return f"unknown job {name!r}"
         target = job.targets.get(result.target)
@@ -121,12 +139,9 @@ class CollectorResults:
         await self._fold(collector, job.cfg, target, result)
         return None
 
-    def _job(self, name: str) -> _Job | None:
-        try:
-            cfg = job_config(self._inventory.get_job(name))
-        except NotFoundError:
-            return None
-        return _Job(cfg, {t.name: t for t in self._inventory.job_targets(cfg)})
+    async def _read_jobs(self) -> dict[str, JobTargets]:
+        """Every job and its targets, read now (without a hub: tests)."""
+        return await asyncio.to_thread(read_job_targets, self._inventory)
 
     async def _fold(
         self, collector: CollectorInfo, cfg: JobConfig, target: Target, result: ProbeResult
@@ -166,4 +181,4 @@ def _responsible(collector: CollectorInfo, cfg: JobConfig, target: Target) -> bo
     return target.site == collector.site
 
 
-__all__ = ["CollectorResults", "ResultsOutcome"]
+__all__ = ["CollectorResults", "JobTargets", "ResultsOutcome", "read_job_targets"]
