@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import time
 from collections.abc import Iterable, Mapping
@@ -171,5 +172,11 @@ def _labelled(series: str, labels: Mapping[str, str] | None) -> str:
     same name is the device's, ours is where it was measured from)."""
     if not labels:
         return series
+    return _relabel(series, tuple(sorted(labels.items())))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _relabel(series: str, labels: tuple[tuple[str, str], ...]) -> str:
+    # the same few series come back every round from every collector: parsed once
     name, own = split_series(series)
-    return series_name(name, {**own, **labels})
+    return series_name(name, {**own, **dict(labels)})

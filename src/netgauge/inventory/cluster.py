@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from netgauge.inventory.repository import Inventory
-from netgauge.inventory.tables import ClusterLeader, utcnow
+from netgauge.inventory.tables import ClusterLeader, InventoryChange, utcnow
+
+
+def latest_change(inventory: Inventory) -> int:
+    """The id of the newest inventory change (0: none), whichever process made it: what
+    changes when a target, a job, a site or credentials do (blocking)."""
+    with inventory.session() as s:
+        return int(s.scalar(select(func.max(InventoryChange.id))) or 0)
 
 
 def record_leader(inventory: Inventory, url: str, pid: int) -> None:
@@ -23,4 +32,4 @@ def leader_url(inventory: Inventory) -> str | None:
         return None if row is None else row.url
 
 
-__all__ = ["leader_url", "record_leader"]
+__all__ = ["latest_change", "leader_url", "record_leader"]
