@@ -427,17 +427,10 @@ def print_sizing(rows: list[Scale]) -> None:
     print(f"   central CPU = {central:.3f} ms x {rate:,.0f}/s = {central * rate / 1000:.2f} cores"
           " (ingest, folding, storing; the API and alerting besides)")  # fmt: skip
     reread = [r for r in rows if r.reread_s > 0]
-    if reread:
+    if reread:  # was per results request until the central kept an index (read on change)
         big = max(reread, key=lambda r: r.per_job)
-        per_target = big.reread_s / big.per_job
-        print("   part of it grows with the job: each results request (<= 500 results) re-reads")
-        print(f"   all its job's targets ({big.reread_s * 1000:.0f} ms for {big.per_job},"
-              f" {per_target * 1e6:.0f} us each), so per result (targets in the job) x"
-              f" {per_target * 1e6:.0f} us / 500:")  # fmt: skip
-        whole = 100_000 * per_target / 500  # seconds per result
-        print(f"   one job per site (2,000 targets): {2000 * per_target / 500 * 1000:.2f} ms"
-              f" (the row used: {best.per_job} per job); one job over all 100,000 targets:"
-              f" {whole * 1000:.1f} ms = {whole * rate:.1f} cores more")  # fmt: skip
+        print(f"   reading a job's {big.per_job} targets takes {big.reread_s * 1000:.0f} ms: the"
+              " central does it when the inventory changes, not per request")  # fmt: skip
     print(f"   per site: {collector:.3f} ms x {per_site:.1f}/s = {collector * per_site / 1000:.3f}"
           " cores for its checks: one collector is enough, a second one for takeover")  # fmt: skip
 
