@@ -103,8 +103,15 @@ class LoginThrottle:
     def succeeded(self, attempt: Attempt) -> None:
         """The password was right: the (user, address) pair starts afresh (not the address:
         one good account must not reset guessing at others from the same place)."""
-        if self._finish(attempt):
-            self._keys.pop(attempt.keys[0], None)
+        if not self._finish(attempt):
+            return
+        key = self._keys.get(attempt.keys[0])
+        if key is None:
+            return
+        if key.in_flight == 0:
+            del self._keys[attempt.keys[0]]
+        else:  # another attempt of the pair is in flight and will finish on this key
+            key.failures, key.locked_until = 0, 0.0
 
     def abandoned(self, attempt: Attempt) -> None:
         """The attempt was not decided (the server was too busy): its place is given back."""

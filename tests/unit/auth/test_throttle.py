@@ -74,3 +74,17 @@ def test_an_abandoned_attempt_counts_for_nothing() -> None:
     throttle.abandoned(throttle.begin("alice", "10.0.0.1"))
     fail(throttle)
     assert throttle.retry_after("alice", "10.0.0.1") == 1.0
+
+
+@pytest.mark.parametrize("second", ["succeeded", "failed", "abandoned"])
+def test_two_logins_of_one_pair_at_once_both_finish(second: str) -> None:
+    """Two right passwords of one user from one address at once (two tabs; a standby
+    forwarding to its leader): the first to finish must not take the second's key away
+    (it did: a KeyError, a 500, found by the HA test)."""
+    throttle = LoginThrottle(max_failures=5, clock=Clock())
+    fail(throttle)
+    first, other = throttle.begin("alice", "10.0.0.1"), throttle.begin("alice", "10.0.0.1")
+    throttle.succeeded(first)
+    getattr(throttle, second)(other)
+    assert throttle.retry_after("alice", "10.0.0.1") == 0
+    throttle.succeeded(throttle.begin("alice", "10.0.0.1"))  # and the next one is let in
