@@ -160,8 +160,9 @@ def _unscored(name: str, why: str) -> Component:
     return Component(name, MAX_POINTS[name], None, why)
 
 
-def _points(name: str, fraction: float) -> float:
-    return round(MAX_POINTS[name] * fraction, 4)
+def _scored(name: str, fraction: float, evidence: str, data: Data) -> Component:
+    """``name`` with ``fraction`` of its points, the evidence and its figures."""
+    return Component(name, MAX_POINTS[name], round(MAX_POINTS[name] * fraction, 4), evidence, data)
 
 
 def availability_percent(buckets: Sequence[Bucket]) -> float | None:
@@ -180,12 +181,8 @@ def availability(name: str, buckets: Sequence[Bucket], span: str) -> Component:
     samples = sum(b.count for b in buckets)
     fraction = ramp(percent, *AVAILABILITY)
     evidence = f"up {percent:.2f} % of {samples} status samples in the last {span}"
-    return Component(
-        name,
-        MAX_POINTS[name],
-        _points(name, fraction),
-        evidence,
-        {"availability_percent": round(percent, 4), "samples": samples},
+    return _scored(
+        name, fraction, evidence, {"availability_percent": round(percent, 4), "samples": samples}
     )
 
 
@@ -194,13 +191,7 @@ def flapping(changes: int | None) -> Component:
     if changes is None:
         return _unscored("flapping", "no state history in the last 24 h")
     evidence = f"{changes} state change{'s' if changes != 1 else ''} in the last 24 h"
-    return Component(
-        "flapping",
-        MAX_POINTS["flapping"],
-        _points("flapping", ramp(changes, *FLAPS)),
-        evidence,
-        {"changes": changes},
-    )
+    return _scored("flapping", ramp(changes, *FLAPS), evidence, {"changes": changes})
 
 
 def resources(cpu: Sequence[float], memory: Sequence[float]) -> Component:
@@ -215,9 +206,7 @@ def resources(cpu: Sequence[float], memory: Sequence[float]) -> Component:
         f"24 h mean {words} (full points up to {RESOURCE[0]:g} %, none from {RESOURCE[1]:g} %)"
     )
     data = {f"{name}_mean_percent": round(mean, 4) for name, mean in means.items()}
-    return Component(
-        "resources", MAX_POINTS["resources"], _points("resources", fraction), evidence, data
-    )
+    return _scored("resources", fraction, evidence, data)
 
 
 def slope_per_day(points: Sequence[tuple[float, float]]) -> float | None:
@@ -270,13 +259,7 @@ def disk(mounts: Mapping[str, Sequence[tuple[float, float]]]) -> Component:
         )
     )
     evidence = f"worst mount {worst}: {data['level_percent']:.1f} % used, {trend}"
-    return Component(
-        "disk",
-        MAX_POINTS["disk"],
-        _points("disk", fraction),
-        evidence,
-        {"mount": worst, **data, "mounts": len(known)},
-    )
+    return _scored("disk", fraction, evidence, {"mount": worst, **data, "mounts": len(known)})
 
 
 def temperature(sensors: Mapping[str, Sequence[float]]) -> Component:
@@ -287,10 +270,9 @@ def temperature(sensors: Mapping[str, Sequence[float]]) -> Component:
     hottest = max(known, key=lambda sensor: (known[sensor], sensor))
     value = known[hottest]
     evidence = f"hottest sensor {hottest}: {value:.1f} °C (highest hourly average, 24 h)"
-    return Component(
+    return _scored(
         "temperature",
-        MAX_POINTS["temperature"],
-        _points("temperature", ramp(value, *TEMPERATURE)),
+        ramp(value, *TEMPERATURE),
         evidence,
         {"sensor": hottest, "celsius": round(value, 4)},
     )
@@ -301,13 +283,7 @@ def error_rate(errors: int | None) -> Component:
     if errors is None:
         return _unscored("error_rate", "not checked in the last 24 h (no status sample)")
     evidence = f"{errors} error-log entr{'y' if errors == 1 else 'ies'} in the last 24 h"
-    return Component(
-        "error_rate",
-        MAX_POINTS["error_rate"],
-        _points("error_rate", ramp(errors, *ERRORS)),
-        evidence,
-        {"errors": errors},
-    )
+    return _scored("error_rate", ramp(errors, *ERRORS), evidence, {"errors": errors})
 
 
 def job_failures(outcomes: tuple[int, int] | None) -> Component:
@@ -317,10 +293,9 @@ def job_failures(outcomes: tuple[int, int] | None) -> Component:
     ok, failed = outcomes
     share = failed / (ok + failed)
     evidence = f"{failed} of {ok + failed} job-run outcomes failed in the last 7 days"
-    return Component(
+    return _scored(
         "job_failures",
-        MAX_POINTS["job_failures"],
-        _points("job_failures", ramp(share, *JOB_FAILED)),
+        ramp(share, *JOB_FAILED),
         evidence,
         {"failed": failed, "total": ok + failed, "share": round(share, 6)},
     )
@@ -361,13 +336,8 @@ def latency_loss(latency: Sequence[float], loss: Sequence[float]) -> Component:
     if not fractions:
         why = f"fewer than {MIN_BASELINE_HOURS + 1} hours of latency/loss: no baseline yet"
         return _unscored("latency_loss", why)
-    return Component(
-        "latency_loss",
-        MAX_POINTS["latency_loss"],
-        _points("latency_loss", statistics.fmean(fractions)),
-        "; ".join(words) + " (newest hour vs median of the earlier hours)",
-        data,
-    )
+    why = "; ".join(words) + " (newest hour vs median of the earlier hours)"
+    return _scored("latency_loss", statistics.fmean(fractions), why, data)
 
 
 def components(inputs: HealthInputs) -> tuple[Component, ...]:
