@@ -80,16 +80,33 @@ class Fleet:
         return not cfg.vantage and not self.remote(target.site)
 
 
+Assignment = dict[str, list[tuple[JobConfig, list[Target]]]]
+
+
+def assignments(fleet: Fleet, jobs: Iterable[tuple[JobConfig, Sequence[Target]]]) -> Assignment:
+    """What every collector runs now: one pass over every check (each site's live
+    collectors sorted once), not one pass per collector."""
+    live = {site: fleet.live_of(site) for site in fleet.by_site}
+    plan: dict[str, dict[str, tuple[JobConfig, list[Target]]]] = {}
+    for cfg, targets in jobs:
+        for target in targets:
+            if cfg.vantage:
+                chosen = [owner(target.name, live.get(site, [])) for site in cfg.vantage]
+            elif fleet.remote(target.site):
+                chosen = [owner(target.name, live[target.site or ""])]
+            else:
+                continue
+            for name in chosen:
+                if name is not None:
+                    plan.setdefault(name, {}).setdefault(cfg.name, (cfg, []))[1].append(target)
+    return {name: list(by_job.values()) for name, by_job in plan.items()}
+
+
 def assignment_of(
     collector: str, fleet: Fleet, jobs: Iterable[tuple[JobConfig, Sequence[Target]]]
 ) -> list[tuple[JobConfig, list[Target]]]:
     """The jobs ``collector`` runs now, each with the targets it runs them on."""
-    mine = []
-    for cfg, targets in jobs:
-        chosen = [t for t in targets if collector in fleet.runner_of(cfg, t)]
-        if chosen:
-            mine.append((cfg, chosen))
-    return mine
+    return assignments(fleet, jobs).get(collector, [])
 
 
-__all__ = ["Fleet", "assignment_of", "live", "owner"]
+__all__ = ["Assignment", "Fleet", "assignment_of", "assignments", "live", "owner"]

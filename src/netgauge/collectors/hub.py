@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from netgauge.clock import Clock, SystemClock
-from netgauge.collectors.assignment import Fleet, assignment_of
+from netgauge.collectors.assignment import Assignment, Fleet, assignments
 from netgauge.collectors.protocol import JobAssignment, SyncAnswer, SyncRequest, TargetWire
 from netgauge.collectors.results import CollectorResults, JobTargets, read_job_targets
 from netgauge.collectors.sealing import seal_for
@@ -66,6 +66,9 @@ class CollectorHub:
         self._fleet: tuple[float, Fleet, list[CollectorInfo]] | None = None
         self._jobs: tuple[float, dict[str, JobTargets]] | None = None
         self._jobs_change = -1  # the change log's newest id when the index was read
+        # (the index it was made from, the live collectors by site, the plan)
+        self._plan: tuple[dict[str, JobTargets], Any, Assignment] | None = None
+        self._revisions: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
     # -- reading the inventory (cached a second) ----------------------------------------------
@@ -115,7 +118,7 @@ class CollectorHub:
         if collector.name not in fleet.alive:  # back after a silence: count it live now
             self._fleet = None
             fleet, _ = await self.fleet()
-        mine = assignment_of(collector.name, fleet, await self.jobs())
+        mine = (await self.plan()).get(collector.name, [])
         key = request.public_key
         jobs = [
             JobAssignment(
@@ -124,35 +127,51 @@ class CollectorHub:
             )
             for cfg, targets in mine
         ]
-        # the revision follows the central's sealed values, not the blobs sealed for the
-        # collector (new ones at every sync): a secret entered again is a new assignment
-        body = json.dumps(
-            [
-                (cfg.model_dump(mode="json"), [_fingerprint(t) for t in targets])
-                for cfg, targets in mine
-            ],
-            sort_keys=True,
-        )
         return SyncAnswer(
             collector=collector.name,
             site=collector.site,
             server_ns=time.time_ns(),
             poll_s=self.poll_s,
-            revision=hashlib.sha256(body.encode()).hexdigest()[:16],
+            revision=self._revision(collector.name, mine),
             jobs=jobs,
         )
 
+    async def plan(self) -> Assignment:
+        """What every collector runs now, computed again (in a thread) only when the live
+        collectors or the jobs' index changed: each sync and each listing used to walk
+        every check of every job for one collector."""
+        fleet, _ = await self.fleet()
+        index = await self.job_index()
+        sites = tuple(sorted((site, tuple(names)) for site, names in fleet.by_site.items()))
+        known = self._plan
+        if known is None or known[0] is not index or known[1] != (fleet.alive, sites):
+            plan = await asyncio.to_thread(assignments, fleet, await self.jobs())
+            self._plan = known = (index, (fleet.alive, sites), plan)
+            self._revisions = {}
+        return known[2]
+
+    def _revision(self, collector: str, mine: list[tuple[JobConfig, list[Target]]]) -> str:
+        """The assignment's revision, once per plan. It follows the central's sealed values,
+        not the blobs sealed for the collector (new ones at every sync): a secret entered
+        again is a new assignment."""
+        if collector not in self._revisions:
+            body = json.dumps(
+                [
+                    (cfg.model_dump(mode="json"), [_fingerprint(t) for t in targets])
+                    for cfg, targets in mine
+                ],
+                sort_keys=True,
+            )
+            self._revisions[collector] = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return self._revisions[collector]
+
     async def listing(self) -> list[dict[str, Any]]:
         """The collectors as ``GET /api/v1/collectors`` lists them."""
+        plan = await self.plan()
         fleet, rows = await self.fleet()
-        jobs = await self.jobs()
         # what each runs now, as the central assigns it (its heartbeat's own count lags
         # a sync behind)
-        running = {
-            c.name: sum(len(t) for _, t in assignment_of(c.name, fleet, jobs))
-            for c in rows
-            if c.name in fleet.alive
-        }
+        running = {name: sum(len(t) for _, t in jobs) for name, jobs in plan.items()}
         return [
             {
                 "name": c.name,
