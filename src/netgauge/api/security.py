@@ -225,13 +225,6 @@ async def agent_device(request: Request) -> str:
 _AGENT_DEVICE = "agent_device"
 
 
-def refuse_on_standby(service: Any) -> None:
-    """Pushed results are folded by the leader only (states, alert rules): a standby
-    answers 503, and the agent or collector sends them again (see coordination/leader.py)."""
-    if not service.leading:
-        raise HTTPException(503, "this netgauge is a standby: send to the leader (retry)")
-
-
 COLLECTOR_PATHS = frozenset({"/api/v1/collector/sync", "/api/v1/collector/results"})
 _COLLECTOR = "collector"
 

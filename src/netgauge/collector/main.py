@@ -44,6 +44,7 @@ from netgauge.collectors.sealing import CollectorKey
 from netgauge.config.files import FilePolicy
 from netgauge.config.model import JobConfig
 from netgauge.credentials import vault
+from netgauge.datadir import private_dir
 from netgauge.models import Target
 from netgauge.runner.checks import Checks
 from netgauge.scheduler.loop import Scheduler
@@ -74,7 +75,7 @@ def run(options: CollectorOptions) -> int:
 
 
 async def _main(options: CollectorOptions) -> int:
-    _private_dir(options.data_dir)
+    private_dir(options.data_dir)
     stop = asyncio.Event()
     with (
         _signals_set(stop),
@@ -248,10 +249,6 @@ def _save(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(temp, path)
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,9 @@
 """One leader among the ``serve`` processes that share a PostgreSQL inventory.
 
-Every process answers the API (the inventory, the metrics, collectors' syncs). Only the
-leader schedules checks, evaluates alert rules and sends notifications, records health and
-analytics series, and folds pushed results (agents' batches, collectors' results): a standby
-answers those pushes 503, and their senders retry (behind a load balancer, on the leader).
+Only the leader schedules checks, evaluates alert rules and sends notifications, records
+health and analytics series, and folds pushed results (agents' batches, collectors'
+results). A standby forwards every request but its own health to the leader
+(``api/forward.py``), so any process behind a load balancer answers as the leader does.
 
 The leader is whoever holds a PostgreSQL session advisory lock, on a connection of its own
 kept open for as long as it leads. PostgreSQL releases the lock when that session ends: a

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from netgauge.api.deps import ServiceDep
 from netgauge.api.routes.ingest import batches_of
 from netgauge.api.schemas import IngestResponse
-from netgauge.api.security import collector_of, current_actor, refuse_on_standby
+from netgauge.api.security import collector_of, current_actor
 from netgauge.collectors.protocol import SyncAnswer, SyncRequest
 from netgauge.config.base import NAME_PATTERN
 from netgauge.inventory.collectors import CollectorInfo
@@ -127,7 +127,6 @@ async def collector_results(
     collector: CollectorDep, body: ResultsRequest, service: ServiceDep
 ) -> IngestResponse:
     """Store a collector's results (each once, however often it is sent)."""
-    refuse_on_standby(service)
     outcome = await service.collectors.results.ingest(collector, batches_of(body.batches))
     return IngestResponse(
         device=outcome.collector,
