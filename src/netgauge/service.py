@@ -254,6 +254,13 @@ class Service:
         dangling = await asyncio.to_thread(self.inventory.close_dangling_runs)
         if dangling:
             log.warning("runs.closed_dangling", count=dangling)
+        # devices keep their decided states across a restart or a switch of leaders: an
+        # offline device is not undecided (and its alert not ended) until it fails again
+        since = self.clock.now() - timedelta(seconds=self.settings.device_flap_window_s)
+        stored = await asyncio.to_thread(self.inventory.device_states_now, since)
+        resumed = self.devices.resume(stored)
+        if resumed:
+            log.info("devices.resumed", count=resumed)
         await self.alerting.start()  # persisted rule states: no one is told twice
         # planned from now: a standby's plan is as old as its start, and its overdue ticks
         # (run by the old leader) would fire at once, each a second run of its slot

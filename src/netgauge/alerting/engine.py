@@ -203,10 +203,17 @@ class AlertEngine:
                 if rule.watches(info):
                     streak = self._streaks[streak_key]
                     needed = rule.cond.failures or 1
-                    self._step(rule, info, {"job": job}, streak >= needed, float(streak), now, job)
-        for rule in by_kind.get("state", ()):
-            if rule.watches(info):
-                self._step(rule, info, {}, rule.state_matches(state), None, now, "")
+                    # a short streak ends an alert only when a success ended it: a streak
+                    # counted from this process's start (a restart, a new leader) proves
+                    # nothing about the failures before it
+                    if streak >= needed or result.up:
+                        self._step(
+                            rule, info, {"job": job}, streak >= needed, float(streak), now, job
+                        )
+        if state is not None:  # undecided (a device since this process started): no evidence
+            for rule in by_kind.get("state", ()):
+                if rule.watches(info):
+                    self._step(rule, info, {}, rule.state_matches(state), None, now, "")
         if self._by_metric:
             self._metric_rules(info, result, now)
         if by_kind.get("baseline") and self.baselines is not None:

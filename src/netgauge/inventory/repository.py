@@ -1033,6 +1033,39 @@ class Inventory:
         with self.session() as s:
             return list(s.scalars(stmt))
 
+    def device_states_now(self, changes_since: datetime) -> dict[str, tuple[str, list[int]]]:
+        """Every device's newest decided state and the times (ns) of its changes since
+        ``changes_since``: what a new leader (or a restart) resumes from, so a device keeps
+        its state, and its flapping count, across the switch. Devices no longer in the
+        inventory are left out."""
+        newest = (
+            select(func.max(DeviceStateChange.id))
+            .group_by(DeviceStateChange.device)
+            .scalar_subquery()
+        )
+        devices = select(TargetRow.name).where(TargetRow.type == TargetType.DEVICE.value)
+        with self.session() as s:
+            found: dict[str, tuple[str, list[int]]] = {
+                device: (state, [])
+                for device, state in s.execute(
+                    select(DeviceStateChange.device, DeviceStateChange.new_state).where(
+                        DeviceStateChange.id.in_(newest), DeviceStateChange.device.in_(devices)
+                    )
+                )
+            }
+            recent = s.execute(
+                select(DeviceStateChange.device, DeviceStateChange.at)
+                .where(
+                    DeviceStateChange.at >= changes_since,
+                    DeviceStateChange.previous_state.is_not(None),  # a first decision: no change
+                )
+                .order_by(DeviceStateChange.id)
+            )
+            for device, at in recent:
+                if device in found:
+                    found[device][1].append(int(at.timestamp() * 1e9))
+        return found
+
     # -- push agents ------------------------------------------------------------------------
     def create_agent_token(self, device: str, actor: str) -> str:
         """A new token for ``device``'s agent (returned once; only its hash is stored)."""

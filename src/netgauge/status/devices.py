@@ -19,7 +19,7 @@ without letting an old answer hide a fresh failure:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -106,6 +106,20 @@ class DeviceStates:
             for r in others
         )
         return Observation.DEGRADED if partial or failing else Observation.OK
+
+    def resume(self, stored: Mapping[str, tuple[str, list[int]]]) -> int:
+        """Devices' states as stored before this process led (``device_states_now``): a
+        device this process has not observed yet starts from its stored state, not
+        undecided. Returns how many were resumed."""
+        resumed = 0
+        for device, (state, changes_ns) in stored.items():
+            if device in self._machines:
+                continue  # observed here already: that is newer
+            machine = DeviceHysteresis(device, self.thresholds)
+            machine.resume(DeviceState(state), changes_ns)
+            self._machines[device] = machine
+            resumed += 1
+        return resumed
 
     def forget(self, device: str) -> None:
         """Drop what is known of a device (removed from the inventory)."""

@@ -102,6 +102,15 @@ class DeviceHysteresis:
             return self._move(DeviceState.FLAPPING, reason, detail, at_ns)
         return self._move(self._underlying, self._reason(self._underlying), detail, at_ns)
 
+    def resume(self, state: DeviceState, changes_ns: list[int]) -> None:
+        """Start from a state decided before this process (stored transitions), with the
+        times of its recent changes: the evidence needed to leave it is counted from here,
+        as if the streaks had just been broken, and a flapping device stays flapping until
+        a whole window passes with no change."""
+        self.state = state
+        self._underlying = None if state is DeviceState.FLAPPING else state
+        self._changes = deque(sorted(changes_ns))
+
     def _move(self, new: DeviceState, reason: str, detail: str | None, at_ns: int) -> Transition:
         previous, self.state = self.state, new
         return Transition(self.device, previous, new, reason, detail, at_ns)

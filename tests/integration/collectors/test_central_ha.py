@@ -1,13 +1,16 @@
 """Two ``netgauge serve`` peers on one PostgreSQL inventory and one VictoriaMetrics: one
-leads (schedules, folds pushed results), the other stands by and answers the API. The
-leader is killed with SIGKILL: the standby leads within two intervals, and no run of any
-job is made twice across the switch (the runs table, which both share, is the truth)."""
+leads (schedules, folds pushed results, evaluates and notifies), the other stands by and
+answers the API. The leader is killed with SIGKILL: the standby leads within two
+intervals, no run of any job is made twice across the switch (the runs table, which both
+share, is the truth), and a real webhook receiver is told of each alert once, and of its
+end once."""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import NetgaugeServe, wait_for
+from tests.conftest import NetgaugeServe, free_port, wait_for
+from tests.lab.receivers import WebhookReceiver
 
 INTERVAL_S = 2.0
 CONFIG = """
@@ -48,10 +52,18 @@ def empty_postgres(postgres_url: str) -> Iterator[str]:
 def peers(
     tmp_path: Path, empty_postgres: str, victoriametrics: Any, listener: int
 ) -> Iterator[tuple[NetgaugeServe, NetgaugeServe]]:
+    text = CONFIG.format(port=listener, interval=INTERVAL_S)
+    yield from two_peers(tmp_path, text, empty_postgres, victoriametrics)
+
+
+def two_peers(
+    tmp_path: Path, text: str, database: str, victoriametrics: Any
+) -> Generator[tuple[NetgaugeServe, NetgaugeServe]]:
+    """Two peers started together on ``database`` (empty); the leader first."""
     config = tmp_path / "central.yaml"
-    config.write_text(CONFIG.format(port=listener, interval=INTERVAL_S))
+    config.write_text(text)
     env = {
-        "NETGAUGE_DATABASE_URL": empty_postgres,
+        "NETGAUGE_DATABASE_URL": database,
         "NETGAUGE_STORES": f'[{{"kind": "victoriametrics", "url": "{victoriametrics.url}"}}]',
         "NETGAUGE_QUERY_STORE": "victoriametrics",
         "NETGAUGE_LEADER_RETRY_S": "0.5",
@@ -77,14 +89,16 @@ def role(node: NetgaugeServe) -> str | None:
         return None
 
 
-def runs(url: str) -> list[datetime]:
+def runs(url: str, job: str = "reach") -> list[datetime]:
+    return [r[0] for r in query(url, "SELECT scheduled_at FROM job_runs WHERE job_name = :job"
+                                " ORDER BY 1", job=job)]  # fmt: skip
+
+
+def query(url: str, sql: str, **params: Any) -> list[Any]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT scheduled_at FROM job_runs WHERE job_name = 'reach' ORDER BY 1")
-            )
-            return [r[0] for r in rows]
+            return list(conn.execute(text(sql), params))
     finally:
         engine.dispose()
 
@@ -126,3 +140,70 @@ def test_the_standby_leads_within_two_intervals_and_no_run_is_made_twice(
     assert len(slots) == len(set(slots)), "a scheduled slot was run twice"
     gaps = [(y - x).total_seconds() for x, y in zip(slots, slots[1:], strict=False)]
     assert max(gaps) <= 2 * INTERVAL_S + 1e-6, gaps
+
+
+ALERTS = """
+notifiers:
+  - {{name: hook, kind: webhook, url: "{url}"}}
+alerts:
+  - {{name: box-offline, condition: {{state: offline}}, notify: [hook],
+     group_wait: 0s, group_interval: 1s}}
+  - {{name: knock-failing, condition: {{failures: 2}}, notify: [hook],
+     group_wait: 0s, group_interval: 1s}}
+targets:
+  - {{name: box, address: 127.0.0.1, type: device}}
+jobs:
+  - {{name: knock, kind: tcp, params: {{port: {port}, timeout: 0.5}}, targets: [box],
+     interval: 1s}}
+"""
+
+
+def told(hook: WebhookReceiver) -> list[tuple[str, str]]:
+    """(alert, firing|resolved) of every alert in every message the receiver got."""
+    return sorted(
+        (a["labels"]["alertname"], a["status"]) for p in hook.payloads() for a in p["alerts"]
+    )
+
+
+def test_across_a_switch_of_leaders_each_alert_is_told_once_and_its_end_once(
+    tmp_path: Path, empty_postgres: str, victoriametrics: Any
+) -> None:
+    """The device is offline (3 failures) and the job failing (2 in a row) before the
+    switch. The new leader starts with no streak and an undecided device; before the
+    fix it ended both alerts at its first result and told them again two and three
+    results later."""
+    hook = WebhookReceiver().start()
+    knocked = free_port()  # nothing listens on it until the device "comes back"
+    text = ALERTS.format(url=hook.url, port=knocked)
+    nodes = two_peers(tmp_path, text, empty_postgres, victoriametrics)
+    a, b = next(nodes)
+    try:
+        fired = [("box-offline", "firing"), ("knock-failing", "firing")]
+        wait_for(lambda: told(hook) == fired, timeout=30, what=f"{fired} told")
+        wait_for(  # sent and recorded so: one in flight at the kill is told again, by design
+            lambda: query(empty_postgres, "SELECT state FROM notifications") == [("sent",)] * 2,
+            timeout=10,
+            what="both notifications recorded as sent",
+        )
+        history = a.http.get("/api/v1/devices/box/history").json()
+        assert [(h["previous_state"], h["new_state"]) for h in history] == [(None, "offline")]
+        a.kill()
+        wait_for(lambda: role(b) == "leader", timeout=10, what="b to lead")
+        after = len(runs(empty_postgres, "knock"))
+        # six more failures: past both rules' streaks (2) and the device's (3), with time
+        # for a new message to reach the outbox, were one decided
+        wait_for(lambda: len(runs(empty_postgres, "knock")) >= after + 6, timeout=30,
+                 what="six runs by the new leader")  # fmt: skip
+        states = b.http.get("/api/v1/devices/states").json()
+        assert states == [{"device": "box", "state": "offline"}]  # resumed, not undecided
+        assert b.http.get("/api/v1/devices/box/history").json() == history  # no new change
+        assert told(hook) == fired, "the new leader told again or ended an ongoing alert"
+        assert len(query(empty_postgres, "SELECT id FROM notifications")) == 2
+        with socket.socket() as back:  # the device answers again
+            back.bind(("127.0.0.1", knocked))
+            back.listen(64)
+            ended = sorted([*fired, ("box-offline", "resolved"), ("knock-failing", "resolved")])
+            wait_for(lambda: told(hook) == ended, timeout=30, what=f"{ended} told")
+    finally:
+        nodes.close()
+        hook.stop()

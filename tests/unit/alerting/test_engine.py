@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -397,3 +398,35 @@ def test_thresholds_fire_exactly_when_the_comparison_holds(
         if not math.isnan(value):  # a NaN says nothing: the alerts stay as they are
             want = {f"r{i}" for i, (op, t) in enumerate(rules) if OPS[op](value, t)}
         assert {a.rule for a in h.engine.alerts.values()} == want
+
+
+def test_a_new_process_neither_ends_nor_repeats_alerts_it_cannot_judge_yet() -> None:
+    """A restart or a new leader: an offline device's state is undecided until it failed
+    ``fail_after`` times again, and a failure streak counts from zero. Neither is evidence
+    that the outage ended, so the firing alerts stay as they are; a success ends them."""
+    first = Harness(
+        rule(name="offline", condition={"state": "offline"}),
+        rule(name="streak", condition={"failures": 3}),
+    )
+    for _ in range(3):
+        first.result("srv", up=False)
+    assert first.state() == {"srv": "firing"} and len(first.engine.alerts) == 2
+    persisted = [copy.copy(a) for a in first.engine.alerts.values()]
+
+    second = Harness(
+        rule(name="offline", condition={"state": "offline"}),
+        rule(name="streak", condition={"failures": 3}),
+    )
+    second.engine.restore(persisted, {})
+    failed = ProbeResult("srv", "snmp", 1, ProbeStatus.FAILED)
+    for _ in range(2):  # undecided, streak 1 and 2
+        second.engine.observe("job", failed, None)
+    second.at(1)
+    assert second.events == [] and len(second.engine.alerts) == 2
+    second.engine.observe("job", failed, "offline")  # decided again, streak 3: the same
+    assert second.events == []
+    answered = ProbeResult("srv", "snmp", 1, ProbeStatus.OK)
+    second.engine.observe("job", answered, None)  # a success ends the streak's alert only
+    assert second.events == [("resolved", "srv")]
+    second.engine.observe("job", answered, "online")
+    assert sorted(second.events) == [("resolved", "srv")] * 2 and second.engine.alerts == {}
