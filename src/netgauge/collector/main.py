@@ -29,7 +29,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -200,8 +200,18 @@ class RemoteCollector:
                 _log.error("collector: job %r not understood: %s", assigned.job.get("name"), exc)
                 continue
             jobs[cfg.name] = (cfg, [t.target() for t in assigned.targets])
+        calendars = []
+        for calendar in answer.calendars:
+            try:
+                calendars.append(calendar.config())
+            except ValidationError as exc:  # a newer central's schedule: around the clock
+                _log.error("collector: calendar of site %r not understood: %s",
+                           calendar.site, exc)  # fmt: skip
         if save:
             _save(self.options.data_dir / ASSIGNMENT_FILE, answer.model_dump_json())
+        self.checks.calendars.set(
+            calendars, [(c.site, c.timezone, c.schedule.get("name")) for c in answer.calendars]
+        )
         self.jobs, self.revision = jobs, answer.revision
         self.scheduler.set_jobs([schedule_of(cfg) for cfg, _ in jobs.values()])
         total = sum(len(t) for _, t in jobs.values())
@@ -223,7 +233,14 @@ class RemoteCollector:
         assigned = self.jobs.get(job)
         if assigned is None:
             return
-        cfg, targets = assigned
+        cfg, assigned_targets = assigned
+        # the central's rule: a site's calendar may pause the job on its targets (the
+        # central quiets their alert rules meanwhile, by the same calendars)
+        targets, paused = self.checks.by_calendar(cfg, assigned_targets, datetime.now(UTC))
+        if paused:
+            _log.info("collector: job %s paused on %d targets: %s", job, len(paused), paused[0][2])
+        if not targets:
+            return
         try:
             results = await self.checks.probe(cfg, targets)
         except (ValidationError, ValueError) as exc:

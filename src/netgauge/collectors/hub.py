@@ -20,7 +20,13 @@ import structlog
 
 from netgauge.clock import Clock, SystemClock
 from netgauge.collectors.assignment import Assignment, Fleet, assignments
-from netgauge.collectors.protocol import JobAssignment, SyncAnswer, SyncRequest, TargetWire
+from netgauge.collectors.protocol import (
+    JobAssignment,
+    SiteCalendar,
+    SyncAnswer,
+    SyncRequest,
+    TargetWire,
+)
 from netgauge.collectors.results import CollectorResults, JobTargets, read_job_targets
 from netgauge.collectors.sealing import seal_for
 from netgauge.config.model import JobConfig
@@ -66,6 +72,7 @@ class CollectorHub:
         self._fleet: tuple[float, Fleet, list[CollectorInfo]] | None = None
         self._jobs: tuple[float, dict[str, JobTargets]] | None = None
         self._jobs_change = -1  # the change log's newest id when the index was read
+        self._calendars: dict[str, SiteCalendar] = {}  # read with the index
         # (the index it was made from, the live collectors by site, the plan)
         self._plan: tuple[dict[str, JobTargets], Any, Assignment] | None = None
         self._revisions: dict[str, str] = {}
@@ -91,10 +98,25 @@ class CollectorHub:
             change = await asyncio.to_thread(latest_change, self._inventory)
             if self._jobs is None or change != self._jobs_change:
                 self._jobs_change = change
-                self._jobs = (now, await asyncio.to_thread(read_job_targets, self._inventory))
+                index, self._calendars = await asyncio.to_thread(self._read_index)
+                self._jobs = (now, index)
             else:
                 self._jobs = (now, self._jobs[1])
         return self._jobs[1]
+
+    def _read_index(self) -> tuple[dict[str, JobTargets], dict[str, SiteCalendar]]:
+        """(In a thread.) The jobs with their targets, and the calendar of every site
+        that has a schedule."""
+        schedules, sites = self._inventory.site_calendars()
+        by_name = {s.name: s for s in schedules}
+        calendars = {
+            site: SiteCalendar(
+                site=site, timezone=zone, schedule=by_name[schedule].model_dump(mode="json")
+            )
+            for site, zone, schedule in sites
+            if schedule is not None and schedule in by_name
+        }
+        return read_job_targets(self._inventory), calendars
 
     async def jobs(self) -> list[tuple[JobConfig, list[Target]]]:
         """Every enabled job with its targets now (at most a second old)."""
@@ -127,13 +149,16 @@ class CollectorHub:
             )
             for cfg, targets in mine
         ]
+        sites = {t.site for _, targets in mine for t in targets if t.site is not None}
+        calendars = [self._calendars[site] for site in sorted(sites) if site in self._calendars]
         return SyncAnswer(
             collector=collector.name,
             site=collector.site,
             server_ns=time.time_ns(),
             poll_s=self.poll_s,
-            revision=self._revision(collector.name, mine),
+            revision=self._revision(collector.name, mine, calendars),
             jobs=jobs,
+            calendars=calendars,
         )
 
     async def plan(self) -> Assignment:
@@ -150,15 +175,24 @@ class CollectorHub:
             self._revisions = {}
         return known[2]
 
-    def _revision(self, collector: str, mine: list[tuple[JobConfig, list[Target]]]) -> str:
-        """The assignment's revision, once per plan. It follows the central's sealed values,
-        not the blobs sealed for the collector (new ones at every sync): a secret entered
-        again is a new assignment."""
+    def _revision(
+        self,
+        collector: str,
+        mine: list[tuple[JobConfig, list[Target]]],
+        calendars: list[SiteCalendar],
+    ) -> str:
+        """The assignment's revision, once per plan (a schedule's change is a change of
+        the index, so of the plan). It follows the central's sealed values, not the blobs
+        sealed for the collector (new ones at every sync): a secret entered again is a new
+        assignment."""
         if collector not in self._revisions:
             body = json.dumps(
                 [
-                    (cfg.model_dump(mode="json"), [_fingerprint(t) for t in targets])
-                    for cfg, targets in mine
+                    [
+                        (cfg.model_dump(mode="json"), [_fingerprint(t) for t in targets])
+                        for cfg, targets in mine
+                    ],
+                    [c.model_dump(mode="json") for c in calendars],
                 ],
                 sort_keys=True,
             )

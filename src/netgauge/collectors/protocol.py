@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from netgauge.config.model import JobConfig
+from netgauge.config.schedules import ScheduleConfig
 from netgauge.models import (
     CredentialRef,
     CredentialScope,
@@ -148,6 +149,21 @@ class JobAssignment(BaseModel):
         return JobConfig.model_validate(self.job)
 
 
+class SiteCalendar(BaseModel):
+    """The calendar of a site one of the collector's targets belongs to: its schedule and
+    time zone, so the collector pauses a job when the central would (``run_when``,
+    ``maintenance: pause``), by the same rule (``schedules/sites.py``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    site: str
+    timezone: str
+    schedule: dict[str, Any]
+
+    def config(self) -> ScheduleConfig:
+        """The schedule, validated as the central validated it."""
+        return ScheduleConfig.model_validate(self.schedule)
+
+
 class SyncAnswer(BaseModel):
     """The central's answer to a sync: who the collector is and what it runs."""
 
@@ -159,6 +175,9 @@ class SyncAnswer(BaseModel):
     poll_s: float
     revision: str = Field(description="changes whenever the assignment does")
     jobs: list[JobAssignment]
+    # the sites of its targets that have a schedule (a collector of an older version
+    # ignores them and runs around the clock, as before)
+    calendars: list[SiteCalendar] = Field(default_factory=list)
 
 
 def encode_result(job: str, result: ProbeResult) -> list[Metric]:
@@ -214,6 +233,7 @@ __all__ = [
     "RESULTS_PATH",
     "SYNC_PATH",
     "JobAssignment",
+    "SiteCalendar",
     "SyncAnswer",
     "SyncRequest",
     "TargetWire",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -34,6 +35,7 @@ from netgauge.probes.base import (
     validate_params,
 )
 from netgauge.probes.builtin import load_builtin_probes
+from netgauge.schedules import Calendars
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +78,27 @@ class Checks:
         self._clock = clock or SystemClock()
         self._probes: dict[str, Probe] = dict(probes or {})  # injected ones win over the registry
         self._setup_failed: set[str] = set()  # kinds whose ProbeSetupError was logged
+        self.calendars = Calendars()  # sites' schedules (run_when, maintenance)
+
+    def by_calendar(
+        self, cfg: JobConfig, targets: Sequence[Target], at: datetime
+    ) -> tuple[list[Target], list[tuple[str, str, str | None]]]:
+        """The targets whose site's calendar lets ``cfg`` run now, and the others as
+        (name, "skipped", reason) outcomes."""
+        runnable: list[Target] = []
+        skipped: list[tuple[str, str, str | None]] = []
+        reasons: dict[str | None, str | None] = {}  # per site: its calendar is read once
+        for target in targets:
+            if target.site not in reasons:
+                reasons[target.site] = self.calendars.skip_reason(
+                    target.site, cfg.run_when, cfg.maintenance, at
+                )
+            why = reasons[target.site]
+            if why is None:
+                runnable.append(target)
+            else:
+                skipped.append((target.name, "skipped", why))
+        return runnable, skipped
 
     def _due(self, job: str, target: Target) -> bool:
         """Whether a device poll of ``target`` is due in this run (the job runner backs off

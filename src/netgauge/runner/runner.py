@@ -108,7 +108,8 @@ class JobRunner(Checks):
         self.devices = devices or DeviceStates(Thresholds(), inventory.record_device_transition)
         # every result goes through the one folding step (shared with the agents' ingest)
         self.folder = folder or ResultFolder(writer, status, self.devices)
-        self.calendars = calendars or Calendars()  # sites' schedules (run_when, maintenance)
+        if calendars is not None:
+            self.calendars = calendars
         self.placement = placement  # which targets are this process' own (None: all)
         self._backoff = PollBackoff()
         self._manual: set[str] = set()
@@ -142,13 +143,15 @@ class JobRunner(Checks):
         try:
             cfg = job_config(await asyncio.to_thread(self.inventory.get_job, job_name))
             targets = await asyncio.to_thread(self.inventory.job_targets, cfg)
-            ours, elsewhere = targets, []
-            if self.placement is not None:  # a site's collectors run its targets' checks
-                placed = await self.placement(cfg, targets)
-                ours, elsewhere = placed.local, placed.elsewhere
-            runnable, skipped = self.by_calendar(cfg, ours, self._clock.now())
+            # the calendar first: a target its site's calendar pauses is quiet for the alert
+            # rules whoever would check it (the central or a collector, which pauses too)
+            allowed, skipped = self.by_calendar(cfg, targets, self._clock.now())
             if skipped:
                 self.folder.skipped([name for name, _, _ in skipped])
+            runnable, elsewhere = allowed, []
+            if self.placement is not None:  # a site's collectors run its targets' checks
+                placed = await self.placement(cfg, allowed)
+                runnable, elsewhere = placed.local, placed.elsewhere
             if targets and not runnable:
                 outcome = _all_skipped([*skipped, *elsewhere])
             else:
@@ -174,26 +177,6 @@ class JobRunner(Checks):
             outcome.per_target,
         )
         return outcome
-
-    def by_calendar(
-        self, cfg: JobConfig, targets: Sequence[Target], at: datetime
-    ) -> tuple[list[Target], list[tuple[str, str, str | None]]]:
-        """The targets whose site's calendar lets ``cfg`` run now, and the others as
-        (name, "skipped", reason) outcomes."""
-        runnable: list[Target] = []
-        skipped: list[tuple[str, str, str | None]] = []
-        reasons: dict[str | None, str | None] = {}  # per site: its calendar is read once
-        for target in targets:
-            if target.site not in reasons:
-                reasons[target.site] = self.calendars.skip_reason(
-                    target.site, cfg.run_when, cfg.maintenance, at
-                )
-            why = reasons[target.site]
-            if why is None:
-                runnable.append(target)
-            else:
-                skipped.append((target.name, "skipped", why))
-        return runnable, skipped
 
     async def run_checks(
         self, cfg: JobConfig, targets: Sequence[Target], covered: Sequence[Target] | None = None

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,51 @@ def test_what_a_collector_token_cannot_do(
         again = anon.post("/api/v1/collector/results", json={"batches": batches}, headers=bearer)
         assert again.json()["stored"] == 0 and again.json()["accepted_through"] == 3
         assert stamps(central, "e1", 'tcp.connect_ms{vantage="c9"}') == [now]
+
+
+def test_a_collector_pauses_a_job_by_its_sites_calendar_and_resumes_on_a_change(
+    central: NetgaugeServe, collectors: Collectors, tmp_path: Path
+) -> None:
+    """The central's rule, run where the checks run: a maintenance window of site east
+    pauses the job (``maintenance: pause``) on the collector too, and the central's run
+    record says why; ending the pause reaches the collector at its next sync."""
+    collectors.start("c1", collectors.register("c1", "east"))
+    wait_for(lambda: listing(central)["c1"]["targets"] == len(EAST), timeout=30,
+             what="c1 running the 6 east targets")  # fmt: skip
+    start = (datetime.now(UTC) - timedelta(minutes=5)).replace(tzinfo=None, microsecond=0)
+    window = {"name": "patch", "rrule": "FREQ=DAILY", "start": start.isoformat(), "duration": "1h"}
+    r = central.http.put("/api/v1/schedules/office",
+                         json={"name": "office", "maintenance": [window]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    r = central.http.put("/api/v1/sites/east", json={"name": "east", "schedule": "office"})
+    assert r.status_code == 200, r.text
+    r = central.http.patch("/api/v1/jobs/reach", json={"maintenance": "pause"})
+    assert r.status_code == 200, r.text
+    log = tmp_path / "c1.log"
+    wait_for(lambda: "job reach paused on 6 targets" in log.read_text(), timeout=30,
+             what="the collector to pause the job by east's calendar")  # fmt: skip
+    paused_at = time.time_ns()
+    # two of the central's own runs later (h1: site hq, no calendar), nothing new from c1
+    wait_for(lambda: len([t for t in stamps(central, "h1", "tcp.connect_ms") if t > paused_at])
+             >= 2, timeout=4 * INTERVAL_S, what="two runs of the job since")  # fmt: skip
+    for target in EAST:
+        measured = stamps(central, target, 'tcp.connect_ms{vantage="c1"}')
+        assert not [ts for ts in measured if ts > paused_at], target
+    [run] = central.http.get("/api/v1/jobs/reach/runs", params={"limit": 1}).json()["items"]
+    outcomes = {
+        o["target"]: o for o in central.http.get(f"/api/v1/runs/{run['id']}/targets").json()
+    }
+    assert outcomes["h1"]["status"] == "ok"
+    assert outcomes["e1"]["status"] == "skipped"
+    assert "in maintenance 'patch' until" in outcomes["e1"]["error"]
+
+    resumed_at = time.time_ns()
+    r = central.http.patch("/api/v1/jobs/reach", json={"maintenance": "mute"})
+    assert r.status_code == 200, r.text
+    wait_for(
+        lambda: all(
+            any(ts > resumed_at for ts in stamps(central, t, 'tcp.connect_ms{vantage="c1"}'))
+            for t in EAST
+        ),
+        timeout=POLL_S + 2 * INTERVAL_S + 10, what="c1 checking the east targets again",
+    )  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from netgauge.agent.spool import Batch, decode_line, encode_line
-from netgauge.collectors.protocol import SyncRequest, decode_result, encode_result
+from netgauge.collectors.protocol import SyncAnswer, SyncRequest, decode_result, encode_result
 from netgauge.config.model import JobConfig
 from netgauge.models import ProbeResult, ProbeStatus
 
@@ -62,3 +62,20 @@ def test_vantage_and_quorum_are_checked_with_messages_naming_them() -> None:
         with pytest.raises(ValidationError, match=text):
             JobConfig.model_validate({**base, **extra})
     assert JobConfig.model_validate({**base, "vantage": ["a", "b", "c"]}).vantage_quorum() == 2
+
+
+def test_calendars_are_optional_both_ways() -> None:
+    """A central of the previous version sends no calendars (the collector runs around the
+    clock, as before); a collector of the previous version ignores them; a schedule this
+    version cannot read is refused by its own model, not by the whole answer."""
+    base = {"collector": "c1", "site": "east", "server_ns": 1, "poll_s": 10, "revision": "r",
+            "jobs": []}  # fmt: skip
+    assert SyncAnswer.model_validate(base).calendars == []
+    office = {"site": "east", "timezone": "Europe/Berlin",
+              "schedule": {"name": "office", "open": [{"days": "weekdays", "start": "08:00",
+                                                        "end": "18:00"}]}}  # fmt: skip
+    newer = SyncAnswer.model_validate({**base, "calendars": [office, {**office, "site": "x",
+                                       "schedule": {"name": "n", "moon": "full"}}]})  # fmt: skip
+    assert newer.calendars[0].config().name == "office"
+    with pytest.raises(ValidationError, match="moon"):
+        newer.calendars[1].config()
