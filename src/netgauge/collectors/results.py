@@ -103,8 +103,9 @@ class CollectorResults:
                 else:
                     self.refused += 1
                     refused.append(f"refused batch {batch.seq}: {problem}")
+            mine = self._writer.accepted  # the samples these results gave, and all before
             await self._writer.flush(force=True)
-            unsaved = self._writer.in_memory()
+            unsaved = self._writer.in_memory(through=mine)
             if unsaved:  # not durable yet: no acknowledgement; the collector sends again
                 reasons = "; ".join(f"{name}: {error}" for name, error in sorted(unsaved.items()))
                 raise RetryableStorageError(f"results not stored yet, send them again ({reasons})")

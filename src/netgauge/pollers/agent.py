@@ -107,9 +107,10 @@ class AgentIngest:
                 # the device's state is about now: a backlog replayed after an outage is
                 # stored, but only the newest batch is an observation
                 stored += await self._store(device, batch, kept, observe=batch is fresh[-1])
+            mine = self._writer.accepted  # the samples these batches gave, and all before
             await self._writer.flush(force=True)
             self._last_batch[device] = time.monotonic()
-            unsaved = self._writer.in_memory()
+            unsaved = self._writer.in_memory(through=mine)
             if unsaved:
                 # not durable yet: no acknowledgement, no cursor; the agent sends again and
                 # the stores keep one sample per timestamp

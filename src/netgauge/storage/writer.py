@@ -251,10 +251,23 @@ class BatchWriter:
         """Per sink, the wall time (ns) of the last batch it took."""
         return {s.sink.name: s.last_ok_ns for s in self._states}
 
-    def in_memory(self) -> dict[str, str]:
+    def in_memory(self, through: int | None = None) -> dict[str, str]:
         """Sinks still holding accepted samples only in memory, with their last error: after
-        ``flush(force=True)`` that means the store failed and had no spool to take them."""
-        return {s.sink.name: s.last_error or "not written yet" for s in self._states if s.pending}
+        ``flush(force=True)`` that means the store failed and had no spool to take them.
+
+        ``through``: only the first ``through`` samples ever accepted count (``accepted``
+        read after submitting one's own). What others submitted while the flush wrote to
+        the next sink is not one's own: an ingest that waited for it answered 503 to a
+        collector whose results were stored, which sent them again (found by
+        scripts/try-cluster, with two stores and three collectors). Every sink gets every
+        sample, in order, so a sink holds none of the first ``through`` once
+        ``accepted - len(pending) >= through``."""
+        limit = self.accepted if through is None else through
+        return {
+            s.sink.name: s.last_error or "not written yet"
+            for s in self._states
+            if s.pending and self.accepted - len(s.pending) < limit
+        }
 
     def spooled(self) -> dict[str, SpoolStats]:
         """Each spool's contents and drops, for sinks that have one."""

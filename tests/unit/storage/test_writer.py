@@ -172,3 +172,37 @@ async def test_a_permission_error_is_failing_and_denied_until_a_write_succeeds()
     await writer.flush(force=True)
     assert writer.failing() == {} and not writer.denied("fake")
     assert [len(b) for b in sink.batches] == [3]
+
+
+async def test_what_others_submit_during_a_flush_is_not_ones_own() -> None:
+    """An ingest asks whether *its* samples are stored: samples another task submitted
+    while the flush wrote to the second sink wait in the first sink's queue, and must not
+    make the ingest answer "not stored yet" (the collector would send its stored results
+    again). Its own samples still count until every sink took them."""
+
+    class Interleaved(RecordingSink):
+        name = "second"
+
+        def __init__(self, writer_of: list[BatchWriter]) -> None:
+            super().__init__()
+            self.writer_of = writer_of
+
+        async def write(self, batch: Sequence[Sample]) -> list[Refusal]:
+            if not self.batches:  # someone else submits, meanwhile (once)
+                self.writer_of[0].submit(samples(2, start=100))
+            return await super().write(batch)
+
+    holder: list[BatchWriter] = []
+    first, second = RecordingSink(), Interleaved(holder)
+    writer = BatchWriter([first, second], batch_size=100, flush_interval_s=3600)
+    holder.append(writer)
+    writer.submit(samples(3))
+    mine = writer.accepted
+    await writer.flush(force=True)
+    assert writer.in_memory() == {"fake": "not written yet"}  # the others' samples wait
+    assert writer.in_memory(through=mine) == {}  # but this ingest's own are stored
+    first.fail_with = StorageError("down")
+    writer.submit(samples(1, start=50))
+    mine = writer.accepted
+    await writer.flush(force=True)
+    assert writer.in_memory(through=mine) == {"fake": "down"}  # its own are not: 503
