@@ -240,6 +240,42 @@ class Spool:
 
         At the size limit the oldest segment is dropped first (counted, logged).
         """
+        return self._put(ts_ns, metrics, sync=True)
+
+    def append_many(self, items: Iterable[tuple[int, Iterable[Metric]]]) -> list[Batch]:
+        """Write several batches (``(ts_ns, metrics)`` each) durably, in order, with one
+        fsync per segment written instead of one per batch: a collector's run of 1,000
+        checks. All are durable when this returns; a crash before that may keep some of
+        them, in order, never a torn line that a later open does not cut (the batches were
+        never handed back, so nothing promised is lost). A SpoolError leaves the batches
+        before the failing one written (and fsync'd)."""
+        written: list[Batch] = []
+        open_fds: dict[Path, int] = {}  # each segment opened once for the whole run
+        try:
+            for ts_ns, metrics in items:
+                written.append(self._put(ts_ns, metrics, sync=False, fds=open_fds))
+        finally:
+            problem = None
+            for path, fd in open_fds.items():
+                try:
+                    if path.exists():  # (not dropped meanwhile at the size limit)
+                        os.fsync(fd)
+                except OSError as exc:
+                    problem = SpoolError(f"cannot sync spool {path}: {exc.strerror}")
+                finally:
+                    os.close(fd)
+            if problem is not None:
+                raise problem
+        return written
+
+    def _put(
+        self,
+        ts_ns: int,
+        metrics: Iterable[Metric],
+        *,
+        sync: bool,
+        fds: dict[Path, int] | None = None,
+    ) -> Batch:
         batch = Batch(self.next_seq, ts_ns, tuple(metrics))
         try:
             line = encode_line(batch)
@@ -253,7 +289,7 @@ class Spool:
         segment = self._segment_for(len(line), batch.seq)
         while self._total() + len(line) > self._max_bytes and len(self._segments) > 1:
             self._drop_oldest()
-        self._write(segment, line)
+        self._write(segment, line, sync=sync, fds=fds)
         self._last_seq = batch.seq
         return batch
 
@@ -365,22 +401,37 @@ class Spool:
         self._segments.append(segment)
         return segment
 
-    def _write(self, segment: _Segment, line: bytes) -> None:
-        """Append ``line`` and fsync; on failure nothing of it is left in the file."""
-        created = not segment.path.exists()
-        try:
-            fd = os.open(segment.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise SpoolError(f"cannot write to spool {segment.path}: {exc.strerror}") from exc
+    def _write(
+        self,
+        segment: _Segment,
+        line: bytes,
+        *,
+        sync: bool = True,
+        fds: dict[Path, int] | None = None,
+    ) -> None:
+        """Append ``line`` and fsync; on failure nothing of it is left in the file. Without
+        ``sync`` the caller fsyncs later, through ``fds``: the descriptors it keeps open
+        (by segment path) and closes."""
+        fd = fds.get(segment.path) if fds is not None else None
+        created = fd is None and not segment.path.exists()
+        if fd is None:
+            try:
+                fd = os.open(segment.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise SpoolError(f"cannot write to spool {segment.path}: {exc.strerror}") from exc
+            if fds is not None:
+                fds[segment.path] = fd
         try:
             _write_all(fd, line)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, segment.size)  # no partial line before the next one
             raise SpoolError(f"cannot write to spool {segment.path}: {exc.strerror}") from exc
         finally:
-            os.close(fd)
+            if fds is None:
+                os.close(fd)
         segment.size += len(line)
         if created:
             _fsync_dir(self._dir)

@@ -9,8 +9,8 @@ Three things share one event loop:
   changes nothing (the last assignment keeps running).
 * **the scheduler** (the central's own, ``scheduler/``): each job at its aligned times; its
   checks run through the central's own ``runner/checks.py`` (limits, timeouts, failures as
-  results), and each result is appended to the durable spool (``agent/spool.py``: fsync'd,
-  in order, bounded).
+  results), and each run's results are appended to the durable spool (``agent/spool.py``:
+  one batch per result, fsync'd once per run, in order, bounded).
 * **the sender** (``agent/sender.py``): pushes the spool to the central's results endpoint,
   oldest first; the central acknowledges what it stored, exactly once (see
   ``collectors/protocol.py``). A link that is down only delays it.
@@ -246,11 +246,10 @@ class RemoteCollector:
         except (ValidationError, ValueError) as exc:
             _log.error("collector: job %s not run: %s", job, exc)
             return
-        for result in results:
-            try:
-                self.spool.append(result.ts_ns, encode_result(job, result))
-            except SpoolError as exc:
-                _log.error("collector: result not spooled: %s", exc)
+        try:  # one fsync for the run, not one per result (bench/collectors.py: spool)
+            self.spool.append_many((r.ts_ns, encode_result(job, r)) for r in results)
+        except SpoolError as exc:
+            _log.error("collector: results of job %s not all spooled: %s", job, exc)
         self._wake.set()
 
     async def _skipped(self, job: str, scheduled_at: datetime, reason: str) -> None:

@@ -301,3 +301,30 @@ def test_a_collection_larger_than_a_batch_is_split_into_several(tmp_path: Path) 
     assert [len(b.metrics) for b in batches] == [5_000, 5_000, 2_001]
     assert max(len(b.metrics) for b in batches) == MAX_METRICS_PER_BATCH
     assert len({b.ts_ns for b in batches}) == 1  # one collection, one time
+
+
+def test_many_batches_at_once_cost_one_fsync_per_segment_and_come_back_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collector's run: one fsync of each segment written, not one per result; every
+    batch is pending afterwards in seq order, across a segment boundary and a restart."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    with Spool(tmp_path, max_bytes=1 << 16, segment_bytes=1024) as spool:
+        spool.append(1, [CPU])
+        monkeypatch.setattr(os, "fsync", record)
+        written = spool.append_many((10 + n, [CPU, DISK]) for n in range(20))
+        assert seqs(written) == list(range(2, 22))
+        files = len(segments(tmp_path))
+        assert files >= 2  # the run crossed into new segments
+        # one fsync per segment written, plus the directory's for each new one
+        assert synced.count("file") == files and synced.count("dir") == files - 1
+    with Spool(tmp_path, max_bytes=1 << 16, segment_bytes=1024) as spool:
+        again = spool.pending(100)
+        assert seqs(again) == list(range(1, 22))
+        assert again[5] == written[4] and again[5].metrics == (CPU, DISK)
