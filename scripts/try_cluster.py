@@ -2,14 +2,14 @@
 
 Run by ``sudo ./scripts/try-cluster`` (which installs what it needs first). It starts:
 
-* PostgreSQL (the inventory and the leader's lock) and VictoriaMetrics (the series), on
-  127.0.0.1;
-* two ``netgauge serve`` peers sharing both, behind HAProxy (the load balancer the README
-  asks for), all on the central's own address, added to this machine's loopback;
-* N sites, each a network namespace created here, joined to this machine by a veth pair
-  with a route to the central's address only. Each holds its own hosts (addresses inside
-  it: nothing outside it can reach them) and its own ``netgauge collector``, registered
-  through the API like any collector.
+* a namespace for the central, reached from this machine over a veth pair, holding
+  PostgreSQL (the inventory and the leader's lock) and VictoriaMetrics (the series) on its
+  own 127.0.0.1, and two ``netgauge serve`` peers sharing both behind HAProxy (the load
+  balancer the README asks for);
+* N sites, each a network namespace joined to the central's by a veth pair, with a route
+  to the central's address only. Each holds its own hosts (addresses inside it: nothing
+  outside it can reach them) and its own ``netgauge collector``, registered through the
+  API like any collector.
 
 The central pings every site's hosts through that site's collector; a destination every
 site checks (the central's own address) is decided by a quorum of 2. The console is at the
@@ -20,9 +20,9 @@ with SIGKILL, waits until the other leads and every target is checked again, pri
 figures and takes it all down (exit 0 when every step held, 1 when one did not). Without
 ``--check`` it runs until Ctrl-C (or ``--max-seconds``), then takes it all down.
 
-Traffic stays on loopback and inside the namespaces this script made; no address outside
-them is used. Everything it started is stopped, and every namespace and address it added
-is removed, however it ends.
+Traffic stays inside the namespaces this script made (and this machine's side of their
+veth pair); no address outside them is used. Everything it started is stopped, and every
+namespace it added is removed, however it ends.
 """
 
 from __future__ import annotations
@@ -196,17 +196,14 @@ class Cluster:
     # -- parts ----------------------------------------------------------------------------------
     def up(self, pg_bin: str, haproxy: str) -> None:
         block = free_block()
-        hosts = list(block.hosts())
-        self.central = str(hosts[0])  # 10.x.0.1, on this machine's loopback
-        run("ip", "addr", "add", f"{self.central}/32", "dev", "lo")
-        unadd = ["ip", "addr", "del", f"{self.central}/32", "dev", "lo"]
-        self.stack.callback(subprocess.run, unadd, capture_output=True)
+        self.hub = self._hub(block)
         self.sites = self._sites(block)
         database = self._postgres(pg_bin)
         vm_port = free_port()
         self.spawn("victoria-metrics", [
             VICTORIA_METRICS, f"-storageDataPath={self.work / 'vm'}",
-            f"-httpListenAddr=127.0.0.1:{vm_port}", "-retentionPeriod=1d"])  # fmt: skip
+            f"-httpListenAddr=127.0.0.1:{vm_port}", "-retentionPeriod=1d"],
+            netns=self.hub)  # fmt: skip
         self.password = secrets.token_urlsafe(12)
         (self.work / "admin-password").write_text(self.password + "\n")
         (self.work / "secret-key").write_text(secrets.token_urlsafe(48) + "\n")
@@ -230,7 +227,7 @@ class Cluster:
                 "NETGAUGE_COLLECTOR_POLL_S": "2",
                 "NETGAUGE_COLLECTOR_DEAD_AFTER_S": "6",
                 "NETGAUGE_LEADER_RETRY_S": "1",
-            })  # fmt: skip
+            }, netns=self.hub)  # fmt: skip
         self.lb_port = free_port()
         self._haproxy(haproxy)
         self.api = Api(f"http://{self.central}:{self.lb_port}")
@@ -249,24 +246,45 @@ class Cluster:
                     "--token-file", str(token_file), "--data-dir", str(self.work / name)],
                     netns=netns)  # fmt: skip
 
+    def _netns(self, name: str) -> str:
+        """A network namespace of this run (deleted again at the end), its loopback up."""
+        run("ip", "netns", "add", name)
+        self.stack.callback(subprocess.run, ["ip", "netns", "del", name], capture_output=True)
+        run("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
+    def _hub(self, block: ipaddress.IPv4Network) -> str:
+        """The central's namespace: PostgreSQL, VictoriaMetrics, the peers and HAProxy run
+        in it; this machine reaches it over a veth pair (10.x.0.1 here, 10.x.0.2 there),
+        and nothing in it reaches anything else."""
+        hub = self._netns(f"ngc-{self.tag}-hq")
+        base = int(block.network_address)
+        here, there = (str(ipaddress.ip_address(base + n)) for n in (1, 2))
+        veth = f"ngc{self.tag}hq"
+        run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", hub)
+        run("ip", "addr", "add", f"{here}/24", "dev", veth)
+        run("ip", "link", "set", veth, "up")
+        run("ip", "-n", hub, "addr", "add", f"{there}/24", "dev", "eth0")
+        run("ip", "-n", hub, "link", "set", "eth0", "up")
+        self.central = there
+        return hub
+
     def _sites(self, block: ipaddress.IPv4Network) -> dict[str, tuple[str, list[str]]]:
-        """Each site: (its namespace, its hosts' addresses)."""
+        """Each site: (its namespace, its hosts' addresses). A veth pair joins it to the
+        central's namespace, with a route to the central's address only."""
         sites = {}
         base = int(block.network_address)
         for i in range(1, self.args.sites + 1):
-            site, netns, veth = f"site{i}", f"ngc-{self.tag}-s{i}", f"ngc{self.tag}s{i}"
-            run("ip", "netns", "add", netns)
-            self.stack.callback(subprocess.run, ["ip", "netns", "del", netns],
-                                capture_output=True)  # fmt: skip
+            site, netns, veth = f"site{i}", self._netns(f"ngc-{self.tag}-s{i}"), f"s{i}"
             gateway = str(ipaddress.ip_address(base + i * 256 + 1))
             inside = str(ipaddress.ip_address(base + i * 256 + 2))
-            run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
-            run("ip", "addr", "add", f"{gateway}/24", "dev", veth)
-            run("ip", "link", "set", veth, "up")
+            run("ip", "-n", self.hub, "link", "add", veth, "type", "veth", "peer", "name",
+                "eth0", "netns", netns)  # fmt: skip
+            run("ip", "-n", self.hub, "addr", "add", f"{gateway}/24", "dev", veth)
+            run("ip", "-n", self.hub, "link", "set", veth, "up")
             inns = ("ip", "-n", netns)
             run(*inns, "addr", "add", f"{inside}/24", "dev", "eth0")
             run(*inns, "link", "set", "eth0", "up")
-            run(*inns, "link", "set", "lo", "up")
             run(*inns, "route", "add", f"{self.central}/32", "via", gateway)  # that one only
             hosts = [str(ipaddress.ip_address(base + i * 256 + 10 + j))
                      for j in range(self.args.hosts)]  # fmt: skip
@@ -279,7 +297,7 @@ class Cluster:
         base = self.work / "postgres"
         base.mkdir()
         shutil.chown(base, "postgres")
-        as_pg = ["runuser", "-u", "postgres", "--"]
+        as_pg = ["ip", "netns", "exec", self.hub, "runuser", "-u", "postgres", "--"]
         port = free_port()
         run(*as_pg, f"{pg_bin}/initdb", "-D", str(base / "data"), "-A", "trust", "-U",
             "netgauge", "--no-sync")  # fmt: skip
@@ -288,7 +306,8 @@ class Cluster:
             str(base / "log"), "-w", "start")  # fmt: skip
         stop = [*as_pg, f"{pg_bin}/pg_ctl", "-D", str(base / "data"), "-m", "fast", "stop"]
         self.stack.callback(subprocess.run, stop, capture_output=True)
-        run(f"{pg_bin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "netgauge", "netgauge")
+        run("ip", "netns", "exec", self.hub, f"{pg_bin}/createdb", "-h", "127.0.0.1", "-p",
+            str(port), "-U", "netgauge", "netgauge")  # fmt: skip
         return f"postgresql+psycopg://netgauge@127.0.0.1:{port}/netgauge"
 
     def _config(self) -> Path:
@@ -339,7 +358,7 @@ backend peers
     http-check expect status 200
 {servers}
 """)
-        self.spawn("haproxy", [haproxy, "-f", str(path), "-db"])
+        self.spawn("haproxy", [haproxy, "-f", str(path), "-db"], netns=self.hub)
 
     # -- what it shows --------------------------------------------------------------------------
     def collectors(self) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,7 @@
 VictoriaMetrics, two ``serve`` peers behind HAProxy and two collectors in each of three
 network namespaces (the sites), checks that every target is measured by its site's
 collectors, kills the leading peer with SIGKILL, checks that the other leads and every
-target is measured again, and takes it all down: no namespace, address or process left."""
+target is measured again, and takes it all down: no namespace, link or process left."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ EXIT_MISSING = 77
 def leftovers() -> list[str]:
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     found = [line.split()[0] for line in namespaces.splitlines() if line.startswith("ngc-")]
-    addresses = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "lo"],
-                               capture_output=True, text=True).stdout  # fmt: skip
-    found += [line.split()[3] for line in addresses.splitlines() if " 10." in line]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [line.split()[1] for line in links.splitlines() if line.split()[1].startswith("ngc")]
     procs = subprocess.run(
         ["pgrep", "-f", "scripts/try_cluster.py"], capture_output=True, text=True
     )
