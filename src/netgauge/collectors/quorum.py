@@ -2,7 +2,8 @@
 
 Each vantage site's newest result is kept. A target is down only when at least ``quorum``
 of the sites that reported within the last 2.5 intervals saw it down, so one site losing
-its uplink is that site's problem, not a global outage (Uptime Kuma #84's ask). The decided
+its uplink is that site's problem, not a global outage (Uptime Kuma #84's ask). While fewer
+than ``quorum`` sites reported and one saw it down, its state is left as it was. The decided
 result carries the arriving result's metrics (the live view shows a latency) and, in its
 details, what each vantage point saw.
 """
@@ -41,8 +42,12 @@ class QuorumStates:
         site: str,
         collector: str,
         result: ProbeResult,
-    ) -> ProbeResult:
-        """Record ``result`` seen from ``site`` and decide the target's state now."""
+    ) -> ProbeResult | None:
+        """Record ``result`` seen from ``site`` and decide the target's state now; None
+        when it cannot be decided: fewer than ``quorum`` sites reported lately and one of
+        them saw it down. That is a new leader's first results (it starts with no views)
+        or most sites' links cut: calling it up would end an ongoing outage's alert, to
+        tell it again once the second site reports."""
         views = self._views.setdefault((job, result.target), {})
         known = views.get(site)
         if known is None or known.ts_ns <= result.ts_ns:
@@ -57,6 +62,8 @@ class QuorumStates:
             },
             "quorum": quorum,
         }
+        if down and len(fresh) < quorum:
+            return None
         if len(down) >= quorum:
             why = "; ".join(f"{s}: {fresh[s].error or 'down'}" for s in down)
             error = f"down from {len(down)} of {len(fresh)} vantage points (quorum {quorum}): {why}"

@@ -165,7 +165,7 @@ class CollectorResults:
             cfg.name, cfg.vantage, cfg.vantage_quorum(), cfg.interval, collector.site,
             collector.name, result,
         )  # fmt: skip
-        if newest:
+        if newest and decided is not None:  # (None: too few vantage points to decide)
             stripped = ProbeResult(
                 decided.target, decided.kind, decided.ts_ns, decided.status, {}, decided.error,
                 decided.details, decided.prefixed,
