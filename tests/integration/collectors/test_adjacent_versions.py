@@ -126,36 +126,32 @@ def accepting_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def test_a_previous_collector_works_with_this_central(
-    tmp_path: Path, previous_src: Path, accepting_port: int
+@pytest.mark.parametrize(
+    "upgraded",
+    [
+        # the central first: its answers carry calendars the collector does not know
+        "central",
+        # the collectors first: the answers have no calendars (it runs around the clock, as
+        # the previous version did)
+        "collectors",
+    ],
+)
+def test_a_collector_and_a_central_one_version_apart_work_together(
+    tmp_path: Path, previous_src: Path, accepting_port: int, upgraded: str
 ) -> None:
-    """Central upgraded first: the answers carry calendars the collector does not know."""
-    central = central_of(tmp_path, accepting_port, None)
+    central_first = upgraded == "central"
+    central = central_of(tmp_path, accepting_port, None if central_first else previous_src)
     central.start()
-    older = OlderCollectors(central, tmp_path, previous_src)
+    collectors = (
+        OlderCollectors(central, tmp_path, previous_src)
+        if central_first
+        else Collectors(central, tmp_path)
+    )
     try:
-        assert answer_has_calendars(central, older)
-        older.start("old", older.register("old", "east"))
-        both_checked_by(central, "old")
-        assert older.procs["old"].poll() is None, (tmp_path / "old.log").read_text()
+        assert answer_has_calendars(central, collectors) is central_first  # which answers
+        collectors.start("c1", collectors.register("c1", "east"))
+        both_checked_by(central, "c1")
+        assert collectors.procs["c1"].poll() is None, (tmp_path / "c1.log").read_text()
     finally:
-        older.stop_all()
-        central.stop()
-
-
-def test_this_collector_works_with_a_previous_central(
-    tmp_path: Path, previous_src: Path, accepting_port: int
-) -> None:
-    """Collectors upgraded first: the answers have no calendars (it runs around the clock,
-    as the previous version did)."""
-    central = central_of(tmp_path, accepting_port, previous_src)
-    central.start()
-    newer = Collectors(central, tmp_path)
-    try:
-        assert not answer_has_calendars(central, newer)  # the previous version answers
-        newer.start("new", newer.register("new", "east"))
-        both_checked_by(central, "new")
-        assert newer.procs["new"].poll() is None, (tmp_path / "new.log").read_text()
-    finally:
-        newer.stop_all()
+        collectors.stop_all()
         central.stop()
