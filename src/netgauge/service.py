@@ -311,8 +311,6 @@ class Service:
         """Read the sites' schedules again (after a site or schedule changed)."""
         schedules, sites = await asyncio.to_thread(self.inventory.site_calendars)
         self.calendars.set(schedules, sites)
-        if hasattr(self, "collectors"):  # (not yet at the first reading, during start)
-            self.collectors.changed()  # collectors pause by the same calendars
 
     async def run_now(self, job: str) -> bool:
         """Run ``job`` at once; False when a run of it is already going."""

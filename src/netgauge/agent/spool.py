@@ -257,9 +257,8 @@ class Spool:
         finally:
             problem = None
             for path, fd in open_fds.items():
-                try:
-                    if path.exists():  # (not dropped meanwhile at the size limit)
-                        os.fsync(fd)
+                try:  # (a segment dropped meanwhile at the size limit syncs harmlessly)
+                    os.fsync(fd)
                 except OSError as exc:
                     problem = SpoolError(f"cannot sync spool {path}: {exc.strerror}")
                 finally:

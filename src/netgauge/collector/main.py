@@ -200,18 +200,19 @@ class RemoteCollector:
                 _log.error("collector: job %r not understood: %s", assigned.job.get("name"), exc)
                 continue
             jobs[cfg.name] = (cfg, [t.target() for t in assigned.targets])
-        calendars = []
+        schedules, sites = [], []
         for calendar in answer.calendars:
             try:
-                calendars.append(calendar.config())
+                spec = calendar.config()
             except ValidationError as exc:  # a newer central's schedule: around the clock
                 _log.error("collector: calendar of site %r not understood: %s",
                            calendar.site, exc)  # fmt: skip
+                continue
+            schedules.append(spec)
+            sites.append((calendar.site, calendar.timezone, spec.name))
         if save:
             _save(self.options.data_dir / ASSIGNMENT_FILE, answer.model_dump_json())
-        self.checks.calendars.set(
-            calendars, [(c.site, c.timezone, c.schedule.get("name")) for c in answer.calendars]
-        )
+        self.checks.calendars.set(schedules, sites)
         self.jobs, self.revision = jobs, answer.revision
         self.scheduler.set_jobs([schedule_of(cfg) for cfg, _ in jobs.values()])
         total = sum(len(t) for _, t in jobs.values())

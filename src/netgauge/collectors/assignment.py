@@ -47,6 +47,8 @@ class Fleet:
 
     by_site: dict[str, list[str]] = field(default_factory=dict)
     alive: frozenset[str] = frozenset()
+    # each site's live collectors, sorted once (a plan asks for them once per check)
+    _live: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, collectors: Sequence[CollectorInfo], now: datetime, dead_after_s: float) -> Fleet:
@@ -58,7 +60,9 @@ class Fleet:
 
     def live_of(self, site: str) -> list[str]:
         """The live collectors of ``site``, sorted."""
-        return sorted(c for c in self.by_site.get(site, ()) if c in self.alive)
+        if site not in self._live:
+            self._live[site] = sorted(c for c in self.by_site.get(site, ()) if c in self.alive)
+        return self._live[site]
 
     def remote(self, site: str | None) -> bool:
         """Whether ``site``'s targets are run by its collectors (it has any, live or not)."""
@@ -86,19 +90,11 @@ Assignment = dict[str, list[tuple[JobConfig, list[Target]]]]
 def assignments(fleet: Fleet, jobs: Iterable[tuple[JobConfig, Sequence[Target]]]) -> Assignment:
     """What every collector runs now: one pass over every check (each site's live
     collectors sorted once), not one pass per collector."""
-    live = {site: fleet.live_of(site) for site in fleet.by_site}
     plan: dict[str, dict[str, tuple[JobConfig, list[Target]]]] = {}
     for cfg, targets in jobs:
         for target in targets:
-            if cfg.vantage:
-                chosen = [owner(target.name, live.get(site, [])) for site in cfg.vantage]
-            elif fleet.remote(target.site):
-                chosen = [owner(target.name, live[target.site or ""])]
-            else:
-                continue
-            for name in chosen:
-                if name is not None:
-                    plan.setdefault(name, {}).setdefault(cfg.name, (cfg, []))[1].append(target)
+            for name in fleet.runner_of(cfg, target):
+                plan.setdefault(name, {}).setdefault(cfg.name, (cfg, []))[1].append(target)
     return {name: list(by_job.values()) for name, by_job in plan.items()}
 
 
