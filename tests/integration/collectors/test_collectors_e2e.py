@@ -268,6 +268,13 @@ def test_what_a_collector_token_cannot_do(
         assert r.status_code == 201, r.text
         r = central.http.patch("/api/v1/targets/e1", json={"credentials": "web"})
         assert r.status_code == 200, r.text
+        for site, schedule in (("east", "east-hours"), ("hq", "hq-hours")):  # calendars
+            hours = [{"days": "weekdays", "start": "08:00", "end": "18:00"}]
+            r = central.http.put(f"/api/v1/schedules/{schedule}",
+                                 json={"name": schedule, "open": hours})  # fmt: skip
+            assert r.status_code in (200, 201), r.text
+            r = central.http.put(f"/api/v1/sites/{site}", json={"name": site, "schedule": schedule})
+            assert r.status_code == 200, r.text
         (tmp_path / "other").mkdir()
         mine = CollectorKey.load_or_make(tmp_path)
         other = CollectorKey.load_or_make(tmp_path / "other")
@@ -279,6 +286,9 @@ def test_what_a_collector_token_cannot_do(
         # its sync gives its own site's targets only (never hq's h1)
         assigned = {t["name"]: t for job in answer["jobs"] for t in job["targets"]}
         assert set(assigned) == set(EAST)
+        # ... and its own site's calendar only (never hq's)
+        assert [(c["site"], c["schedule"]["name"]) for c in answer["calendars"]] == [
+            ("east", "east-hours")]  # fmt: skip
         blob = assigned["e1"]["credentials"]["sealed"]["password"]
         assert mine.open("web", "password", blob) == password
         with pytest.raises(VaultError):
